@@ -1,0 +1,63 @@
+# Pathfinder: `make run` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PATHFINDER := $(BIN)/pathfinder
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: install run serve migrate deploy seed test test-pg lint format bench bench-quick clean e2e-deps
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+migrate: install
+	$(PATHFINDER) db upgrade
+
+deploy: migrate
+	$(PATHFINDER) deploy --bundled
+
+seed: deploy
+	$(PATHFINDER) seed
+
+run: seed
+	$(PATHFINDER) serve --host $(HOST) --port $(PORT)
+
+serve: install
+	$(PATHFINDER) serve --host $(HOST) --port $(PORT)
+
+# The whole suite on SQLite; then on PostgreSQL when TEST_DATABASE_URL names one (CI sets it).
+test: install
+	$(BIN)/pytest -n auto --dist loadgroup -q $(PYTEST_ARGS)
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+		echo "== again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
+		$(BIN)/pytest -n auto --dist loadgroup -q -m "not e2e" $(PYTEST_ARGS); \
+	fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy engine
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python -m bench
+
+bench-quick: install
+	$(BIN)/python -m bench --quick
+
+clean:
+	rm -rf $(VENV) node_modules var test-output .pytest_cache .ruff_cache .mypy_cache

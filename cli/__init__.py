@@ -1,0 +1,1 @@
+"""The `pathfinder` command line."""

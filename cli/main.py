@@ -1,0 +1,172 @@
+"""`pathfinder`: database, deployments, users, worker, audit and the web server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from engine import Engine, Settings, ValidationFailed
+from engine.accounts import create_user
+from engine.db import transaction
+from engine.errors import EngineError
+from engine.migrate import current, upgrade
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _engine() -> Engine:
+    return Engine.from_settings(_settings())
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+def main(verbose: bool) -> None:
+    """Pathfinder: run the Alliance 8.7 pathfinder procedure (and any BPMN process)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("spiff").setLevel(logging.WARNING)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Migrate the database named by DATABASE_URL to the newest schema."""
+    url = _settings().database_url
+    upgrade(url, revision)
+    click.echo(f"database at revision {current(url)}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database."""
+    click.echo(current(_settings().database_url) or "not migrated")
+
+
+def _print_problems(err: ValidationFailed) -> None:
+    click.echo(f"Deployment refused: {len(err.problems)} problem(s)", err=True)
+    for p in err.problems:
+        where = ":".join(str(x) for x in (p.file, p.line) if x)
+        element = f" [{p.element_id}{' ' + repr(p.element_name) if p.element_name else ''}]" if p.element_id else ""
+        click.echo(f"  {p.severity}: {where}{element} {p.message}", err=True)
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--forms", "forms_dir", type=click.Path(file_okay=False, path_type=Path), help="Form folder.")
+@click.option("--bundled", is_flag=True, help="Deploy the processes shipped in processes/.")
+@click.option("--actor", default="cli", show_default=True, help="Recorded as the deployer.")
+def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor: str) -> None:
+    """Validate and deploy BPMN/DMN FILES (a new version only when the content changed)."""
+    settings = _settings()
+    engine = _engine()
+    forms_dir = forms_dir or settings.forms_dir
+    try:
+        if bundled:
+            results = engine.deploy_directory(settings.processes_dir, forms_dir, actor)
+        elif files:
+            forms = {p.name: p.read_bytes() for p in sorted(forms_dir.glob("*.json"))} if forms_dir.is_dir() else {}
+            results = engine.deploy({f.name: f.read_bytes() for f in files}, forms, actor)
+        else:
+            raise click.UsageError("Name FILES or use --bundled.")
+    except ValidationFailed as err:
+        _print_problems(err)
+        sys.exit(1)
+    for r in results:
+        state = "deployed" if r.created else "unchanged"
+        note = "" if r.executable else " (stored for viewing; not executable)"
+        click.echo(f"{r.process_key} version {r.version}: {state}{note}")
+
+
+@main.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
+@click.option("--country", help="ISO 3166-1 alpha-3, for country users.")
+@click.option("--email")
+@click.option("--name", "display_name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_add(
+    username: str, roles: tuple[str, ...], country: str | None, email: str | None, display_name: str | None,
+    password_stdin: bool,
+) -> None:
+    """Create a user (prompts for the password unless --password-stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    engine = _engine()
+    try:
+        with transaction(engine.sessions) as s:
+            create_user(
+                s, username, password, roles, now=datetime.now(UTC), country=country, email=email,
+                display_name=display_name,
+            )
+    except EngineError as err:
+        click.echo(f"error: {err.message} {json.dumps(err.details.get('errors', {}))}", err=True)
+        sys.exit(1)
+    click.echo(f"user {username} added with roles {', '.join(roles)}")
+
+
+@main.group()
+def audit() -> None:
+    """Audit trail."""
+
+
+@audit.command("verify")
+@click.option("--instance", "instance_id", type=int, help="Verify one instance only.")
+@click.option("--file", "export", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Verify an exported JSON file offline (no database needed).")
+def audit_verify(instance_id: int | None, export: Path | None) -> None:
+    """Recompute the hash chains; name the first altered, inserted or removed event."""
+    from engine import history
+
+    if export is not None:
+        try:
+            document = json.loads(export.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            click.echo(f"{export}: not a Pathfinder export ({err})", err=True)
+            sys.exit(2)
+        reports = history.verify_export(document)
+    else:
+        reports = list(_engine().verify(instance_id))
+    broken = [r for r in reports if not r.intact]
+    for r in reports:
+        if not r.intact or instance_id is not None or export is not None:
+            click.echo(r.message)
+    total = sum(r.events for r in reports)
+    if broken:
+        click.echo(f"BROKEN: {len(broken)} of {len(reports)} chains", err=True)
+        sys.exit(1)
+    click.echo(f"intact, {total} events in {len(reports)} chains")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Fire what is due now and exit.")
+@click.option("--max-sleep", default=5.0, show_default=True, help="Longest sleep between passes (s).")
+def worker(once: bool, max_sleep: float) -> None:
+    """Fire due timers, forever (or --once)."""
+    from engine.worker import Worker
+
+    w = Worker(_engine(), max_sleep=max_sleep)
+    if once:
+        click.echo(f"fired timers on {w.run_once()} instance(s)")
+        return
+    w.run_forever()

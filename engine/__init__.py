@@ -1,0 +1,43 @@
+"""Pathfinder's workflow engine: deployments, instances, one clock, sandboxed scripts, audit.
+
+The engine never imports flask or the web package; the web app, the CLI, the worker and the tests
+all drive it through these names.
+"""
+
+from engine.access import SYSTEM, Actor
+from engine.clock import Clock, SystemClock, VirtualClock
+from engine.config import Settings
+from engine.core import Engine
+from engine.deployments import DeployResult
+from engine.errors import (
+    Conflict,
+    EngineError,
+    Forbidden,
+    InstanceNotRunnable,
+    InvalidData,
+    NotExecutable,
+    NotFound,
+    NotReady,
+)
+from engine.parsing import Problem, ValidationFailed
+
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "Clock",
+    "Conflict",
+    "DeployResult",
+    "Engine",
+    "EngineError",
+    "Forbidden",
+    "InstanceNotRunnable",
+    "InvalidData",
+    "NotExecutable",
+    "NotFound",
+    "NotReady",
+    "Problem",
+    "Settings",
+    "SystemClock",
+    "ValidationFailed",
+    "VirtualClock",
+]

@@ -1,0 +1,95 @@
+"""User accounts: creation, password checks (werkzeug's scrypt hashing), lookups."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from engine.access import ROLES, Actor
+from engine.errors import Conflict, InvalidData, NotFound
+from engine.models import User
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,150}$")
+MIN_PASSWORD = 8
+
+
+def _check(
+    username: str, roles: Iterable[str], country: str | None, password: str | None
+) -> dict[str, str]:
+    errors = {}
+    if not USERNAME.match(username):
+        errors["username"] = "2-150 letters, digits or . _ @ -"
+    bad = [r for r in roles if r not in ROLES]
+    if bad or not list(roles):
+        errors["roles"] = f"Choose from: {', '.join(ROLES)}."
+    if "country" in roles and not (country and len(country) == 3 and country.isalpha()):
+        errors["country"] = "Country users need an ISO 3166-1 alpha-3 code (e.g. NPL)."
+    if password is not None and len(password) < MIN_PASSWORD:
+        errors["password"] = f"At least {MIN_PASSWORD} characters."
+    return errors
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    roles: Iterable[str],
+    *,
+    now: datetime,
+    country: str | None = None,
+    email: str | None = None,
+    display_name: str | None = None,
+) -> User:
+    """Add a user; refuses a taken username or an invalid role/country/password."""
+    roles = list(dict.fromkeys(roles))
+    errors = _check(username, roles, country, password)
+    if errors:
+        raise InvalidData("The user could not be created.", errors)
+    if session.execute(select(User.id).where(User.username == username)).scalar() is not None:
+        raise Conflict(f"A user named '{username}' already exists.")
+    user = User(
+        username=username,
+        password_hash=generate_password_hash(password),
+        roles=roles,
+        country=country.upper() if country else None,
+        email=email,
+        display_name=display_name,
+        active=True,
+        notify="immediate",
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Replace a user's password (hashed)."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidData("Password too short.", {"password": f"At least {MIN_PASSWORD} characters."})
+    user.password_hash = generate_password_hash(password)
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None."""
+    user = session.execute(select(User).where(User.username == username)).scalar()
+    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar()
+    if user is None:
+        raise NotFound(f"No user named '{username}'.")
+    return user
+
+
+def actor_for(user: User) -> Actor:
+    """The engine-side identity of a signed-in user."""
+    return Actor(user.username, roles=user.roles or (), country=user.country)

@@ -1,0 +1,73 @@
+"""Settings read from the environment, with the defaults a single-machine install needs."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{PROJECT_ROOT / 'var' / 'pathfinder.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the engine, the worker and the web app read from the environment."""
+
+    database_url: str = field(default_factory=_default_database_url)
+    """`DATABASE_URL`: SQLAlchemy URL. SQLite file under var/ by default; PostgreSQL via
+    `postgresql+psycopg://user@host/db`."""
+
+    secret_key: str = ""
+    """`PATHFINDER_SECRET_KEY`: signs sessions, CSRF tokens and unsubscribe links. A random key is
+    generated per process when unset, which logs everyone out on restart."""
+
+    processes_dir: Path = PROJECT_ROOT / "processes"
+    """`PATHFINDER_PROCESSES_DIR`: BPMN/DMN files deployed by `pathfinder deploy --bundled`."""
+
+    forms_dir: Path = PROJECT_ROOT / "forms"
+    """`PATHFINDER_FORMS_DIR`: JSON Schema forms that diagrams reference by file name."""
+
+    var_dir: Path = PROJECT_ROOT / "var"
+    """`PATHFINDER_VAR_DIR`: runtime files (SQLite database, mail drop, attachments)."""
+
+    script_time_limit: float = 2.0
+    """`PATHFINDER_SCRIPT_TIME_LIMIT`: seconds a script or condition may run before it is stopped."""
+
+    max_call_depth: int = 20
+    """`PATHFINDER_MAX_CALL_DEPTH`: nesting of call activities beyond which an instance errors."""
+
+    timer_lease_seconds: int = 60
+    """`PATHFINDER_TIMER_LEASE_SECONDS`: how long a worker owns a timer job before another may take it."""
+
+    timer_max_attempts: int = 3
+    """`PATHFINDER_TIMER_MAX_ATTEMPTS`: attempts before a failing timer job becomes an incident."""
+
+    timer_backoff_seconds: float = 30.0
+    """`PATHFINDER_TIMER_BACKOFF_SECONDS`: first retry delay; doubles on each further attempt."""
+
+    simulate: bool = False
+    """`PATHFINDER_SIMULATE`: run on a virtual clock that the simulation API can advance."""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Build settings from `env` (default: `os.environ`)."""
+        env = dict(os.environ if env is None else env)
+        var_dir = Path(env.get("PATHFINDER_VAR_DIR", str(PROJECT_ROOT / "var")))
+        return cls(
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'pathfinder.db'}",
+            secret_key=env.get("PATHFINDER_SECRET_KEY") or secrets.token_hex(32),
+            processes_dir=Path(env.get("PATHFINDER_PROCESSES_DIR", str(cls.processes_dir))),
+            forms_dir=Path(env.get("PATHFINDER_FORMS_DIR", str(cls.forms_dir))),
+            var_dir=var_dir,
+            script_time_limit=float(env.get("PATHFINDER_SCRIPT_TIME_LIMIT", "2.0")),
+            max_call_depth=int(env.get("PATHFINDER_MAX_CALL_DEPTH", "20")),
+            timer_lease_seconds=int(env.get("PATHFINDER_TIMER_LEASE_SECONDS", "60")),
+            timer_max_attempts=int(env.get("PATHFINDER_TIMER_MAX_ATTEMPTS", "3")),
+            timer_backoff_seconds=float(env.get("PATHFINDER_TIMER_BACKOFF_SECONDS", "30")),
+            simulate=env.get("PATHFINDER_SIMULATE", "") in {"1", "true", "yes"},
+        )

@@ -1,0 +1,177 @@
+"""`Engine`: the one object the CLI, the worker, the web app and tests drive.
+
+Each public method is one transaction. Collaborators (session factory, clock, script engine) are
+passed in; nothing here reads globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import deployments, history, instances, timers
+from engine.access import SYSTEM, Actor
+from engine.clock import Clock, SystemClock
+from engine.config import Settings
+from engine.db import make_engine, make_session_factory, transaction
+from engine.deployments import DeployResult
+from engine.models import AuditEvent, HumanTask, Instance
+from engine.scripting import make_script_engine
+from engine.serialization import SpecCache
+
+
+class Engine:
+    """Deploy, start, run and inspect process instances."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock | None = None,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings or Settings()
+        self.clock: Clock = clock or SystemClock()
+        self.runtime = instances.Runtime(
+            clock=self.clock,
+            script_engine=make_script_engine(self.clock, time_limit=self.settings.script_time_limit),
+            specs=SpecCache(),
+            max_call_depth=self.settings.max_call_depth,
+        )
+        self.retry_policy = timers.RetryPolicy(
+            max_attempts=self.settings.timer_max_attempts,
+            backoff_seconds=self.settings.timer_backoff_seconds,
+            lease_seconds=self.settings.timer_lease_seconds,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Engine:
+        """An engine on the database `settings.database_url` names (already migrated)."""
+        return cls(make_session_factory(make_engine(settings.database_url)), clock, settings=settings)
+
+    @classmethod
+    def for_tests(cls, db_path: Path | str, clock: Clock | None = None, **settings: Any) -> Engine:
+        """An engine on a fresh, migrated SQLite file (or the URL given)."""
+        from engine.migrate import upgrade
+
+        url = str(db_path) if "://" in str(db_path) else f"sqlite:///{db_path}"
+        upgrade(url)
+        return cls.from_settings(Settings(database_url=url, **settings), clock)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def session(self) -> Session:
+        """A read session (the caller closes it)."""
+        return self.sessions()
+
+    # -- deployments -------------------------------------------------------------------------
+
+    def deploy(
+        self, files: Mapping[str, bytes], forms: Mapping[str, bytes] | None = None, actor: str = "system"
+    ) -> list[DeployResult]:
+        """Validate and store process models; raises `ValidationFailed` listing every problem."""
+        with transaction(self.sessions) as s:
+            return deployments.deploy(s, files, forms, actor, self.now())
+
+    def deploy_directory(self, processes: Path, forms: Path, actor: str = "system") -> list[DeployResult]:
+        """Deploy every BPMN/DMN file of a folder with the forms they reference."""
+        files = {p.name: p.read_bytes() for p in sorted(processes.iterdir()) if p.suffix in (".bpmn", ".dmn")}
+        form_files = {p.name: p.read_bytes() for p in sorted(forms.glob("*.json"))} if forms.is_dir() else {}
+        return self.deploy(files, form_files, actor)
+
+    # -- instances ---------------------------------------------------------------------------
+
+    def start(
+        self, process_key: str, data: Mapping[str, Any] | None = None, actor: Actor = SYSTEM, version: int | None = None
+    ) -> Instance:
+        with transaction(self.sessions) as s:
+            return instances.start(s, self.runtime, process_key, data or {}, actor, version)
+
+    def instance(self, instance_id: int) -> Instance:
+        with self.sessions() as s:
+            row = s.get(Instance, instance_id)
+            if row is None:
+                raise instances.NotFound(f"Instance {instance_id} does not exist.")
+            return row
+
+    def ready_tasks(self, instance_id: int | None = None) -> list[HumanTask]:
+        """Open human tasks (of one instance, or all), oldest first."""
+        with self.sessions() as s:
+            q = select(HumanTask).where(HumanTask.state == "ready")
+            if instance_id is not None:
+                q = q.where(HumanTask.instance_id == instance_id)
+            return list(s.execute(q.order_by(HumanTask.created_at, HumanTask.id)).scalars())
+
+    def complete(
+        self, task_id: str, data: Mapping[str, Any], actor: Actor, *, expected_version: int | None = None
+    ) -> Instance:
+        with transaction(self.sessions) as s:
+            return instances.complete_task(s, self.runtime, task_id, data, actor, expected_version=expected_version)
+
+    def claim(self, task_id: str, actor: Actor, assignee: str | None = None) -> HumanTask:
+        with transaction(self.sessions) as s:
+            return instances.claim(s, task_id, actor, assignee, now=self.now())
+
+    def unclaim(self, task_id: str, actor: Actor) -> HumanTask:
+        with transaction(self.sessions) as s:
+            return instances.unclaim(s, task_id, actor, now=self.now())
+
+    def save_draft(self, task_id: str, data: Mapping[str, Any], actor: Actor) -> HumanTask:
+        with transaction(self.sessions) as s:
+            return instances.save_draft(s, task_id, data, actor)
+
+    def suspend(self, instance_id: int, actor: Actor, reason: str = "") -> Instance:
+        with transaction(self.sessions) as s:
+            return instances.suspend(s, self.runtime, instance_id, actor, reason)
+
+    def resume(self, instance_id: int, actor: Actor) -> Instance:
+        with transaction(self.sessions) as s:
+            return instances.resume(s, self.runtime, instance_id, actor)
+
+    def cancel(self, instance_id: int, actor: Actor, reason: str = "") -> Instance:
+        with transaction(self.sessions) as s:
+            return instances.cancel(s, self.runtime, instance_id, actor, reason)
+
+    def retry(self, instance_id: int, actor: Actor) -> Instance:
+        with transaction(self.sessions) as s:
+            return instances.retry(s, self.runtime, instance_id, actor)
+
+    def send_message(self, instance_id: int, name: str, payload: Mapping[str, Any], actor: Actor) -> Instance:
+        with transaction(self.sessions) as s:
+            return instances.send_message(s, self.runtime, instance_id, name, payload, actor)
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def fire_due_timers(self, *, owner: str = "engine", batch: int = 100) -> int:
+        """Fire every timer due at the clock's now; returns how many instances ran."""
+        return timers.fire_due_timers(self.sessions, self.runtime, owner=owner, batch=batch, policy=self.retry_policy)
+
+    # -- history -----------------------------------------------------------------------------
+
+    def history(self, instance_id: int) -> list[AuditEvent]:
+        with self.sessions() as s:
+            return list(
+                s.execute(
+                    select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.seq)
+                ).scalars()
+            )
+
+    def reached_elements(self, instance_id: int) -> set[str]:
+        """Flow node ids this instance reached (completed, or became ready/waiting)."""
+        return {e.element_id for e in self.history(instance_id) if e.element_id and e.kind in _REACHED}
+
+    def verify(self, instance_id: int | None = None) -> Sequence[history.ChainReport]:
+        with self.sessions() as s:
+            if instance_id is None:
+                return history.verify_all(s)
+            return [history.verify_instance(s, instance_id)]
+
+
+_REACHED = {"element_completed", "task_ready", "task_completed", "timer_scheduled", "timer_fired"}

@@ -1,0 +1,237 @@
+"""Tables. What the UI queries (ready tasks, due timers, instance status, history) lives in
+indexed columns; the SpiffWorkflow state is an opaque JSON document per instance."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from engine.db import Base
+
+
+class _UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite drops the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; every stored time must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UTCDateTime = _UTCDateTime()
+
+
+class ProcessModel(Base):
+    """A process key (the BPMN process id) and settings shared by all its versions."""
+
+    __tablename__ = "process_models"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    lane_roles: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    """Lane name -> role allowed to act in it. Lanes not listed map by name (see access.py)."""
+    start_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Roles that may start instances; empty means process owners and admins only."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    versions: Mapped[list[ProcessVersion]] = relationship(
+        back_populates="model", order_by="ProcessVersion.version"
+    )
+
+
+class ProcessVersion(Base):
+    """One deployed version of a process: its source files, forms and parsed spec."""
+
+    __tablename__ = "process_versions"
+    __table_args__ = (
+        UniqueConstraint("process_key", "version"),
+        Index("ix_process_versions_key_hash", "process_key", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_key: Mapped[str] = mapped_column(ForeignKey("process_models.key"))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    dialect: Mapped[str] = mapped_column(String(20))
+    main_file: Mapped[str] = mapped_column(String(300))
+    files: Mapped[dict[str, str]] = mapped_column(JSON)
+    """File name -> BPMN/DMN XML text, as deployed."""
+    forms: Mapped[dict[str, str]] = mapped_column(JSON)
+    """Form file name -> JSON text, snapshotted so running instances keep their forms."""
+    executable: Mapped[bool] = mapped_column(Boolean)
+    not_executable_reason: Mapped[str | None] = mapped_column(Text)
+    spec_json: Mapped[str | None] = mapped_column(Text)
+    lanes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    deployed_by: Mapped[str] = mapped_column(String(150))
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    model: Mapped[ProcessModel] = relationship(back_populates="versions")
+
+
+class Instance(Base):
+    """A running (or finished) process instance."""
+
+    __tablename__ = "instances"
+    __table_args__ = (
+        Index("ix_instances_status_process", "status", "process_key"),
+        Index("ix_instances_country", "country"),
+        Index("ix_instances_stage", "stage"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    """running | suspended | completed | cancelled | error"""
+    business_key: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(3))
+    stage: Mapped[str | None] = mapped_column(String(100))
+    label: Mapped[str | None] = mapped_column(String(300))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Instance-level variables: every key a task set, latest value wins."""
+    state: Mapped[str] = mapped_column(Text)
+    """SpiffWorkflow state (spec stripped; the version's spec is re-attached on load)."""
+    error_element_id: Mapped[str | None] = mapped_column(String(200))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    started_by: Mapped[str] = mapped_column(String(150))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    audit_head: Mapped[str | None] = mapped_column(String(64))
+    """Hash of the newest audit event of this instance's chain (detects a removed tail)."""
+    audit_count: Mapped[int] = mapped_column(Integer, default=0)
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+    process_version: Mapped[ProcessVersion] = relationship()
+
+
+class HumanTask(Base):
+    """A user or manual task that a person can act on (or did)."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        Index("ix_human_tasks_state_lane", "state", "lane"),
+        Index("ix_human_tasks_state_country", "state", "country"),
+        Index("ix_human_tasks_state_due", "state", "due_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    """The SpiffWorkflow task id (UUID)."""
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(3))
+    form_file: Mapped[str | None] = mapped_column(String(300))
+    ui_form_file: Mapped[str | None] = mapped_column(String(300))
+    instructions: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    """ready | completed | cancelled"""
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(150), index=True)
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    draft_by: Mapped[str | None] = mapped_column(String(150))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by: Mapped[str | None] = mapped_column(String(150))
+
+
+class TimerJob(Base):
+    """A waiting timer event, with the lease a worker holds while firing it."""
+
+    __tablename__ = "timer_jobs"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "task_id"),
+        Index("ix_timer_jobs_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(60))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(20), default="waiting")
+    """waiting | incident"""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """An append-only, hash-chained record of something that happened."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        UniqueConstraint("chain", "seq"),
+        Index("ix_audit_events_country_at", "country", "at"),
+        Index("ix_audit_events_kind_at", "kind", "at"),
+        Index("ix_audit_events_actor_at", "actor", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    """`instance:<id>` for an instance's events, `system` for deployments and administration."""
+    seq: Mapped[int] = mapped_column(Integer)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id"), index=True)
+    process_version_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str | None] = mapped_column(String(150))
+    country: Mapped[str | None] = mapped_column(String(3))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    element_name: Mapped[str | None] = mapped_column(String(300))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class User(Base):
+    """A person who signs in; roles decide which lanes and pages they reach."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(300))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    country: Mapped[str | None] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    notify: Mapped[str] = mapped_column(String(20), default="immediate")
+    """immediate | digest | none"""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,35 @@
+"""Alembic environment: the URL comes from the caller (engine.migrate) or DATABASE_URL."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from engine import models  # noqa: F401  (registers every table on Base.metadata)
+from engine.config import Settings
+from engine.db import Base, make_engine
+
+config = context.config
+url = config.attributes.get("url") or Settings.from_env().database_url
+
+
+def run() -> None:
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=Base.metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    connectable = config.attributes.get("connection")
+    if connectable is not None:
+        context.configure(connection=connectable, target_metadata=Base.metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run()
