@@ -60,13 +60,19 @@ def _print_problems(err: ValidationFailed) -> None:
     click.echo(f"Deployment refused: {len(err.problems)} problem(s)", err=True)
     for p in err.problems:
         where = ":".join(str(x) for x in (p.file, p.line) if x)
-        element = f" [{p.element_id}{' ' + repr(p.element_name) if p.element_name else ''}]" if p.element_id else ""
+        element = (
+            f" [{p.element_id}{' ' + repr(p.element_name) if p.element_name else ''}]"
+            if p.element_id
+            else ""
+        )
         click.echo(f"  {p.severity}: {where}{element} {p.message}", err=True)
 
 
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--forms", "forms_dir", type=click.Path(file_okay=False, path_type=Path), help="Form folder.")
+@click.option(
+    "--forms", "forms_dir", type=click.Path(file_okay=False, path_type=Path), help="Form folder."
+)
 @click.option("--bundled", is_flag=True, help="Deploy the processes shipped in processes/.")
 @click.option("--actor", default="cli", show_default=True, help="Recorded as the deployer.")
 def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor: str) -> None:
@@ -78,7 +84,11 @@ def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor
         if bundled:
             results = engine.deploy_directory(settings.processes_dir, forms_dir, actor)
         elif files:
-            forms = {p.name: p.read_bytes() for p in sorted(forms_dir.glob("*.json"))} if forms_dir.is_dir() else {}
+            forms = (
+                {p.name: p.read_bytes() for p in sorted(forms_dir.glob("*.json"))}
+                if forms_dir.is_dir()
+                else {}
+            )
             results = engine.deploy({f.name: f.read_bytes() for f in files}, forms, actor)
         else:
             raise click.UsageError("Name FILES or use --bundled.")
@@ -104,7 +114,11 @@ def users() -> None:
 @click.option("--name", "display_name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_add(
-    username: str, roles: tuple[str, ...], country: str | None, email: str | None, display_name: str | None,
+    username: str,
+    roles: tuple[str, ...],
+    country: str | None,
+    email: str | None,
+    display_name: str | None,
     password_stdin: bool,
 ) -> None:
     """Create a user (prompts for the password unless --password-stdin)."""
@@ -116,7 +130,13 @@ def users_add(
     try:
         with transaction(engine.sessions) as s:
             create_user(
-                s, username, password, roles, now=datetime.now(UTC), country=country, email=email,
+                s,
+                username,
+                password,
+                roles,
+                now=datetime.now(UTC),
+                country=country,
+                email=email,
                 display_name=display_name,
             )
     except EngineError as err:
@@ -132,8 +152,12 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.option("--instance", "instance_id", type=int, help="Verify one instance only.")
-@click.option("--file", "export", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Verify an exported JSON file offline (no database needed).")
+@click.option(
+    "--file",
+    "export",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Verify an exported JSON file offline (no database needed).",
+)
 def audit_verify(instance_id: int | None, export: Path | None) -> None:
     """Recompute the hash chains; name the first altered, inserted or removed event."""
     from engine import history
@@ -160,7 +184,9 @@ def audit_verify(instance_id: int | None, export: Path | None) -> None:
 
 @main.command()
 @click.option("--once", is_flag=True, help="Fire what is due now and exit.")
-@click.option("--max-sleep", default=5.0, show_default=True, help="Longest sleep between passes (s).")
+@click.option(
+    "--max-sleep", default=5.0, show_default=True, help="Longest sleep between passes (s)."
+)
 def worker(once: bool, max_sleep: float) -> None:
     """Fire due timers, forever (or --once)."""
     from engine.worker import Worker
@@ -170,3 +196,45 @@ def worker(once: bool, max_sleep: float) -> None:
         click.echo(f"fired timers on {w.run_once()} instance(s)")
         return
     w.run_forever()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-worker", is_flag=True, help="Do not run a timer worker thread in this process.")
+@click.option(
+    "--simulate", is_flag=True, help="Run on a virtual clock that the simulation API advances."
+)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, no_worker: bool, simulate: bool, threads: int) -> None:
+    """Serve the web app and API (waitress), with a timer worker thread unless --no-worker."""
+    import dataclasses
+    import threading
+
+    from waitress import serve as waitress_serve
+
+    from engine.worker import Worker
+    from web import create_app
+
+    settings = _settings()
+    if simulate:
+        settings = dataclasses.replace(settings, simulate=True)
+    app = create_app(settings)
+    engine = app.extensions["pathfinder_engine"]
+    if not no_worker:
+        worker_ = Worker(engine, max_sleep=1.0 if simulate else 5.0, name=f"serve:{port}")
+        app.extensions["pathfinder_worker"] = worker_
+        threading.Thread(target=worker_.run_forever, name="timer-worker", daemon=True).start()
+    click.echo(
+        f"Pathfinder on http://{host}:{port}/ ({'simulated clock' if simulate else 'system clock'})"
+    )
+    waitress_serve(app, host=host, port=port, threads=threads, ident="pathfinder")
+
+
+@main.command()
+def seed() -> None:
+    """Create demo users and countries at different stages (idempotent)."""
+    from engine.demo import seed as seed_demo
+
+    for line in seed_demo(_settings()):
+        click.echo(line)

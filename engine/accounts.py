@@ -71,7 +71,9 @@ def create_user(
 def set_password(user: User, password: str) -> None:
     """Replace a user's password (hashed)."""
     if len(password) < MIN_PASSWORD:
-        raise InvalidData("Password too short.", {"password": f"At least {MIN_PASSWORD} characters."})
+        raise InvalidData(
+            "Password too short.", {"password": f"At least {MIN_PASSWORD} characters."}
+        )
     user.password_hash = generate_password_hash(password)
 
 

@@ -36,13 +36,14 @@ class Settings:
     """`PATHFINDER_VAR_DIR`: runtime files (SQLite database, mail drop, attachments)."""
 
     script_time_limit: float = 2.0
-    """`PATHFINDER_SCRIPT_TIME_LIMIT`: seconds a script or condition may run before it is stopped."""
+    """`PATHFINDER_SCRIPT_TIME_LIMIT`: seconds a script or condition may run before it stops."""
 
     max_call_depth: int = 20
     """`PATHFINDER_MAX_CALL_DEPTH`: nesting of call activities beyond which an instance errors."""
 
     timer_lease_seconds: int = 60
-    """`PATHFINDER_TIMER_LEASE_SECONDS`: how long a worker owns a timer job before another may take it."""
+    """`PATHFINDER_TIMER_LEASE_SECONDS`: how long a worker owns a timer job before another
+    may take it over."""
 
     timer_max_attempts: int = 3
     """`PATHFINDER_TIMER_MAX_ATTEMPTS`: attempts before a failing timer job becomes an incident."""

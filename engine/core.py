@@ -6,23 +6,41 @@ passed in; nothing here reads globals.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
-from engine import deployments, history, instances, timers
+from engine import deployments, execution, history, instances, tasks, timers
 from engine.access import SYSTEM, Actor
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
-from engine.db import make_engine, make_session_factory, transaction
+from engine.db import make_engine, make_session_factory
+from engine.db import transaction as _transaction
 from engine.deployments import DeployResult
+from engine.errors import Conflict, NotFound
+from engine.history import ChainReport
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.scripting import make_script_engine
 from engine.serialization import SpecCache
+
+
+@contextmanager
+def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A write transaction; a clash with a concurrent writer surfaces as `Conflict`."""
+    try:
+        with _transaction(sessions) as session:
+            yield session
+    except (IntegrityError, StaleDataError) as exc:
+        raise Conflict(
+            "Someone else changed this at the same moment. Reload and try again."
+        ) from exc
 
 
 class Engine:
@@ -38,9 +56,11 @@ class Engine:
         self.sessions = sessions
         self.settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
-        self.runtime = instances.Runtime(
+        self.runtime = execution.Runtime(
             clock=self.clock,
-            script_engine=make_script_engine(self.clock, time_limit=self.settings.script_time_limit),
+            script_engine=make_script_engine(
+                self.clock, time_limit=self.settings.script_time_limit
+            ),
             specs=SpecCache(),
             max_call_depth=self.settings.max_call_depth,
         )
@@ -53,7 +73,9 @@ class Engine:
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Engine:
         """An engine on the database `settings.database_url` names (already migrated)."""
-        return cls(make_session_factory(make_engine(settings.database_url)), clock, settings=settings)
+        return cls(
+            make_session_factory(make_engine(settings.database_url)), clock, settings=settings
+        )
 
     @classmethod
     def for_tests(cls, db_path: Path | str, clock: Clock | None = None, **settings: Any) -> Engine:
@@ -74,22 +96,37 @@ class Engine:
     # -- deployments -------------------------------------------------------------------------
 
     def deploy(
-        self, files: Mapping[str, bytes], forms: Mapping[str, bytes] | None = None, actor: str = "system"
+        self,
+        files: Mapping[str, bytes],
+        forms: Mapping[str, bytes] | None = None,
+        actor: str = "system",
     ) -> list[DeployResult]:
         """Validate and store process models; raises `ValidationFailed` listing every problem."""
         with transaction(self.sessions) as s:
             return deployments.deploy(s, files, forms, actor, self.now())
 
-    def deploy_directory(self, processes: Path, forms: Path, actor: str = "system") -> list[DeployResult]:
+    def deploy_directory(
+        self, processes: Path, forms: Path, actor: str = "system"
+    ) -> list[DeployResult]:
         """Deploy every BPMN/DMN file of a folder with the forms they reference."""
-        files = {p.name: p.read_bytes() for p in sorted(processes.iterdir()) if p.suffix in (".bpmn", ".dmn")}
-        form_files = {p.name: p.read_bytes() for p in sorted(forms.glob("*.json"))} if forms.is_dir() else {}
+        files = {
+            p.name: p.read_bytes()
+            for p in sorted(processes.iterdir())
+            if p.suffix in (".bpmn", ".dmn")
+        }
+        form_files = (
+            {p.name: p.read_bytes() for p in sorted(forms.glob("*.json"))} if forms.is_dir() else {}
+        )
         return self.deploy(files, form_files, actor)
 
     # -- instances ---------------------------------------------------------------------------
 
     def start(
-        self, process_key: str, data: Mapping[str, Any] | None = None, actor: Actor = SYSTEM, version: int | None = None
+        self,
+        process_key: str,
+        data: Mapping[str, Any] | None = None,
+        actor: Actor = SYSTEM,
+        version: int | None = None,
     ) -> Instance:
         with transaction(self.sessions) as s:
             return instances.start(s, self.runtime, process_key, data or {}, actor, version)
@@ -98,7 +135,7 @@ class Engine:
         with self.sessions() as s:
             row = s.get(Instance, instance_id)
             if row is None:
-                raise instances.NotFound(f"Instance {instance_id} does not exist.")
+                raise NotFound(f"Instance {instance_id} does not exist.")
             return row
 
     def ready_tasks(self, instance_id: int | None = None) -> list[HumanTask]:
@@ -110,22 +147,29 @@ class Engine:
             return list(s.execute(q.order_by(HumanTask.created_at, HumanTask.id)).scalars())
 
     def complete(
-        self, task_id: str, data: Mapping[str, Any], actor: Actor, *, expected_version: int | None = None
+        self,
+        task_id: str,
+        data: Mapping[str, Any],
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
     ) -> Instance:
         with transaction(self.sessions) as s:
-            return instances.complete_task(s, self.runtime, task_id, data, actor, expected_version=expected_version)
+            return tasks.complete_task(
+                s, self.runtime, task_id, data, actor, expected_version=expected_version
+            )
 
     def claim(self, task_id: str, actor: Actor, assignee: str | None = None) -> HumanTask:
         with transaction(self.sessions) as s:
-            return instances.claim(s, task_id, actor, assignee, now=self.now())
+            return tasks.claim(s, task_id, actor, assignee, now=self.now())
 
     def unclaim(self, task_id: str, actor: Actor) -> HumanTask:
         with transaction(self.sessions) as s:
-            return instances.unclaim(s, task_id, actor, now=self.now())
+            return tasks.unclaim(s, task_id, actor, now=self.now())
 
     def save_draft(self, task_id: str, data: Mapping[str, Any], actor: Actor) -> HumanTask:
         with transaction(self.sessions) as s:
-            return instances.save_draft(s, task_id, data, actor)
+            return tasks.save_draft(s, task_id, data, actor)
 
     def suspend(self, instance_id: int, actor: Actor, reason: str = "") -> Instance:
         with transaction(self.sessions) as s:
@@ -143,7 +187,9 @@ class Engine:
         with transaction(self.sessions) as s:
             return instances.retry(s, self.runtime, instance_id, actor)
 
-    def send_message(self, instance_id: int, name: str, payload: Mapping[str, Any], actor: Actor) -> Instance:
+    def send_message(
+        self, instance_id: int, name: str, payload: Mapping[str, Any], actor: Actor
+    ) -> Instance:
         with transaction(self.sessions) as s:
             return instances.send_message(s, self.runtime, instance_id, name, payload, actor)
 
@@ -151,7 +197,9 @@ class Engine:
 
     def fire_due_timers(self, *, owner: str = "engine", batch: int = 100) -> int:
         """Fire every timer due at the clock's now; returns how many instances ran."""
-        return timers.fire_due_timers(self.sessions, self.runtime, owner=owner, batch=batch, policy=self.retry_policy)
+        return timers.fire_due_timers(
+            self.sessions, self.runtime, owner=owner, batch=batch, policy=self.retry_policy
+        )
 
     # -- history -----------------------------------------------------------------------------
 
@@ -159,15 +207,19 @@ class Engine:
         with self.sessions() as s:
             return list(
                 s.execute(
-                    select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.seq)
+                    select(AuditEvent)
+                    .where(AuditEvent.instance_id == instance_id)
+                    .order_by(AuditEvent.seq)
                 ).scalars()
             )
 
     def reached_elements(self, instance_id: int) -> set[str]:
         """Flow node ids this instance reached (completed, or became ready/waiting)."""
-        return {e.element_id for e in self.history(instance_id) if e.element_id and e.kind in _REACHED}
+        return {
+            e.element_id for e in self.history(instance_id) if e.element_id and e.kind in _REACHED
+        }
 
-    def verify(self, instance_id: int | None = None) -> Sequence[history.ChainReport]:
+    def verify(self, instance_id: int | None = None) -> Sequence[ChainReport]:
         with self.sessions() as s:
             if instance_id is None:
                 return history.verify_all(s)

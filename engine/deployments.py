@@ -143,7 +143,10 @@ def instance_counts(session: Session, process_key: str) -> dict[int, int]:
     rows = session.execute(
         select(ProcessVersion.version, func.count(Instance.id))
         .join(Instance, Instance.process_version_id == ProcessVersion.id)
-        .where(ProcessVersion.process_key == process_key, Instance.status.in_(("running", "suspended", "error")))
+        .where(
+            ProcessVersion.process_key == process_key,
+            Instance.status.in_(("running", "suspended", "error")),
+        )
         .group_by(ProcessVersion.version)
     ).all()
     return {version: count for version, count in rows}

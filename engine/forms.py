@@ -60,14 +60,16 @@ def _message(error: ValidationError) -> str:
     if v == "maxLength":
         return f"At most {error.validator_value} characters."
     if v == "minLength":
-        return "This field is required." if error.validator_value == 1 else (
-            f"At least {error.validator_value} characters."
+        return (
+            "This field is required."
+            if error.validator_value == 1
+            else (f"At least {error.validator_value} characters.")
         )
     if v == "minItems":
         return f"Add at least {error.validator_value}."
     if v == "type":
         return f"Expected {error.validator_value}" + (f" for {title}." if title else ".")
-    return error.message
+    return str(error.message)
 
 
 def clean_data(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:

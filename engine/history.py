@@ -156,7 +156,10 @@ class ChainReport:
 
 
 def verify_events(
-    chain: str, events: Iterable[Mapping[str, Any]], head: str | None = None, count: int | None = None
+    chain: str,
+    events: Iterable[Mapping[str, Any]],
+    head: str | None = None,
+    count: int | None = None,
 ) -> ChainReport:
     """Verify a chain from exported event dicts (ordered by seq), optionally against its head."""
     prev = GENESIS
@@ -175,11 +178,17 @@ def verify_events(
                 chain,
                 False,
                 n - 1,
-                {**where, "problem": "link to the previous event does not match: inserted or reordered"},
+                {
+                    **where,
+                    "problem": "link to the previous event does not match: inserted or reordered",
+                },
             )
         if event_hash(ev) != ev.get("hash"):
             return ChainReport(
-                chain, False, n - 1, {**where, "problem": "content does not match its hash: altered"}
+                chain,
+                False,
+                n - 1,
+                {**where, "problem": "content does not match its hash: altered"},
             )
         prev = ev["hash"]
     if count is not None and n != count:
@@ -244,6 +253,8 @@ def verify_export(document: Mapping[str, Any]) -> list[ChainReport]:
     reports = []
     for chain in document.get("chains", []):
         reports.append(
-            verify_events(chain["chain"], chain["events"], head=chain.get("head"), count=chain.get("count"))
+            verify_events(
+                chain["chain"], chain["events"], head=chain.get("head"), count=chain.get("count")
+            )
         )
     return reports

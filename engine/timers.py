@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import instances
+from engine import execution, instances
 from engine.db import transaction
 from engine.errors import Conflict, NotFound
 from engine.history import Recorder
@@ -82,12 +82,23 @@ def _release(session: Session, owner: str, instance_id: int) -> None:
 
 
 def _record_failure(
-    session: Session, rt: instances.Runtime, owner: str, instance_id: int, error: str, policy: RetryPolicy
+    session: Session,
+    rt: execution.Runtime,
+    owner: str,
+    instance_id: int,
+    error: str,
+    policy: RetryPolicy,
 ) -> None:
     row = session.get(Instance, instance_id)
-    jobs = session.execute(
-        select(TimerJob).where(TimerJob.instance_id == instance_id, TimerJob.lease_owner == owner)
-    ).scalars().all()
+    jobs = (
+        session.execute(
+            select(TimerJob).where(
+                TimerJob.instance_id == instance_id, TimerJob.lease_owner == owner
+            )
+        )
+        .scalars()
+        .all()
+    )
     if row is None or not jobs:
         return
     attempts = max(j.attempts for j in jobs) + 1
@@ -99,7 +110,9 @@ def _record_failure(
         if attempts >= policy.max_attempts:
             job.state = "incident"
         else:
-            job.next_attempt_at = now + timedelta(seconds=policy.backoff_seconds * 2 ** (attempts - 1))
+            job.next_attempt_at = now + timedelta(
+                seconds=policy.backoff_seconds * 2 ** (attempts - 1)
+            )
     if attempts >= policy.max_attempts:
         row.status = "error"
         row.error_element_id = jobs[0].element_id
@@ -117,7 +130,7 @@ def _record_failure(
 
 def fire_due_timers(
     factory: sessionmaker[Session],
-    rt: instances.Runtime,
+    rt: execution.Runtime,
     *,
     owner: str = "worker",
     batch: int = 100,
@@ -154,7 +167,9 @@ def fire_due_timers(
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then an incident
                 log.exception("timer job for instance %s failed", instance_id)
                 with transaction(factory) as session:
-                    _record_failure(session, rt, owner, instance_id, f"{type(exc).__name__}: {exc}", policy)
+                    _record_failure(
+                        session, rt, owner, instance_id, f"{type(exc).__name__}: {exc}", policy
+                    )
         if len(ids) < batch:
             return done
 

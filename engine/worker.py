@@ -28,7 +28,10 @@ class Worker:
     def run_once(self) -> int:
         """One pass: fire everything due now."""
         return timers.fire_due_timers(
-            self.engine.sessions, self.engine.runtime, owner=self.name, policy=self.engine.retry_policy
+            self.engine.sessions,
+            self.engine.runtime,
+            owner=self.name,
+            policy=self.engine.retry_policy,
         )
 
     def wake(self) -> None:

@@ -1,0 +1,510 @@
+"""Running a restored workflow: load and lock, engine steps, errors, and the rows they keep.
+
+Every function works inside the caller's transaction: it loads the instance row (locked), restores
+the workflow with its version's live spec, acts, writes the task, timer and audit rows and the new
+state, and flushes. The optimistic lock on `Instance.lock_version` turns a concurrent change into
+`Conflict`.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.access import Actor, may_see_country
+from engine.clock import Clock, add_duration, use_clock
+from engine.errors import (
+    Conflict,
+    EngineError,
+    Forbidden,
+    InstanceNotRunnable,
+    NotExecutable,
+    NotFound,
+)
+from engine.history import Recorder
+from engine.models import HumanTask, Instance, ProcessVersion, TimerJob
+from engine.serialization import SpecCache, dump_state, load_state
+
+ACTIVE = ("running", "suspended", "error")
+
+
+STATUS_KEYS = ("stage", "status")
+"""Data keys whose changes are recorded as `status_changed` events (plus every `*_status`)."""
+
+
+class EngineGuardError(Exception):
+    """Raised from inside engine steps to stop runaway work (recursion, endless loops)."""
+
+    def __init__(self, message: str, element_id: str | None) -> None:
+        super().__init__(message)
+        self.element_id = element_id
+
+
+@dataclass
+class Runtime:
+    """The collaborators every instance operation needs."""
+
+    clock: Clock
+    script_engine: Any
+    specs: SpecCache = field(default_factory=SpecCache)
+    max_call_depth: int = 20
+    """Call activities nested deeper than this stop the instance with an error."""
+    max_steps: int = 10_000
+    """Automatic steps in one go beyond which the instance stops (an endless loop)."""
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+@dataclass
+class Loaded:
+    """An instance row with its restored workflow, inside one transaction."""
+
+    session: Session
+    rt: Runtime
+    row: Instance
+    version: ProcessVersion
+    wf: BpmnWorkflow
+    recorder: Recorder
+
+
+def version_of(session: Session, process_key: str, version: int | None) -> ProcessVersion:
+    query = select(ProcessVersion).where(ProcessVersion.process_key == process_key)
+    if version is not None:
+        query = query.where(ProcessVersion.version == version)
+    pv = session.execute(query.order_by(ProcessVersion.version.desc()).limit(1)).scalar()
+    if pv is None:
+        what = f"version {version} of " if version is not None else ""
+        raise NotFound(
+            f"No {what}process model '{process_key}' is deployed.", process_key=process_key
+        )
+    return pv
+
+
+def specs_of(rt: Runtime, pv: ProcessVersion) -> tuple[Any, dict[str, Any]]:
+    if not pv.executable or pv.spec_json is None:
+        raise NotExecutable(
+            f"Process '{pv.process_key}' version {pv.version} cannot be started: "
+            f"{pv.not_executable_reason or 'it is not executable'}",
+            process_key=pv.process_key,
+            version=pv.version,
+        )
+    return rt.specs.get(pv.id, pv.dialect, pv.spec_json)
+
+
+def lock_instance(session: Session, instance_id: int) -> Instance:
+    """The instance row, locked for this transaction (PostgreSQL `FOR UPDATE`; SQLite write
+    transactions are already exclusive), so writers on one instance queue up instead of racing."""
+    row = session.get(Instance, instance_id, with_for_update=True, populate_existing=True)
+    if row is None:
+        raise NotFound(f"Instance {instance_id} does not exist.", instance_id=instance_id)
+    return row
+
+
+def load(session: Session, rt: Runtime, instance_id: int) -> Loaded:
+    """Load an instance and restore its workflow with the live spec of its version."""
+    row = lock_instance(session, instance_id)
+    pv = row.process_version
+    wf = load_state(pv.dialect, row.state, specs_of(rt, pv))
+    wf.script_engine = rt.script_engine
+    return Loaded(session, rt, row, pv, wf, Recorder(session, row, rt.now()))
+
+
+def save(loaded: Loaded) -> None:
+    row, wf = loaded.row, loaded.wf
+    now = loaded.rt.now()
+    _sync_tasks(loaded)
+    _sync_timers(loaded)
+    if row.status == "running" and wf.is_completed():
+        row.status = "completed"
+        row.completed_at = now
+        loaded.recorder.record("instance_completed", data={"data": row.data})
+    row.stage = _stage(loaded)
+    row.state = dump_state(loaded.version.dialect, wf)
+    row.updated_at = now
+    try:
+        loaded.session.flush()
+    except (StaleDataError, IntegrityError) as exc:
+        # Stale version, or (PostgreSQL) the same next task row inserted by a concurrent writer.
+        raise Conflict(
+            "This instance was changed by someone else in the meantime. Reload and try again.",
+            instance_id=row.id,
+        ) from exc
+
+
+def _stage(loaded: Loaded) -> str | None:
+    stage = loaded.row.data.get("stage")
+    if isinstance(stage, str):
+        return stage
+    ready = loaded.wf.get_tasks(state=TaskState.READY, manual=True)
+    return element_name_of(ready[0]) if ready else None
+
+
+def element_id_of(task: Task) -> str | None:
+    return getattr(task.task_spec, "bpmn_id", None)
+
+
+def element_name_of(task: Task) -> str:
+    spec = task.task_spec
+    return str(getattr(spec, "bpmn_name", None) or getattr(spec, "description", None) or spec.name)
+
+
+def from_element(task: Task) -> str | None:
+    parent = task.parent
+    while parent is not None and element_id_of(parent) is None:
+        parent = parent.parent
+    return element_id_of(parent) if parent is not None else None
+
+
+def _properties(task: Task) -> dict[str, str]:
+    ext = getattr(task.task_spec, "extensions", None) or {}
+    props = ext.get("properties") or {}
+    return dict(props) if isinstance(props, Mapping) else {}
+
+
+def jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _condition_text(condition: Any) -> str:
+    if condition is None:
+        return "default"
+    if isinstance(condition, str):
+        return condition
+    args = getattr(condition, "args", None)
+    return str(args[0]) if args else str(condition)
+
+
+def _gateway_decision(task: Task) -> dict[str, Any] | None:
+    conds = getattr(task.task_spec, "cond_task_specs", None)
+    if not conds:
+        return None
+    chosen = [
+        c.task_spec.name
+        for c in task.children
+        if c.state & (TaskState.DEFINITE_MASK | TaskState.FINISHED_MASK)
+    ]
+    names: set[str] = set()
+    flows = []
+    for cond, target in conds:
+        text = _condition_text(cond)
+        flows.append({"condition": text, "target": target})
+        if cond is None:
+            continue
+        with contextlib.suppress(SyntaxError):
+            names.update(
+                n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)
+            )
+    values = {n: jsonable(task.data[n]) for n in sorted(names) if n in task.data}
+    return {"chosen": chosen, "flows": flows, "values": values}
+
+
+def _status_key(key: str) -> bool:
+    return key in STATUS_KEYS or key.endswith("_status")
+
+
+def absorb(
+    loaded: Loaded, changed: Mapping[str, Any], actor: str | None, element_id: str | None
+) -> None:
+    """Fold changed task data into the instance variables; record status changes."""
+    if not changed:
+        return
+    data = dict(loaded.row.data or {})
+    for key, value in changed.items():
+        value = jsonable(value)
+        old = data.get(key)
+        if old == value:
+            continue
+        data[key] = value
+        if _status_key(key):
+            loaded.recorder.record(
+                "status_changed",
+                actor=actor,
+                element_id=element_id,
+                data={"variable": key, "old": old, "new": value},
+            )
+    loaded.row.data = data
+
+
+def _after_engine_task(loaded: Loaded, task: Task) -> None:
+    element = element_id_of(task)
+    if element is None:
+        return
+    payload: dict[str, Any] = {"from": from_element(task), "type": type(task.task_spec).__name__}
+    decision = _gateway_decision(task)
+    if decision is not None:
+        loaded.recorder.record(
+            "gateway_decision",
+            element_id=element,
+            element_name=element_name_of(task),
+            data=decision,
+        )
+    loaded.recorder.record(
+        "element_completed", element_id=element, element_name=element_name_of(task), data=payload
+    )
+    parent_data = task.parent.data if task.parent is not None else {}
+    changed = {k: v for k, v in task.data.items() if k not in parent_data or parent_data[k] != v}
+    absorb(loaded, changed, None, element)
+
+
+def run_engine(loaded: Loaded, rounds: int = 1000) -> None:
+    """Run automatic steps and fire due timers until the instance waits; on failure put it in
+    the error state.
+
+    SpiffWorkflow refreshes timers only at the end of `do_engine_steps`, so a timer found due
+    there is run by the next round; a cycle that missed several occurrences fires one per round,
+    each recorded in order.
+    """
+    rt = loaded.rt
+    steps = 0
+
+    def will(task: Task) -> None:
+        nonlocal steps
+        steps += 1
+        if task.workflow.depth > rt.max_call_depth:
+            raise EngineGuardError(
+                f"Call activities are nested more than {rt.max_call_depth} deep "
+                "(a process that calls itself without end?). The instance was stopped.",
+                element_id_of(task),
+            )
+        if steps > rt.max_steps:
+            raise EngineGuardError(
+                f"More than {rt.max_steps} automatic steps ran without waiting for a person or a "
+                "timer (an endless loop?). The instance was stopped.",
+                element_id_of(task),
+            )
+
+    wf = loaded.wf
+    try:
+        with use_clock(rt.clock):
+            for _ in range(rounds):
+                before = waiting_timers(wf)
+                wf.do_engine_steps(
+                    will_complete_task=will,
+                    did_complete_task=lambda t: _after_engine_task(loaded, t),
+                )
+                fired = _record_fired(loaded, before)
+                automatic = any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY))
+                if not (fired or automatic):
+                    return
+    except EngineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure inside the model becomes an incident
+        mark_error(loaded, exc)
+
+
+def _record_fired(loaded: Loaded, before: dict[str, tuple[Task, datetime]]) -> bool:
+    now = loaded.rt.now()
+    after = waiting_timers(loaded.wf)
+    fired = False
+    for tid, (task, due_at) in sorted(before.items(), key=lambda kv: kv[1][1]):
+        moved_on = tid not in after or after[tid][1] != due_at
+        if due_at <= now and moved_on and task.state != TaskState.CANCELLED:
+            fired = True
+            loaded.recorder.record(
+                "timer_fired",
+                element_id=element_id_of(task),
+                element_name=element_name_of(task),
+                data={"due_at": due_at.isoformat(), "task_id": tid},
+            )
+    return fired
+
+
+def _failing_element(loaded: Loaded, exc: Exception) -> tuple[str | None, str | None]:
+    if isinstance(exc, EngineGuardError):
+        return exc.element_id, None
+    task = getattr(exc, "task", None)
+    if task is not None:
+        return element_id_of(task), element_name_of(task)
+    spec = getattr(exc, "task_spec", None)
+    if spec is not None:
+        return getattr(spec, "bpmn_id", None), getattr(spec, "bpmn_name", None)
+    errored = loaded.wf.get_tasks(state=TaskState.ERROR)
+    if errored:
+        return element_id_of(errored[0]), element_name_of(errored[0])
+    return None, None
+
+
+def mark_error(loaded: Loaded, exc: Exception) -> None:
+    element_id, element_name = _failing_element(loaded, exc)
+    message = str(exc) or type(exc).__name__
+    loaded.row.status = "error"
+    loaded.row.error_element_id = element_id
+    loaded.row.error_message = message
+    loaded.recorder.record(
+        "instance_error",
+        element_id=element_id,
+        element_name=element_name,
+        data={"error": message, "type": type(exc).__name__},
+    )
+
+
+def _due_at(loaded: Loaded, task: Task) -> datetime | None:
+    due_in = _properties(task).get("dueIn")
+    if not due_in:
+        return None
+    now = loaded.rt.now()
+    try:
+        text = due_in.strip()
+        if not text.upper().startswith("P"):
+            with use_clock(loaded.rt.clock):
+                text = str(loaded.wf.script_engine.evaluate(task, text))
+        if text.upper().startswith("P"):
+            return datetime.fromisoformat(add_duration(now.isoformat(), text))
+        due = datetime.fromisoformat(text)
+        return due if due.tzinfo else due.replace(tzinfo=UTC)
+    except Exception:  # noqa: BLE001 - a bad due date must not stop the work itself
+        loaded.recorder.record(
+            "warning",
+            element_id=element_id_of(task),
+            data={"message": f"Could not compute the due date from dueIn={due_in!r}."},
+        )
+        return None
+
+
+def _sync_tasks(loaded: Loaded) -> None:
+    session, row, now = loaded.session, loaded.row, loaded.rt.now()
+    ready = {str(t.id): t for t in loaded.wf.get_tasks(state=TaskState.READY, manual=True)}
+    existing = {
+        t.id: t
+        for t in session.execute(
+            select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.state == "ready")
+        ).scalars()
+    }
+    for task_id, ht in existing.items():
+        if task_id not in ready:
+            ht.state = "cancelled"
+            ht.completed_at = now
+            loaded.recorder.record(
+                "task_cancelled",
+                element_id=ht.element_id,
+                element_name=ht.name,
+                data={"task_id": task_id},
+            )
+    for task_id, task in ready.items():
+        if task_id in existing:
+            continue
+        props = _properties(task)
+        ext = getattr(task.task_spec, "extensions", None) or {}
+        ht = HumanTask(
+            id=task_id,
+            instance_id=row.id,
+            process_key=row.process_key,
+            element_id=element_id_of(task) or task.task_spec.name,
+            name=element_name_of(task),
+            lane=getattr(task.task_spec, "lane", None),
+            country=row.country,
+            form_file=props.get("formJsonSchemaFilename"),
+            ui_form_file=props.get("formUiSchemaFilename"),
+            instructions=ext.get("instructionsForEndUser"),
+            state="ready",
+            due_at=_due_at(loaded, task),
+            created_at=now,
+        )
+        session.add(ht)
+        loaded.recorder.record(
+            "task_ready",
+            element_id=ht.element_id,
+            element_name=ht.name,
+            data={
+                "task_id": task_id,
+                "lane": ht.lane,
+                "due_at": ht.due_at.isoformat() if ht.due_at else None,
+            },
+        )
+
+
+def _timer_due(task: Task) -> datetime | None:
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):
+        value = value.get("next") if value.get("cycles", 0) != 0 else None
+    if not isinstance(value, str):
+        return None
+    try:
+        due = TimerEventDefinition.parse_time_or_duration(value)
+    except Exception:  # noqa: BLE001 - an unparsable value is reported as an instance error elsewhere
+        return None
+    return due if isinstance(due, datetime) else None
+
+
+def waiting_timers(wf: BpmnWorkflow) -> dict[str, tuple[Task, datetime]]:
+    """Waiting timer tasks of a workflow with their due times, by task id."""
+    out: dict[str, tuple[Task, datetime]] = {}
+    for task in wf.get_tasks(state=TaskState.WAITING):
+        if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
+            due = _timer_due(task)
+            if due is not None:
+                out[str(task.id)] = (task, due)
+    return out
+
+
+def _sync_timers(loaded: Loaded) -> None:
+    session, row = loaded.session, loaded.row
+    current = waiting_timers(loaded.wf) if row.status in ("running", "suspended", "error") else {}
+    jobs = {
+        j.task_id: j
+        for j in session.execute(select(TimerJob).where(TimerJob.instance_id == row.id)).scalars()
+    }
+    for task_id, job in jobs.items():
+        if task_id not in current:
+            session.delete(job)
+    for task_id, (task, due) in current.items():
+        existing = jobs.get(task_id)
+        if existing is None:
+            session.add(
+                TimerJob(
+                    instance_id=row.id,
+                    task_id=task_id,
+                    element_id=element_id_of(task) or task.task_spec.name,
+                    kind=type(task.task_spec.event_definition).__name__,
+                    due_at=due,
+                    state="waiting",
+                    attempts=0,
+                )
+            )
+            loaded.recorder.record(
+                "timer_scheduled",
+                element_id=element_id_of(task),
+                element_name=element_name_of(task),
+                data={"due_at": due.isoformat(), "task_id": task_id},
+            )
+        elif _aware(existing.due_at) != due:
+            existing.due_at = due
+            loaded.recorder.record(
+                "timer_scheduled",
+                element_id=element_id_of(task),
+                element_name=element_name_of(task),
+                data={"due_at": due.isoformat(), "task_id": task_id, "next_cycle": True},
+            )
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def require_running(row: Instance) -> None:
+    if row.status != "running":
+        raise InstanceNotRunnable(
+            f"Instance {row.id} is {row.status}; it must be running for this.",
+            instance_id=row.id,
+            status=row.status,
+        )
+
+
+def require_visible(actor: Actor, row: Instance) -> None:
+    if not may_see_country(actor, row.country):
+        raise Forbidden("This instance belongs to another country.", instance_id=row.id)

@@ -1,0 +1,191 @@
+"""Human tasks: completing with validated form data, claiming, assigning, drafts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import forms as form_defs
+from engine.access import Actor, may_act_in_lane, may_see_country
+from engine.clock import use_clock
+from engine.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    NotReady,
+)
+from engine.execution import (
+    Runtime,
+    absorb,
+    from_element,
+    jsonable,
+    load,
+    lock_instance,
+    mark_error,
+    require_running,
+    run_engine,
+    save,
+)
+from engine.history import Recorder
+from engine.models import HumanTask, Instance, ProcessModel
+
+
+def ready_task(session: Session, task_id: str) -> HumanTask:
+    """The task row, or NotFound."""
+    ht = session.get(HumanTask, task_id)
+    if ht is None:
+        raise NotFound(f"Task {task_id} does not exist.", task_id=task_id)
+    return ht
+
+
+def check_may_act(session: Session, actor: Actor, ht: HumanTask) -> None:
+    """Refuse when the actor's roles, country or the task's claim do not allow acting on it."""
+    model = session.get(ProcessModel, ht.process_key)
+    lane_roles = model.lane_roles if model else {}
+    if not may_see_country(actor, ht.country):
+        raise Forbidden("This task belongs to another country.", task_id=ht.id)
+    if not may_act_in_lane(actor, ht.lane, lane_roles):
+        raise Forbidden(f"Only the '{ht.lane}' lane's role may act on this task.", task_id=ht.id)
+
+
+def _open_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
+    ht = ready_task(session, task_id)
+    check_may_act(session, actor, ht)
+    if ht.state != "ready":
+        who = f" by {ht.completed_by}" if ht.completed_by else ""
+        raise NotReady(
+            f"'{ht.name}' is no longer open: it was {ht.state}{who}.",
+            task_id=task_id,
+            state=ht.state,
+        )
+    return ht
+
+
+def complete_task(
+    session: Session,
+    rt: Runtime,
+    task_id: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    *,
+    expected_version: int | None = None,
+) -> Instance:
+    """Complete a READY human task with validated form data and run the instance on."""
+    ht = _open_task(session, actor, task_id)
+    if ht.claimed_by and ht.claimed_by != actor.username and not actor.has("admin", "secretariat"):
+        raise Conflict(f"'{ht.name}' is claimed by {ht.claimed_by}.", task_id=task_id)
+    loaded = load(session, rt, ht.instance_id)
+    row = loaded.row
+    session.refresh(ht)  # another writer may have completed it while we waited for the lock
+    if ht.state != "ready":
+        raise NotReady(
+            f"'{ht.name}' is no longer open: it was {ht.state} by {ht.completed_by}.",
+            task_id=task_id,
+        )
+    require_running(row)
+    if expected_version is not None and row.lock_version != expected_version:
+        raise Conflict(
+            "This instance changed since you opened the task. Reload to see the latest state.",
+            instance_id=row.id,
+        )
+    form = form_defs.load_form(loaded.version.forms, ht.form_file, ht.ui_form_file)
+    clean = form_defs.validate(form, data)
+    task = loaded.wf.get_task_from_id(UUID(task_id))
+    if task is None or task.state != TaskState.READY:
+        raise NotReady(f"'{ht.name}' is not ready.", task_id=task_id)
+    task.set_data(**jsonable(clean))
+    try:
+        with use_clock(rt.clock):
+            task.run()
+    except Exception as exc:  # noqa: BLE001 - a failing post-script becomes an incident
+        mark_error(loaded, exc)
+    now = rt.now()
+    ht.state = "completed"
+    ht.completed_at = now
+    ht.completed_by = actor.username
+    ht.draft = None
+    loaded.recorder.record(
+        "task_completed",
+        actor=actor.username,
+        element_id=ht.element_id,
+        element_name=ht.name,
+        data={
+            "task_id": task_id,
+            "lane": ht.lane,
+            "submitted": jsonable(clean),
+            "from": from_element(task),
+        },
+    )
+    absorb(loaded, clean, actor.username, ht.element_id)
+    if row.status == "running":
+        run_engine(loaded)
+    save(loaded)
+    return row
+
+
+def claim(
+    session: Session, task_id: str, actor: Actor, assignee: str | None = None, *, now: datetime
+) -> HumanTask:
+    """Claim a task for `actor` (or, for the Secretariat and admins, assign it to `assignee`)."""
+    ht = _open_task(session, actor, task_id)
+    target = assignee or actor.username
+    if assignee and assignee != actor.username and not actor.has("admin", "secretariat"):
+        raise Forbidden("Only the Secretariat and admins assign tasks to colleagues.")
+    if ht.claimed_by and ht.claimed_by != actor.username and not actor.has("admin", "secretariat"):
+        raise Conflict(f"'{ht.name}' is already claimed by {ht.claimed_by}.", task_id=task_id)
+    row = lock_instance(session, ht.instance_id)
+    session.refresh(ht)
+    ht.claimed_by = target
+    row.updated_at = now
+    Recorder(session, row, now).record(
+        "task_claimed" if target == actor.username else "task_assigned",
+        actor=actor.username,
+        element_id=ht.element_id,
+        element_name=ht.name,
+        data={"task_id": task_id, "claimed_by": target},
+    )
+    _flush(session, row)
+    return ht
+
+
+def unclaim(session: Session, task_id: str, actor: Actor, *, now: datetime) -> HumanTask:
+    """Release a claim so anyone in the lane may take the task."""
+    ht = _open_task(session, actor, task_id)
+    if ht.claimed_by is None:
+        return ht
+    if ht.claimed_by != actor.username and not actor.has("admin", "secretariat"):
+        raise Forbidden(f"'{ht.name}' is claimed by {ht.claimed_by}; only they can release it.")
+    row = lock_instance(session, ht.instance_id)
+    previous, ht.claimed_by = ht.claimed_by, None
+    row.updated_at = now
+    Recorder(session, row, now).record(
+        "task_unclaimed",
+        actor=actor.username,
+        element_id=ht.element_id,
+        element_name=ht.name,
+        data={"task_id": task_id, "was_claimed_by": previous},
+    )
+    _flush(session, row)
+    return ht
+
+
+def save_draft(session: Session, task_id: str, data: Mapping[str, Any], actor: Actor) -> HumanTask:
+    """Keep unfinished form input on the task (not validated, not part of the instance data)."""
+    ht = _open_task(session, actor, task_id)
+    ht.draft = jsonable(dict(data))
+    ht.draft_by = actor.username
+    session.flush()
+    return ht
+
+
+def _flush(session: Session, row: Instance) -> None:
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict("This instance was changed by someone else. Reload and try again.") from exc

@@ -1,0 +1,51 @@
+"""The Flask app: built by `create_app(settings)`; the engine does the work, views stay thin."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from engine import Engine, Settings
+from engine.clock import Clock, SystemClock, VirtualClock
+
+log = logging.getLogger("pathfinder.web")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    config: dict[str, Any] | None = None,
+) -> Flask:
+    """Build the web app around an engine (made from `settings` unless one is given)."""
+    settings = settings or Settings.from_env()
+    if clock is None:
+        clock = VirtualClock() if settings.simulate else SystemClock()
+    engine = engine or Engine.from_settings(settings, clock)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,  # set PATHFINDER_SECURE_COOKIES=1 behind HTTPS
+        MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        PATHFINDER_SETTINGS=settings,
+    )
+    import os
+
+    if os.environ.get("PATHFINDER_SECURE_COOKIES") == "1":
+        app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
+    app.config.update(config or {})
+    app.extensions["pathfinder_engine"] = engine
+    app.extensions["pathfinder_settings"] = settings
+
+    from web import api, auth, views
+
+    auth.init_app(app)
+    views.init_app(app)
+    api.init_app(app)
+    return app

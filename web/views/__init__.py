@@ -1,0 +1,59 @@
+"""Server-rendered pages: inbox and tasks, countries (instances), dashboard, administration."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from flask import Flask
+from flask_login import current_user
+from markupsafe import Markup, escape
+
+from engine import queries
+from web import assets
+from web.views import admin, dashboard, errors, instances, tasks
+from web.views.common import STAFF, actor, engine, now
+
+
+def pretty(value: Any) -> Markup:
+    """Show submitted data readably: lists as comma lists, dicts as nested lists, ISO dates."""
+    if value is None or value == "":
+        return Markup("—")
+    if isinstance(value, bool):
+        return Markup("Yes" if value else "No")
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return escape(", ".join(str(v).replace("_", " ") for v in value) or "—")
+        items = "".join(f"<li>{pretty(v)}</li>" for v in value)
+        return Markup(f"<ol class='nested'>{items}</ol>")
+    if isinstance(value, dict):
+        rows = "".join(
+            f"<dt>{escape(str(k).replace('_', ' '))}</dt><dd>{pretty(v)}</dd>" for k, v in value.items()
+        )
+        return Markup(f"<dl class='nested'>{rows}</dl>")
+    if isinstance(value, (datetime, date)):
+        return escape(value.isoformat())
+    return escape(str(value))
+
+
+def _nav() -> dict[str, Any]:
+    if not current_user.is_authenticated:
+        return {}
+    me = actor()
+    with engine().session() as s:
+        counts = queries.task_counts(s, me, now())
+    return {"nav_counts": counts, "may_dashboard": me.has(*STAFF)}
+
+
+def init_app(app: Flask) -> None:
+    """Register the page blueprints, error pages, template helpers and the bpmn-js assets."""
+    app.register_blueprint(tasks.bp)
+    app.register_blueprint(instances.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(admin.bp)
+    assets.init_app(app)
+    errors.init_app(app)
+    app.context_processor(_nav)
+    app.add_template_filter(pretty, "pretty")
+    app.add_template_filter(lambda v: json.dumps(v, sort_keys=True), "tojson_sorted")
