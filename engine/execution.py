@@ -11,7 +11,8 @@ from __future__ import annotations
 import ast
 import contextlib
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -41,9 +42,26 @@ from engine.serialization import SpecCache, dump_state, load_state
 
 ACTIVE = ("running", "suspended", "error")
 
+TIMER_CHANNEL = "pathfinder_timers"
+"""PostgreSQL NOTIFY channel: a transaction that writes a timer job notifies it (payload: the
+earliest due time written, ISO 8601), so sleeping workers in other processes wake up."""
+
+log = logging.getLogger("pathfinder.execution")
+
 
 STATUS_KEYS = ("stage", "status")
 """Data keys whose changes are recorded as `status_changed` events (plus every `*_status`)."""
+
+
+class StepFailed(Exception):
+    """A model step failed while a job (a timer firing) ran the instance; raised instead of
+    putting the instance in error so the job's transaction rolls back and the job is retried."""
+
+    def __init__(self, message: str, element_id: str | None, element_name: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.element_id = element_id
+        self.element_name = element_name
 
 
 class EngineGuardError(Exception):
@@ -65,6 +83,9 @@ class Runtime:
     """Call activities nested deeper than this stop the instance with an error."""
     max_steps: int = 10_000
     """Automatic steps in one go beyond which the instance stops (an endless loop)."""
+    on_timer_written: Callable[[datetime], None] | None = None
+    """Called after the commit of a transaction that wrote a timer job, with the earliest due
+    time written (an in-process worker uses it to wake up early). Must not block."""
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -80,6 +101,8 @@ class Loaded:
     version: ProcessVersion
     wf: BpmnWorkflow
     recorder: Recorder
+    worker: str | None = None
+    """The timer worker running this instance, if any; recorded on `timer_fired` events."""
 
 
 def version_of(session: Session, process_key: str, version: int | None) -> ProcessVersion:
@@ -209,12 +232,21 @@ def _gateway_decision(task: Task) -> dict[str, Any] | None:
             names.update(
                 n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)
             )
-    values = {n: jsonable(task.data[n]) for n in sorted(names) if n in task.data}
+    visible = {**data_objects(task.workflow.top_workflow), **task.data}
+    values = {n: jsonable(visible[n]) for n in sorted(names) if n in visible}
     return {"chosen": chosen, "flows": flows, "values": values}
 
 
 def _status_key(key: str) -> bool:
     return key in STATUS_KEYS or key.endswith("_status")
+
+
+def data_objects(wf: BpmnWorkflow) -> dict[str, Any]:
+    """BPMN data objects of the workflow and its running subprocesses (shared across branches)."""
+    out: dict[str, Any] = {}
+    for workflow in (wf, *sorted(wf.get_active_subprocesses(), key=lambda w: w.depth)):
+        out.update({k: v for k, v in (workflow.data_objects or {}).items() if v is not None})
+    return out
 
 
 def absorb(
@@ -258,12 +290,13 @@ def _after_engine_task(loaded: Loaded, task: Task) -> None:
     )
     parent_data = task.parent.data if task.parent is not None else {}
     changed = {k: v for k, v in task.data.items() if k not in parent_data or parent_data[k] != v}
+    absorb(loaded, data_objects(loaded.wf), None, element)
     absorb(loaded, changed, None, element)
 
 
-def run_engine(loaded: Loaded, rounds: int = 1000) -> None:
+def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -> None:
     """Run automatic steps and fire due timers until the instance waits; on failure put it in
-    the error state.
+    the error state (or, with `fail_fast`, raise `StepFailed` and leave that to the caller).
 
     SpiffWorkflow refreshes timers only at the end of `do_engine_steps`, so a timer found due
     there is run by the next round; a cycle that missed several occurrences fires one per round,
@@ -304,6 +337,9 @@ def run_engine(loaded: Loaded, rounds: int = 1000) -> None:
     except EngineError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure inside the model becomes an incident
+        if fail_fast:
+            element_id, element_name = _failing_element(loaded, exc)
+            raise StepFailed(f"{type(exc).__name__}: {exc}", element_id, element_name) from exc
         mark_error(loaded, exc)
 
 
@@ -319,7 +355,8 @@ def _record_fired(loaded: Loaded, before: dict[str, tuple[Task, datetime]]) -> b
                 "timer_fired",
                 element_id=element_id_of(task),
                 element_name=element_name_of(task),
-                data={"due_at": due_at.isoformat(), "task_id": tid},
+                data={"due_at": due_at.isoformat(), "task_id": tid}
+                | ({"worker": loaded.worker} if loaded.worker else {}),
             )
     return fired
 
@@ -462,8 +499,11 @@ def _sync_timers(loaded: Loaded) -> None:
     for task_id, job in jobs.items():
         if task_id not in current:
             session.delete(job)
+    written: list[datetime] = []
     for task_id, (task, due) in current.items():
         existing = jobs.get(task_id)
+        if existing is None or _aware(existing.due_at) != due:
+            written.append(due)
         if existing is None:
             session.add(
                 TimerJob(
@@ -490,6 +530,43 @@ def _sync_timers(loaded: Loaded) -> None:
                 element_name=element_name_of(task),
                 data={"due_at": due.isoformat(), "task_id": task_id, "next_cycle": True},
             )
+    if written:
+        announce_timer(session, loaded.rt, min(written))
+
+
+_HOOKED = "pathfinder.timer_hook"
+_PENDING = "pathfinder.timer_due"
+
+
+def announce_timer(session: Session, rt: Runtime, due: datetime) -> None:
+    """Let sleeping workers know a timer due at `due` was written in this transaction.
+
+    On PostgreSQL a `NOTIFY` on `TIMER_CHANNEL` (delivered at commit, dropped on rollback) wakes
+    workers in other processes; `rt.on_timer_written` is called after commit for a worker in this
+    process.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :due)"),
+            {"channel": TIMER_CHANNEL, "due": due.isoformat()},
+        )
+    hook = rt.on_timer_written
+    if hook is None:
+        return
+    pending: dict[Callable[[datetime], None], datetime] = session.info.setdefault(_PENDING, {})
+    pending[hook] = min(due, pending.get(hook, due))
+    if not session.info.get(_HOOKED):
+        session.info[_HOOKED] = True
+        event.listen(session, "after_commit", _call_timer_hooks)
+        event.listen(session, "after_rollback", lambda s: s.info.pop(_PENDING, None))
+
+
+def _call_timer_hooks(session: Session) -> None:
+    for hook, due in session.info.pop(_PENDING, {}).items():
+        try:
+            hook(due)
+        except Exception:  # noqa: BLE001 - the commit succeeded; a failing hook must not undo it
+            log.exception("timer hook failed")
 
 
 def _aware(dt: datetime) -> datetime:

@@ -23,6 +23,7 @@ from engine.errors import (
 from engine.execution import (
     Runtime,
     absorb,
+    data_objects,
     from_element,
     jsonable,
     load,
@@ -122,6 +123,7 @@ def complete_task(
             "from": from_element(task),
         },
     )
+    absorb(loaded, data_objects(loaded.wf), actor.username, ht.element_id)
     absorb(loaded, clean, actor.username, ht.element_id)
     if row.status == "running":
         run_engine(loaded)

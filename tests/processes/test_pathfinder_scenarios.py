@@ -1,0 +1,389 @@
+"""Scenarios of the pathfinder procedure, driven through the engine as the roles in its lanes.
+
+Each test asserts what the people involved would notice: the stage and status shown for the
+country, which tasks are in whose inbox, and the data kept. The driver saves and restores the
+workflow after every step (see `driver.py`).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import Actor, Forbidden
+from tests.processes.driver import LANE_ACTORS, Pathfinder
+from tests.processes.samples import SHORTFALL_JUSTIFIED, SHORTFALL_UNJUSTIFIED
+
+# -- before the award ---------------------------------------------------------------------------
+
+
+def test_straight_path_to_the_award(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.start()
+    assert p.offered() == {"register_approach": "Secretariat"}
+    assert (p.stage(), p.status()) == ("approach", "candidate")
+    p.do("register_approach")
+    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+    assert p.stage() == "observer"
+    assert p.offered() == {}  # waiting for the meeting date
+    p.wait_until("2027-02-14")
+    assert p.offered() == {}
+    p.wait_until("2027-02-15")
+    assert p.offered() == {"record_observer_participation": "GCG"}
+    p.do("record_observer_participation")
+    assert p.stage() == "expression_of_interest"
+    assert p.offered() == {"submit_expression_of_interest": "Country"}
+    p.do("submit_expression_of_interest")
+    assert p.offered() == {"review_expression_of_interest": "Secretariat"}
+    p.do("review_expression_of_interest")
+    assert p.stage() == "workshop"
+    assert p.offered() == {"submit_workshop_report": "Country"}
+    p.do("submit_workshop_report")
+    p.do("review_workshop_report")
+    assert p.stage() == "gcg_report"
+    assert p.offered() == {"report_back_to_gcg": "Country"}
+    p.do("report_back_to_gcg")
+    assert p.offered() == {"consider_country_report": "GCG"}
+    p.do("consider_country_report")
+    assert p.offered() == {"send_confirmation_letter": "GCG Chair"}
+    assert p.status() == "candidate"
+    p.wait_until("2027-09-15")
+    p.do("send_confirmation_letter", letter_date="2027-09-15")
+    v = p.variables()
+    assert (p.stage(), v["pathfinder_status"]) == ("pathfinder", "pathfinder")
+    assert v["award_date"] == "2027-09-15"
+    assert v["consecutive_unjustified_reviews"] == 0
+    assert (v["review_number"], v["next_review_at"]) == (1, "2028-09-15")
+    assert v["country"] == "NPL" and v["country_name"] == "Nepal"
+    assert p.offered() == {"record_support_to_alliance": "Country"}
+    assert p.instance().status == "running"
+
+
+def test_country_not_at_the_meeting_is_invited_to_the_next_one(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.start()
+    p.do("register_approach")
+    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+    p.wait_until("2027-02-15")
+    p.do(
+        "record_observer_participation",
+        observer_took_part=False,
+        participation_mode=None,
+        commitment_expressed=None,
+    )
+    assert p.offered() == {"invite_to_gcg_meeting": "Secretariat"}
+    assert p.stage() == "observer"
+    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-06-20")
+    p.wait_until("2027-06-20")
+    p.do("record_observer_participation")
+    assert p.offered() == {"submit_expression_of_interest": "Country"}
+
+
+def test_expression_of_interest_sent_back_with_comments(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_expression_of_interest()
+    p.do("submit_expression_of_interest", commitments=["support_another_country"])
+    comments = "Please name the senior official and state the national action plan commitment."
+    p.do("review_expression_of_interest", eoi_decision="sent_back", eoi_review_comments=comments)
+    assert p.offered() == {"submit_expression_of_interest": "Country"}
+    assert p.variables()["eoi_review_comments"] == comments
+    assert p.stage() == "expression_of_interest"
+    p.do("submit_expression_of_interest")
+    p.do("review_expression_of_interest")
+    assert p.stage() == "workshop"
+
+
+def test_workshop_sent_back_when_not_inclusive(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_expression_of_interest()
+    p.do("submit_expression_of_interest")
+    p.do("review_expression_of_interest")
+    p.do("submit_workshop_report", participant_groups=["ministries"])
+    comments = "Social partners, survivors and affected groups were not consulted."
+    p.do(
+        "review_workshop_report",
+        workshop_inclusive=False,
+        workshop_decision="sent_back",
+        workshop_review_comments=comments,
+    )
+    assert p.offered() == {"submit_workshop_report": "Country"}
+    assert p.variables()["workshop_review_comments"] == comments
+    p.do("submit_workshop_report")
+    p.do("review_workshop_report")
+    assert p.stage() == "gcg_report"
+
+
+def test_gcg_asks_for_more_information_before_the_award(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_expression_of_interest()
+    for step in (
+        "submit_expression_of_interest",
+        "review_expression_of_interest",
+        "submit_workshop_report",
+        "review_workshop_report",
+        "report_back_to_gcg",
+    ):
+        p.do(step)
+    p.do(
+        "consider_country_report",
+        gcg_decision="request_more_information",
+        gcg_comments="Add the costing of the workplan.",
+    )
+    assert p.offered() == {"report_back_to_gcg": "Country"}
+    p.do("report_back_to_gcg")
+    p.do("consider_country_report")
+    assert p.offered() == {"send_confirmation_letter": "GCG Chair"}
+
+
+def test_reminder_when_no_expression_of_interest_within_60_days(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_expression_of_interest()  # the task opens on 2027-02-15
+    p.wait(days=59)
+    assert "eoi_reminder_sent_at" not in p.variables()
+    p.wait(days=2)
+    assert p.variables()["eoi_reminder_sent_at"].startswith("2027-04-1")
+    assert p.offered() == {"submit_expression_of_interest": "Country"}  # still open
+    p.do("submit_expression_of_interest")
+    assert p.offered() == {"review_expression_of_interest": "Secretariat"}
+
+
+def test_only_the_lane_role_and_own_country_may_act(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_expression_of_interest()
+    task = p.task("submit_expression_of_interest")
+    with pytest.raises(Forbidden):
+        p.engine.complete(task.id, {}, LANE_ACTORS["Secretariat"])
+    with pytest.raises(Forbidden):
+        p.engine.complete(task.id, {}, Actor("kofi", ["country"], country="KEN"))
+
+
+# -- withdrawal ---------------------------------------------------------------------------------
+
+
+def test_withdrawal_at_an_early_stage(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_expression_of_interest()
+    p.withdraw("Change of government priorities")
+    v = p.variables()
+    assert (p.stage(), v["pathfinder_status"]) == ("withdrawn", "withdrawn")
+    assert v["withdrawal_reason"] == "Change of government priorities"
+    assert p.offered() == {}
+    assert p.instance().status == "completed"
+    p.wait(days=90)  # the reminder timer went with the rest
+    assert p.offered() == {}
+
+
+def test_withdrawal_after_the_award_stops_every_loop(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    assert p.offered() == {"record_support_to_alliance": "Country", "document_progress": "Country"}
+    p.withdraw()
+    assert (p.stage(), p.variables()["pathfinder_status"]) == ("withdrawn", "withdrawn")
+    assert p.offered() == {}
+    assert p.instance().status == "completed"
+    p.wait_until("2031-01-01")
+    assert p.offered() == {}
+
+
+# -- annual reviews and the hold rule -----------------------------------------------------------
+
+
+def test_support_is_recorded_whenever_it_happens(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.do("record_support_to_alliance")
+    assert p.offered() == {"record_support_to_alliance": "Country"}
+    p.do(
+        "record_support_to_alliance",
+        support_form="knowledge_platform_contribution",
+        action_group=None,
+    )
+    assert p.variables()["support_form"] == "knowledge_platform_contribution"
+    assert p.offered() == {"record_support_to_alliance": "Country"}
+
+
+def test_one_good_review(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.wait_until("2028-09-14")
+    assert "submit_annual_progress_report" not in p.offered()
+    p.wait_until("2028-09-15")
+    assert p.offered()["submit_annual_progress_report"] == "Country"
+    p.do("submit_annual_progress_report")
+    assert p.offered()["prepare_annual_review"] == "Secretariat"
+    p.do("prepare_annual_review")
+    assert p.offered()["decide_annual_review"] == "GCG"
+    p.do("decide_annual_review")
+    v = p.variables()
+    assert v["pathfinder_status"] == "pathfinder"
+    assert v["consecutive_unjustified_reviews"] == 0
+    assert v["last_review_outcome"] == "progress"
+    assert (v["review_number"], v["next_review_at"]) == (2, "2029-09-15")
+
+
+def test_justified_shortfall_does_not_count(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_JUSTIFIED)
+    p.annual_review(2, **SHORTFALL_JUSTIFIED)
+    v = p.variables()
+    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 0)
+    assert v["last_review_outcome"] == "justified_shortfall"
+    assert "document_progress" not in p.offered()
+
+
+def test_two_unjustified_shortfalls_in_a_row_put_the_status_on_hold(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    v = p.variables()
+    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 1)
+    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    v = p.variables()
+    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("on_hold", 2)
+    assert v["put_on_hold_at"] == "2029-09-15"
+    assert p.stage() == "pathfinder"
+    # The country can document progress at any time, and the annual cycle continues.
+    assert p.offered() == {"record_support_to_alliance": "Country", "document_progress": "Country"}
+    assert v["next_review_at"] == "2030-09-15"
+
+
+def test_unjustified_good_unjustified_does_not_put_on_hold(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2)
+    assert p.variables()["consecutive_unjustified_reviews"] == 0
+    p.annual_review(3, **SHORTFALL_UNJUSTIFIED)
+    v = p.variables()
+    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 1)
+    assert "document_progress" not in p.offered()
+
+
+def test_on_hold_documented_progress_accepted_reinstates(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.wait_until("2030-03-01")
+    p.do("document_progress", progress_summary="Some inspections resumed.")
+    assert p.offered()["assess_documented_progress"] == "Secretariat"
+    p.do(
+        "assess_documented_progress",
+        progress_decision="sent_back",
+        progress_assessment_comments="Provide the new survey figures.",
+    )
+    assert p.offered()["document_progress"] == "Country"
+    assert p.status() == "on_hold"
+    p.do("document_progress")
+    p.do("assess_documented_progress")
+    v = p.variables()
+    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 0)
+    assert v["reinstated_at"] == "2030-03-01"
+    assert p.offered() == {"record_support_to_alliance": "Country"}
+
+
+def test_a_third_unjustified_review_while_on_hold_keeps_one_hold(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    for year in (1, 2, 3):
+        p.annual_review(year, **SHORTFALL_UNJUSTIFIED)
+    v = p.variables()
+    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("on_hold", 3)
+    assert [t.element_id for t in p.ready()].count("document_progress") == 1
+
+
+def test_a_second_hold_later(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do("document_progress")
+    p.do("assess_documented_progress")
+    assert p.status() == "pathfinder"
+    # After reinstatement the count starts again from zero in the review loop too.
+    p.annual_review(3, **SHORTFALL_UNJUSTIFIED)
+    assert (p.status(), p.variables()["consecutive_unjustified_reviews"]) == ("pathfinder", 1)
+    p.annual_review(4, **SHORTFALL_UNJUSTIFIED)
+    assert (p.status(), p.variables()["consecutive_unjustified_reviews"]) == ("on_hold", 2)
+    assert p.offered()["document_progress"] == "Country"
+    holds = [
+        e
+        for e in p.engine.history(p.id)
+        if e.kind == "element_completed" and e.element_id == "put_status_on_hold"
+    ]
+    assert len(holds) == 2
+
+
+def test_ten_years_of_reviews_on_calendar_exact_anniversaries(pathfinder: Pathfinder) -> None:
+    """Awarded on 29 February 2028: reviews fall on 28 February, and on 29 February in leap years."""
+    p = pathfinder
+    p.to_award(letter_date="2028-02-29")
+    outcomes = [
+        {},
+        SHORTFALL_JUSTIFIED,
+        SHORTFALL_UNJUSTIFIED,
+        {},
+        SHORTFALL_UNJUSTIFIED,
+        SHORTFALL_UNJUSTIFIED,
+        {},
+        {},
+        SHORTFALL_JUSTIFIED,
+        {},
+    ]
+    seen = []
+    for year, decision in enumerate(outcomes, start=1):
+        seen.append(p.variables()["next_review_at"])
+        p.annual_review(year, **decision)
+        p.do("record_support_to_alliance")
+        if year == 6:  # on hold after years 5 and 6: document progress, reinstated
+            assert p.status() == "on_hold"
+            p.do("document_progress")
+            p.do("assess_documented_progress")
+        assert p.status() == "pathfinder"
+    assert seen == [
+        "2029-02-28",
+        "2030-02-28",
+        "2031-02-28",
+        "2032-02-29",
+        "2033-02-28",
+        "2034-02-28",
+        "2035-02-28",
+        "2036-02-29",
+        "2037-02-28",
+        "2038-02-28",
+    ]
+    v = p.variables()
+    assert (v["review_number"], v["next_review_at"]) == (11, "2039-02-28")
+    assert v["consecutive_unjustified_reviews"] == 0
+    assert p.instance().status == "running"
+
+
+def test_scenarios_reach_every_element_they_claim(pathfinder: Pathfinder) -> None:
+    """The audit trail yields flow nodes and sequence flows (what the coverage report counts)."""
+    p = pathfinder
+    p.to_award()
+    reached = p.reached()
+    assert {
+        "approach_received",
+        "flow_start_procedure",
+        "pathfinder_procedure",
+        "open_case",
+        "flow_observer_yes",
+        "gw_fork_pathfinder",
+        "flow_fork_reviews",
+    } <= reached
+
+
+def test_a_good_review_while_on_hold_resets_the_count_but_does_not_reinstate(
+    pathfinder: Pathfinder,
+) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(3)
+    v = p.variables()
+    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("on_hold", 0)
+    assert p.offered()["document_progress"] == "Country"
