@@ -14,9 +14,10 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
@@ -326,11 +327,12 @@ def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -
         with use_clock(rt.clock):
             for _ in range(rounds):
                 before = waiting_timers(wf)
+                cycles = {tid: _cycle_of(task) for tid, (task, _) in before.items()}
                 wf.do_engine_steps(
                     will_complete_task=will,
                     did_complete_task=lambda t: _after_engine_task(loaded, t),
                 )
-                fired = _record_fired(loaded, before)
+                fired = _record_fired(loaded, before, cycles)
                 automatic = any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY))
                 if not (fired or automatic):
                     return
@@ -343,22 +345,56 @@ def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -
         mark_error(loaded, exc)
 
 
-def _record_fired(loaded: Loaded, before: dict[str, tuple[Task, datetime]]) -> bool:
+def _record_fired(
+    loaded: Loaded,
+    before: dict[str, tuple[Task, datetime]],
+    cycles: Mapping[str, tuple[int, float] | None],
+) -> bool:
+    """Record a `timer_fired` event per occurrence that fired since `before`, in due order.
+
+    SpiffWorkflow may advance a cycle timer several occurrences in one `do_engine_steps` (it
+    updates waiting tasks more than once), so each owed occurrence is counted from the cycle's
+    state before and after.
+    """
     now = loaded.rt.now()
     after = waiting_timers(loaded.wf)
-    fired = False
-    for tid, (task, due_at) in sorted(before.items(), key=lambda kv: kv[1][1]):
+    occurrences: list[tuple[datetime, str, Task]] = []
+    for tid, (task, due_at) in before.items():
         moved_on = tid not in after or after[tid][1] != due_at
         if due_at <= now and moved_on and task.state != TaskState.CANCELLED:
-            fired = True
-            loaded.recorder.record(
-                "timer_fired",
-                element_id=element_id_of(task),
-                element_name=element_name_of(task),
-                data={"due_at": due_at.isoformat(), "task_id": tid}
-                | ({"worker": loaded.worker} if loaded.worker else {}),
-            )
-    return fired
+            later = after[tid][1] if tid in after else None
+            for at in _occurrences(due_at, cycles.get(tid), later):
+                occurrences.append((at, tid, task))
+    for at, tid, task in sorted(occurrences, key=lambda o: (o[0], o[1])):
+        loaded.recorder.record(
+            "timer_fired",
+            element_id=element_id_of(task),
+            element_name=element_name_of(task),
+            data={"due_at": at.isoformat(), "task_id": tid}
+            | ({"worker": loaded.worker} if loaded.worker else {}),
+        )
+    return bool(occurrences)
+
+
+def _cycle_of(task: Task) -> tuple[int, float] | None:
+    """(cycles left, seconds between occurrences) of a cycle timer; None for other timers."""
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict) and value.get("duration"):
+        return int(value.get("cycles", 0)), float(value["duration"])
+    return None
+
+
+def _occurrences(
+    due_at: datetime, cycle: tuple[int, float] | None, next_due: datetime | None
+) -> list[datetime]:
+    """The due times that fired: one for a plain timer; for a cycle each step from `due_at` up
+    to its new next time (or every cycle it had left, when it finished)."""
+    if cycle is None:
+        return [due_at]
+    left, seconds = cycle
+    step = timedelta(seconds=seconds)
+    count = max(1, round((next_due - due_at) / step) if next_due is not None else left)
+    return [due_at + i * step for i in range(count)]
 
 
 def _failing_element(loaded: Loaded, exc: Exception) -> tuple[str | None, str | None]:
@@ -478,11 +514,20 @@ def _timer_due(task: Task) -> datetime | None:
     return due if isinstance(due, datetime) else None
 
 
+def _has_timer(definition: Any) -> bool:
+    """A timer event, or an event-based gateway / multiple event that races one."""
+    if isinstance(definition, TimerEventDefinition):
+        return True
+    return isinstance(definition, MultipleEventDefinition) and any(
+        isinstance(d, TimerEventDefinition) for d in definition.event_definitions
+    )
+
+
 def waiting_timers(wf: BpmnWorkflow) -> dict[str, tuple[Task, datetime]]:
     """Waiting timer tasks of a workflow with their due times, by task id."""
     out: dict[str, tuple[Task, datetime]] = {}
     for task in wf.get_tasks(state=TaskState.WAITING):
-        if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
+        if _has_timer(getattr(task.task_spec, "event_definition", None)):
             due = _timer_due(task)
             if due is not None:
                 out[str(task.id)] = (task, due)

@@ -3,7 +3,7 @@
 Built on RestrictedPython: code is compiled with a policy that refuses imports, names and
 attributes starting with ``_`` (so no ``().__class__.__base__.__subclasses__()`` walk), class
 definitions, and calls to ``eval``, ``exec``, ``compile``, ``open``, ``globals``, ``locals``,
-``vars``, ``getattr``, ``setattr``, ``delattr``, ``dir``, ``type``, ``print`` and similar. Those
+``vars``, ``getattr``, ``setattr``, ``delattr``, ``dir``, ``type`` and similar. Those
 names, and the modules ``os``, ``sys``, ``gc``, ``subprocess``, ``builtins`` and ``importlib``,
 are refused at run time too if reached another way. Every refusal raises :class:`ScriptRefused`
 naming what was refused.
@@ -18,31 +18,34 @@ Names offered to scripts (the contract; strings in, strings out, so task data st
   datetime counts as UTC; a partial day is dropped, towards zero).
 - builtins: ``len min max sum sorted any all int float str bool list dict tuple set round abs
   range enumerate zip isinstance`` and ``None True False``.
+- ``print(...)``: writes a line to the ``pathfinder.scripts`` log (never to standard output), so
+  models written for other engines that print progress still run.
 
 Task data wins over a builtin of the same name; task data that would hide one of the four
 helpers is refused by :meth:`SandboxEnvironment.execute`, as SpiffWorkflow's own environment does.
 
 Time and size limits: a script or expression running longer than ``time_limit`` seconds is
-stopped with :class:`ScriptTimeout`. The check is a ``sys.settrace`` hook on the sandboxed code's
-frames (per thread, so it works in worker threads, unlike ``signal.alarm``); it runs on every
-line, so ``while True: pass`` stops. Work done inside one C call cannot be interrupted that way,
-so the obvious ones are refused up front: ``range()`` over more than 1,000,000 items,
-``*``/``**``/``<<`` producing an int over 100,000 bits or a sequence over 1,000,000 items.
-Other C-level memory hogs (``"x".ljust(10**10)``) are not caught here: run workers with a
-memory limit.
+stopped with :class:`ScriptTimeout`. No signals (they only work in the main thread) and no
+``sys.settrace`` (slow, and it fights debuggers and coverage): the compiler inserts a check at
+the top of every ``while`` body, function and lambda, and every ``for`` loop and comprehension
+iterates through a checking ``_getiter_``. A script that catches the timeout is still failed.
+Work done inside one C call cannot be interrupted, so the obvious cases are refused up front:
+``range()`` over more than 1,000,000 items (``sum(range(10**12))``), and ``*``/``**``/``<<``
+producing an int over 100,000 bits or a sequence over 1,000,000 items. Other C-level memory
+hogs (``"x".ljust(10**10)``) are not caught here: run workers with a memory limit.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import logging
 import operator
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from types import CodeType, FrameType, ModuleType
+from types import CodeType, ModuleType
 from typing import Any, Literal, cast
 
 from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
@@ -103,7 +106,7 @@ _REFUSED_CALLS = frozenset(
     {
         *("eval", "exec", "compile", "open", "globals", "locals", "vars", "getattr"),
         *("setattr", "delattr", "hasattr", "dir", "type", "object", "super", "input"),
-        *("breakpoint", "help", "memoryview", "print", "exit", "quit", "classmethod"),
+        *("breakpoint", "help", "memoryview", "exit", "quit", "classmethod"),
         *("staticmethod", "property"),
     }
 )
@@ -148,6 +151,21 @@ class _Policy(RestrictingNodeTransformer):
         )
         return ast.fix_missing_locations(ast.copy_location(ast.Expr(call), node))
 
+    def visit_While(self, node: ast.While) -> Any:
+        node = self.node_contents_visit(node)
+        node.body.insert(0, _tick_statement(node))
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
+        result = super().visit_FunctionDef(node)
+        node.body.insert(0, _tick_statement(node))
+        return result
+
+    def visit_Lambda(self, node: ast.Lambda) -> Any:
+        result = super().visit_Lambda(node)
+        node.body = _tick_call(node.body)
+        return result
+
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         node = self.node_contents_visit(node)
         symbol = _GUARDED_BINOPS.get(type(node.op))
@@ -159,6 +177,16 @@ class _Policy(RestrictingNodeTransformer):
             keywords=[],
         )
         return ast.fix_missing_locations(ast.copy_location(call, node))
+
+
+def _tick_call(value: ast.expr | None = None) -> ast.expr:
+    """``_tick_()`` or ``_tick_(value)``: checks the time limit, returns ``value``."""
+    call = ast.Call(func=ast.Name("_tick_", ast.Load()), args=[value] if value else [], keywords=[])
+    return ast.fix_missing_locations(ast.copy_location(call, value)) if value else call
+
+
+def _tick_statement(node: ast.stmt) -> ast.stmt:
+    return ast.fix_missing_locations(ast.copy_location(ast.Expr(_tick_call()), node))
 
 
 _GUARDED_BINOPS: dict[type[ast.operator], str] = {ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<"}
@@ -320,12 +348,30 @@ def _sandbox_builtins() -> dict[str, Any]:
     return offered
 
 
+_script_log = logging.getLogger("pathfinder.scripts")
+
+
+class _ScriptPrint:
+    """RestrictedPython's ``_print_`` hook: ``print()`` in a script goes to the log."""
+
+    def __init__(self, _getattr_: Any = None) -> None:
+        self.lines: list[str] = []
+
+    def _call_print(self, *objects: Any, **_kwargs: Any) -> None:
+        line = " ".join(str(o) for o in objects)
+        self.lines.append(line)
+        _script_log.info("script printed: %s", line[:2000])
+
+    def __call__(self) -> str:
+        return "\n".join(self.lines)
+
+
 _GUARDS: dict[str, Any] = {
     "__builtins__": _sandbox_builtins(),
+    "_print_": _ScriptPrint,
     "__name__": "pathfinder_script",
     "_getattr_": _getattr,
     "_getitem_": _getitem,
-    "_getiter_": iter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
     "_unpack_sequence_": guarded_unpack_sequence,
     "_write_": full_write_guard,
@@ -337,35 +383,38 @@ _GUARDS: dict[str, Any] = {
 
 
 class _Deadline:
-    """A per-thread trace hook that raises :class:`ScriptTimeout` once time is up."""
+    """The time limit of one run: checked at each loop pass, iteration and function call."""
 
     def __init__(self, limit: float) -> None:
         self.limit = limit
         self.expires = time.monotonic() + limit
+        self.tripped = False
 
-    def __call__(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if frame.f_code.co_filename != SANDBOX_FILENAME:
-            return None  # our helpers and the library are not traced line by line
-        self.check()
-        return self.on_line
-
-    def on_line(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if event == "line":
-            self.check()  # keeps raising, so a bare ``except:`` in the script cannot swallow it
-        return self.on_line
-
-    def check(self) -> None:
+    def tick(self, value: Any = None) -> Any:
+        # Keeps raising once expired, so a bare ``except:`` in a loop cannot swallow it.
         if time.monotonic() > self.expires:
+            self.tripped = True
             raise ScriptTimeout(f"script stopped: it ran longer than {self.limit:g} s")
+        return value
+
+    def iterate(self, iterable: Any) -> Iterator[Any]:
+        """``_getiter_``: every ``for`` loop and comprehension goes through here."""
+        for item in iterable:
+            self.tick()
+            yield item
 
 
 def _run(code: CodeType, namespace: dict[str, Any], time_limit: float) -> Any:
-    previous = sys.gettrace()
-    sys.settrace(_Deadline(time_limit))
-    try:
-        return eval(code, namespace)  # noqa: S307 - compiled under the sandbox policy
-    finally:
-        sys.settrace(previous)
+    deadline = _Deadline(time_limit)
+    namespace.update(_GUARDS)
+    namespace.update({"_tick_": deadline.tick, "_getiter_": deadline.iterate})
+    result = eval(code, namespace)  # noqa: S307 - compiled under the sandbox policy
+    if deadline.tripped:  # the script caught ScriptTimeout and carried on
+        raise ScriptTimeout(f"script stopped: it ran longer than {time_limit:g} s")
+    return result
+
+
+_RUN_NAMES = frozenset({*_GUARDS, "_tick_", "_getiter_"})
 
 
 # --- SpiffWorkflow integration ----------------------------------------------------------------
@@ -416,7 +465,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         self, expression: str, context: dict[str, Any], external_context: Any = None
     ) -> Any:
         code = _compile(expression, "eval")
-        namespace = {**self.globals, **(external_context or {}), **context, **_GUARDS}
+        namespace = {**self.globals, **(external_context or {}), **context}
         return _run(code, namespace, self.time_limit)
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
@@ -428,7 +477,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
                 f"{sorted(hidden)}; rename those fields or variables"
             )
         code = _compile(script, "exec")
-        context.update({**self.globals, **external, **_GUARDS})
+        context.update({**self.globals, **external})
         try:
             _run(code, context, self.time_limit)
         finally:
@@ -443,7 +492,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         for key in list(context):
             value = context[key]
             if (
-                key in _GUARDS
+                key in _RUN_NAMES
                 or key in self.globals
                 or key in external
                 or callable(value)
