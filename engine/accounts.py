@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.access import ROLES, Actor
-from engine.errors import Conflict, InvalidData, NotFound
-from engine.models import User
+from engine.errors import Conflict, InvalidData, NotFound, TooManyAttempts
+from engine.models import LoginAttempt, User
+
+THROTTLE_FAILURES = 5
+"""Failed sign-ins for one username within THROTTLE_WINDOW before further tries are refused."""
+THROTTLE_WINDOW = timedelta(minutes=15)
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,150}$")
 MIN_PASSWORD = 8
@@ -82,6 +86,34 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     user = session.execute(select(User).where(User.username == username)).scalar()
     if user is None or not user.active or not check_password_hash(user.password_hash, password):
         return None
+    return user
+
+
+def sign_in(
+    session: Session, username: str, password: str, *, now: datetime, remote_addr: str | None = None
+) -> User | None:
+    """Check credentials with throttling shared by every web process and the API.
+
+    Returns the user, or None for wrong credentials (the failure is recorded); raises
+    `TooManyAttempts` after THROTTLE_FAILURES failures within THROTTLE_WINDOW.
+    """
+    username = username[:150]
+    failures = session.execute(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.username == username, LoginAttempt.at >= now - THROTTLE_WINDOW)
+    ).scalar_one()
+    if failures >= THROTTLE_FAILURES:
+        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+        raise TooManyAttempts(
+            f"Too many failed sign-ins for '{username}'. Wait {minutes} minutes and try again."
+        )
+    user = authenticate(session, username, password)
+    if user is None:
+        session.add(LoginAttempt(username=username, remote_addr=remote_addr, at=now))
+        session.flush()
+        return None
+    session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
     return user
 
 

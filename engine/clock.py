@@ -254,7 +254,22 @@ class _ClockDatetime(datetime, metaclass=_AnyDatetime):
         local = current.astimezone(tz) if tz is not None else current.astimezone()
         if tz is None:
             local = local.replace(tzinfo=None)
-        return cls.combine(local.date(), local.timetz())
+        return _Now.combine(local.date(), local.timetz())
+
+
+class _Now(_ClockDatetime):
+    """What ``datetime.now()`` returns inside the timer module: a timer is due *at* its time.
+
+    SpiffWorkflow fires a timer when ``target < now``, so a clock set exactly to the due time
+    (a simulation jumping "one year") would not fire it. Python asks the right operand for its
+    reflected ``__gt__`` first when it is a subclass of the left one's type; answering ``>=``
+    here makes that check inclusive without copying the library's timer code.
+    """
+
+    def __gt__(self, other: Any) -> bool:
+        if isinstance(other, datetime):
+            return datetime.__ge__(self, other)
+        return NotImplemented
 
 
 class _ClockTime:

@@ -19,12 +19,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import deployments, execution, history, instances, tasks, timers
 from engine.access import SYSTEM, Actor
-from engine.clock import Clock, SystemClock
+from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
 from engine.db import make_engine, make_session_factory
 from engine.db import transaction as _transaction
 from engine.deployments import DeployResult
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, EngineError, NotFound
 from engine.history import ChainReport
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.scripting import make_script_engine
@@ -200,6 +200,28 @@ class Engine:
         return timers.fire_due_timers(
             self.sessions, self.runtime, owner=owner, batch=batch, policy=self.retry_policy
         )
+
+    def advance_clock(self, target: datetime, *, max_steps: int = 10_000) -> int:
+        """Move a virtual clock to `target`, stopping at each timer due on the way and firing it,
+        so timers that fired timers schedule (next year's review) fall due on their own date.
+        Returns how many instance runs fired timers."""
+        clock = self.clock
+        if not isinstance(clock, VirtualClock):
+            raise EngineError("Only a virtual (simulated) clock can be moved.")
+        fired = 0
+        previous: datetime | None = None
+        for _ in range(max_steps):
+            with self.sessions() as session:
+                due = timers.next_due(session)
+            if due is None or due > target or (previous is not None and due <= previous):
+                break
+            previous = due
+            if due > clock.now():
+                clock.set(due)
+            fired += self.fire_due_timers(owner="simulation")
+        if target > clock.now():
+            clock.set(target)
+        return fired + self.fire_due_timers(owner="simulation")
 
     # -- history -----------------------------------------------------------------------------
 

@@ -70,3 +70,10 @@ class NotExecutable(EngineError):
 
     http_status = 422
     title = "Process cannot be started"
+
+
+class TooManyAttempts(EngineError):
+    """Sign-in refused for a while after repeated failures."""
+
+    http_status = 429
+    title = "Too many attempts"

@@ -272,3 +272,21 @@ def dashboard(session: Session, now: datetime, process_key: str = "pathfinder") 
         "overdue_tasks": overdue,
         "active_instances": len(rows),
     }
+
+
+def history_page(
+    session: Session,
+    instance_id: int,
+    *,
+    kinds: list[str] | None = None,
+    actor: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page[AuditEvent]:
+    """One page of an instance's audit events in order, optionally by kind and actor."""
+    query = select(AuditEvent).where(AuditEvent.instance_id == instance_id)
+    if kinds:
+        query = query.where(AuditEvent.kind.in_(kinds))
+    if actor:
+        query = query.where(AuditEvent.actor == actor)
+    return _paginate(session, query.order_by(AuditEvent.seq), page, per_page)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engine.errors import InvalidData, NotFound
 from engine.models import ApiToken, User
 
-TOKEN_PREFIX = "pf_"
+TOKEN_PREFIX = "pf_"  # noqa: S105 - a marker, not a secret
 """Marks Pathfinder tokens, so secret scanners and people recognise a leaked one."""
 
 PREFIX_LENGTH = 8

@@ -55,3 +55,12 @@ def test_suspended_instance_does_not_fire_until_resumed(engine: Engine, clock, a
     assert engine.fire_due_timers() == 0
     engine.resume(inst.id, actors["admin"])
     assert [t.element_id for t in engine.ready_tasks(inst.id)] == ["anniversary"]
+
+
+def test_a_timer_fires_at_its_due_time_not_only_after(engine: Engine, clock, actors) -> None:
+    clock.set(datetime(2027, 3, 15, 10, 0, tzinfo=UTC))
+    engine.deploy({"yearly.bpmn": YEARLY}, {}, "olu")
+    inst = engine.start("yearly", {}, actors["admin"])
+    clock.set(datetime(2028, 3, 15, 10, 0, tzinfo=UTC))  # exactly the anniversary
+    assert engine.fire_due_timers() == 1
+    assert [t.element_id for t in engine.ready_tasks(inst.id)] == ["anniversary"]

@@ -1,0 +1,23 @@
+"""The blueprint class every API module uses: operations are tagged with the module's section."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+ID = "int(min=1, max=2147483647)"
+"""URL converter for numeric ids: larger numbers cannot exist, and answer 404 at routing."""
+
+
+class ApiBlueprint(Blueprint):  # type: ignore[misc]
+    """A flask-smorest blueprint whose routes are tagged with its `description`'s section name."""
+
+    def __init__(
+        self, name: str, import_name: str, *, tag: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(name, import_name, **kwargs)
+        self.tag = tag or name.replace("_", " ").title()
+
+    def route(self, rule: str, *, parameters: Any = None, tags: Any = None, **options: Any) -> Any:
+        return super().route(rule, parameters=parameters, tags=tags or [self.tag], **options)

@@ -1,0 +1,151 @@
+"""`/instances`: start, list, inspect and manage process instances."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from engine.models import Instance
+from engine.queries import instance_query
+from web.api.auth import current_actor, get_engine
+from web.api.blueprint import ID, ApiBlueprint
+from web.api.representations import instance_detail, instance_summary, visible_instance
+from web.api.schemas import (
+    InstanceDetailSchema,
+    InstancePageSchema,
+    InstanceQuerySchema,
+    MessageSchema,
+    ReasonSchema,
+    StartInstanceSchema,
+)
+
+blp = ApiBlueprint(
+    "instances", __name__, url_prefix="/instances", description="Process instances (cases)."
+)
+
+
+def instance_response(instance_id: int) -> dict[str, Any]:
+    """The instance as it is now (after an engine call, read back in a fresh session)."""
+    with get_engine().session() as session:
+        return instance_detail(session, visible_instance(session, current_actor(), instance_id))
+
+
+def _check_visible(instance_id: int) -> None:
+    with get_engine().session() as session:
+        visible_instance(session, current_actor(), instance_id)
+
+
+@blp.route("")
+@blp.arguments(InstanceQuerySchema, location="query")
+@blp.response(200, InstancePageSchema)
+def list_instances(args: dict[str, Any]) -> dict[str, Any]:
+    """Instances you may see, most recently active first (paginated)
+
+    Country users see their own country's instances only.
+    """
+    with get_engine().session() as session:
+        page = instance_query(session, current_actor(), **args)
+        return {
+            "items": [instance_summary(row) for row in page.items],
+            "page": page.page,
+            "per_page": page.per_page,
+            "total": page.total,
+            "pages": page.pages,
+        }
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(StartInstanceSchema)
+@blp.response(201, InstanceDetailSchema)
+@blp.alt_response(403, response="Problem403")
+@blp.alt_response(404, response="Problem404")
+@blp.alt_response(409, response="Problem409")
+@blp.alt_response(422, response="Problem422")
+def start_instance(args: dict[str, Any]) -> dict[str, Any]:
+    """Start an instance
+
+    Who may start a process is set by the model (its start lane); country users only for their
+    own country. 409 if the country already has an active instance of the process.
+    """
+    row = get_engine().start(
+        args["process_key"], args["data"], current_actor(), args.get("version")
+    )
+    return instance_response(row.id)
+
+
+@blp.route(f"/<{ID}:instance_id>")
+@blp.response(200, InstanceDetailSchema)
+@blp.alt_response(404, response="Problem404")
+def get_instance(instance_id: int) -> dict[str, Any]:
+    """An instance: status, version, data and open tasks"""
+    return instance_response(instance_id)
+
+
+def _manage(instance_id: int, action: Callable[..., Instance], *args: Any) -> dict[str, Any]:
+    _check_visible(instance_id)
+    action(instance_id, current_actor(), *args)
+    return instance_response(instance_id)
+
+
+_MANAGE_DOC = (
+    "Admins and the Secretariat only; 409 if the instance is not in a state that allows it."
+)
+
+
+@blp.route(f"/<{ID}:instance_id>/suspend", methods=["POST"])
+@blp.arguments(ReasonSchema)
+@blp.response(200, InstanceDetailSchema)
+@blp.alt_response(403, response="Problem403")
+@blp.alt_response(404, response="Problem404")
+@blp.alt_response(409, response="Problem409")
+@blp.doc(description=_MANAGE_DOC)
+def suspend_instance(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
+    """Suspend a running instance (timers and tasks wait)"""
+    return _manage(instance_id, get_engine().suspend, args["reason"])
+
+
+@blp.route(f"/<{ID}:instance_id>/resume", methods=["POST"])
+@blp.response(200, InstanceDetailSchema)
+@blp.alt_response(403, response="Problem403")
+@blp.alt_response(404, response="Problem404")
+@blp.alt_response(409, response="Problem409")
+@blp.doc(description=_MANAGE_DOC)
+def resume_instance(instance_id: int) -> dict[str, Any]:
+    """Resume a suspended instance"""
+    return _manage(instance_id, get_engine().resume)
+
+
+@blp.route(f"/<{ID}:instance_id>/cancel", methods=["POST"])
+@blp.arguments(ReasonSchema)
+@blp.response(200, InstanceDetailSchema)
+@blp.alt_response(403, response="Problem403")
+@blp.alt_response(404, response="Problem404")
+@blp.alt_response(409, response="Problem409")
+@blp.doc(description=_MANAGE_DOC)
+def cancel_instance(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
+    """Cancel an instance for good"""
+    return _manage(instance_id, get_engine().cancel, args["reason"])
+
+
+@blp.route(f"/<{ID}:instance_id>/retry", methods=["POST"])
+@blp.response(200, InstanceDetailSchema)
+@blp.alt_response(403, response="Problem403")
+@blp.alt_response(404, response="Problem404")
+@blp.alt_response(409, response="Problem409")
+@blp.doc(description=_MANAGE_DOC)
+def retry_instance(instance_id: int) -> dict[str, Any]:
+    """Retry an instance in error (after fixing its cause)"""
+    return _manage(instance_id, get_engine().retry)
+
+
+@blp.route(f"/<{ID}:instance_id>/messages", methods=["POST"])
+@blp.arguments(MessageSchema)
+@blp.response(200, InstanceDetailSchema)
+@blp.alt_response(403, response="Problem403")
+@blp.alt_response(404, response="Problem404")
+@blp.alt_response(409, response="Problem409")
+def send_message(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
+    """Deliver a BPMN message the instance waits for (e.g. a withdrawal)"""
+    _check_visible(instance_id)
+    get_engine().send_message(instance_id, args["name"], args["payload"], current_actor())
+    return instance_response(instance_id)

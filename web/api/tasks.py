@@ -1,0 +1,131 @@
+"""`/tasks`: the caller's actionable tasks, with their forms; claim, release, draft, complete."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from engine.queries import task_query
+from web.api.auth import current_actor, get_engine
+from web.api.blueprint import ApiBlueprint
+from web.api.instances import instance_response
+from web.api.representations import TaskRenderer, visible_task
+from web.api.schemas import (
+    ClaimSchema,
+    CompleteSchema,
+    DraftSchema,
+    InstanceDetailSchema,
+    TaskPageSchema,
+    TaskQuerySchema,
+    TaskSchema,
+)
+
+blp = ApiBlueprint("tasks", __name__, url_prefix="/tasks", description="Human tasks.")
+
+TASK = "/<uuid:task_id>"
+
+
+def _task(task_id: UUID) -> dict[str, Any]:
+    with get_engine().session() as session:
+        return TaskRenderer(session)(visible_task(session, current_actor(), str(task_id)))
+
+
+def _check_visible(task_id: UUID) -> str:
+    """The task id as stored, after a 404 for tasks of instances the caller may not see."""
+    with get_engine().session() as session:
+        visible_task(session, current_actor(), str(task_id))
+    return str(task_id)
+
+
+@blp.route("")
+@blp.arguments(TaskQuerySchema, location="query")
+@blp.response(200, TaskPageSchema)
+def list_tasks(args: dict[str, Any]) -> dict[str, Any]:
+    """Open tasks you may act on (paginated), soonest due first by default
+
+    Lanes map to roles; country users only see their own country's tasks. `claimed_by=me` lists
+    the tasks you claimed.
+    """
+    actor = current_actor()
+    engine = get_engine()
+    if args.get("claimed_by") == "me":
+        args["claimed_by"] = actor.username
+    with engine.session() as session:
+        page = task_query(session, actor, now=engine.now(), **args)
+        render = TaskRenderer(session)
+        return {
+            "items": [render(task) for task in page.items],
+            "page": page.page,
+            "per_page": page.per_page,
+            "total": page.total,
+            "pages": page.pages,
+        }
+
+
+@blp.route(TASK)
+@blp.response(200, TaskSchema)
+@blp.alt_response(404, response="Problem404")
+def get_task(task_id: UUID) -> dict[str, Any]:
+    """A task with its form (open or done)"""
+    return _task(task_id)
+
+
+@blp.route(f"{TASK}/claim", methods=["POST"])
+@blp.arguments(ClaimSchema)
+@blp.response(200, TaskSchema)
+@blp.alt_response(403, response="Problem403")
+@blp.alt_response(404, response="Problem404")
+@blp.alt_response(409, response="Problem409")
+def claim_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
+    """Claim a task (or assign it to `assignee`: Secretariat and admins)
+
+    403 if the task's lane is not yours; 409 if someone else holds it or it is no longer open.
+    """
+    get_engine().claim(_check_visible(task_id), current_actor(), args.get("assignee"))
+    return _task(task_id)
+
+
+@blp.route(f"{TASK}/unclaim", methods=["POST"])
+@blp.response(200, TaskSchema)
+@blp.alt_response(403, response="Problem403")
+@blp.alt_response(404, response="Problem404")
+@blp.alt_response(409, response="Problem409")
+def unclaim_task(task_id: UUID) -> dict[str, Any]:
+    """Release your claim on a task (Secretariat and admins may release anyone's)"""
+    get_engine().unclaim(_check_visible(task_id), current_actor())
+    return _task(task_id)
+
+
+@blp.route(f"{TASK}/draft", methods=["PUT"])
+@blp.arguments(DraftSchema)
+@blp.response(200, TaskSchema)
+@blp.alt_response(403, response="Problem403")
+@blp.alt_response(404, response="Problem404")
+@blp.alt_response(409, response="Problem409")
+def save_draft(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
+    """Keep unfinished form input on the task (not validated)"""
+    get_engine().save_draft(_check_visible(task_id), args["data"], current_actor())
+    return _task(task_id)
+
+
+@blp.route(f"{TASK}/complete", methods=["POST"])
+@blp.arguments(CompleteSchema)
+@blp.response(200, InstanceDetailSchema)
+@blp.alt_response(403, response="Problem403")
+@blp.alt_response(404, response="Problem404")
+@blp.alt_response(409, response="Problem409")
+@blp.alt_response(422, response="Problem422")
+def complete_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
+    """Complete a task with its form data; answers with the instance as it continued
+
+    403 if the task's lane is not yours; 409 if it is no longer open, is claimed by someone
+    else, or the instance changed since `expected_version`; 422 with `errors` keyed by field path
+    (`actions.0.budget`) when the data does not match the form.
+    """
+    row = get_engine().complete(
+        _check_visible(task_id),
+        args["data"],
+        current_actor(),
+        expected_version=args.get("expected_version"),
+    )
+    return instance_response(row.id)
