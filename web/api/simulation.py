@@ -18,9 +18,6 @@ from web.api.schemas import AdvanceResultSchema, AdvanceSchema, ClockSchema
 
 blp = ApiBlueprint("simulation", __name__, url_prefix="/simulation", description="Virtual clock.")
 
-"""Timer due dates visited in one advance before giving up (guards against a runaway loop)."""
-
-
 def _virtual_clock() -> VirtualClock:
     settings = current_app.extensions.get("pathfinder_settings")
     clock = get_engine().clock
