@@ -51,6 +51,25 @@ class Settings:
     timer_backoff_seconds: float = 30.0
     """`PATHFINDER_TIMER_BACKOFF_SECONDS`: first retry delay; doubles on each further attempt."""
 
+    base_url: str = "http://127.0.0.1:5000"
+    """`PATHFINDER_BASE_URL`: the app's public address, for links in e-mails."""
+
+    smtp_url: str | None = field(default=None, repr=False)
+    """`PATHFINDER_SMTP_URL`: smtp://user:pass@host:587?starttls=1 or smtps://host:465
+    (?verify=0, ?timeout=N). Unset: messages are written to var/mail/*.eml."""
+
+    mail_from: str = "Pathfinder <pathfinder@localhost>"
+    """`PATHFINDER_MAIL_FROM`: the From header of every e-mail."""
+
+    reminder_before: str = "P3D"
+    """`PATHFINDER_REMINDER_BEFORE`: ISO 8601 duration before a due date to send a reminder."""
+
+    mail_max_attempts: int = 5
+    """`PATHFINDER_MAIL_MAX_ATTEMPTS`: sending attempts before a message is shown as failed."""
+
+    mail_backoff_seconds: float = 60.0
+    """`PATHFINDER_MAIL_BACKOFF_SECONDS`: first retry delay; doubles on each further attempt."""
+
     simulate: bool = False
     """`PATHFINDER_SIMULATE`: run on a virtual clock that the simulation API can advance."""
 
@@ -70,5 +89,11 @@ class Settings:
             timer_lease_seconds=int(env.get("PATHFINDER_TIMER_LEASE_SECONDS", "60")),
             timer_max_attempts=int(env.get("PATHFINDER_TIMER_MAX_ATTEMPTS", "3")),
             timer_backoff_seconds=float(env.get("PATHFINDER_TIMER_BACKOFF_SECONDS", "30")),
+            base_url=env.get("PATHFINDER_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            smtp_url=env.get("PATHFINDER_SMTP_URL") or None,
+            mail_from=env.get("PATHFINDER_MAIL_FROM", "Pathfinder <pathfinder@localhost>"),
+            reminder_before=env.get("PATHFINDER_REMINDER_BEFORE", "P3D"),
+            mail_max_attempts=int(env.get("PATHFINDER_MAIL_MAX_ATTEMPTS", "5")),
+            mail_backoff_seconds=float(env.get("PATHFINDER_MAIL_BACKOFF_SECONDS", "60")),
             simulate=env.get("PATHFINDER_SIMULATE", "") in {"1", "true", "yes"},
         )

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import deployments, execution, history, instances, tasks, timers
+from engine import deployments, execution, history, instances, notifications, tasks, timers
 from engine.access import SYSTEM, Actor
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
@@ -64,6 +64,8 @@ class Engine:
             specs=SpecCache(),
             max_call_depth=self.settings.max_call_depth,
         )
+        self.mail = notifications.install(self)
+        """Mail settings; new audit events queue outbox messages in their own transaction."""
         self.retry_policy = timers.RetryPolicy(
             max_attempts=self.settings.timer_max_attempts,
             backoff_seconds=self.settings.timer_backoff_seconds,
