@@ -55,6 +55,8 @@ def may_act_in_lane(actor: Actor, lane: str | None, lane_roles: Mapping[str, str
     """Admins act anywhere; tasks without a lane belong to anyone who may see the instance."""
     if actor.is_admin:
         return True
+    if actor.has("auditor"):
+        return False  # auditors read everything and change nothing
     role = role_for_lane(lane, lane_roles)
     return role is None or role in actor.roles
 

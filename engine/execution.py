@@ -541,8 +541,16 @@ def _sync_timers(loaded: Loaded) -> None:
         j.task_id: j
         for j in session.execute(select(TimerJob).where(TimerJob.instance_id == row.id)).scalars()
     }
+    fired = {e.data.get("task_id") for e in loaded.recorder.events if e.kind == "timer_fired"}
     for task_id, job in jobs.items():
         if task_id not in current:
+            if task_id not in fired:
+                # e.g. a boundary timer dropped because its task was completed first
+                loaded.recorder.record(
+                    "timer_cancelled",
+                    element_id=job.element_id,
+                    data={"task_id": task_id, "due_at": job.due_at.isoformat()},
+                )
             session.delete(job)
     written: list[datetime] = []
     for task_id, (task, due) in current.items():

@@ -197,7 +197,7 @@ def verify_events(
             False,
             n,
             {
-                "seq": n + 1,
+                "seq": n + 1 if n < count else count + 1,
                 "id": None,
                 "problem": f"the chain should hold {count} events but holds {n}: "
                 + ("newest events were removed" if n < count else "events were appended"),

@@ -226,6 +226,8 @@ def element_states(
             active[element] = max(0, active[element] - 1)
         elif kind == "timer_scheduled":
             waiting[element] += 1
+        elif kind == "timer_cancelled":
+            waiting[element] = max(0, waiting[element] - 1)
         elif kind == "timer_fired":
             waiting[element] = max(0, waiting[element] - 1)
             completed.add(element)

@@ -43,9 +43,11 @@ def create_app(
     app.extensions["pathfinder_engine"] = engine
     app.extensions["pathfinder_settings"] = settings
 
-    from web import api, auth, views
+    from web import api, audit_views, auth, notifications_views, views
 
     auth.init_app(app)
     views.init_app(app)
+    app.register_blueprint(audit_views.bp)
+    notifications_views.init_app(app)  # after auth: it exempts the unsubscribe view from CSRF
     api.init_app(app)
     return app

@@ -1,0 +1,116 @@
+"""An auditor in a real browser: opens a country with two annual reviews, moves the diagram replay
+back to before the second review and sees the diagram change, then runs Verify integrity and
+sees "intact". Also photographs the search page and the printable country report."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from engine import Engine, Settings, VirtualClock
+from engine.accounts import actor_for, create_user
+from engine.db import transaction
+from engine.migrate import upgrade
+from tests.conftest import ROOT
+from tests.e2e.conftest import E2E, E2E_PASSWORD, E2E_USERS, LiveServer, shot, sign_in
+from tests.engine.test_audit import country_with_two_reviews, second_review_starts
+from web import audit_views
+
+pytestmark = E2E
+
+HIGHLIGHTS = """() => Object.fromEntries(['completed', 'active', 'waiting'].map(state => [state,
+  Array.from(document.querySelectorAll('#replay-diagram .djs-element.pf-' + state))
+    .map(el => el.getAttribute('data-element-id')).sort()]))"""
+"""What the diagram shows highlighted, read from the drawn SVG (not from our own data)."""
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The shared e2e server setup, with the audit pages registered (create_app may not yet)."""
+    from werkzeug.serving import make_server
+
+    from web import create_app
+
+    folder = tmp_path_factory.mktemp("e2e-audit")
+    url = f"sqlite:///{folder / 'pathfinder.db'}"
+    upgrade(url)
+    settings = Settings(database_url=url, secret_key="e2e-secret", var_dir=folder / "var")
+    clock = VirtualClock(datetime(2027, 1, 4, 9, tzinfo=UTC))
+    engine = Engine.from_settings(settings, clock)
+    engine.deploy_directory(ROOT / "processes", ROOT / "forms")
+    actors = {}
+    with transaction(engine.sessions) as s:
+        for name, (roles, country) in E2E_USERS.items():
+            user = create_user(s, name, E2E_PASSWORD, roles, now=clock.now(), country=country)
+            actors[name] = actor_for(user)
+    app = create_app(settings, clock=clock, engine=engine)
+    if "audit" not in app.blueprints:
+        app.register_blueprint(audit_views.bp)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", engine, clock, actors)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def _replay_to(page: Any, seq: int) -> dict[str, list[str]]:
+    page.wait_for_selector(f"#replay-diagram[data-seq='{seq}']:not([data-loading])")
+    highlights: dict[str, list[str]] = page.evaluate(HIGHLIGHTS)
+    return highlights
+
+
+def test_auditor_replays_before_the_second_review_and_verifies(
+    page: Any, live_server: LiveServer
+) -> None:
+    nepal = country_with_two_reviews(live_server.engine, live_server.clock, deploy=False)
+    events = live_server.engine.history(nepal.id)
+    before_second = second_review_starts(events) - 1
+
+    sign_in(page, "aud")
+    timeline_page = (before_second - 1) // 50 + 1  # where its event is listed
+    page.goto(f"/audit/instances/{nepal.id}?page={timeline_page}")
+    page.wait_for_selector("#replay-diagram[data-ready='1']")
+    now = _replay_to(page, len(events))
+    assert "review_anniversary_reached" in now["waiting"]
+    assert {"decide_annual_review", "send_confirmation_letter"} <= set(now["completed"])
+    shot(page, "audit-01-history-latest")
+
+    page.fill("#replay-seq", str(before_second + 1))  # drag the slider ...
+    _replay_to(page, before_second + 1)
+    page.click("#replay-prev")  # ... and step back one event
+    then = _replay_to(page, before_second)
+    assert then != now
+    assert "decide_annual_review" in then["completed"]  # the first review was decided
+    assert "review_anniversary_reached" in then["waiting"]  # waiting for the second
+    caption = page.inner_text("#replay-caption")
+    assert f"After event #{before_second} of {len(events)}" in caption
+    assert page.locator(f"#ev-{before_second}.is-current").count() == 1
+    shot(page, "audit-02-replay-before-second-review", full_page=False)
+
+    page.click(f"#ev-{before_second + 5} .ev-replay")  # "Diagram here" on a timeline entry
+    later = _replay_to(page, before_second + 5)
+    assert later != then
+
+    page.click("#verify-button")
+    page.wait_for_selector("#verify-result[data-intact='1']")
+    assert f"intact, {len(events)} events" in page.inner_text("#verify-result")
+    assert page.url.endswith(f"?page={timeline_page}")  # answered in place, no reload
+    page.locator("#verify-result").scroll_into_view_if_needed()
+    shot(page, "audit-03-verified-intact", full_page=False)
+    assert page.js_errors == []
+
+    page.goto("/audit?country=NPL&kind=gateway_decision")
+    assert page.locator("tbody tr").count() > 10
+    shot(page, "audit-04-search")
+    page.goto("/audit/countries/NPL")
+    assert "Integrity: intact" in page.inner_text("main")
+    shot(page, "audit-05-country-report")
+    page.emulate_media(media="print")
+    shot(page, "audit-06-country-report-print")
