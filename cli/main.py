@@ -185,13 +185,26 @@ def audit_verify(instance_id: int | None, export: Path | None) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="Fire what is due now and exit.")
 @click.option(
-    "--max-sleep", default=5.0, show_default=True, help="Longest sleep between passes (s)."
+    "--max-sleep",
+    default=5.0,
+    show_default=True,
+    envvar="PATHFINDER_TIMER_MAX_SLEEP",
+    help="Longest sleep between passes (s). On SQLite, how late a timer written by another "
+    "process may be noticed. [env PATHFINDER_TIMER_MAX_SLEEP]",
 )
-def worker(once: bool, max_sleep: float) -> None:
-    """Fire due timers, forever (or --once)."""
+@click.option(
+    "--batch",
+    default=100,
+    show_default=True,
+    envvar="PATHFINDER_TIMER_BATCH",
+    help="Timer jobs leased per acquire. [env PATHFINDER_TIMER_BATCH]",
+)
+@click.option("--name", help="Lease owner name, unique per worker (default host:pid:thread).")
+def worker(once: bool, max_sleep: float, batch: int, name: str | None) -> None:
+    """Fire due timers, forever (or --once); several may run against one PostgreSQL."""
     from engine.worker import Worker
 
-    w = Worker(_engine(), max_sleep=max_sleep)
+    w = Worker(_engine(), max_sleep=max_sleep, batch=batch, name=name)
     if once:
         click.echo(f"fired timers on {w.run_once()} instance(s)")
         return
@@ -222,7 +235,7 @@ def serve(host: str, port: int, no_worker: bool, simulate: bool, threads: int) -
     app = create_app(settings)
     engine = app.extensions["pathfinder_engine"]
     if not no_worker:
-        worker_ = Worker(engine, max_sleep=1.0 if simulate else 5.0, name=f"serve:{port}")
+        worker_ = Worker(engine, max_sleep=1.0 if simulate else 5.0).attach()
         app.extensions["pathfinder_worker"] = worker_
         threading.Thread(target=worker_.run_forever, name="timer-worker", daemon=True).start()
     click.echo(

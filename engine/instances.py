@@ -220,10 +220,17 @@ def _message_definition(wf: BpmnWorkflow, name: str) -> Any:
     return None
 
 
-def fire_due(session: Session, rt: Runtime, instance_id: int) -> Instance:
-    """Fire the instance's due timers (each owed cycle in turn) and run it on."""
+def fire_due(
+    session: Session, rt: Runtime, instance_id: int, worker: str | None = None
+) -> Instance:
+    """Fire the instance's due timers (each owed cycle in turn) and run it on.
+
+    A failing step raises `StepFailed` (the caller's transaction rolls back, so the timer stays
+    due and the job can be retried) instead of putting the instance in error.
+    """
     loaded = load(session, rt, instance_id)
+    loaded.worker = worker
     if loaded.row.status == "running":
-        run_engine(loaded)
+        run_engine(loaded, fail_fast=True)
         save(loaded)
     return loaded.row

@@ -1,19 +1,27 @@
 """Firing due timers: acquire jobs under a lease, run each instance on, retry, raise incidents.
 
-A job is leased (owner + expiry, in real time) before its instance is run, so two workers never
-fire the same instance at once; a lease left by a killed worker expires and another worker takes
-the job over. The instance's optimistic lock makes a repeated attempt a no-op: a timer that already
-fired is no longer waiting, so it cannot fire twice.
+A job is leased (owner + expiry, in real time) before its instance is run, so two workers do not
+pick the same job; a lease left by a killed worker expires and another worker takes the job over.
+Exactly-once comes from the instance, not the lease: each firing runs in one transaction that
+locks the instance row (`lock_instance`; PostgreSQL `FOR UPDATE`, SQLite one writer) and saves
+with a version check, and a timer that already fired is no longer waiting in the restored
+workflow, so a repeated attempt (a taken-over lease, a second worker) fires nothing.
+
+Failures: a model step that fails while a timer runs the instance rolls the transaction back (the
+timer stays due) and the job is retried after `RetryPolicy.backoff_seconds`, doubling each time;
+after `max_attempts` the job becomes an **incident**: the instance goes to `error` with the message
+in `error_message`, an `incident` audit event is written, and `Engine.retry` resolves it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import execution, instances
@@ -39,16 +47,46 @@ class RetryPolicy:
     backoff_seconds: float = 30.0
     """Delay before the second attempt; doubled for each further one."""
     lease_seconds: int = 60
-    """How long a worker owns a job before another worker may take it over."""
+    """How long a worker owns a job before another worker may take it over. A worker renews its
+    leases while it works through a batch, so this bounds the recovery time after a crash."""
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait before the next attempt after `attempts` failed ones."""
+        return timedelta(seconds=self.backoff_seconds * 2 ** max(0, attempts - 1))
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Jobs leased in one acquire."""
+
+    instance_ids: list[int]
+    """Distinct instances of the leased jobs, oldest due first."""
+    jobs: int
+    """How many jobs were leased (an instance may have several)."""
+
+
+def _effective_due() -> ColumnElement[datetime]:
+    """When a waiting job may next run: its due time, or later while it backs off."""
+    return case(
+        (
+            TimerJob.next_attempt_at > TimerJob.due_at,
+            TimerJob.next_attempt_at,
+        ),
+        else_=TimerJob.due_at,
+    )
 
 
 def acquire(
     session: Session, owner: str, due_before: datetime, limit: int, lease_seconds: int
-) -> list[int]:
-    """Lease up to `limit` due jobs for `owner`; return the distinct instance ids, oldest first."""
+) -> Lease:
+    """Lease up to `limit` due jobs for `owner`, oldest due first.
+
+    On PostgreSQL the rows are taken with `FOR UPDATE SKIP LOCKED`, so concurrent workers lease
+    disjoint jobs without waiting on each other; on SQLite write transactions are serialized.
+    """
     now = real_now()
     query = (
-        select(TimerJob)
+        select(TimerJob.id, TimerJob.instance_id)
         .join(Instance, Instance.id == TimerJob.instance_id)
         .where(
             TimerJob.state == "waiting",
@@ -62,23 +100,41 @@ def acquire(
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=TimerJob)
-    jobs = session.execute(query).scalars().all()
-    expires = now + timedelta(seconds=lease_seconds)
-    order: list[int] = []
-    for job in jobs:
-        job.lease_owner, job.lease_expires_at = owner, expires
-        if job.instance_id not in order:
-            order.append(job.instance_id)
-    session.flush()
-    return order
-
-
-def _release(session: Session, owner: str, instance_id: int) -> None:
+    jobs = session.execute(query).all()
+    if not jobs:
+        return Lease([], 0)
     session.execute(
         update(TimerJob)
-        .where(TimerJob.instance_id == instance_id, TimerJob.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None)
+        .where(TimerJob.id.in_([job_id for job_id, _ in jobs]))
+        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
     )
+    return Lease(list(dict.fromkeys(instance_id for _, instance_id in jobs)), len(jobs))
+
+
+def _release(session: Session, owner: str, instance_ids: Sequence[int], *, ok: bool) -> None:
+    """Give up `owner`'s leases on these instances' jobs; `ok` also clears their failure count."""
+    if not instance_ids:
+        return
+    values: dict[str, object] = {"lease_owner": None, "lease_expires_at": None}
+    if ok:
+        values |= {"attempts": 0, "next_attempt_at": None, "last_error": None}
+    session.execute(
+        update(TimerJob)
+        .where(TimerJob.instance_id.in_(instance_ids), TimerJob.lease_owner == owner)
+        .values(**values)
+    )
+
+
+def _renew(
+    factory: sessionmaker[Session], owner: str, instance_ids: Sequence[int], seconds: int
+) -> None:
+    """Extend `owner`'s leases on jobs it has not reached yet (a heartbeat during long batches)."""
+    with transaction(factory) as session:
+        session.execute(
+            update(TimerJob)
+            .where(TimerJob.instance_id.in_(instance_ids), TimerJob.lease_owner == owner)
+            .values(lease_expires_at=real_now() + timedelta(seconds=seconds))
+        )
 
 
 def _record_failure(
@@ -86,46 +142,81 @@ def _record_failure(
     rt: execution.Runtime,
     owner: str,
     instance_id: int,
-    error: str,
+    exc: Exception,
     policy: RetryPolicy,
 ) -> None:
-    row = session.get(Instance, instance_id)
-    jobs = (
+    """Count a failed attempt on `owner`'s jobs of the instance: back off, or raise an incident."""
+    row = execution.lock_instance(session, instance_id)
+    jobs = list(
         session.execute(
             select(TimerJob).where(
                 TimerJob.instance_id == instance_id, TimerJob.lease_owner == owner
             )
-        )
-        .scalars()
-        .all()
+        ).scalars()
     )
-    if row is None or not jobs:
-        return
+    if not jobs:
+        return  # the lease was taken over meanwhile: the other worker counts its own attempt
+    error = exc.message if isinstance(exc, execution.StepFailed) else f"{type(exc).__name__}: {exc}"
+    failed_at = getattr(exc, "element_id", None)
     attempts = max(j.attempts for j in jobs) + 1
     now = rt.now()
-    recorder = Recorder(session, row, now)
+    incident = attempts >= policy.max_attempts
     for job in jobs:
         job.attempts, job.last_error = attempts, error
         job.lease_owner = job.lease_expires_at = None
-        if attempts >= policy.max_attempts:
-            job.state = "incident"
-        else:
-            job.next_attempt_at = now + timedelta(
-                seconds=policy.backoff_seconds * 2 ** (attempts - 1)
-            )
-    if attempts >= policy.max_attempts:
-        row.status = "error"
-        row.error_element_id = jobs[0].element_id
-        row.error_message = f"Timer job failed {attempts} times: {error}"
-        recorder.record(
-            "incident", element_id=jobs[0].element_id, data={"error": error, "attempts": attempts}
-        )
-    else:
+        job.state = "incident" if incident else "waiting"
+        job.next_attempt_at = None if incident else now + policy.delay(attempts)
+    timer = jobs[0].element_id
+    data = {
+        "error": error,
+        "attempts": attempts,
+        "timer": timer,
+        "failed_element": failed_at,
+        "task_ids": [j.task_id for j in jobs],
+        "worker": owner,
+    }
+    recorder = Recorder(session, row, now)
+    if not incident:
+        next_at = jobs[0].next_attempt_at
         recorder.record(
             "timer_retry_scheduled",
-            element_id=jobs[0].element_id,
-            data={"error": error, "attempts": attempts, "next_attempt_at": jobs[0].next_attempt_at},
+            element_id=timer,
+            data=data | {"next_attempt_at": next_at.isoformat() if next_at else None},
         )
+        return
+    row.status = "error"
+    row.error_element_id = failed_at or timer
+    row.error_message = (
+        f"The timer '{timer}' failed {attempts} times; the last error was: {error}. "
+        "Fix the cause, then retry the instance."
+    )
+    row.updated_at = now
+    recorder.record("incident", element_id=failed_at or timer, data=data)
+
+
+def _run_one(
+    factory: sessionmaker[Session],
+    rt: execution.Runtime,
+    owner: str,
+    instance_id: int,
+    policy: RetryPolicy,
+) -> bool:
+    """Fire one instance's due timers in one transaction; True when it ran (the caller releases
+    the leases of instances that ran, in bulk)."""
+    try:
+        with transaction(factory) as session:
+            instances.fire_due(session, rt, instance_id, worker=owner)
+        return True
+    except (Conflict, NotFound) as exc:
+        # Someone else changed the instance meanwhile: release; the next pass sees the new state.
+        log.info("timer job for instance %s deferred: %s", instance_id, exc)
+        with transaction(factory) as session:
+            _release(session, owner, [instance_id], ok=False)
+    except Exception as exc:  # noqa: BLE001 - any failure is retried, then an incident
+        log.warning("timer job for instance %s failed: %s", instance_id, exc, exc_info=True)
+        with transaction(factory) as session:
+            _record_failure(session, rt, owner, instance_id, exc, policy)
+    return False
 
 
 def fire_due_timers(
@@ -136,53 +227,96 @@ def fire_due_timers(
     batch: int = 100,
     policy: RetryPolicy | None = None,
     on_fired: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> int:
-    """Fire every timer due at `rt.now()`, one transaction per instance. Returns instances run."""
+    """Fire every timer due at `rt.now()`, oldest first, one transaction per instance.
+
+    Returns how many instances ran. `should_stop` is asked between instances; on stop, the
+    leases not yet worked on are released so another worker can take them at once.
+    """
     policy = policy or RetryPolicy()
     done = 0
     seen: set[int] = set()
     while True:
         with transaction(factory) as session:
-            ids = acquire(session, owner, rt.now(), batch, policy.lease_seconds)
-            fresh = [i for i in ids if i not in seen]
-            for instance_id in set(ids) - set(fresh):
-                # Run once already in this pass and still due (fires a moment later): next pass.
-                _release(session, owner, instance_id)
+            lease = acquire(session, owner, rt.now(), batch, policy.lease_seconds)
+            fresh = [i for i in lease.instance_ids if i not in seen]
+            again = [i for i in lease.instance_ids if i in seen]
+            if again:
+                # Run once already in this pass and due again (a timer set a moment later).
+                _release(session, owner, again, ok=False)
         if not fresh:
             return done
         seen.update(fresh)
-        for instance_id in fresh:
-            try:
-                with transaction(factory) as session:
-                    instances.fire_due(session, rt, instance_id)
-                    _release(session, owner, instance_id)
-                done += 1
-                if on_fired:
-                    on_fired(instance_id)
-            except (Conflict, NotFound) as exc:
-                # Someone else changed the instance meanwhile: release and let the next pass see it.
-                log.info("timer job for instance %s deferred: %s", instance_id, exc)
-                with transaction(factory) as session:
-                    _release(session, owner, instance_id)
-            except Exception as exc:  # noqa: BLE001 - any failure is retried, then an incident
-                log.exception("timer job for instance %s failed", instance_id)
-                with transaction(factory) as session:
-                    _record_failure(
-                        session, rt, owner, instance_id, f"{type(exc).__name__}: {exc}", policy
-                    )
-        if len(ids) < batch:
+        ran: list[int] = []
+        try:
+            _work_through(factory, rt, owner, fresh, policy, ran, on_fired, should_stop)
+        finally:
+            # Jobs of instances that ran and are still waiting (a cycle's next occurrence, a
+            # second timer) are handed back, and their failure counts cleared; on a stop the
+            # ones not reached are handed back too, so another worker can take them at once.
+            with transaction(factory) as session:
+                _release(session, owner, ran, ok=True)
+                _release(session, owner, [i for i in fresh if i not in ran], ok=False)
+        done += len(ran)
+        if lease.jobs < batch or (should_stop is not None and should_stop()):
             return done
 
 
-def next_due(session: Session) -> datetime | None:
-    """When the next waiting timer falls due (for a worker deciding how long to sleep)."""
-    value = session.execute(
-        select(TimerJob.due_at)
-        .join(Instance, Instance.id == TimerJob.instance_id)
-        .where(TimerJob.state == "waiting", Instance.status == "running")
-        .order_by(TimerJob.due_at)
-        .limit(1)
-    ).scalar()
+def _work_through(
+    factory: sessionmaker[Session],
+    rt: execution.Runtime,
+    owner: str,
+    instance_ids: Sequence[int],
+    policy: RetryPolicy,
+    ran: list[int],
+    on_fired: Callable[[int], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> None:
+    """Run the leased instances in order, renewing the leases on the rest as time passes."""
+    renewed = time.monotonic()
+    for n, instance_id in enumerate(instance_ids):
+        if should_stop is not None and should_stop():
+            return
+        if time.monotonic() - renewed > policy.lease_seconds / 3:
+            _renew(factory, owner, instance_ids[n:], policy.lease_seconds)
+            renewed = time.monotonic()
+        if _run_one(factory, rt, owner, instance_id, policy):
+            ran.append(instance_id)
+            if on_fired:
+                on_fired(instance_id)
+
+
+def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def next_due(session: Session) -> datetime | None:
+    """When a worker next has something to fire (engine clock): the earliest due time of a
+    waiting job of a running instance that no live lease holds, or its retry time while it backs
+    off."""
+    effective = _effective_due()
+    value = session.execute(
+        select(func.min(effective))
+        .select_from(TimerJob)
+        .join(Instance, Instance.id == TimerJob.instance_id)
+        .where(
+            TimerJob.state == "waiting",
+            Instance.status == "running",
+            or_(TimerJob.lease_expires_at.is_(None), TimerJob.lease_expires_at < real_now()),
+        )
+    ).scalar()
+    return _aware(value)
+
+
+def next_lease_expiry(session: Session) -> datetime | None:
+    """When the earliest live lease on a waiting job runs out (real time): a worker that died
+    holding it leaves its jobs to whoever wakes up then."""
+    value = session.execute(
+        select(func.min(TimerJob.lease_expires_at)).where(
+            TimerJob.state == "waiting", TimerJob.lease_expires_at >= real_now()
+        )
+    ).scalar()
+    return _aware(value)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import Engine, InstanceNotRunnable
+from engine import Actor, Engine, InstanceNotRunnable, VirtualClock
 from engine.db import transaction
 from engine.execution import load
 from engine.models import TimerJob
@@ -54,7 +54,7 @@ def _bring_registry_back(engine: Engine, instance_id: int) -> None:
 
 
 def test_failing_timer_backs_off_then_becomes_an_incident_that_an_admin_retries(
-    engine: Engine, clock, actors
+    engine: Engine, clock: VirtualClock, actors: dict[str, Actor]
 ) -> None:
     engine.deploy({"registry.bpmn": REGISTRY}, {}, "olu")
     inst = engine.start("registry", {"registry_offline": True}, actors["admin"])
@@ -113,7 +113,9 @@ def test_failing_timer_backs_off_then_becomes_an_incident_that_an_admin_retries(
     assert all(r.intact for r in engine.verify(inst.id))
 
 
-def test_retry_before_the_fix_shows_the_model_error_at_once(engine: Engine, clock, actors) -> None:
+def test_retry_before_the_fix_shows_the_model_error_at_once(
+    engine: Engine, clock: VirtualClock, actors: dict[str, Actor]
+) -> None:
     engine.deploy({"registry.bpmn": REGISTRY}, {}, "olu")
     inst = engine.start("registry", {"registry_offline": True}, actors["admin"])
     clock.advance(seconds=3601)

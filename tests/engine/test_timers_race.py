@@ -8,7 +8,7 @@ from datetime import timedelta
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine import Conflict, Engine
+from engine import Actor, Conflict, Engine, VirtualClock
 from engine.execution import load
 from engine.models import HumanTask, TimerJob
 from engine.worker import Worker
@@ -34,7 +34,7 @@ RACES = 8
 
 
 def test_completion_racing_the_timer_ends_in_one_consistent_state(
-    engine: Engine, clock, actors
+    engine: Engine, clock: VirtualClock, actors: dict[str, Actor]
 ) -> None:
     engine.deploy({"deadline.bpmn": DEADLINE}, {}, "olu")
     ids = [engine.start("deadline", {}, actors["admin"]).id for _ in range(RACES)]
@@ -78,9 +78,12 @@ def test_completion_racing_the_timer_ends_in_one_consistent_state(
         inst = engine.instance(instance_id)
         open_tasks = [t.element_id for t in engine.ready_tasks(instance_id)]
         with engine.session() as s:
-            rows = {t.element_id: t.state for t in s.execute(
-                select(HumanTask).where(HumanTask.instance_id == instance_id)
-            ).scalars()}
+            rows = {
+                t.element_id: t.state
+                for t in s.execute(
+                    select(HumanTask).where(HumanTask.instance_id == instance_id)
+                ).scalars()
+            }
             jobs = s.execute(select(TimerJob).where(TimerJob.instance_id == instance_id)).all()
             wf = load(s, engine.runtime, instance_id).wf
             ready = sorted(t.task_spec.name for t in wf.get_tasks(state=TaskState.READY))
