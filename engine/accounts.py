@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.access import ROLES, Actor
 from engine.errors import Conflict, InvalidData, NotFound, TooManyAttempts
+from engine.history import Recorder
 from engine.models import LoginAttempt, User
 
 THROTTLE_FAILURES = 5
@@ -48,8 +49,12 @@ def create_user(
     country: str | None = None,
     email: str | None = None,
     display_name: str | None = None,
+    actor: str = "system",
 ) -> User:
-    """Add a user; refuses a taken username or an invalid role/country/password."""
+    """Add a user (recorded on the system chain).
+
+    Refuses a taken username or an invalid role, country or password.
+    """
     roles = list(dict.fromkeys(roles))
     errors = _check(username, roles, country, password)
     if errors:
@@ -69,6 +74,7 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    _audit(session, "user_created", actor, now, user, roles=roles, country=user.country)
     return user
 
 
@@ -79,6 +85,65 @@ def set_password(user: User, password: str) -> None:
             "Password too short.", {"password": f"At least {MIN_PASSWORD} characters."}
         )
     user.password_hash = generate_password_hash(password)
+
+
+def _audit(
+    session: Session, kind: str, actor: str, now: datetime, user: User, **data: object
+) -> None:
+    Recorder(session, None, now).record(
+        kind,
+        actor=actor,
+        element_id=f"user:{user.username}",
+        data={"username": user.username, **data},
+    )
+
+
+def update_user(
+    session: Session,
+    user_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    roles: list[str],
+    country: str | None,
+    email: str | None,
+    display_name: str | None,
+) -> User:
+    """Change a user's roles, country and contact details; recorded on the system chain."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
+    errors = _check(user.username, roles, country, None)
+    if errors:
+        raise InvalidData("The user could not be saved.", errors)
+    before = {"roles": list(user.roles or []), "country": user.country, "email": user.email}
+    user.roles, user.country = list(dict.fromkeys(roles)), country.upper() if country else None
+    user.email, user.display_name = email, display_name
+    after = {"roles": user.roles, "country": user.country, "email": user.email}
+    _audit(session, "user_updated", actor, now, user, before=before, after=after)
+    return user
+
+
+def set_active(session: Session, user_id: int, active: bool, *, actor: str, now: datetime) -> User:
+    """Deactivate (or re-activate) an account; recorded on the system chain."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
+    user.active = active
+    _audit(session, "user_activated" if active else "user_deactivated", actor, now, user)
+    return user
+
+
+def reset_password(
+    session: Session, user_id: int, password: str, *, actor: str, now: datetime
+) -> User:
+    """Set a new password for someone (recorded, without the password)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
+    set_password(user, password)
+    _audit(session, "password_reset", actor, now, user)
+    return user
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:

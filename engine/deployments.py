@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.access import role_for_lane
+from engine.errors import NotFound
 from engine.history import Recorder
 from engine.models import Instance, ProcessModel, ProcessVersion
 from engine.parsing import Bundle, parse_bundle
@@ -150,3 +151,21 @@ def instance_counts(session: Session, process_key: str) -> dict[int, int]:
         .group_by(ProcessVersion.version)
     ).all()
     return {version: count for version, count in rows}
+
+
+def set_lane_roles(
+    session: Session, process_key: str, lane_roles: dict[str, str], *, actor: str, now: datetime
+) -> ProcessModel:
+    """Change which role acts in each lane of a process model (all its versions)."""
+    model = session.get(ProcessModel, process_key)
+    if model is None:
+        raise NotFound(f"No process model '{process_key}'.")
+    before = dict(model.lane_roles or {})
+    model.lane_roles = dict(lane_roles)
+    Recorder(session, None, now).record(
+        "lane_roles_changed",
+        actor=actor,
+        element_id=process_key,
+        data={"process_key": process_key, "before": before, "after": dict(lane_roles)},
+    )
+    return model

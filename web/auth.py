@@ -7,7 +7,6 @@ user row, so a deactivated account or a reset password ends existing sessions at
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -25,17 +24,13 @@ from flask import (
 )
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import delete, func, select
 from werkzeug.wrappers import Response
 
 from engine import Actor, Engine
-from engine.accounts import actor_for, authenticate
+from engine.accounts import actor_for, sign_in
 from engine.db import transaction
-from engine.models import LoginAttempt, User
-
-THROTTLE_FAILURES = 5
-"""Failed sign-ins per username within `THROTTLE_WINDOW` after which sign-in is refused."""
-THROTTLE_WINDOW = timedelta(minutes=15)
+from engine.errors import TooManyAttempts
+from engine.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
 bp = Blueprint("auth", __name__)
@@ -120,24 +115,6 @@ def _safe_next(target: str | None) -> str:
     return url_for("tasks.inbox")
 
 
-def _throttled(username: str) -> bool:
-    engine = the_engine()
-    since = engine.now() - THROTTLE_WINDOW
-    with engine.session() as s:
-        failures = s.execute(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(LoginAttempt.username == username, LoginAttempt.at >= since)
-        ).scalar_one()
-    return int(failures) >= THROTTLE_FAILURES
-
-
-def _record_failure(username: str) -> None:
-    engine = the_engine()
-    with transaction(engine.sessions) as s:
-        s.add(LoginAttempt(username=username[:150], remote_addr=request.remote_addr, at=engine.now()))
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated and request.method == "GET":
@@ -145,19 +122,21 @@ def login() -> str | Response | tuple[str, int]:
     username = request.form.get("username", "").strip()
     error = None
     if request.method == "POST":
-        if _throttled(username):
-            error = (
-                f"Too many failed sign-ins for this account. Wait {THROTTLE_WINDOW.seconds // 60} "
-                "minutes and try again, or ask an administrator to reset your password."
-            )
+        engine = the_engine()
+        try:
+            with transaction(engine.sessions) as s:
+                row = sign_in(
+                    s,
+                    username,
+                    request.form.get("password", ""),
+                    now=engine.now(),
+                    remote_addr=request.remote_addr,
+                )
+                user = WebUser(row) if row else None
+        except TooManyAttempts as err:
+            error = f"{err.message} Or ask an administrator to reset your password."
             return render_template("login.html", error=error, username=username), 429
-        with transaction(the_engine().sessions) as s:
-            row = authenticate(s, username, request.form.get("password", ""))
-            user = WebUser(row) if row else None
-            if user:
-                s.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
         if user is None:
-            _record_failure(username)
             error = "Unknown username or wrong password."
             return render_template("login.html", error=error, username=username), 401
         login_user(user)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date, datetime
 from typing import Any
 
@@ -15,23 +16,26 @@ from web import assets
 from web.views import admin, dashboard, errors, instances, tasks
 from web.views.common import STAFF, actor, engine, now
 
+log = logging.getLogger("pathfinder.web")
+
 
 def pretty(value: Any) -> Markup:
     """Show submitted data readably: lists as comma lists, dicts as nested lists, ISO dates."""
     if value is None or value == "":
-        return Markup("—")
+        return escape("—")
     if isinstance(value, bool):
-        return Markup("Yes" if value else "No")
+        return escape("Yes" if value else "No")
     if isinstance(value, list):
         if all(not isinstance(v, (dict, list)) for v in value):
             return escape(", ".join(str(v).replace("_", " ") for v in value) or "—")
-        items = "".join(f"<li>{pretty(v)}</li>" for v in value)
-        return Markup(f"<ol class='nested'>{items}</ol>")
+        items = Markup("").join(Markup("<li>{}</li>").format(pretty(v)) for v in value)
+        return Markup("<ol class='nested'>{}</ol>").format(items)
     if isinstance(value, dict):
-        rows = "".join(
-            f"<dt>{escape(str(k).replace('_', ' '))}</dt><dd>{pretty(v)}</dd>" for k, v in value.items()
+        rows = Markup("").join(
+            Markup("<dt>{}</dt><dd>{}</dd>").format(str(k).replace("_", " "), pretty(v))
+            for k, v in value.items()
         )
-        return Markup(f"<dl class='nested'>{rows}</dl>")
+        return Markup("<dl class='nested'>{}</dl>").format(rows)
     if isinstance(value, (datetime, date)):
         return escape(value.isoformat())
     return escape(str(value))
@@ -41,8 +45,12 @@ def _nav() -> dict[str, Any]:
     if not current_user.is_authenticated:
         return {}
     me = actor()
-    with engine().session() as s:
-        counts = queries.task_counts(s, me, now())
+    try:
+        with engine().session() as s:
+            counts = queries.task_counts(s, me, now())
+    except Exception:  # noqa: BLE001 - an error page must render even when the database fails
+        log.exception("Could not count tasks for the navigation")
+        counts = {"open": 0, "overdue": 0, "mine": 0}
     return {"nav_counts": counts, "may_dashboard": me.has(*STAFF)}
 
 

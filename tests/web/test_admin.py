@@ -1,0 +1,113 @@
+"""Administration: users (add, edit, deactivate, reset password) and lane roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from engine import Engine
+from engine.models import Instance, ProcessModel
+from tests.web.conftest import Web, task_of, user_row
+
+
+def test_admin_adds_a_country_user_who_can_then_sign_in(
+    deployed: Engine, login: Callable[[str], Web]
+) -> None:
+    web = login("admin")
+    assert "gus" in web.html("/admin/users")
+    bad = web.post("/admin/users/new", {"username": "x y", "password": "short", "roles": "country"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "letters, digits" in text and "Country users need" in text
+    ok = web.post(
+        "/admin/users/new",
+        [
+            ("username", "ana"),
+            ("password", "long-enough-1"),
+            ("roles", "country"),
+            ("country", "per"),
+            ("display_name", "Ana Peru"),
+        ],
+    )
+    assert ok.status_code == 302
+    assert user_row(deployed, "ana").country == "PER"
+    taken = web.post(
+        "/admin/users/new", [("username", "ana"), ("password", "long-enough-1"), ("roles", "gcg")]
+    )
+    assert "already exists" in taken.get_data(as_text=True)
+    web.logout()
+    assert web.login("ana", "long-enough-1").status_code == 302
+
+
+def test_admin_edits_roles_and_cannot_drop_their_own_admin_role(
+    deployed: Engine, login: Callable[[str], Web]
+) -> None:
+    web = login("admin")
+    gus = user_row(deployed, "gus")
+    response = web.post(
+        f"/admin/users/{gus.id}",
+        [("roles", "gcg"), ("roles", "chair"), ("email", "gus@example.org")],
+    )
+    assert response.status_code == 302
+    assert set(user_row(deployed, "gus").roles) == {"gcg", "chair"}
+    me = user_row(deployed, "ada")
+    response = web.post(f"/admin/users/{me.id}", [("roles", "gcg")])
+    assert response.status_code == 422 and "own admin role" in response.get_data(as_text=True)
+
+
+def test_deactivation_and_password_reset_ask_for_confirmation(
+    deployed: Engine, login: Callable[[str], Web]
+) -> None:
+    web = login("admin")
+    gus = user_row(deployed, "gus")
+    assert "They will be signed out" in web.html(f"/admin/users/{gus.id}/deactivate")
+    web.post(f"/admin/users/{gus.id}/deactivate")
+    assert user_row(deployed, "gus").active  # no confirmation, no change
+    web.post(f"/admin/users/{gus.id}/deactivate", {"confirm": "yes"})
+    assert not user_row(deployed, "gus").active
+    web.post(f"/admin/users/{gus.id}/activate", {"confirm": "yes"})
+    assert user_row(deployed, "gus").active
+    mismatch = web.post(
+        f"/admin/users/{gus.id}/password", {"password": "new-password-1", "password_again": "other"}
+    )
+    assert mismatch.status_code == 422
+    web.post(
+        f"/admin/users/{gus.id}/password",
+        {"password": "new-password-1", "password_again": "new-password-1"},
+    )
+    web.logout()
+    assert web.login("gus", "new-password-1").status_code == 302
+    ada = user_row(deployed, "ada")
+    web = login("admin")
+    web.post(f"/admin/users/{ada.id}/deactivate", {"confirm": "yes"})
+    assert user_row(deployed, "ada").active  # not yourself
+
+
+def test_lane_roles_can_be_changed_and_take_effect_in_the_inbox(
+    deployed: Engine, make_case: Callable[..., Instance], login: Callable[[str], Web]
+) -> None:
+    case = make_case("NPL", "review_expression_of_interest")
+    task = task_of(deployed, case, "review_expression_of_interest")
+    web = login("process_owner")
+    page = web.html("/admin/processes")
+    assert "Secretariat" in page and "(from the lane name)" in page
+    form = web.html("/admin/processes/pathfinder/lanes")
+    assert 'for="lane-0"' in form
+    with deployed.session() as s:
+        lanes = s.query(ProcessModel).one().versions[-1].lanes
+    chosen = {
+        f"lane-{i}": (
+            "gcg"
+            if lane == "Secretariat"
+            else "country"
+            if lane == "Country"
+            else "chair"
+            if "Chair" in lane
+            else "gcg"
+        )
+        for i, lane in enumerate(lanes)
+    }
+    assert web.post("/admin/processes/pathfinder/lanes", chosen).status_code == 302
+    assert "(set here)" in web.html("/admin/processes")
+    assert "Check the expression of interest" in login("gcg").html("/inbox")
+    assert login("secretariat").get(f"/tasks/{task}").status_code == 403
+    bad = login("admin").post("/admin/processes/pathfinder/lanes", {"lane-0": "wizard"})
+    assert bad.status_code == 422

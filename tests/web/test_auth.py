@@ -1,0 +1,87 @@
+"""Signing in and out, throttling, CSRF, safe redirects, ended sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from engine import Engine, VirtualClock
+from engine.accounts import THROTTLE_FAILURES, set_password
+from engine.db import transaction
+from engine.models import User
+from tests.web.conftest import PASSWORD, Web
+
+
+def test_sign_in_and_out(web: Web) -> None:
+    assert web.get("/inbox").headers["Location"] == "/login?next=%2Finbox"
+    response = web.post("/login?next=/instances", {"username": "sam", "password": PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == "/instances"
+    assert "Sam" in web.html("/inbox")
+    assert web.get("/logout").status_code == 405  # signing out takes a POST (with CSRF token)
+    assert web.logout().status_code == 302
+    assert web.get("/inbox").status_code == 302
+
+
+def test_wrong_password_is_refused_with_a_message(web: Web) -> None:
+    response = web.login("sam", "nope-nope")
+    assert response.status_code == 401
+    assert "Unknown username or wrong password." in response.get_data(as_text=True)
+    assert 'value="sam"' in response.get_data(as_text=True)
+
+
+def test_repeated_failures_lock_the_username_for_fifteen_minutes(
+    web: Web, clock: VirtualClock
+) -> None:
+    for _ in range(THROTTLE_FAILURES):
+        assert web.login("sam", "guess-guess").status_code == 401
+    response = web.login("sam")  # even the right password
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.get_data(as_text=True)
+    assert web.login("sue").status_code == 302  # other accounts unaffected
+    web.logout()
+    clock.advance(timedelta(minutes=16))
+    assert web.login("sam").status_code == 302
+
+
+def test_forms_without_a_csrf_token_are_refused(web: Web) -> None:
+    response = web.post("/login", {"username": "sam", "password": PASSWORD}, csrf=False)
+    assert response.status_code == 400
+    assert "Form expired" in response.get_data(as_text=True)
+    assert web.login("sam").status_code == 302
+    assert web.post("/logout", csrf=False).status_code == 400
+    assert web.post("/tasks/x/claim", csrf=False).status_code == 400
+    assert web.post("/instances/new", {"process": "pathfinder"}, csrf=False).status_code == 400
+    assert web.post("/tasks/x/claim", {"csrf_token": "forged"}, csrf=False).status_code == 400
+
+
+def test_next_parameter_cannot_redirect_off_site(web: Web) -> None:
+    for target in ("https://evil.example", "//evil.example/x", "/\\evil.example"):
+        response = web.post(f"/login?next={target}", {"username": "sam", "password": PASSWORD})
+        assert response.headers["Location"] == "/inbox", target
+        web.logout()
+
+
+def test_deactivating_a_user_or_resetting_the_password_ends_their_session(
+    web: Web, deployed: Engine, app
+) -> None:
+    assert web.login("gus").status_code == 302
+    with transaction(deployed.sessions) as s:
+        set_password(s.query(User).filter_by(username="gus").one(), "a-new-password")
+    assert web.get("/inbox").status_code == 302
+    assert web.login("gus", "a-new-password").status_code == 302
+    with transaction(deployed.sessions) as s:
+        s.query(User).filter_by(username="gus").one().active = False
+    assert web.get("/inbox").status_code == 302
+    assert web.login("gus", "a-new-password").status_code == 401
+
+
+def test_session_cookie_is_http_only(web: Web) -> None:
+    response = web.login("sam")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_navigation_shows_task_counts(login: Callable[[str], Web], make_case) -> None:
+    make_case("NPL", "review_expression_of_interest")
+    page = login("secretariat").html("/instances")
+    assert '<span class="count" title="open tasks">1</span>' in page

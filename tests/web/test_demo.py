@@ -1,0 +1,30 @@
+"""The demo seed: users for every role, countries at different stages, idempotent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from engine import Engine, Settings
+from engine.access import ROLES
+from engine.demo import DEMO_USERS, seed
+from engine.models import Instance, User
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_seed_creates_users_and_cases_once(deployed: Engine, settings: Settings) -> None:
+    lines = list(seed(settings, now=NOW))
+    assert any("Nepal (NPL)" in line for line in lines)
+    assert not any("could not" in line for line in lines), lines
+    with deployed.session() as s:
+        users = {u.username: u for u in s.query(User)}
+        cases = {i.country: i for i in s.query(Instance)}
+    assert {r for u in users.values() for r in u.roles} == set(ROLES)
+    assert {name for name, *_ in DEMO_USERS} <= set(users)
+    assert cases["NPL"].data["pathfinder_status"] == "pathfinder"
+    assert cases["NPL"].data["review_number"] >= 2  # years into its reviews
+    assert cases["TUN"].data["pathfinder_status"] == "on_hold"
+    assert cases["VNM"].stage == "gcg_report"
+    assert cases["NPL"].created_at.year == 2021
+    assert cases["KEN"].stage == "expression_of_interest"
+    assert list(seed(settings, now=NOW)) == []  # nothing new the second time

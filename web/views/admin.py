@@ -1,0 +1,253 @@
+"""Administration: user accounts (admins) and the lane -> role mapping of process models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from engine import Conflict, InvalidData
+from engine.access import ROLES, role_for_lane
+from engine.accounts import USERNAME, create_user, reset_password, set_active, update_user
+from engine.db import transaction
+from engine.deployments import set_lane_roles
+from engine.models import ProcessModel, ProcessVersion, User
+from web.auth import roles_required
+from web.views.common import actor, engine, now
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+Page = str | Response | tuple[str, int]
+
+
+def _user_form() -> tuple[dict[str, Any], dict[str, str]]:
+    """The posted user fields, and what is wrong with them."""
+    values: dict[str, Any] = {
+        "username": request.form.get("username", "").strip(),
+        "display_name": request.form.get("display_name", "").strip() or None,
+        "email": request.form.get("email", "").strip() or None,
+        "roles": [r for r in request.form.getlist("roles") if r in ROLES],
+        "country": request.form.get("country", "").strip().upper() or None,
+    }
+    errors: dict[str, str] = {}
+    if not values["roles"]:
+        errors["roles"] = "Choose at least one role."
+    if values["country"] and not (len(values["country"]) == 3 and values["country"].isalpha()):
+        errors["country"] = "Use an ISO 3166-1 alpha-3 code, such as NPL."
+    if "country" in values["roles"] and not values["country"]:
+        errors["country"] = "Country users need their country (ISO 3166-1 alpha-3, such as NPL)."
+    if values["email"] and "@" not in values["email"]:
+        errors["email"] = "Enter a valid e-mail address."
+    return values, errors
+
+
+def _get_user(s: Session, user_id: int) -> User:
+    user = s.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.get("/users")
+@roles_required("admin")
+def users() -> str:
+    with engine().session() as s:
+        rows = list(s.execute(select(User).order_by(User.active.desc(), User.username)).scalars())
+        return render_template("admin/users.html", users=rows)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required("admin")
+def user_new() -> Page:
+    values: dict[str, Any] = {"roles": []}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values, errors = _user_form()
+        password = request.form.get("password", "")
+        if not USERNAME.match(values["username"]):
+            errors["username"] = "2-150 letters, digits or . _ @ -"
+        if not errors:
+            try:
+                with transaction(engine().sessions) as s:
+                    create_user(
+                        s,
+                        values["username"],
+                        password,
+                        values["roles"],
+                        now=now(),
+                        country=values["country"],
+                        email=values["email"],
+                        display_name=values["display_name"],
+                        actor=actor().username,
+                    )
+            except InvalidData as err:
+                errors = err.errors
+            except Conflict as err:
+                errors = {"username": err.message}
+            else:
+                flash(f"User {values['username']} added.", "success")
+                return redirect(url_for("admin.users"))
+        return render_template(
+            "admin/user_form.html", user=None, values=values, errors=errors, roles=ROLES
+        ), 422
+    return render_template(
+        "admin/user_form.html", user=None, values=values, errors=errors, roles=ROLES
+    )
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def user_edit(user_id: int) -> Page:
+    errors: dict[str, str] = {}
+    with engine().session() as s:
+        user = _get_user(s, user_id)
+        values: dict[str, Any] = {
+            "username": user.username,
+            "display_name": user.display_name,
+            "email": user.email,
+            "roles": list(user.roles or []),
+            "country": user.country,
+        }
+    if request.method == "POST":
+        posted, errors = _user_form()
+        posted["username"] = values["username"]
+        values = posted
+        if user_id == _my_id() and "admin" not in values["roles"]:
+            errors["roles"] = "You cannot remove your own admin role."
+        if not errors:
+            try:
+                with transaction(engine().sessions) as s:
+                    update_user(
+                        s,
+                        user_id,
+                        actor=actor().username,
+                        now=now(),
+                        roles=values["roles"],
+                        country=values["country"],
+                        email=values["email"],
+                        display_name=values["display_name"],
+                    )
+            except InvalidData as err:
+                errors = err.errors
+            else:
+                flash(f"User {values['username']} updated.", "success")
+                return redirect(url_for("admin.users"))
+        return render_template(
+            "admin/user_form.html", user=user, values=values, errors=errors, roles=ROLES
+        ), 422
+    return render_template(
+        "admin/user_form.html", user=user, values=values, errors=errors, roles=ROLES
+    )
+
+
+def _my_id() -> int:
+    from flask_login import current_user
+
+    return int(current_user.user_id)
+
+
+@bp.route("/users/<int:user_id>/<any(deactivate, activate):change>", methods=["GET", "POST"])
+@roles_required("admin")
+def user_active(user_id: int, change: str) -> Page:
+    with engine().session() as s:
+        user = _get_user(s, user_id)
+    if change == "deactivate" and user_id == _my_id():
+        flash("You cannot deactivate your own account.", "error")
+        return redirect(url_for("admin.users"))
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return render_template("admin/confirm_user.html", user=user, change=change)
+    with transaction(engine().sessions) as s:
+        set_active(s, user_id, change == "activate", actor=actor().username, now=now())
+    flash(
+        f"User {user.username} {'re-activated' if change == 'activate' else 'deactivated'}.",
+        "success",
+    )
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@roles_required("admin")
+def user_password(user_id: int) -> Page:
+    with engine().session() as s:
+        user = _get_user(s, user_id)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        if password != request.form.get("password_again", ""):
+            errors["password"] = "The two passwords differ."  # noqa: S105
+        else:
+            try:
+                with transaction(engine().sessions) as s:
+                    reset_password(s, user_id, password, actor=actor().username, now=now())
+            except InvalidData as err:
+                errors = err.errors
+            else:
+                flash(
+                    f"Password of {user.username} reset; their other sessions are signed out.",
+                    "success",
+                )
+                return redirect(url_for("admin.users"))
+        return render_template("admin/password.html", user=user, errors=errors), 422
+    return render_template("admin/password.html", user=user, errors=errors)
+
+
+# -------------------------------------------------------------------------- process models
+
+
+def _lanes(s: Session, key: str) -> list[str]:
+    pv = (
+        s.execute(
+            select(ProcessVersion)
+            .where(ProcessVersion.process_key == key)
+            .order_by(ProcessVersion.version.desc())
+        )
+        .scalars()
+        .first()
+    )
+    return list(pv.lanes or []) if pv else []
+
+
+@bp.get("/processes")
+@roles_required("admin", "process_owner")
+def processes() -> str:
+    with engine().session() as s:
+        models = list(s.execute(select(ProcessModel).order_by(ProcessModel.key)).scalars())
+        lanes = {
+            m.key: [(lane, role_for_lane(lane, m.lane_roles or {})) for lane in _lanes(s, m.key)]
+            for m in models
+        }
+        return render_template("admin/processes.html", models=models, lanes=lanes)
+
+
+@bp.route("/processes/<key>/lanes", methods=["GET", "POST"])
+@roles_required("admin", "process_owner")
+def process_lanes(key: str) -> Page:
+    with engine().session() as s:
+        model = s.get(ProcessModel, key)
+        if model is None:
+            abort(404)
+        lanes = _lanes(s, key)
+        current = {lane: role_for_lane(lane, model.lane_roles or {}) for lane in lanes}
+        name = model.name or key
+    if request.method == "POST":
+        chosen = {lane: request.form.get(f"lane-{i}", "") for i, lane in enumerate(lanes)}
+        bad = [lane for lane, role in chosen.items() if role not in ROLES]
+        if bad:
+            return render_template(
+                "admin/lanes.html",
+                key=key,
+                name=name,
+                current=chosen,
+                roles=ROLES,
+                error=f"Choose a role for: {', '.join(bad)}.",
+            ), 422
+        with transaction(engine().sessions) as s:
+            set_lane_roles(s, key, chosen, actor=actor().username, now=now())
+        flash(f"Lane roles of {name} saved by {actor().username}.", "success")
+        return redirect(url_for("admin.processes"))
+    return render_template(
+        "admin/lanes.html", key=key, name=name, current=current, roles=ROLES, error=None
+    )

@@ -1,0 +1,19 @@
+"""The dashboard: countries by stage and by pathfinder status, upcoming reviews, overdue tasks."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from engine import queries
+from web.auth import roles_required
+from web.views.common import STAFF, engine, now
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+
+@bp.get("")
+@roles_required(*STAFF)
+def index() -> str:
+    with engine().session() as s:
+        figures = queries.dashboard(s, now())
+        return render_template("dashboard.html", figures=figures, now=now())

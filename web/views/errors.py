@@ -1,0 +1,80 @@
+"""Error pages in the site layout: engine errors and HTTP errors map to 4xx/5xx, never a trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from engine import EngineError
+
+log = logging.getLogger("pathfinder.web")
+
+TITLES = {
+    400: ("Bad request", "The request could not be understood."),
+    403: ("Not allowed", "Your roles or your country do not give you access to this page."),
+    404: (
+        "Not found",
+        "There is nothing at this address. It may have been removed, or the link is wrong.",
+    ),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    409: ("Changed by someone else", "Someone changed this in the meantime. Reload and try again."),
+    422: ("Cannot be processed", "The data sent could not be processed."),
+    429: ("Too many requests", "Please wait a moment and try again."),
+    500: ("Something went wrong", "An unexpected error happened on our side. It has been logged."),
+}
+
+
+def _api() -> bool:
+    return request.blueprint == "api" or request.path.startswith("/api/")
+
+
+def _page(status: int, message: str | None = None, title: str | None = None) -> tuple[str, int]:
+    default_title, default_message = TITLES.get(
+        status, TITLES[500] if status >= 500 else TITLES[400]
+    )
+    html = render_template(
+        "error.html",
+        status=status,
+        title=title or default_title,
+        message=message or default_message,
+    )
+    return html, status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(err: CSRFError) -> tuple[str, int]:
+        return _page(
+            400,
+            "This form has expired or was not sent from this site (missing security token). "
+            "Go back, reload the page and submit it again.",
+            "Form expired",
+        )
+
+    @app.errorhandler(EngineError)
+    def engine_error(err: EngineError):  # type: ignore[no-untyped-def]
+        if _api():  # the API blueprint normally answers these itself, as problem+json
+            body = {"title": err.title, "status": err.http_status, "detail": err.message}
+            return body, err.http_status, {"Content-Type": "application/problem+json"}
+        return _page(err.http_status, err.message, err.title)
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):  # type: ignore[no-untyped-def]
+        if _api() or err.code is None or err.code < 400:
+            return err
+        return _page(err.code, None)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(err: InternalServerError):  # type: ignore[no-untyped-def]
+        if _api():
+            return err
+        log.error(
+            "Unhandled error on %s %s",
+            request.method,
+            request.path,
+            exc_info=err.original_exception,
+        )
+        return _page(500)

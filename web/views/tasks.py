@@ -1,0 +1,265 @@
+"""The inbox and the task page: see what waits for me, claim it, fill in its form, finish it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from engine import Conflict, InvalidData, NotFound, queries
+from engine.access import role_for_lane
+from engine.forms import FormDefinition, load_form
+from engine.models import AuditEvent, HumanTask, Instance, ProcessModel, User
+from engine.tasks import check_may_act
+from web import formrender
+from web.auth import login_required
+from web.views.common import STAFF, actor, engine, filter_options, now, page_number
+
+bp = Blueprint("tasks", __name__)
+
+SORTS = [
+    ("due", "Due date"),
+    ("-due", "Due date, latest first"),
+    ("created", "Oldest first"),
+    ("-created", "Newest first"),
+    ("name", "Task name"),
+]
+DUE_WITHIN = [("7", "Within 7 days"), ("30", "Within 30 days"), ("90", "Within 90 days")]
+
+
+@bp.get("/")
+@login_required
+def home() -> Response:
+    return redirect(url_for("tasks.inbox"))
+
+
+@bp.get("/inbox")
+@login_required
+def inbox() -> str:
+    me = actor()
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    due = request.args.get("due", "")
+    with engine().session() as s:
+        page = queries.task_query(
+            s,
+            me,
+            now=now(),
+            process_key=args.get("process"),
+            country=args.get("country"),
+            stage=args.get("stage"),
+            overdue=args.get("overdue") == "1",
+            due_within_days=int(due) if due.isdigit() else None,
+            claimed_by=me.username if args.get("mine") == "1" else None,
+            sort=args.get("sort", "due"),
+            page=page_number(),
+        )
+        labels = _instance_labels(s, {t.instance_id for t in page.items})
+        options = filter_options(s)
+        if not me.has(*STAFF):
+            options["countries"] = [(me.country, me.country)] if me.country else []
+        return render_template(
+            "inbox.html",
+            page=page,
+            labels=labels,
+            options=options,
+            args=args,
+            sorts=SORTS,
+            due_within=DUE_WITHIN,
+            now=now(),
+            filtered=bool(set(args) - {"sort"}),
+        )
+
+
+def _instance_labels(s: Session, ids: set[int]) -> dict[int, Instance]:
+    if not ids:
+        return {}
+    return {i.id: i for i in s.execute(select(Instance).where(Instance.id.in_(ids))).scalars()}
+
+
+def _task(s: Session, task_id: str) -> HumanTask:
+    ht = s.get(HumanTask, task_id)
+    if ht is None:
+        raise NotFound(f"Task {task_id} does not exist.")
+    check_may_act(s, actor(), ht)
+    return ht
+
+
+def _form(instance: Instance, ht: HumanTask) -> FormDefinition:
+    form = load_form(instance.process_version.forms, ht.form_file, ht.ui_form_file)
+    return form or FormDefinition(schema={"type": "object", "properties": {}}, ui_schema={})
+
+
+def _prefill(form: FormDefinition, instance: Instance, ht: HumanTask) -> dict[str, Any]:
+    """A draft if there is one; else what the instance already holds for these fields
+    (a form sent back to the country comes back filled in)."""
+    if ht.draft is not None:
+        return dict(ht.draft)
+    props = form.schema.get("properties") or {}
+    return {k: v for k, v in (instance.data or {}).items() if k in props}
+
+
+def _colleagues(s: Session, ht: HumanTask) -> list[User]:
+    """Active users who may act in the task's lane (for the Secretariat's assign list)."""
+    model = s.get(ProcessModel, ht.process_key)
+    role = role_for_lane(ht.lane, model.lane_roles if model else {})
+    users = s.execute(select(User).where(User.active.is_(True)).order_by(User.username)).scalars()
+    return [
+        u
+        for u in users
+        if (role is None or role in (u.roles or []))
+        and (ht.country is None or "country" not in (u.roles or []) or u.country == ht.country)
+    ]
+
+
+def _earlier(s: Session, instance_id: int) -> list[AuditEvent]:
+    return list(
+        s.execute(
+            select(AuditEvent)
+            .where(AuditEvent.instance_id == instance_id, AuditEvent.kind == "task_completed")
+            .order_by(AuditEvent.seq.desc())
+        ).scalars()
+    )
+
+
+def _render(
+    s: Session,
+    ht: HumanTask,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    extra: dict[str, int] | None = None,
+    conflict: str | None = None,
+    lock_version: int | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    instance = s.get(Instance, ht.instance_id)
+    assert instance is not None
+    form = _form(instance, ht)
+    if values is None:
+        values = _prefill(form, instance, ht)
+    fields = formrender.build(form.schema, form.ui_schema, values, errors, extra)
+    me = actor()
+    html = render_template(
+        "task.html",
+        task=ht,
+        instance=instance,
+        form=form,
+        fields=fields,
+        errors=errors or {},
+        labels=formrender.labels(fields),
+        conflict=conflict,
+        lock_version=instance.lock_version if lock_version is None else lock_version,
+        earlier=_earlier(s, instance.id),
+        colleagues=_colleagues(s, ht) if me.has("admin", "secretariat") else [],
+        now=now(),
+    )
+    return html, status
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def show(task_id: str) -> tuple[str, int]:
+    with engine().session() as s:
+        return _render(s, _task(s, task_id))
+
+
+@bp.post("/tasks/<task_id>")
+@login_required
+def submit(task_id: str) -> Response | tuple[str, int]:
+    me = actor()
+    action = request.form.get("action", "complete")
+    posted: MultiDict[str, str] = MultiDict(request.form)
+    raw_version = request.form.get("lock_version", "")
+    lock_version = int(raw_version) if raw_version.isdigit() else None
+    with engine().session() as s:
+        ht = _task(s, task_id)
+        instance = s.get(Instance, ht.instance_id)
+        assert instance is not None
+        form = _form(instance, ht)
+        extra = formrender.parse_extra(posted)
+        if action.startswith("remove_row:"):
+            posted = formrender.without_row(posted, action.split(":", 1)[1])
+        if action.startswith("add_row:"):
+            path = action.split(":", 1)[1]
+            extra[path] = extra.get(path, 1) + 1
+        values = formrender.parse(form.schema, form.ui_schema, posted)
+        if action.startswith(("add_row:", "remove_row:")):
+            return _render(s, ht, values=values, extra=extra, lock_version=lock_version)
+        if action == "save_draft":
+            try:
+                engine().save_draft(task_id, values, me)
+            except Conflict as err:
+                return _render(
+                    s,
+                    ht,
+                    values=values,
+                    extra=extra,
+                    conflict=err.message,
+                    lock_version=lock_version,
+                    status=409,
+                )
+            flash("Draft saved. You can come back to it at any time.", "success")
+            return redirect(url_for("tasks.show", task_id=task_id))
+        try:
+            engine().complete(task_id, values, me, expected_version=lock_version)
+        except InvalidData as err:
+            return _render(
+                s,
+                ht,
+                values=values,
+                errors=err.errors,
+                extra=extra,
+                lock_version=lock_version,
+                status=422,
+            )
+        except Conflict as err:
+            s.expire_all()
+            ht = _task(s, task_id)
+            return _render(
+                s,
+                ht,
+                values=values,
+                extra=extra,
+                conflict=err.message,
+                lock_version=lock_version,
+                status=409,
+            )
+    flash(f"Done: {ht.name}.", "success")
+    return redirect(url_for("tasks.inbox"))
+
+
+def _back(task_id: str) -> Response:
+    target = request.form.get("next", "")
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id: str) -> Response:
+    assignee = request.form.get("assignee", "").strip() or None
+    try:
+        ht = engine().claim(task_id, actor(), assignee=assignee)
+    except Conflict as err:
+        flash(err.message, "error")
+        return _back(task_id)
+    who = "you" if ht.claimed_by == actor().username else ht.claimed_by
+    flash(f"'{ht.name}' is now assigned to {who}.", "success")
+    return _back(task_id)
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@login_required
+def unclaim(task_id: str) -> Response:
+    try:
+        ht = engine().unclaim(task_id, actor())
+    except Conflict as err:
+        flash(err.message, "error")
+        return _back(task_id)
+    flash(f"'{ht.name}' is released; anyone in its lane can take it.", "success")
+    return _back(task_id)
