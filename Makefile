@@ -19,7 +19,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+# The modeler bundle (bpmn-js + properties panel), built with esbuild from web/static/modeler/.
+web/static/build/modeler.js: node_modules/.installed $(wildcard web/static/modeler/*)
+	npm run build --silent
+
+install: $(VENV)/.installed node_modules/.installed web/static/build/modeler.js
 
 migrate: install
 	$(PATHFINDER) db upgrade
@@ -60,4 +64,4 @@ bench-quick: install
 	$(BIN)/python -m bench --quick
 
 clean:
-	rm -rf $(VENV) node_modules var test-output .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) node_modules var test-output web/static/build .pytest_cache .ruff_cache .mypy_cache
