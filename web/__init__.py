@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from flask import Flask
@@ -35,19 +36,19 @@ def create_app(
         MAX_CONTENT_LENGTH=25 * 1024 * 1024,
         PATHFINDER_SETTINGS=settings,
     )
-    import os
-
     if os.environ.get("PATHFINDER_SECURE_COOKIES") == "1":
         app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
     app.config.update(config or {})
     app.extensions["pathfinder_engine"] = engine
     app.extensions["pathfinder_settings"] = settings
 
-    from web import api, audit_views, auth, notifications_views, views
+    from web import api, audit_views, auth, health, modeler_views, notifications_views, views
 
     auth.init_app(app)
     views.init_app(app)
     app.register_blueprint(audit_views.bp)
     notifications_views.init_app(app)  # after auth: it exempts the unsubscribe view from CSRF
     api.init_app(app)
+    modeler_views.init_app(app)
+    health.init_app(app)
     return app

@@ -1,7 +1,7 @@
-"""Fixtures for driving processes/pathfinder.bpmn through the engine, and the BPMN coverage hooks.
+"""Fixtures for driving processes/pathfinder.bpmn through the engine.
 
-The coverage hooks live in `coverage.py`; they are imported here because pytest only honours
-`pytest_plugins` in the root conftest (which this team does not own).
+The BPMN coverage hooks live in `coverage.py`, registered as a plugin by the root conftest so the
+xdist controller (which collects nothing) prints the report too.
 """
 
 from __future__ import annotations
@@ -9,11 +9,6 @@ from __future__ import annotations
 import pytest
 
 from engine import Engine, VirtualClock
-from tests.processes.coverage import (  # noqa: F401 - pytest hooks, registered by import
-    pytest_configure,
-    pytest_sessionfinish,
-    pytest_terminal_summary,
-)
 from tests.processes.driver import Pathfinder, deploy_pathfinder
 
 

@@ -18,6 +18,7 @@ from web.api.schemas import AdvanceResultSchema, AdvanceSchema, ClockSchema
 
 blp = ApiBlueprint("simulation", __name__, url_prefix="/simulation", description="Virtual clock.")
 
+
 def _virtual_clock() -> VirtualClock:
     settings = current_app.extensions.get("pathfinder_settings")
     clock = get_engine().clock

@@ -1,0 +1,25 @@
+"""Health endpoints answer without signing in and report the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine import Settings
+from web import create_app
+
+
+def test_healthz_and_readyz(settings: Settings) -> None:
+    client = create_app(settings).test_client()
+    assert client.get("/healthz").json == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json == {"status": "ready", "database": "ok"}
+
+
+def test_readyz_reports_an_unreachable_database(tmp_path: Path) -> None:
+    # Nothing listens on port 1 of the loopback: the connection is refused at once.
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
+    client = create_app(Settings(database_url=url, secret_key="x", var_dir=tmp_path)).test_client()
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json == {"status": "unavailable", "database": "OperationalError"}
