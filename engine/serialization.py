@@ -14,6 +14,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from engine.archive import PRUNE_ABOVE, merging_joins, prune_state
+
 Specs = tuple[Any, dict[str, Any]]
 """A top-level process spec and the specs of the processes it calls."""
 
@@ -44,10 +46,18 @@ def load_spec(dialect: str, spec_json: str) -> Specs:
     return ser.from_dict(dct["spec"]), subs
 
 
-def dump_state(dialect: str, workflow: BpmnWorkflow) -> str:
-    """Serialize an instance's state without its spec (re-attached on load)."""
+def dump_state(
+    dialect: str, workflow: BpmnWorkflow, *, prune_above: int | None = PRUNE_ABOVE
+) -> str:
+    """Serialize an instance's state without its spec (re-attached on load).
+
+    Finished history is pruned from task trees larger than `prune_above` tasks (see
+    `engine.archive`; the audit trail keeps it); `None` stores the whole tree.
+    """
     ser = serializer(dialect)
     dct = ser.to_dict(workflow)
+    if prune_above is not None:
+        prune_state(dct, prune_above, merging_joins(workflow))
     dct.pop("spec", None)
     dct.pop("subprocess_specs", None)
     dct[ser.VERSION_KEY] = ser.VERSION

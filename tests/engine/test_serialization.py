@@ -13,7 +13,9 @@ def _snapshot(engine: Engine, instance_id: int) -> tuple[str, list[tuple[str, st
     """Restore the stored state, serialize it again, and list every task with its state."""
     with engine.session() as s:
         loaded = load(s, engine.runtime, instance_id)
-        specs = engine.runtime.specs.get(loaded.version.id, loaded.version.dialect, loaded.version.spec_json)
+        specs = engine.runtime.specs.get(
+            loaded.version.id, loaded.version.dialect, loaded.version.spec_json
+        )
         stored = loaded.row.state
         again = dump_state(loaded.version.dialect, loaded.wf)
         twice = dump_state(loaded.version.dialect, load_state(loaded.version.dialect, again, specs))
