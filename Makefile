@@ -42,9 +42,9 @@ serve: install
 
 # The whole suite on SQLite; then on PostgreSQL when TEST_DATABASE_URL names one (CI sets it).
 test: install
-	$(BIN)/pytest -n auto --dist loadgroup -q $(PYTEST_ARGS)
+	env -u TEST_DATABASE_URL $(BIN)/pytest -n auto --dist loadgroup -q $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-		echo "== again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
+		echo "== again on PostgreSQL ($$TEST_DATABASE_URL), browser tests excluded =="; \
 		$(BIN)/pytest -n auto --dist loadgroup -q -m "not e2e" $(PYTEST_ARGS); \
 	fi
 

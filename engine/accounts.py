@@ -163,6 +163,8 @@ def sign_in(
     `TooManyAttempts` after THROTTLE_FAILURES failures within THROTTLE_WINDOW.
     """
     username = username[:150]
+    if "\x00" in username or "\x00" in password:
+        return None  # no account can have one; PostgreSQL cannot even compare it
     failures = session.execute(
         select(func.count())
         .select_from(LoginAttempt)

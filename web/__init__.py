@@ -33,7 +33,9 @@ def create_app(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=False,  # set PATHFINDER_SECURE_COOKIES=1 behind HTTPS
-        MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        # Room for a form with two files at the per-file limit; a single file over the limit
+        # is refused by the attachment checks with the rest of the form kept.
+        MAX_CONTENT_LENGTH=int(max(25, 2 * settings.max_upload_mb + 5) * 1024 * 1024),
         PATHFINDER_SETTINGS=settings,
     )
     if os.environ.get("PATHFINDER_SECURE_COOKIES") == "1":
@@ -42,7 +44,18 @@ def create_app(
     app.extensions["pathfinder_engine"] = engine
     app.extensions["pathfinder_settings"] = settings
 
-    from web import api, audit_views, auth, health, modeler_views, notifications_views, views
+    from web import (
+        api,
+        audit_views,
+        auth,
+        guards,
+        health,
+        modeler_views,
+        notifications_views,
+        views,
+    )
+
+    guards.init_app(app)
 
     auth.init_app(app)
     views.init_app(app)
