@@ -159,7 +159,8 @@ def audit() -> None:
     help="Verify an exported JSON file offline (no database needed).",
 )
 def audit_verify(instance_id: int | None, export: Path | None) -> None:
-    """Recompute the hash chains; name the first altered, inserted or removed event."""
+    """Recompute the hash chains and the attached files' SHA-256; name the first altered,
+    inserted or removed event and every changed or missing file."""
     from engine import history
 
     if export is not None:
@@ -169,15 +170,23 @@ def audit_verify(instance_id: int | None, export: Path | None) -> None:
             click.echo(f"{export}: not a Pathfinder export ({err})", err=True)
             sys.exit(2)
         reports = history.verify_export(document)
+        files = []
     else:
-        reports = list(_engine().verify(instance_id))
+        engine = _engine()
+        reports = list(engine.verify(instance_id))
+        files = engine.verify_attachments(instance_id)
     broken = [r for r in reports if not r.intact]
     for r in reports:
         if not r.intact or instance_id is not None or export is not None:
             click.echo(r.message)
+    for problem in files:
+        click.echo(problem.message)
     total = sum(r.events for r in reports)
-    if broken:
-        click.echo(f"BROKEN: {len(broken)} of {len(reports)} chains", err=True)
+    if broken or files:
+        if broken:
+            click.echo(f"BROKEN: {len(broken)} of {len(reports)} chains", err=True)
+        if files:
+            click.echo(f"BROKEN: {len(files)} attached file(s) changed or missing", err=True)
         sys.exit(1)
     click.echo(f"intact, {total} events in {len(reports)} chains")
 

@@ -70,6 +70,10 @@ class Settings:
     mail_backoff_seconds: float = 60.0
     """`PATHFINDER_MAIL_BACKOFF_SECONDS`: first retry delay; doubles on each further attempt."""
 
+    max_upload_mb: float = 20.0
+    """`PATHFINDER_MAX_UPLOAD_MB`: the largest file a form accepts (a field's `x-max-mb` may set
+    a lower limit). Attachments are stored under `var_dir/attachments`."""
+
     simulate: bool = False
     """`PATHFINDER_SIMULATE`: run on a virtual clock that the simulation API can advance."""
 
@@ -95,5 +99,6 @@ class Settings:
             reminder_before=env.get("PATHFINDER_REMINDER_BEFORE", "P3D"),
             mail_max_attempts=int(env.get("PATHFINDER_MAIL_MAX_ATTEMPTS", "5")),
             mail_backoff_seconds=float(env.get("PATHFINDER_MAIL_BACKOFF_SECONDS", "60")),
+            max_upload_mb=float(env.get("PATHFINDER_MAX_UPLOAD_MB", "20")),
             simulate=env.get("PATHFINDER_SIMULATE", "") in {"1", "true", "yes"},
         )

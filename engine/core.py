@@ -10,21 +10,32 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import deployments, execution, history, instances, notifications, tasks, timers
+from engine import (
+    attachments,
+    deployments,
+    execution,
+    history,
+    instances,
+    notifications,
+    tasks,
+    timers,
+)
 from engine.access import SYSTEM, Actor
+from engine.attachments import AttachmentInfo, FileProblem
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
 from engine.db import make_engine, make_session_factory
 from engine.db import transaction as _transaction
 from engine.deployments import DeployResult
 from engine.errors import Conflict, EngineError, NotFound
+from engine.forms import load_form
 from engine.history import ChainReport
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.scripting import make_script_engine
@@ -64,6 +75,10 @@ class Engine:
             specs=SpecCache(),
             max_call_depth=self.settings.max_call_depth,
         )
+        self.files: attachments.Store = attachments.LocalStore(
+            self.settings.var_dir / "attachments"
+        )
+        """Where uploaded documents are stored (content-addressed by SHA-256)."""
         self.mail = notifications.install(self)
         """Mail settings; new audit events queue outbox messages in their own transaction."""
         self.retry_policy = timers.RetryPolicy(
@@ -158,8 +173,57 @@ class Engine:
     ) -> Instance:
         with transaction(self.sessions) as s:
             return tasks.complete_task(
-                s, self.runtime, task_id, data, actor, expected_version=expected_version
+                s,
+                self.runtime,
+                task_id,
+                data,
+                actor,
+                expected_version=expected_version,
+                max_upload_mb=self.settings.max_upload_mb,
             )
+
+    # -- attachments -------------------------------------------------------------------------
+
+    def upload(
+        self, task_id: str, field: str, filename: str, content: bytes, actor: Actor
+    ) -> AttachmentInfo:
+        """Check and store a file for a file field of an open task (before the form is
+        submitted); `InvalidData` keyed by the field says why a file was refused."""
+        with transaction(self.sessions) as s:
+            ht = tasks.open_task(s, actor, task_id)
+            instance = s.get(Instance, ht.instance_id)
+            assert instance is not None
+            version = instance.process_version
+            form = load_form(version.forms, ht.form_file, ht.ui_form_file)
+            return attachments.store_upload(
+                s,
+                self.files,
+                ht,
+                form,
+                field,
+                filename,
+                content,
+                actor,
+                now=self.now(),
+                max_mb=self.settings.max_upload_mb,
+            )
+
+    def open_attachment(self, attachment_id: str, actor: Actor) -> tuple[AttachmentInfo, BinaryIO]:
+        """An attachment the actor may see and its content for reading (the caller closes it);
+        `NotFound` for anything else, including another country's documents."""
+        with self.sessions() as s:
+            info, _instance = attachments.lookup(s, attachment_id, actor)
+        try:
+            return info, self.files.open(info.sha256)
+        except FileNotFoundError as exc:
+            raise NotFound(
+                f"The file of attachment {attachment_id} is missing from storage."
+            ) from exc
+
+    def verify_attachments(self, instance_id: int | None = None) -> list[FileProblem]:
+        """Recompute each recorded document's SHA-256 on storage; every mismatch or gap."""
+        with self.sessions() as s:
+            return attachments.verify_attachments(s, self.files, instance_id)
 
     def claim(self, task_id: str, actor: Actor, assignee: str | None = None) -> HumanTask:
         with transaction(self.sessions) as s:

@@ -7,6 +7,7 @@ is refused in the other.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,60 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from engine.errors import InvalidData
+from engine.filetypes import KINDS
+
+ATTACHMENT_FORMAT = "attachment"
+"""`{"type": "string", "format": "attachment"}`: a file field; its value is an attachment id."""
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+FORMATS = FormatChecker()
+"""The standard formats plus `attachment` (an uploaded file's id)."""
+
+
+def _is_attachment_id(value: object) -> bool:
+    return not isinstance(value, str) or bool(_UUID.match(value))
+
+
+FORMATS.checks(ATTACHMENT_FORMAT)(_is_attachment_id)
+
+
+@dataclass(frozen=True)
+class FileRule:
+    """What a file field takes: `x-accept` kinds, `x-max-mb`, one file or several."""
+
+    accept: tuple[str, ...]
+    max_bytes: int
+    multiple: bool
+
+    @property
+    def max_mb(self) -> float:
+        return self.max_bytes / (1024 * 1024)
+
+
+def file_rule(schema: Mapping[str, Any], default_max_mb: float) -> FileRule | None:
+    multiple = schema.get("type") == "array"
+    item = schema.get("items") if multiple else schema
+    if not isinstance(item, Mapping) or item.get("format") != ATTACHMENT_FORMAT:
+        return None
+    accept = tuple(k for k in item.get("x-accept") or KINDS if k in KINDS)
+    limit = min(float(item.get("x-max-mb") or default_max_mb), default_max_mb)
+    return FileRule(accept=accept, max_bytes=int(limit * 1024 * 1024), multiple=multiple)
+
+
+def file_fields(
+    schema: Mapping[str, Any], default_max_mb: float, prefix: str = ""
+) -> dict[str, FileRule]:
+    """Dotted path -> rule of every file field (top level and inside nested objects);
+    `x-max-mb` can lower the installation's limit, never raise it."""
+    out: dict[str, FileRule] = {}
+    for key, sub in (schema.get("properties") or {}).items():
+        if not isinstance(sub, Mapping):
+            continue
+        rule = file_rule(sub, default_max_mb)
+        if rule is not None:
+            out[prefix + key] = rule
+        elif sub.get("type") == "object":
+            out.update(file_fields(sub, default_max_mb, f"{prefix}{key}."))
+    return out
 
 
 @dataclass(frozen=True)
@@ -51,6 +106,8 @@ def _message(error: ValidationError) -> str:
     v = error.validator
     if v == "required":
         return "This field is required."
+    if v == "format" and error.validator_value == ATTACHMENT_FORMAT:
+        return "Upload the file again: this is not an uploaded file's id."
     if v == "format":
         return f"Enter a valid {error.validator_value}."
     if v == "enum":
@@ -82,7 +139,7 @@ def clean_data(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, 
 
 def field_errors(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, str]:
     """Every problem in `data` keyed by dotted field path (`actions.0.budget`)."""
-    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    validator = Draft202012Validator(schema, format_checker=FORMATS)
     errors: dict[str, str] = {}
     for error in sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.absolute_path)):
         errors.setdefault(_path(error), _message(error))

@@ -11,6 +11,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine import attachments
 from engine import forms as form_defs
 from engine.access import Actor, may_act_in_lane, may_see_country
 from engine.clock import use_clock
@@ -55,7 +56,8 @@ def check_may_act(session: Session, actor: Actor, ht: HumanTask) -> None:
         raise Forbidden(f"Only the '{ht.lane}' lane's role may act on this task.", task_id=ht.id)
 
 
-def _open_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
+def open_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
+    """The READY task row the actor may act on (NotFound, Forbidden or NotReady otherwise)."""
     ht = ready_task(session, task_id)
     check_may_act(session, actor, ht)
     if ht.state != "ready":
@@ -76,9 +78,13 @@ def complete_task(
     actor: Actor,
     *,
     expected_version: int | None = None,
+    max_upload_mb: float = 20.0,
 ) -> Instance:
-    """Complete a READY human task with validated form data and run the instance on."""
-    ht = _open_task(session, actor, task_id)
+    """Complete a READY human task with validated form data and run the instance on.
+
+    Attachment ids in file fields must name files uploaded for this task and field; they are
+    marked attached here and their hashes go into the `task_completed` event."""
+    ht = open_task(session, actor, task_id)
     if ht.claimed_by and ht.claimed_by != actor.username and not actor.has("admin", "secretariat"):
         raise Conflict(f"'{ht.name}' is claimed by {ht.claimed_by}.", task_id=task_id)
     loaded = load(session, rt, ht.instance_id)
@@ -97,6 +103,7 @@ def complete_task(
         )
     form = form_defs.load_form(loaded.version.forms, ht.form_file, ht.ui_form_file)
     clean = form_defs.validate(form, data)
+    files = attachments.attach(session, ht, form, clean, max_mb=max_upload_mb)
     task = loaded.wf.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise NotReady(f"'{ht.name}' is not ready.", task_id=task_id)
@@ -121,6 +128,7 @@ def complete_task(
             "lane": ht.lane,
             "submitted": jsonable(clean),
             "from": from_element(task),
+            **({"attachments": files} if files else {}),
         },
     )
     absorb(loaded, data_objects(loaded.wf), actor.username, ht.element_id)
@@ -135,7 +143,7 @@ def claim(
     session: Session, task_id: str, actor: Actor, assignee: str | None = None, *, now: datetime
 ) -> HumanTask:
     """Claim a task for `actor` (or, for the Secretariat and admins, assign it to `assignee`)."""
-    ht = _open_task(session, actor, task_id)
+    ht = open_task(session, actor, task_id)
     target = assignee or actor.username
     if assignee and assignee != actor.username and not actor.has("admin", "secretariat"):
         raise Forbidden("Only the Secretariat and admins assign tasks to colleagues.")
@@ -158,7 +166,7 @@ def claim(
 
 def unclaim(session: Session, task_id: str, actor: Actor, *, now: datetime) -> HumanTask:
     """Release a claim so anyone in the lane may take the task."""
-    ht = _open_task(session, actor, task_id)
+    ht = open_task(session, actor, task_id)
     if ht.claimed_by is None:
         return ht
     if ht.claimed_by != actor.username and not actor.has("admin", "secretariat"):
@@ -179,7 +187,7 @@ def unclaim(session: Session, task_id: str, actor: Actor, *, now: datetime) -> H
 
 def save_draft(session: Session, task_id: str, data: Mapping[str, Any], actor: Actor) -> HumanTask:
     """Keep unfinished form input on the task (not validated, not part of the instance data)."""
-    ht = _open_task(session, actor, task_id)
+    ht = open_task(session, actor, task_id)
     ht.draft = jsonable(dict(data))
     ht.draft_by = actor.username
     session.flush()

@@ -149,13 +149,20 @@ def _wants_json() -> bool:
 @bp.get("/instances/<int:instance_id>/verify")
 @login_required
 def verify(instance_id: int) -> Response | str:
-    """Recompute the instance's hash chain (reads only; every role that sees it may ask)."""
+    """Recompute the instance's hash chain and its documents' SHA-256 (reads only; every role
+    that sees the instance may ask)."""
     with the_engine().session() as s:
         inst = _instance(s, instance_id)
         verdict = audit.verify_instance(s, inst.id)
-        if _wants_json():
-            return Response(json.dumps(dataclasses.asdict(verdict)), mimetype="application/json")
-        return render_template("audit/verify.html", instance=inst, verdict=verdict)
+    files = the_engine().verify_attachments(inst.id)
+    if _wants_json():
+        body = {
+            **dataclasses.asdict(verdict),
+            "intact": verdict.intact and not files,
+            "files": [dataclasses.asdict(f) | {"message": f.message} for f in files],
+        }
+        return Response(json.dumps(body, default=str), mimetype="application/json")
+    return render_template("audit/verify.html", instance=inst, verdict=verdict, files=files)
 
 
 @bp.get("/instances/<int:instance_id>/export.<any(csv, json):fmt>")
@@ -260,6 +267,7 @@ def verify_all() -> str:
         "audit/verify_all.html",
         reports=reports,
         broken=broken,
+        files=the_engine().verify_attachments(),
         total=sum(r.events for r in reports),
         search_url=url_for("audit.search"),
     )

@@ -16,6 +16,9 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from engine.filetypes import KINDS, describe_accept, human_size
+from engine.forms import file_rule
+
 FORMAT_INPUT = {"date": "date", "email": "email", "uri": "url", "date-time": "datetime-local"}
 TRUE_VALUES = {"true", "on", "1", "yes"}
 ACRONYMS = {"ilo", "gcg", "un", "sdg", "vnr", "ngo", "iom", "unicef", "usd"}
@@ -37,7 +40,8 @@ class Field:
     name: str
     label: str
     widget: str
-    """text | textarea | number | select | radio | checkboxes | checkbox | yesno | rows | group"""
+    """text | textarea | number | select | radio | checkboxes | checkbox | yesno | rows | group |
+    file"""
     input_type: str = "text"
     value: str = ""
     required: bool = False
@@ -54,6 +58,13 @@ class Field:
     """For `rows`: one list of fields per row (filled rows first, then blank ones)."""
     row_title: str = "Row"
     extra: int = 1
+    files: list[Any] = field(default_factory=list)
+    """For `file`: the files already uploaded (`AttachmentInfo`), kept as hidden ids."""
+    multiple: bool = False
+    accept: str = ""
+    """For `file`: the `accept` attribute (`.pdf,.docx`)."""
+    accept_label: str = ""
+    max_label: str = ""
 
     @property
     def id(self) -> str:
@@ -124,9 +135,29 @@ def _text(value: Any) -> str:
 
 
 class _Builder:
-    def __init__(self, errors: Mapping[str, str], extra: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        errors: Mapping[str, str],
+        extra: Mapping[str, int],
+        uploaded: Mapping[str, Any],
+        max_mb: float,
+    ) -> None:
         self.errors = errors
         self.extra = extra
+        self.uploaded = uploaded
+        self.max_mb = max_mb
+
+    def _file(self, f: Field, schema: Mapping[str, Any], value: Any) -> Field | None:
+        rule = file_rule(schema, self.max_mb)
+        if rule is None:
+            return None
+        ids = value if isinstance(value, list) else [value] if value else []
+        f.widget, f.multiple = "file", rule.multiple
+        f.files = [self.uploaded[i] for i in ids if isinstance(i, str) and i in self.uploaded]
+        f.accept = ",".join("." + e for k in rule.accept for e in KINDS[k].extensions)
+        f.accept_label = describe_accept(rule.accept)
+        f.max_label = human_size(rule.max_bytes)
+        return f
 
     def fields(
         self, schema: Mapping[str, Any], ui: Mapping[str, Any], values: Any, prefix: str = ""
@@ -164,6 +195,8 @@ class _Builder:
         )
         widget = ui.get("ui:widget")
         choices = _choices(schema, ui)
+        if (file_field := self._file(f, schema, value)) is not None:
+            return file_field
         if kind == "array":
             return self._array(f, schema, ui, value, widget)
         if kind == "object":
@@ -229,9 +262,14 @@ def build(
     values: Mapping[str, Any] | None,
     errors: Mapping[str, str] | None = None,
     extra: Mapping[str, int] | None = None,
+    *,
+    uploaded: Mapping[str, Any] | None = None,
+    max_mb: float = 20.0,
 ) -> list[Field]:
-    """The fields of a form, filled with `values` and annotated with `errors` (by dotted path)."""
-    return _Builder(errors or {}, extra or {}).fields(schema, ui or {}, values or {})
+    """The fields of a form, filled with `values` and annotated with `errors` (by dotted path);
+    `uploaded` maps the attachment ids in `values` to what file fields show about them."""
+    builder = _Builder(errors or {}, extra or {}, uploaded or {}, max_mb)
+    return builder.fields(schema, ui or {}, values or {})
 
 
 # ------------------------------------------------------------------------------- parsing

@@ -33,7 +33,8 @@ def refuse_nul_characters() -> None:
         fields += _nul_fields(request.get_json(silent=True), "")
     elif request.form:
         fields += _nul_fields(request.form.to_dict(flat=False), "")
-    fields += [f"file:{f.filename}" for f in request.files.values() if f.filename and NUL in f.filename]
+    names = [f.filename for f in request.files.values() if f.filename]
+    fields += [f"file:{name}" for name in names if NUL in name]
     if fields:
         unique = sorted(set(fields))
         raise InvalidData(

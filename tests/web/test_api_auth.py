@@ -28,6 +28,7 @@ def _operations(api_app: Flask) -> list[tuple[str, str]]:
     samples = {
         "{instance_id}": "1",
         "{task_id}": "00000000-0000-4000-8000-000000000000",
+        "{attachment_id}": "00000000-0000-4000-8000-000000000000",
         "{token_id}": "1",
         "{key}": "review",
     }

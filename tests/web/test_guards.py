@@ -9,7 +9,9 @@ from web import create_app
 
 def test_api_refuses_nul_with_problem_json(settings: Settings) -> None:
     client = create_app(settings).test_client()
-    response = client.post("/api/v1/auth/token", json={"username": "ad\x00min", "password": "x" * 10})
+    response = client.post(
+        "/api/v1/auth/token", json={"username": "ad\x00min", "password": "x" * 10}
+    )
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     assert response.json["errors"] == {"username": "Remove the NUL (\\0) character."}

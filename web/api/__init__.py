@@ -14,12 +14,30 @@ from flask import Flask
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from web.api import docs, errors, history, instances, models, simulation, tasks, tokens
+from web.api import (
+    attachments,
+    docs,
+    errors,
+    history,
+    instances,
+    models,
+    simulation,
+    tasks,
+    tokens,
+)
 from web.api.auth import authenticate_request
 from web.api.schemas import ProblemSchema
 
 PREFIX = "/api/v1"
-RESOURCES = (tokens.blp, models.blp, instances.blp, history.blp, tasks.blp, simulation.blp)
+RESOURCES = (
+    tokens.blp,
+    models.blp,
+    instances.blp,
+    history.blp,
+    tasks.blp,
+    attachments.blp,
+    simulation.blp,
+)
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 DESCRIPTION = """Everything the Pathfinder web app does, for scripts and other systems.

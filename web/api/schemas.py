@@ -222,6 +222,33 @@ class DraftSchema(Schema):
     data = _object(required=True)
 
 
+class AttachmentUploadSchema(Schema):
+    field = fields.String(
+        required=True,
+        validate=validate.Length(1, 200),
+        metadata={
+            "description": "The form's file field (a property with `format: attachment`), "
+            "dotted for nested fields."
+        },
+    )
+    file = Upload(
+        required=True,
+        metadata={
+            "description": "The document: PDF, Office (docx/xlsx/pptx, doc/xls/ppt), PNG/JPEG/"
+            "GIF or CSV/plain text, as the field's `x-accept` allows; checked by content."
+        },
+    )
+
+
+class AttachmentSchema(Schema):
+    id = fields.String(
+        required=True, metadata={"description": "Put this in the completion data's field."}
+    )
+    filename = fields.String(required=True, metadata={"description": "The sanitised file name."})
+    size = fields.Integer(required=True, metadata={"description": "Bytes."})
+    sha256 = fields.String(required=True, metadata={"description": "SHA-256 of the content, hex."})
+
+
 # -- instances -----------------------------------------------------------------------------
 
 

@@ -7,10 +7,12 @@ from uuid import UUID
 
 from engine.queries import task_query
 from web.api.auth import current_actor, get_engine
-from web.api.blueprint import ApiBlueprint
+from web.api.blueprint import MULTIPART, ApiBlueprint
 from web.api.instances import instance_response
 from web.api.representations import TaskRenderer, visible_task
 from web.api.schemas import (
+    AttachmentSchema,
+    AttachmentUploadSchema,
     ClaimSchema,
     CompleteSchema,
     DraftSchema,
@@ -129,3 +131,31 @@ def complete_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
         expected_version=args.get("expected_version"),
     )
     return instance_response(row.id)
+
+
+@blp.route(f"{TASK}/attachments", methods=["POST"])
+@blp.arguments(AttachmentUploadSchema, location=MULTIPART)
+@blp.response(201, AttachmentSchema)
+@blp.alt_response(403, response="Problem403")
+@blp.alt_response(404, response="Problem404")
+@blp.alt_response(409, response="Problem409")
+@blp.alt_response(413, response="Problem413")
+@blp.alt_response(422, response="Problem422")
+def upload_attachment(args: dict[str, Any], task_id: UUID) -> tuple[dict[str, Any], int]:
+    """Upload a document for a file field of an open task; put the answered `id` in that
+    field of the completion data
+
+    Multipart: `field` (the form's file field) and `file`. The file is checked by its content
+    (type, size limit, no macros or executables) and stored once per content; 422 with
+    `errors.<field>` says why a file was refused. Completing the task attaches it and records
+    its SHA-256 in the history.
+    """
+    upload = args["file"]
+    info = get_engine().upload(
+        _check_visible(task_id),
+        args["field"],
+        upload.filename or "",
+        upload.read(),
+        current_actor(),
+    )
+    return {"id": info.id, "filename": info.filename, "size": info.size, "sha256": info.sha256}, 201

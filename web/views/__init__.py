@@ -12,8 +12,9 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from engine import queries
+from engine.filetypes import human_size
 from web import assets
-from web.views import admin, dashboard, errors, instances, tasks
+from web.views import admin, attachments, dashboard, errors, instances, tasks
 from web.views.common import STAFF, actor, engine, now
 
 log = logging.getLogger("pathfinder.web")
@@ -60,8 +61,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(instances.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(attachments.bp)
     assets.init_app(app)
     errors.init_app(app)
     app.context_processor(_nav)
     app.add_template_filter(pretty, "pretty")
+    app.add_template_filter(human_size, "filesize")
     app.add_template_filter(lambda v: json.dumps(v, sort_keys=True), "tojson_sorted")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
-from engine import Conflict, Forbidden, InvalidData, NotFound, queries
+from engine import Conflict, Forbidden, InvalidData, NotFound, attachments, queries
 from engine.access import may_act_in_lane, may_start
 from engine.models import Instance, ProcessModel, ProcessVersion
 from web.auth import login_required
@@ -106,6 +106,8 @@ def show(instance_id: int) -> str:
             actionable=actionable,
             states=states,
             history=[e for e in engine().history(inst.id) if show_all or e.kind not in QUIET],
+            documents=attachments.listing(s, instance_id=inst.id),
+            task_names={t.id: t.name for t in queries.completed_tasks(s, inst.id)},
             show_all=show_all,
             now=now(),
             actions=ACTIONS,

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from engine import Conflict, InvalidData, NotFound, queries
+from engine import Conflict, InvalidData, NotFound, attachments, queries
 from engine.access import role_for_lane
-from engine.forms import FormDefinition, load_form
+from engine.attachments import AttachmentInfo
+from engine.forms import FormDefinition, field_errors, file_fields, load_form
 from engine.models import AuditEvent, HumanTask, Instance, ProcessModel, User
 from engine.tasks import check_may_act
 from web import formrender
@@ -125,6 +126,40 @@ def _earlier(s: Session, instance_id: int) -> list[AuditEvent]:
     )
 
 
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value] if value else []
+
+
+def _set(values: dict[str, Any], path: str, value: Any, multiple: bool) -> None:
+    """Put an uploaded file's id at a dotted path (appended for a several-files field)."""
+    *parents, last = path.split(".")
+    target = values
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = [*_as_list(target.get(last)), value] if multiple else value
+
+
+def _store_uploads(
+    task_id: str, form: FormDefinition, values: dict[str, Any]
+) -> tuple[dict[str, str], list[AttachmentInfo]]:
+    """Store every file the form posted (before anything else, so a refusal elsewhere keeps
+    them); their ids go into `values`. Returns the refusals by field and what was stored."""
+    rules = file_fields(form.schema, engine().settings.max_upload_mb)
+    errors: dict[str, str] = {}
+    stored: list[AttachmentInfo] = []
+    for name, upload in request.files.items(multi=True):
+        if name not in rules or not upload.filename:
+            continue
+        try:
+            info = engine().upload(task_id, name, upload.filename, upload.read(), actor())
+        except InvalidData as err:
+            errors.update(err.errors)
+            continue
+        _set(values, name, info.id, rules[name].multiple)
+        stored.append(info)
+    return errors, stored
+
+
 def _render(
     s: Session,
     ht: HumanTask,
@@ -141,7 +176,21 @@ def _render(
     form = _form(instance, ht)
     if values is None:
         values = _prefill(form, instance, ht)
-    fields = formrender.build(form.schema, form.ui_schema, values, errors, extra)
+    max_mb = engine().settings.max_upload_mb
+    ids = [
+        i
+        for path in file_fields(form.schema, max_mb)
+        for i in _as_list(attachments.value_at(values, path))
+    ]
+    fields = formrender.build(
+        form.schema,
+        form.ui_schema,
+        values,
+        errors,
+        extra,
+        uploaded=attachments.by_ids(s, ids),
+        max_mb=max_mb,
+    )
     me = actor()
     html = render_template(
         "task.html",
@@ -154,6 +203,7 @@ def _render(
         conflict=conflict,
         lock_version=instance.lock_version if lock_version is None else lock_version,
         earlier=_earlier(s, instance.id),
+        documents=attachments.listing(s, instance_id=instance.id),
         colleagues=_colleagues(s, ht) if me.has("admin", "secretariat") else [],
         now=now(),
     )
@@ -187,6 +237,21 @@ def submit(task_id: str) -> Response | tuple[str, int]:
             path = action.split(":", 1)[1]
             extra[path] = extra.get(path, 1) + 1
         values = formrender.parse(form.schema, form.ui_schema, posted)
+        refused, stored = _store_uploads(task_id, form, values)
+        if stored:
+            s.rollback()  # end this read's snapshot so the page shows the new uploads
+            ht = _task(s, task_id)
+        if refused and not action.startswith(("add_row:", "remove_row:")):
+            errors = {**field_errors(form.schema, values), **refused}
+            return _render(
+                s,
+                ht,
+                values=values,
+                errors=errors,
+                extra=extra,
+                lock_version=lock_version,
+                status=422,
+            )
         if action.startswith(("add_row:", "remove_row:")):
             return _render(s, ht, values=values, extra=extra, lock_version=lock_version)
         if action == "save_draft":
