@@ -38,3 +38,13 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]
 
     def route(self, rule: str, *, parameters: Any = None, tags: Any = None, **options: Any) -> Any:
         return super().route(rule, parameters=parameters, tags=tags or [self.tag], **options)
+
+    def problems(self, *statuses: int) -> Any:
+        """Document the problem+json responses an operation may give (`Problem<status>`)."""
+
+        def decorate(func: Any) -> Any:
+            for status in reversed(statuses):
+                func = self.alt_response(status, response=f"Problem{status}")(func)
+            return func
+
+        return decorate

@@ -57,10 +57,7 @@ def list_instances(args: dict[str, Any]) -> dict[str, Any]:
 @blp.route("", methods=["POST"])
 @blp.arguments(StartInstanceSchema)
 @blp.response(201, InstanceDetailSchema)
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(404, response="Problem404")
-@blp.alt_response(409, response="Problem409")
-@blp.alt_response(422, response="Problem422")
+@blp.problems(403, 404, 409, 422)
 def start_instance(args: dict[str, Any]) -> dict[str, Any]:
     """Start an instance
 
@@ -95,9 +92,7 @@ _MANAGE_DOC = (
 @blp.route(f"/<{ID}:instance_id>/suspend", methods=["POST"])
 @blp.arguments(ReasonSchema)
 @blp.response(200, InstanceDetailSchema)
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(404, response="Problem404")
-@blp.alt_response(409, response="Problem409")
+@blp.problems(403, 404, 409)
 @blp.doc(description=_MANAGE_DOC)
 def suspend_instance(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
     """Suspend a running instance (timers and tasks wait)"""
@@ -106,9 +101,7 @@ def suspend_instance(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
 
 @blp.route(f"/<{ID}:instance_id>/resume", methods=["POST"])
 @blp.response(200, InstanceDetailSchema)
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(404, response="Problem404")
-@blp.alt_response(409, response="Problem409")
+@blp.problems(403, 404, 409)
 @blp.doc(description=_MANAGE_DOC)
 def resume_instance(instance_id: int) -> dict[str, Any]:
     """Resume a suspended instance"""
@@ -118,9 +111,7 @@ def resume_instance(instance_id: int) -> dict[str, Any]:
 @blp.route(f"/<{ID}:instance_id>/cancel", methods=["POST"])
 @blp.arguments(ReasonSchema)
 @blp.response(200, InstanceDetailSchema)
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(404, response="Problem404")
-@blp.alt_response(409, response="Problem409")
+@blp.problems(403, 404, 409)
 @blp.doc(description=_MANAGE_DOC)
 def cancel_instance(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
     """Cancel an instance for good"""
@@ -129,9 +120,7 @@ def cancel_instance(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
 
 @blp.route(f"/<{ID}:instance_id>/retry", methods=["POST"])
 @blp.response(200, InstanceDetailSchema)
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(404, response="Problem404")
-@blp.alt_response(409, response="Problem409")
+@blp.problems(403, 404, 409)
 @blp.doc(description=_MANAGE_DOC)
 def retry_instance(instance_id: int) -> dict[str, Any]:
     """Retry an instance in error (after fixing its cause)"""
@@ -141,9 +130,7 @@ def retry_instance(instance_id: int) -> dict[str, Any]:
 @blp.route(f"/<{ID}:instance_id>/messages", methods=["POST"])
 @blp.arguments(MessageSchema)
 @blp.response(200, InstanceDetailSchema)
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(404, response="Problem404")
-@blp.alt_response(409, response="Problem409")
+@blp.problems(403, 404, 409)
 def send_message(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
     """Deliver a BPMN message the instance waits for (e.g. a withdrawal)"""
     _check_visible(instance_id)

@@ -118,9 +118,7 @@ def _split_upload() -> tuple[dict[str, bytes], dict[str, bytes]]:
 @blp.alt_response(
     200, schema=DeployResultSchema(many=True), description="Nothing changed", success=True
 )
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(413, response="Problem413")
-@blp.alt_response(422, response="Problem422")
+@blp.problems(403, 413, 422)
 def deploy(_files: dict[str, Any]) -> Response:
     """Deploy process models (process owners and admins)
 

@@ -39,8 +39,7 @@ def get_clock() -> dict[str, Any]:
 @blp.route("/advance", methods=["POST"])
 @blp.arguments(AdvanceSchema)
 @blp.response(200, AdvanceResultSchema)
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(404, response="Problem404")
+@blp.problems(403, 404)
 def advance(args: dict[str, Any]) -> dict[str, Any]:
     """Move the clock forward and fire every timer that falls due (admins, Secretariat, process
     owners)"""

@@ -75,9 +75,7 @@ def get_task(task_id: UUID) -> dict[str, Any]:
 @blp.route(f"{TASK}/claim", methods=["POST"])
 @blp.arguments(ClaimSchema)
 @blp.response(200, TaskSchema)
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(404, response="Problem404")
-@blp.alt_response(409, response="Problem409")
+@blp.problems(403, 404, 409)
 def claim_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
     """Claim a task (or assign it to `assignee`: Secretariat and admins)
 
@@ -89,9 +87,7 @@ def claim_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
 
 @blp.route(f"{TASK}/unclaim", methods=["POST"])
 @blp.response(200, TaskSchema)
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(404, response="Problem404")
-@blp.alt_response(409, response="Problem409")
+@blp.problems(403, 404, 409)
 def unclaim_task(task_id: UUID) -> dict[str, Any]:
     """Release your claim on a task (Secretariat and admins may release anyone's)"""
     get_engine().unclaim(_check_visible(task_id), current_actor())
@@ -101,9 +97,7 @@ def unclaim_task(task_id: UUID) -> dict[str, Any]:
 @blp.route(f"{TASK}/draft", methods=["PUT"])
 @blp.arguments(DraftSchema)
 @blp.response(200, TaskSchema)
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(404, response="Problem404")
-@blp.alt_response(409, response="Problem409")
+@blp.problems(403, 404, 409)
 def save_draft(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
     """Keep unfinished form input on the task (not validated)"""
     get_engine().save_draft(_check_visible(task_id), args["data"], current_actor())
@@ -113,10 +107,7 @@ def save_draft(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
 @blp.route(f"{TASK}/complete", methods=["POST"])
 @blp.arguments(CompleteSchema)
 @blp.response(200, InstanceDetailSchema)
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(404, response="Problem404")
-@blp.alt_response(409, response="Problem409")
-@blp.alt_response(422, response="Problem422")
+@blp.problems(403, 404, 409, 422)
 def complete_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
     """Complete a task with its form data; answers with the instance as it continued
 
@@ -136,11 +127,7 @@ def complete_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
 @blp.route(f"{TASK}/attachments", methods=["POST"])
 @blp.arguments(AttachmentUploadSchema, location=MULTIPART)
 @blp.response(201, AttachmentSchema)
-@blp.alt_response(403, response="Problem403")
-@blp.alt_response(404, response="Problem404")
-@blp.alt_response(409, response="Problem409")
-@blp.alt_response(413, response="Problem413")
-@blp.alt_response(422, response="Problem422")
+@blp.problems(403, 404, 409, 413, 422)
 def upload_attachment(args: dict[str, Any], task_id: UUID) -> tuple[dict[str, Any], int]:
     """Upload a document for a file field of an open task; put the answered `id` in that
     field of the completion data

@@ -38,8 +38,7 @@ def _token_dict(row: ApiToken) -> dict[str, Any]:
 @blp.doc(security=[])
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, NewTokenSchema)
-@blp.alt_response(401, response="Problem401")
-@blp.alt_response(429, response="Problem429")
+@blp.problems(401, 429)
 def issue_token(args: dict[str, Any]) -> dict[str, Any]:
     """Get a bearer token
 
