@@ -310,10 +310,11 @@ def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -
         nonlocal steps
         steps += 1
         if task.workflow.depth > rt.max_call_depth:
+            caller = task.workflow.top_workflow.get_task_from_id(task.workflow.parent_task_id)
             raise EngineGuardError(
                 f"Call activities are nested more than {rt.max_call_depth} deep "
                 "(a process that calls itself without end?). The instance was stopped.",
-                element_id_of(task),
+                element_id_of(caller) if caller is not None else element_id_of(task),
             )
         if steps > rt.max_steps:
             raise EngineGuardError(
