@@ -68,6 +68,18 @@ def _print_problems(err: ValidationFailed) -> None:
         click.echo(f"  {p.severity}: {where}{element} {p.message}", err=True)
 
 
+def _referenced_forms(files: dict[str, bytes], forms_dir: Path) -> dict[str, bytes]:
+    """The form files in `forms_dir` that the diagrams name (so no unrelated form is attached)."""
+    if not forms_dir.is_dir():
+        return {}
+    text = b"\n".join(files.values())
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(forms_dir.glob("*.json"))
+        if b'"' + p.name.encode() + b'"' in text
+    }
+
+
 @main.command()
 @click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -84,12 +96,8 @@ def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor
         if bundled:
             results = engine.deploy_directory(settings.processes_dir, forms_dir, actor)
         elif files:
-            forms = (
-                {p.name: p.read_bytes() for p in sorted(forms_dir.glob("*.json"))}
-                if forms_dir.is_dir()
-                else {}
-            )
-            results = engine.deploy({f.name: f.read_bytes() for f in files}, forms, actor)
+            sources = {f.name: f.read_bytes() for f in files}
+            results = engine.deploy(sources, _referenced_forms(sources, forms_dir), actor)
         else:
             raise click.UsageError("Name FILES or use --bundled.")
     except ValidationFailed as err:

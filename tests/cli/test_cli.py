@@ -1,0 +1,72 @@
+"""The `pathfinder` command: deploy, users, verification, as an operator runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+
+ROOT = Path(__file__).resolve().parents[2]
+XXE = ROOT.parent / "shared/interop/sample-process-models/testing-sec-test.bpmn"
+
+
+@pytest.fixture
+def run(database_url: str, tmp_path: Path):
+    env = {
+        "DATABASE_URL": database_url,
+        "PATHFINDER_SECRET_KEY": "k",
+        "PATHFINDER_VAR_DIR": str(tmp_path),
+    }
+
+    def invoke(*args: str, stdin: str | None = None):
+        return CliRunner().invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
+
+    return invoke
+
+
+def test_deploy_bundled_then_same_file_is_unchanged(run) -> None:
+    first = run("deploy", "--bundled")
+    assert first.exit_code == 0 and "pathfinder version 1: deployed" in first.output
+    again = run("deploy", str(ROOT / "processes/pathfinder.bpmn"))
+    assert again.exit_code == 0 and "pathfinder version 1: unchanged" in again.output
+    assert "warning" not in again.output
+
+
+@pytest.mark.skipif(not XXE.exists(), reason="interop corpus (../shared/interop) absent")
+def test_deploy_refuses_a_hostile_file_with_one_clear_problem(run) -> None:
+    result = run("deploy", str(XXE))
+    assert result.exit_code == 1
+    assert "Deployment refused: 1 problem(s)" in result.output
+    assert "DOCTYPE" in result.output
+
+
+def test_users_add_reads_the_password_from_stdin_and_refuses_a_short_one(run) -> None:
+    ok = run(
+        "users",
+        "add",
+        "maria",
+        "--role",
+        "country",
+        "--country",
+        "npl",
+        "--email",
+        "m@example.org",
+        "--password-stdin",
+        stdin="s3cret-pass-99\n",
+    )
+    assert ok.exit_code == 0 and "user maria added" in ok.output
+    short = run("users", "add", "bob", "--role", "secretariat", "--password-stdin", stdin="short\n")
+    assert short.exit_code == 1 and "At least 8 characters" in short.output
+    taken = run(
+        "users", "add", "maria", "--role", "gcg", "--password-stdin", stdin="another-pass-1\n"
+    )
+    assert taken.exit_code == 1 and "already exists" in taken.output
+
+
+def test_audit_verify_reports_intact(run) -> None:
+    run("deploy", "--bundled")
+    result = run("audit", "verify")
+    assert result.exit_code == 0 and result.output.strip().startswith("intact")
