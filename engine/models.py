@@ -141,8 +141,12 @@ class HumanTask(Base):
     __tablename__ = "human_tasks"
     __table_args__ = (
         Index("ix_human_tasks_state_lane", "state", "lane"),
-        Index("ix_human_tasks_state_country", "state", "country"),
-        Index("ix_human_tasks_state_due", "state", "due_at"),
+        # The inbox order (soonest due first, undated last, then oldest): staff read the open
+        # tasks in this index's order and stop after a page; country users use the second.
+        Index("ix_human_tasks_inbox", "state", "due_at", "created_at", "id"),
+        Index("ix_human_tasks_inbox_country", "state", "country", "due_at", "created_at", "id"),
+        # "Assigned to me": two equalities, so SQLite picks it over the state-only prefixes.
+        Index("ix_human_tasks_claimed_by_state", "claimed_by", "state"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -159,7 +163,7 @@ class HumanTask(Base):
     state: Mapped[str] = mapped_column(String(20))
     """ready | completed | cancelled"""
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    claimed_by: Mapped[str | None] = mapped_column(String(150), index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(150))
     draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     draft_by: Mapped[str | None] = mapped_column(String(150))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

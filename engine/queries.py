@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, and_, false, func, or_, select, tuple_
+from sqlalchemy import Select, and_, false, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from engine.access import Actor, role_for_lane
@@ -20,6 +21,9 @@ from engine.models import AuditEvent, HumanTask, Instance, ProcessModel, Process
 T = TypeVar("T")
 MAX_PER_PAGE = 100
 STAFF_ROLES = ("admin", "secretariat", "chair", "gcg", "auditor", "process_owner")
+COUNT_CAP = 1000
+"""Task totals and navigation counts stop counting here ("1,000+"): counting 50,000 open tasks
+on every request is what made the Secretariat's inbox slow."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class Page(Generic[T]):
     total: int
     page: int
     per_page: int
+    total_capped: bool = False
+    """The count stopped at `total`: there are more items (and more pages) than it says."""
 
     @property
     def pages(self) -> int:
@@ -37,27 +43,65 @@ class Page(Generic[T]):
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        return self.page < self.pages or self.total_capped
 
     @property
     def has_prev(self) -> bool:
         return self.page > 1
 
 
-def _paginate(session: Session, query: Select[Any], page: int, per_page: int) -> Page[Any]:
+def _count(session: Session, query: Select[Any], limit: int | None = None) -> int:
+    """How many rows `query` matches, counting at most `limit` of them."""
+    rows = query.order_by(None)
+    if limit is not None:
+        rows = rows.with_only_columns(literal(1), maintain_column_froms=True).limit(limit)
+    return int(session.execute(select(func.count()).select_from(rows.subquery())).scalar_one())
+
+
+def _paginate(
+    session: Session,
+    query: Select[Any],
+    page: int,
+    per_page: int,
+    cap: int | None = None,
+    when_capped: Select[Any] | None = None,
+) -> Page[Any]:
+    """One page of `query`. With `cap`, the total is counted only up to `cap` or to the end of
+    this page, whichever is further (plus one row, to know whether there are more); past it the
+    page is read with `when_capped` (the same rows in the same order, written for another plan)."""
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     page = max(1, page)
-    total = session.execute(
-        select(func.count()).select_from(query.order_by(None).subquery())
-    ).scalar_one()
+    if cap is None:
+        total, capped = _count(session, query), False
+    else:
+        known = max(cap, page * per_page)
+        total = _count(session, query, known + 1)
+        total, capped = min(total, known), total > known
+    if capped and when_capped is not None:
+        query = when_capped
     items = list(session.execute(query.limit(per_page).offset((page - 1) * per_page)).scalars())
-    return Page(items, int(total), page, per_page)
+    return Page(items, total, page, per_page, capped)
+
+
+_lane_cache: ContextVar[dict[frozenset[str], list[tuple[str, str]]] | None] = ContextVar(
+    "pathfinder_lane_cache", default=None
+)
+
+
+def cache_lanes(on: bool) -> None:
+    """Start (with nothing cached) or stop caching `actionable_lanes` in the current context:
+    the web app turns it on for each request, so the inbox and the navigation counts read the
+    process models once. Off by default: a deployment changes the lanes."""
+    _lane_cache.set({} if on else None)
 
 
 def actionable_lanes(session: Session, actor: Actor) -> list[tuple[str, str]] | None:
     """(process_key, lane) pairs the actor may act in; None means every lane (admins)."""
     if actor.is_admin:
         return None
+    cache = _lane_cache.get()
+    if cache is not None and actor.roles in cache:
+        return cache[actor.roles]
     models = {m.key: m.lane_roles or {} for m in session.execute(select(ProcessModel)).scalars()}
     pairs: set[tuple[str, str]] = set()
     for key, lanes in session.execute(
@@ -66,7 +110,10 @@ def actionable_lanes(session: Session, actor: Actor) -> list[tuple[str, str]] | 
         for lane in lanes or []:
             if role_for_lane(lane, models.get(key, {})) in actor.roles:
                 pairs.add((key, lane))
-    return sorted(pairs)
+    found = sorted(pairs)
+    if cache is not None:
+        cache[actor.roles] = found
+    return found
 
 
 def _scope_country(query: Select[Any], column: Any, actor: Actor) -> Select[Any]:
@@ -101,7 +148,8 @@ def task_query(
     per_page: int = 25,
 ) -> Page[HumanTask]:
     """The open tasks `actor` may act on, filtered, sorted (`due`, `-due`, `created`, `-created`,
-    `name`) and paginated."""
+    `name`) and paginated. The total is counted up to `COUNT_CAP` (or the end of the page):
+    `Page.total_capped` says there are more."""
     query = _actionable(session, actor)
     if process_key:
         query = query.where(HumanTask.process_key == process_key)
@@ -119,27 +167,64 @@ def task_query(
         query = query.where(HumanTask.due_at <= now + timedelta(days=due_within_days))
     if claimed_by:
         query = query.where(HumanTask.claimed_by == claimed_by)
+    due_first = (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
     order = {
-        "due": (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at),
+        "due": due_first,
         "-due": (HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.created_at),
         "created": (HumanTask.created_at,),
         "-created": (HumanTask.created_at.desc(),),
         "name": (HumanTask.name, HumanTask.created_at),
-    }.get(sort, (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at))
-    return _paginate(session, query.order_by(*order, HumanTask.id), page, per_page)
+    }.get(sort, due_first)
+    # Soonest due first, undated last, in two spellings. With few matching tasks (a rare lane, a
+    # filter) the database finds them through the selective indexes and sorts them; with more
+    # than COUNT_CAP it reads `ix_human_tasks_inbox(_country)` in order and stops after the page:
+    # `NULLS LAST` is that index's order on both databases (PostgreSQL's default; SQLite scans the
+    # dated, then the undated entries), where `due_at IS NULL` makes it sort every matching row.
+    in_index_order = None
+    if order is due_first:
+        in_index_order = query.order_by(
+            HumanTask.due_at.asc().nulls_last(), HumanTask.created_at, HumanTask.id
+        )
+    return _paginate(
+        session,
+        query.order_by(*order, HumanTask.id),
+        page,
+        per_page,
+        COUNT_CAP,
+        when_capped=in_index_order,
+    )
 
 
 def task_counts(session: Session, actor: Actor, now: datetime) -> dict[str, int]:
-    """Counts for the navigation: open tasks, overdue ones, and those claimed by the actor."""
-    base = _actionable(session, actor).subquery()
-    row = session.execute(
-        select(
-            func.count(),
-            func.count().filter(base.c.due_at < now),
-            func.count().filter(base.c.claimed_by == actor.username),
-        ).select_from(base)
-    ).one()
-    return {"open": int(row[0]), "overdue": int(row[1]), "mine": int(row[2])}
+    """Counts for the navigation: open tasks, overdue ones, and those claimed by the actor.
+
+    Each stops at `COUNT_CAP + 1`: a count above `COUNT_CAP` means "more than `COUNT_CAP`"
+    (see `count_label`)."""
+    base = _actionable(session, actor)
+    limit = COUNT_CAP + 1
+    total = _count(session, base, limit)
+    if total <= COUNT_CAP:  # few open tasks: one pass over them counts all three exactly
+        sub = base.subquery()
+        row = session.execute(
+            select(
+                func.count(),
+                func.count().filter(sub.c.due_at < now),
+                func.count().filter(sub.c.claimed_by == actor.username),
+            ).select_from(sub)
+        ).one()
+        return {"open": int(row[0]), "overdue": int(row[1]), "mine": int(row[2])}
+    return {
+        "open": total,
+        "overdue": _count(session, base.where(HumanTask.due_at < now), limit),
+        "mine": _count(session, base.where(HumanTask.claimed_by == actor.username), limit),
+    }
+
+
+def count_label(count: int, capped: bool = False) -> str:
+    """A count for people: `1,000+` when it went past `COUNT_CAP` (or was `capped`)."""
+    if capped:
+        return f"{count:,}+"
+    return f"{COUNT_CAP:,}+" if count > COUNT_CAP else str(count)
 
 
 def instance_query(

@@ -59,9 +59,11 @@ class _PageSchema(Schema):
     pages = fields.Integer(required=True, metadata={"description": "Number of pages (at least 1)."})
 
 
-def page_of(item: type[Schema], name: str) -> type[Schema]:
-    """A page envelope `{items, page, per_page, total, pages}` around `item`."""
-    return type(name, (_PageSchema,), {"items": fields.List(fields.Nested(item), required=True)})
+def page_of(item: type[Schema], name: str, **extra: fields.Field) -> type[Schema]:
+    """A page envelope `{items, page, per_page, total, pages}` around `item` (plus `extra`)."""
+    return type(
+        name, (_PageSchema,), {"items": fields.List(fields.Nested(item), required=True), **extra}
+    )
 
 
 # -- auth ----------------------------------------------------------------------------------
@@ -354,6 +356,16 @@ class AdvanceResultSchema(ClockSchema):
     )
 
 
-TaskPageSchema = page_of(TaskSchema, "TaskPageSchema")
+TaskPageSchema = page_of(
+    TaskSchema,
+    "TaskPageSchema",
+    total_capped=fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The count stopped early: there are more than `total` tasks (and "
+            "more than `pages` pages); keep following `page + 1` while a page is full."
+        },
+    ),
+)
 InstancePageSchema = page_of(InstanceSchema, "InstancePageSchema")
 EventPageSchema = page_of(EventSchema, "EventPageSchema")

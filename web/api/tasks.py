@@ -60,6 +60,7 @@ def list_tasks(args: dict[str, Any]) -> dict[str, Any]:
             "page": page.page,
             "per_page": page.per_page,
             "total": page.total,
+            "total_capped": page.total_capped,
             "pages": page.pages,
         }
 

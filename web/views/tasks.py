@@ -32,6 +32,25 @@ SORTS = [
 DUE_WITHIN = [("7", "Within 7 days"), ("30", "Within 30 days"), ("90", "Within 90 days")]
 
 
+@bp.before_app_request
+def _cache_lanes() -> None:
+    """The inbox and the navigation counts share what the actor's lanes are (one request)."""
+    queries.cache_lanes(True)
+
+
+@bp.teardown_app_request
+def _forget_lanes(_exc: BaseException | None) -> None:
+    queries.cache_lanes(False)
+
+
+@bp.app_template_filter("task_count")
+def count_label(count: int, capped: bool = False) -> str:
+    """`{{ n|task_count }}`: a task count, `1,000+` past the cap."""
+    if not isinstance(count, int):  # no counts (an error page): show nothing
+        return ""
+    return queries.count_label(count, capped)
+
+
 @bp.get("/")
 @login_required
 def home() -> Response:
