@@ -18,7 +18,6 @@ from engine.migrate import upgrade
 from tests.conftest import ROOT
 from tests.e2e.conftest import E2E, E2E_PASSWORD, E2E_USERS, LiveServer, shot, sign_in
 from tests.engine.test_audit import country_with_two_reviews, second_review_starts
-from web import audit_views
 
 pytestmark = E2E
 
@@ -30,7 +29,8 @@ HIGHLIGHTS = """() => Object.fromEntries(['completed', 'active', 'waiting'].map(
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The shared e2e server setup, with the audit pages registered (create_app may not yet)."""
+    """A server of its own: this module builds Nepal with two reviews, and the shared server
+    allows one active case per country (the inbox flow uses Nepal there)."""
     from werkzeug.serving import make_server
 
     from web import create_app
@@ -48,8 +48,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             user = create_user(s, name, E2E_PASSWORD, roles, now=clock.now(), country=country)
             actors[name] = actor_for(user)
     app = create_app(settings, clock=clock, engine=engine)
-    if "audit" not in app.blueprints:
-        app.register_blueprint(audit_views.bp)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
