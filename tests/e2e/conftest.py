@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,13 +88,14 @@ class LiveServer:
         return self.engine.instance(instance.id)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@contextmanager
+def running_server(folder: Path) -> Iterator[LiveServer]:
+    """A Pathfinder server on 127.0.0.1 (free port) over a fresh SQLite database in `folder`, with
+    the bundled processes deployed and the E2E users created."""
     from werkzeug.serving import make_server
 
     from web import create_app
 
-    folder = tmp_path_factory.mktemp("e2e")
     url = f"sqlite:///{folder / 'pathfinder.db'}"
     upgrade(url)
     settings = Settings(database_url=url, secret_key="e2e-secret", var_dir=folder / "var")
@@ -122,6 +124,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with running_server(tmp_path_factory.mktemp("e2e")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

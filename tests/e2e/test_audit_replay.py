@@ -4,19 +4,12 @@ sees "intact". Also photographs the search page and the printable country report
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from engine import Engine, Settings, VirtualClock
-from engine.accounts import actor_for, create_user
-from engine.db import transaction
-from engine.migrate import upgrade
-from tests.conftest import ROOT
-from tests.e2e.conftest import E2E, E2E_PASSWORD, E2E_USERS, LiveServer, shot, sign_in
+from tests.e2e.conftest import E2E, LiveServer, running_server, shot, sign_in
 from tests.engine.test_audit import country_with_two_reviews, second_review_starts
 
 pytestmark = E2E
@@ -31,31 +24,8 @@ HIGHLIGHTS = """() => Object.fromEntries(['completed', 'active', 'waiting'].map(
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server of its own: this module builds Nepal with two reviews, and the shared server
     allows one active case per country (the inbox flow uses Nepal there)."""
-    from werkzeug.serving import make_server
-
-    from web import create_app
-
-    folder = tmp_path_factory.mktemp("e2e-audit")
-    url = f"sqlite:///{folder / 'pathfinder.db'}"
-    upgrade(url)
-    settings = Settings(database_url=url, secret_key="e2e-secret", var_dir=folder / "var")
-    clock = VirtualClock(datetime(2027, 1, 4, 9, tzinfo=UTC))
-    engine = Engine.from_settings(settings, clock)
-    engine.deploy_directory(ROOT / "processes", ROOT / "forms")
-    actors = {}
-    with transaction(engine.sessions) as s:
-        for name, (roles, country) in E2E_USERS.items():
-            user = create_user(s, name, E2E_PASSWORD, roles, now=clock.now(), country=country)
-            actors[name] = actor_for(user)
-    app = create_app(settings, clock=clock, engine=engine)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(f"http://127.0.0.1:{server.server_port}", engine, clock, actors)
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with running_server(tmp_path_factory.mktemp("e2e-audit")) as server:
+        yield server
 
 
 def _replay_to(page: Any, seq: int) -> dict[str, list[str]]:

@@ -388,7 +388,7 @@ def test_time_limit_stops_runaway_scripts_in_a_worker_thread(script: str) -> Non
     error, elapsed = _in_worker_thread(lambda: env.execute(script, {}))
     assert isinstance(error, ScriptTimeout)
     assert "0.5 s" in str(error)
-    assert elapsed < 1.5
+    assert elapsed < 5  # stopped, not merely slow: unstopped, these run for hours
 
 
 def test_time_limit_through_a_workflow_keeps_the_message() -> None:
@@ -397,7 +397,7 @@ def test_time_limit_through_a_workflow_keeps_the_message() -> None:
     )
     assert isinstance(error, WorkflowTaskException)
     assert "ScriptTimeout" in str(error) and "0.5 s" in str(error)
-    assert elapsed < 1.5
+    assert elapsed < 5  # stopped, not merely slow: unstopped, these run for hours
 
 
 def test_time_limit_in_a_gateway_condition() -> None:
@@ -406,7 +406,7 @@ def test_time_limit_in_a_gateway_condition() -> None:
         lambda: env.evaluate("any(a + b < 0 for a in range(10**6) for b in range(10**6))", {})
     )
     assert isinstance(error, ScriptTimeout)
-    assert elapsed < 1.3
+    assert elapsed < 5  # stopped, not merely slow: unstopped, this runs for hours
 
 
 # --- validation -------------------------------------------------------------------------------
