@@ -184,13 +184,6 @@ def sign_in(
     return user
 
 
-def get_user(session: Session, username: str) -> User:
-    user = session.execute(select(User).where(User.username == username)).scalar()
-    if user is None:
-        raise NotFound(f"No user named '{username}'.")
-    return user
-
-
 def actor_for(user: User) -> Actor:
     """The engine-side identity of a signed-in user."""
     return Actor(user.username, roles=user.roles or (), country=user.country)

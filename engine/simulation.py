@@ -30,8 +30,8 @@ from engine.config import Settings
 from engine.core import Engine
 from engine.db import Base, make_engine, make_session_factory
 from engine.errors import EngineError, NotFound
-from engine.forms import field_errors, load_form
-from engine.models import AuditEvent, HumanTask, Instance, ProcessVersion, TimerJob
+from engine.forms import load_form
+from engine.models import AuditEvent, HumanTask, Instance, TimerJob
 from engine.parsing import ValidationFailed, parse_bundle
 from engine.timers import next_due
 
@@ -348,24 +348,6 @@ def start_simulation(
     )
     simulation.actions.append(f"{_stamp(clock)} started '{key}'")
     return simulation
-
-
-def form_problems(sim: Simulation, task: HumanTask, data: Mapping[str, Any]) -> dict[str, str]:
-    """Field errors `data` would get on this task's form (for showing before completing)."""
-    form = load_form(sim._forms(), task.form_file, task.ui_form_file)
-    return field_errors(form.schema, data) if form else {}
-
-
-def version_forms(engine: Engine, process_key: str) -> dict[str, str]:
-    """The form snapshot of the latest version of a process (what a simulation starts from)."""
-    with engine.session() as s:
-        pv = s.execute(
-            select(ProcessVersion)
-            .where(ProcessVersion.process_key == process_key)
-            .order_by(ProcessVersion.version.desc())
-            .limit(1)
-        ).scalar()
-        return dict(pv.forms) if pv else {}
 
 
 class SimulationStore:
