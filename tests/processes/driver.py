@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from SpiffWorkflow.util.task import TaskState
-
 from engine import Actor, Engine, VirtualClock
 from engine.models import HumanTask, Instance
 from engine.serialization import dump_state, load_state
@@ -103,20 +101,8 @@ class Pathfinder:
         return self.engine.instance(self.id)
 
     def variables(self) -> dict[str, Any]:
-        """The instance data, with the data objects the engine keeps in the workflow state."""
-        row = self.instance()
-        data = dict(row.data)
-        data.update(self.data_objects())
-        return data
-
-    def data_objects(self) -> dict[str, Any]:
-        """Data objects of the running procedure subprocess (gone once it is withdrawn)."""
-        state = json.loads(self.instance().state)
-        found = dict(state.get("data", {}).get("data_objects", {}))
-        for task_id, sub in state.get("subprocesses", {}).items():
-            if state["tasks"][task_id]["state"] == TaskState.STARTED:
-                found.update(sub.get("data", {}).get("data_objects", {}))
-        return found
+        """The instance data as users and the API see it (data objects included by the engine)."""
+        return dict(self.instance().data)
 
     def status(self) -> str:
         return self.variables()["pathfinder_status"]
