@@ -20,6 +20,7 @@ from sqlalchemy import select
 from engine import NotFound, audit, queries
 from engine.models import Instance, ProcessVersion
 from web.auth import current_actor, login_required, roles_required, the_engine
+from web.served import stored_file
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -78,15 +79,7 @@ def _stamp() -> str:
 
 
 def _download(body: str, mimetype: str, filename: str) -> Response:
-    return Response(
-        body,
-        mimetype=mimetype,
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "private, no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return stored_file(body, filename, mimetype=mimetype)
 
 
 def _export(flt: audit.EventFilter, fmt: str, stem: str) -> Response:
@@ -193,9 +186,7 @@ def version_diagram(version_id: int) -> Response:
             if current_actor().country is None or seen is None:
                 abort(404)
         xml = pv.files.get(pv.main_file) or next(iter(pv.files.values()), "")
-    return Response(
-        xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=300"}
-    )
+    return stored_file(xml, "diagram.bpmn", download=False, cache="private, max-age=300")
 
 
 # -- across instances ----------------------------------------------------------------------------

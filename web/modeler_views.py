@@ -29,7 +29,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from sqlalchemy import select
@@ -45,6 +44,7 @@ from engine.parsing import Problem, parse_bundle
 from engine.simulation import SimulationStore, parse_json_object, start_simulation
 from engine.xmlsafe import NSMAP, form_refs, safe_xml
 from web.auth import current_actor, roles_required, the_engine
+from web.served import stored_file
 
 bp = Blueprint("modeler", __name__, url_prefix="/modeler")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -267,13 +267,7 @@ def download(key: str, version: int, name: str) -> Response:
     if text is None:
         abort(404)
     kind = "application/json" if name in pv.forms else "application/xml"
-    as_file = request.args.get("download") == "1"
-    return send_file(
-        io.BytesIO(text.encode("utf-8")),
-        mimetype=kind,
-        as_attachment=as_file,
-        download_name=name,
-    )
+    return stored_file(text, name, download=request.args.get("download") == "1", mimetype=kind)
 
 
 @bp.get("/<key>/versions/<int:version>/bundle.zip")
@@ -288,12 +282,7 @@ def download_bundle(key: str, version: int) -> Response:
         for name, text in pv.forms.items():
             archive.writestr(f"forms/{name}", text)
     buffer.seek(0)
-    return send_file(
-        buffer,
-        mimetype="application/zip",
-        as_attachment=True,
-        download_name=f"{key}-v{version}.zip",
-    )
+    return stored_file(buffer, f"{key}-v{version}.zip", mimetype="application/zip")
 
 
 @bp.route("/upload", methods=["GET", "POST"])

@@ -14,6 +14,7 @@ from engine import Conflict, Forbidden, InvalidData, NotFound, attachments, quer
 from engine.access import may_act_in_lane, may_start
 from engine.models import Instance, ProcessModel, ProcessVersion
 from web.auth import login_required
+from web.served import stored_file
 from web.views.common import MANAGERS, STAFF, actor, engine, filter_options, now, page_number
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
@@ -122,9 +123,7 @@ def diagram(instance_id: int) -> Response:
         inst = _visible(instance_id, s)
         version = inst.process_version
         xml = version.files.get(version.main_file) or next(iter(version.files.values()), "")
-    return Response(
-        xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=300"}
-    )
+    return stored_file(xml, "diagram.bpmn", download=False, cache="private, max-age=300")
 
 
 def _startable(s: Any) -> list[ProcessVersion]:
