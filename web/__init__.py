@@ -49,11 +49,13 @@ def create_app(
         guards,
         headers,
         health,
+        inputs,
         modeler_views,
         notifications_views,
         views,
     )
 
+    inputs.init_app(app)  # first: routes added later use its bounded `int` converter
     guards.init_app(app)
     headers.init_app(app)
 
