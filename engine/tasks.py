@@ -228,9 +228,7 @@ def save_draft(
         )
     instance = session.get(Instance, ht.instance_id)
     if instance is not None and ht.form_file:
-        form = form_defs.load_form(
-            instance.process_version.forms, ht.form_file, ht.ui_form_file
-        )
+        form = form_defs.load_form(instance.process_version.forms, ht.form_file, ht.ui_form_file)
         attachments.attach(session, ht, form, draft, max_mb=max_upload_mb, mark=False)
     ht.draft = draft
     ht.draft_by = actor.username
