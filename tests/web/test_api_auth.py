@@ -183,14 +183,9 @@ def test_auditor_reads(api_client: FlaskClient, auth: Auth, start_review: Callab
 
 def _sign_in(api_client: FlaskClient, engine: Engine, username: str) -> None:
     """Put a flask-login session in the cookie, as the web sign-in page would."""
-    from engine import sessions
-    from engine.db import transaction
-    from web.auth import WebUser
+    from tests.web.conftest import session_cookie_id
 
-    with transaction(engine.sessions) as session:
-        row = session.query(User).filter_by(username=username).one()
-        token = sessions.start(session, row, now=engine.now())
-        user_id = WebUser(row, token).get_id()
+    user_id = session_cookie_id(engine, username)
     with api_client.session_transaction() as sess:
         sess["_user_id"] = user_id
         sess["_fresh"] = True
