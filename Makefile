@@ -35,7 +35,7 @@ seed: deploy
 	$(PATHFINDER) seed
 
 run: seed
-	$(PATHFINDER) serve --host $(HOST) --port $(PORT)
+	PATHFINDER_SECURE_COOKIES=0 $(PATHFINDER) serve --host $(HOST) --port $(PORT)
 
 serve: install
 	$(PATHFINDER) serve --host $(HOST) --port $(PORT)

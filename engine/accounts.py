@@ -10,14 +10,27 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from engine import sessions, tokens
 from engine.access import ROLES, Actor
 from engine.errors import Conflict, InvalidData, NotFound, TooManyAttempts
 from engine.history import Recorder
 from engine.models import LoginAttempt, User
 
-THROTTLE_FAILURES = 5
-"""Failed sign-ins for one username within THROTTLE_WINDOW before further tries are refused."""
+THROTTLE_FREE_FAILURES = 3
+"""Failed sign-ins for one username from one address that cost nothing; each further one doubles
+the wait before the next try (1 s, 2 s, 4 s ... up to THROTTLE_MAX_DELAY)."""
+THROTTLE_FAILURES = THROTTLE_FREE_FAILURES + 2
+"""Failures after which a wait of a couple of seconds is certain (kept for callers and tests)."""
 THROTTLE_WINDOW = timedelta(minutes=15)
+"""Failures older than this are forgotten."""
+THROTTLE_MAX_DELAY = timedelta(minutes=15)
+"""The longest wait between tries for one username from one address."""
+ADDRESS_FREE_FAILURES = 30
+"""Failures from one address (any usernames) within the window before that address waits too."""
+
+_DUMMY_HASH: list[str] = []
+"""A password hash to check against when the username is unknown, so that answers for unknown
+and known usernames take the same time (computed once, with the current hashing method)."""
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,150}$")
 MIN_PASSWORD = 8
@@ -130,6 +143,8 @@ def set_active(session: Session, user_id: int, active: bool, *, actor: str, now:
     if user is None:
         raise NotFound(f"No user with id {user_id}.")
     user.active = active
+    if not active:
+        sessions.end_all(session, user.id, now=now, reason="deactivated")
     _audit(session, "user_activated" if active else "user_deactivated", actor, now, user)
     return user
 
@@ -142,16 +157,38 @@ def reset_password(
     if user is None:
         raise NotFound(f"No user with id {user_id}.")
     set_password(user, password)
+    # Whoever knew the old password may hold a session or a token: end them all.
+    sessions.end_all(session, user.id, now=now, reason="password_reset")
+    tokens.revoke_all(session, user.id, now=now)
     _audit(session, "password_reset", actor, now, user)
     return user
 
 
+def _dummy_hash() -> str:
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(generate_password_hash("pathfinder-dummy-password"))
+    return _DUMMY_HASH[0]
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None."""
+    """The active user with these credentials, or None. Unknown and inactive users cost a
+    password check too, so the answer's timing does not tell which usernames exist."""
     user = session.execute(select(User).where(User.username == username)).scalar()
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+    if user is None or not user.active:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not check_password_hash(user.password_hash, password):
         return None
     return user
+
+
+def _wait(failures: int, free: int, last: datetime | None, now: datetime) -> timedelta:
+    """How much longer to wait after `failures` recent failures, the last at `last`."""
+    if last is None or failures < free:
+        return timedelta(0)
+    delay = min(timedelta(seconds=2 ** min(failures - free, 20)), THROTTLE_MAX_DELAY)
+    last = last if last.tzinfo else last.replace(tzinfo=now.tzinfo)
+    return max(timedelta(0), last + delay - now)
 
 
 def sign_in(
@@ -159,28 +196,49 @@ def sign_in(
 ) -> User | None:
     """Check credentials with throttling shared by every web process and the API.
 
-    Returns the user, or None for wrong credentials (the failure is recorded); raises
-    `TooManyAttempts` after THROTTLE_FAILURES failures within THROTTLE_WINDOW.
+    Returns the user, or None for wrong credentials (the failure is recorded). Failures are
+    counted per username *and* client address, with a wait that doubles with each failure past
+    THROTTLE_FREE_FAILURES; someone guessing from elsewhere therefore never locks the owner out.
+    An address failing for many usernames waits too. Raises `TooManyAttempts` (with
+    `details["retry_after"]` in seconds) while a wait is due.
     """
     username = username[:150]
     if "\x00" in username or "\x00" in password:
         return None  # no account can have one; PostgreSQL cannot even compare it
-    failures = session.execute(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.username == username, LoginAttempt.at >= now - THROTTLE_WINDOW)
-    ).scalar_one()
-    if failures >= THROTTLE_FAILURES:
-        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
+    since = now - THROTTLE_WINDOW
+    pair_failures, pair_last = session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username,
+            LoginAttempt.remote_addr == remote_addr
+            if remote_addr is not None
+            else LoginAttempt.remote_addr.is_(None),
+            LoginAttempt.at >= since,
+        )
+    ).one()
+    wait = _wait(pair_failures, THROTTLE_FREE_FAILURES, pair_last, now)
+    if remote_addr is not None:
+        addr_failures, addr_last = session.execute(
+            select(func.count(), func.max(LoginAttempt.at)).where(
+                LoginAttempt.remote_addr == remote_addr, LoginAttempt.at >= since
+            )
+        ).one()
+        wait = max(wait, _wait(addr_failures, ADDRESS_FREE_FAILURES, addr_last, now))
+    if wait > timedelta(0):
+        seconds = max(1, int(wait.total_seconds() + 0.999))
         raise TooManyAttempts(
-            f"Too many failed sign-ins for '{username}'. Wait {minutes} minutes and try again."
+            f"Too many failed sign-ins for '{username}'. Wait {seconds} seconds and try again.",
+            retry_after=seconds,
         )
     user = authenticate(session, username, password)
     if user is None:
         session.add(LoginAttempt(username=username, remote_addr=remote_addr, at=now))
         session.flush()
         return None
-    session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
+    session.execute(
+        delete(LoginAttempt).where(
+            LoginAttempt.username == username, LoginAttempt.remote_addr == remote_addr
+        )
+    )
     return user
 
 

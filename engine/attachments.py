@@ -199,9 +199,12 @@ def attach(
     data: Mapping[str, Any],
     *,
     max_mb: float,
+    mark: bool = True,
 ) -> list[dict[str, Any]]:
     """Check every attachment id in a task's submitted data and mark each attached; returns
-    their references for the audit event. Raises `InvalidData` naming the field otherwise."""
+    their references for the audit event. Raises `InvalidData` naming the field otherwise.
+
+    `mark=False` only checks (a draft may hold only files uploaded for this task)."""
     rules: dict[str, FileRule] = file_fields(form.schema, max_mb) if form else {}
     refs: list[dict[str, Any]] = []
     errors: dict[str, str] = {}
@@ -213,7 +216,8 @@ def attach(
             if row is None or not _may_attach(row, ht, path):
                 errors[path] = "This file was not uploaded for this task. Upload it again."
                 continue
-            row.state = "attached"
+            if mark:
+                row.state = "attached"
             refs.append(AttachmentInfo.of(row).reference())
     if errors:
         raise InvalidData(f"{len(errors)} file field(s) need attention.", errors)

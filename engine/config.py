@@ -77,6 +77,23 @@ class Settings:
     simulate: bool = False
     """`PATHFINDER_SIMULATE`: run on a virtual clock that the simulation API can advance."""
 
+    # Web security limits (docs/security.md).
+    secure_cookies: bool = True
+    """`PATHFINDER_SECURE_COOKIES`: mark session cookies `Secure` (sent over HTTPS only). On by
+    default; `make run` turns it off for http://127.0.0.1."""
+
+    session_idle_minutes: int = 60
+    """`SESSION_IDLE_MINUTES`: a web session unused this long ends."""
+
+    session_max_hours: int = 12
+    """`SESSION_MAX_HOURS`: a web session ends this long after sign-in, however active."""
+
+    token_max_days: int = 365
+    """`TOKEN_MAX_DAYS`: the longest lifetime an API token may have (every token expires)."""
+
+    max_draft_kb: int = 256
+    """`MAX_DRAFT_KB`: the largest draft (unfinished form input) a task keeps."""
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: `os.environ`)."""
@@ -101,4 +118,9 @@ class Settings:
             mail_backoff_seconds=float(env.get("PATHFINDER_MAIL_BACKOFF_SECONDS", "60")),
             max_upload_mb=float(env.get("PATHFINDER_MAX_UPLOAD_MB", "20")),
             simulate=env.get("PATHFINDER_SIMULATE", "") in {"1", "true", "yes"},
+            secure_cookies=env.get("PATHFINDER_SECURE_COOKIES", "1") not in {"0", "false", "no"},
+            session_idle_minutes=int(env.get("SESSION_IDLE_MINUTES", "60")),
+            session_max_hours=int(env.get("SESSION_MAX_HOURS", "12")),
+            token_max_days=int(env.get("TOKEN_MAX_DAYS", "365")),
+            max_draft_kb=int(env.get("MAX_DRAFT_KB", "256")),
         )

@@ -235,7 +235,14 @@ class Engine:
 
     def save_draft(self, task_id: str, data: Mapping[str, Any], actor: Actor) -> HumanTask:
         with transaction(self.sessions) as s:
-            return tasks.save_draft(s, task_id, data, actor)
+            return tasks.save_draft(
+                s,
+                task_id,
+                data,
+                actor,
+                max_kb=self.settings.max_draft_kb,
+                max_upload_mb=self.settings.max_upload_mb,
+            )
 
     def suspend(self, instance_id: int, actor: Actor, reason: str = "") -> Instance:
         with transaction(self.sessions) as s:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -18,6 +20,7 @@ from engine.clock import use_clock
 from engine.errors import (
     Conflict,
     Forbidden,
+    InvalidData,
     NotFound,
     NotReady,
 )
@@ -35,7 +38,7 @@ from engine.execution import (
     save,
 )
 from engine.history import Recorder
-from engine.models import HumanTask, Instance, ProcessModel
+from engine.models import HumanTask, Instance, ProcessModel, User
 
 
 def ready_task(session: Session, task_id: str) -> HumanTask:
@@ -147,6 +150,8 @@ def claim(
     target = assignee or actor.username
     if assignee and assignee != actor.username and not actor.has("admin", "secretariat"):
         raise Forbidden("Only the Secretariat and admins assign tasks to colleagues.")
+    if target != actor.username:
+        _require_may_act(session, ht, target)
     if ht.claimed_by and ht.claimed_by != actor.username and not actor.has("admin", "secretariat"):
         raise Conflict(f"'{ht.name}' is already claimed by {ht.claimed_by}.", task_id=task_id)
     row = lock_instance(session, ht.instance_id)
@@ -185,10 +190,47 @@ def unclaim(session: Session, task_id: str, actor: Actor, *, now: datetime) -> H
     return ht
 
 
-def save_draft(session: Session, task_id: str, data: Mapping[str, Any], actor: Actor) -> HumanTask:
-    """Keep unfinished form input on the task (not validated, not part of the instance data)."""
+def _require_may_act(session: Session, ht: HumanTask, username: str) -> None:
+    """Refuse to assign a task to anyone who could not act on it (unknown, inactive, wrong role
+    or country): they would get the mail and the task would be stuck."""
+    user = session.execute(select(User).where(User.username == username)).scalar()
+    refusal = InvalidData(
+        f"'{username}' cannot be assigned '{ht.name}'.",
+        {"assignee": "Choose an active colleague whose role and country may act on this task."},
+    )
+    if user is None or not user.active:
+        raise refusal
+    try:
+        check_may_act(session, Actor(user.username, user.roles or (), user.country), ht)
+    except Forbidden as exc:
+        raise refusal from exc
+
+
+def save_draft(
+    session: Session,
+    task_id: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    *,
+    max_kb: int = 256,
+    max_upload_mb: float = 20.0,
+) -> HumanTask:
+    """Keep unfinished form input on the task (not part of the instance data).
+
+    Not validated against the form (it is unfinished), but held to what a submission is: file
+    fields may name only files uploaded for this task, and the draft is at most `max_kb`."""
     ht = open_task(session, actor, task_id)
-    ht.draft = jsonable(dict(data))
+    draft = jsonable(dict(data))
+    if len(json.dumps(draft, default=str)) > max_kb * 1024:
+        raise InvalidData(
+            f"This draft is larger than {max_kb} KB; shorten the answers or submit the form.",
+            {"_draft": f"At most {max_kb} KB."},
+        )
+    instance = session.get(Instance, ht.instance_id)
+    if instance is not None and ht.form_file:
+        form = form_defs.load_form(instance.process_version.forms, ht.form_file, ht.ui_form_file)
+        attachments.attach(session, ht, form, draft, max_mb=max_upload_mb, mark=False)
+    ht.draft = draft
     ht.draft_by = actor.username
     session.flush()
     return ht

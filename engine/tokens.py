@@ -11,7 +11,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidData, NotFound
@@ -45,18 +45,22 @@ def create_token(
     *,
     now: datetime,
     lifetime_days: int | None = DEFAULT_LIFETIME_DAYS,
+    max_days: int = MAX_LIFETIME_DAYS,
 ) -> tuple[ApiToken, str]:
     """Issue a token for `user`; returns the stored row and the plain token (shown only now).
 
-    `lifetime_days=None` makes a token that never expires.
+    Every token expires: `lifetime_days=None` gives the longest lifetime allowed, `max_days`
+    (the `TOKEN_MAX_DAYS` setting).
     """
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidData("The token needs a name.", {"name": "1-200 characters."})
-    if lifetime_days is not None and not 1 <= lifetime_days <= MAX_LIFETIME_DAYS:
+    if lifetime_days is None:
+        lifetime_days = max_days
+    if not 1 <= lifetime_days <= max_days:
         raise InvalidData(
             "Invalid token lifetime.",
-            {"expires_in_days": f"Between 1 and {MAX_LIFETIME_DAYS} days."},
+            {"expires_in_days": f"Between 1 and {max_days} days."},
         )
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
@@ -65,7 +69,7 @@ def create_token(
         token_hash=hash_token(plain),
         prefix=plain[:PREFIX_LENGTH],
         created_at=now,
-        expires_at=now + timedelta(days=lifetime_days) if lifetime_days is not None else None,
+        expires_at=now + timedelta(days=lifetime_days),
     )
     session.add(row)
     session.flush()
@@ -104,12 +108,28 @@ def list_tokens(session: Session, user: User) -> list[ApiToken]:
     )
 
 
-def revoke_token(session: Session, user: User, token_id: int, *, now: datetime) -> ApiToken:
-    """Revoke one of the user's own tokens; another user's token is reported as not found."""
+def revoke_token(session: Session, user: User | None, token_id: int, *, now: datetime) -> ApiToken:
+    """Revoke one of the user's own tokens; another user's token is reported as not found.
+    `user=None` (an admin) may revoke anyone's token."""
     row = session.get(ApiToken, token_id)
-    if row is None or row.user_id != user.id:
+    if row is None or (user is not None and row.user_id != user.id):
         raise NotFound(f"You have no token {token_id}.", token_id=token_id)
     if row.revoked_at is None:
         row.revoked_at = now
         session.flush()
     return row
+
+
+def all_tokens(session: Session) -> list[ApiToken]:
+    """Every user's tokens, newest first (for the admins' token page)."""
+    return list(session.execute(select(ApiToken).order_by(ApiToken.id.desc())).scalars())
+
+
+def revoke_all(session: Session, user_id: int, *, now: datetime) -> int:
+    """Revoke every unrevoked token of a user (their password was reset); returns how many."""
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from flask import Flask
@@ -32,14 +31,13 @@ def create_app(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=False,  # set PATHFINDER_SECURE_COOKIES=1 behind HTTPS
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
         # Room for a form with two files at the per-file limit; a single file over the limit
         # is refused by the attachment checks with the rest of the form kept.
         MAX_CONTENT_LENGTH=int(max(25, 2 * settings.max_upload_mb + 5) * 1024 * 1024),
         PATHFINDER_SETTINGS=settings,
     )
-    if os.environ.get("PATHFINDER_SECURE_COOKIES") == "1":
-        app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True)
     app.config.update(config or {})
     app.extensions["pathfinder_engine"] = engine
     app.extensions["pathfinder_settings"] = settings
@@ -49,13 +47,17 @@ def create_app(
         audit_views,
         auth,
         guards,
+        headers,
         health,
+        inputs,
         modeler_views,
         notifications_views,
         views,
     )
 
+    inputs.init_app(app)  # first: routes added later use its bounded `int` converter
     guards.init_app(app)
+    headers.init_app(app)
 
     auth.init_app(app)
     views.init_app(app)

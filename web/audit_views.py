@@ -17,9 +17,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from sqlalchemy import select
 
-from engine import NotFound, audit, queries
+from engine import audit, queries
 from engine.models import Instance, ProcessVersion
 from web.auth import current_actor, login_required, roles_required, the_engine
+from web.inputs import db_int
+from web.served import stored_file
+from web.views.common import visible_instance
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -29,18 +32,11 @@ PER_PAGE = 50
 
 
 def _instance(session: Any, instance_id: int) -> Instance:
-    inst = session.get(Instance, instance_id)
-    if inst is None:
-        raise NotFound(f"Instance {instance_id} does not exist.")
-    if not queries.can_view_instance(current_actor(), inst):
-        # As on the API: another country's record answers as if it did not exist.
-        raise NotFound(f"Instance {instance_id} does not exist.")
-    return inst
+    return visible_instance(session, instance_id)
 
 
 def _page() -> int:
-    raw = request.args.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
+    return max(1, request.args.get("page", 1, type=db_int))
 
 
 def _date(name: str, errors: dict[str, str]) -> date | None:
@@ -48,10 +44,14 @@ def _date(name: str, errors: dict[str, str]) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         errors[name] = "Enter a date as YYYY-MM-DD."
         return None
+    if not 1900 <= day.year <= 9000:
+        errors[name] = "Enter a date between the years 1900 and 9000."
+        return None
+    return day
 
 
 def _search_filter() -> tuple[audit.EventFilter, dict[str, str]]:
@@ -59,7 +59,8 @@ def _search_filter() -> tuple[audit.EventFilter, dict[str, str]]:
     errors: dict[str, str] = {}
     since, until = _date("since", errors), _date("until", errors)
     instance = request.args.get("instance", "").strip()
-    if instance and not instance.isdigit():
+    instance_id = request.args.get("instance", type=db_int)
+    if instance and instance_id is None:
         errors["instance"] = "Enter an instance number."
     flt = audit.EventFilter(
         country=request.args.get("country", "").strip().upper() or None,
@@ -68,7 +69,7 @@ def _search_filter() -> tuple[audit.EventFilter, dict[str, str]]:
         since=datetime.combine(since, time(), UTC) if since else None,
         # "until" names the last day included.
         until=datetime.combine(until + timedelta(days=1), time(), UTC) if until else None,
-        instance_id=int(instance) if instance.isdigit() else None,
+        instance_id=instance_id,
     )
     return flt, errors
 
@@ -78,15 +79,7 @@ def _stamp() -> str:
 
 
 def _download(body: str, mimetype: str, filename: str) -> Response:
-    return Response(
-        body,
-        mimetype=mimetype,
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "private, no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return stored_file(body, filename, mimetype=mimetype)
 
 
 def _export(flt: audit.EventFilter, fmt: str, stem: str) -> Response:
@@ -193,9 +186,7 @@ def version_diagram(version_id: int) -> Response:
             if current_actor().country is None or seen is None:
                 abort(404)
         xml = pv.files.get(pv.main_file) or next(iter(pv.files.values()), "")
-    return Response(
-        xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=300"}
-    )
+    return stored_file(xml, "diagram.bpmn", download=False, cache="private, max-age=300")
 
 
 # -- across instances ----------------------------------------------------------------------------

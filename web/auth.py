@@ -1,12 +1,15 @@
 """Sign-in, sessions, roles and CSRF for the web app.
 
-flask-login keeps the signed-in user's id in the session cookie; every request reloads the
-user row, so a deactivated account or a reset password ends existing sessions at once.
+Every sign-in method (the password form, and any added later such as OIDC) ends in `sign_in(user)`,
+which opens a server-side session (`engine.sessions`); its random token is what flask-login keeps
+in the cookie. Each request checks that session: logout (`sign_out()`), a password reset,
+deactivation and the idle/absolute timeouts end it, so a copied cookie stops working.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -26,8 +29,9 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
-from engine import Actor, Engine
-from engine.accounts import actor_for, sign_in
+from engine import Actor, Engine, sessions
+from engine.accounts import actor_for
+from engine.accounts import sign_in as check_credentials
 from engine.db import transaction
 from engine.errors import TooManyAttempts
 from engine.models import User
@@ -39,18 +43,19 @@ bp = Blueprint("auth", __name__)
 class WebUser(UserMixin):  # type: ignore[misc]
     """The signed-in person as flask-login sees them (a detached copy of the user row)."""
 
-    def __init__(self, row: User) -> None:
+    def __init__(self, row: User, token: str = "") -> None:
         self.user_id = row.id
         self.username = row.username
         self.display_name = row.display_name or row.username
         self.roles = list(row.roles or [])
         self.country = row.country
         self.actor: Actor = actor_for(row)
-        # Part of the session id: resetting the password signs out every other session.
+        self.token = token
+        # Also part of the id: a changed password ends sessions even when set outside the engine.
         self._stamp = row.password_hash[-12:]
 
     def get_id(self) -> str:
-        return f"{self.user_id}:{self._stamp}"
+        return f"{self.token}:{self._stamp}"
 
     def has(self, *roles: str) -> bool:
         return self.actor.has(*roles)
@@ -66,15 +71,60 @@ def current_actor() -> Actor:
     return cast(WebUser, current_user).actor
 
 
+def credential_now() -> datetime:
+    """Wall-clock time for sessions: a simulated (virtual) clock must not end or revive them."""
+    return datetime.now(UTC)
+
+
+def _limits() -> sessions.SessionLimits:
+    settings = current_app.extensions["pathfinder_settings"]
+    return sessions.SessionLimits(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        max_age=timedelta(hours=settings.session_max_hours),
+    )
+
+
 def _load_user(user_id: str) -> WebUser | None:
-    ident, _, stamp = user_id.partition(":")
-    if not ident.isdigit():
-        return None
-    with the_engine().session() as s:
-        row = s.get(User, int(ident))
-        if row is None or not row.active or row.password_hash[-12:] != stamp:
-            return None
-        return WebUser(row)
+    token, _, stamp = user_id.rpartition(":")
+    engine = the_engine()
+    now = credential_now()
+    with engine.session() as s:
+        found = sessions.check(s, token, now=now, limits=_limits())
+        user = found.user
+        if user is not None and user.password_hash[-12:] == stamp:
+            web_user: WebUser | None = WebUser(user, token)
+        else:
+            web_user = None
+    if found.end_reason or found.touch:
+        with transaction(engine.sessions) as s:
+            if found.end_reason:
+                sessions.end(s, token, now=now, reason=found.end_reason)
+            else:
+                sessions.touch(s, token, now=now)
+    return web_user
+
+
+def sign_in(user: User) -> None:
+    """Open a server-side session for `user` and sign them in: the one entry point every sign-in
+    method calls once it has established who the user is."""
+    engine = the_engine()
+    with transaction(engine.sessions) as s:
+        row = s.get(User, user.id)
+        if row is None or not row.active:
+            abort(403)
+        token = sessions.start(s, row, now=credential_now())
+        web_user = WebUser(row, token)
+    login_user(web_user)
+
+
+def sign_out() -> None:
+    """End the current session on the server and clear the cookie."""
+    if current_user.is_authenticated:
+        token = cast(WebUser, current_user).token
+        engine = the_engine()
+        with transaction(engine.sessions) as s:
+            sessions.end(s, token, now=credential_now(), reason="logout")
+    logout_user()
 
 
 def login_required(view: F) -> F:
@@ -125,28 +175,32 @@ def login() -> str | Response | tuple[str, int]:
         engine = the_engine()
         try:
             with transaction(engine.sessions) as s:
-                row = sign_in(
+                row = check_credentials(
                     s,
                     username,
                     request.form.get("password", ""),
                     now=engine.now(),
                     remote_addr=request.remote_addr,
                 )
-                user = WebUser(row) if row else None
+                user_id = row.id if row else None
         except TooManyAttempts as err:
-            error = f"{err.message} Or ask an administrator to reset your password."
-            return render_template("login.html", error=error, username=username), 429
-        if user is None:
+            error = err.message
+            page = render_template("login.html", error=error, username=username)
+            return page, 429, {"Retry-After": str(err.details.get("retry_after", 1))}
+        if user_id is None:
             error = "Unknown username or wrong password."
             return render_template("login.html", error=error, username=username), 401
-        login_user(user)
+        with engine.session() as s:
+            found = s.get(User, user_id)
+        assert found is not None
+        sign_in(found)
         return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", error=error, username=username)
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    logout_user()
+    sign_out()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 

@@ -9,6 +9,7 @@ integer) is kept as typed so the validator names the problem and the user sees t
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -288,6 +289,8 @@ def _number(raw: str, integer: bool) -> Any:
         number = float(text)
     except ValueError:
         return raw  # kept as typed; the validator reports it
+    if not math.isfinite(number):
+        return raw  # NaN and Infinity are not numbers a form accepts; the validator reports it
     if integer:
         return int(number) if number.is_integer() else raw
     return number

@@ -29,7 +29,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from sqlalchemy import select
@@ -45,6 +44,8 @@ from engine.parsing import Problem, parse_bundle
 from engine.simulation import SimulationStore, parse_json_object, start_simulation
 from engine.xmlsafe import NSMAP, form_refs, safe_xml
 from web.auth import current_actor, roles_required, the_engine
+from web.inputs import db_int
+from web.served import stored_file
 
 bp = Blueprint("modeler", __name__, url_prefix="/modeler")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -211,7 +212,10 @@ def _posted() -> tuple[ProcessVersion | None, str, dict[str, bytes], dict[str, b
     if not isinstance(body, dict) or not isinstance(body.get("xml"), str):
         abort(400)
     key, number = body.get("process_key") or None, body.get("version")
-    pv = _version(str(key), int(number) if number else None) if key else None
+    try:
+        pv = _version(str(key), db_int(number) if number else None) if key else None
+    except ValueError:
+        abort(400)
     name = str(body.get("file_name") or (pv.main_file if pv else "diagram.bpmn"))
     if not _SAFE_NAME.match(name):
         abort(400)
@@ -244,7 +248,7 @@ def index() -> str:
 @bp.get("/new", defaults={"key": None})
 @owners_only
 def edit(key: str | None) -> str:
-    number = request.args.get("version", type=int)
+    number = request.args.get("version", type=db_int)
     pv = _version(key, number) if key else None
     forms = sorted(available_forms(pv))
     return render_template(
@@ -267,13 +271,7 @@ def download(key: str, version: int, name: str) -> Response:
     if text is None:
         abort(404)
     kind = "application/json" if name in pv.forms else "application/xml"
-    as_file = request.args.get("download") == "1"
-    return send_file(
-        io.BytesIO(text.encode("utf-8")),
-        mimetype=kind,
-        as_attachment=as_file,
-        download_name=name,
-    )
+    return stored_file(text, name, download=request.args.get("download") == "1", mimetype=kind)
 
 
 @bp.get("/<key>/versions/<int:version>/bundle.zip")
@@ -288,12 +286,7 @@ def download_bundle(key: str, version: int) -> Response:
         for name, text in pv.forms.items():
             archive.writestr(f"forms/{name}", text)
     buffer.seek(0)
-    return send_file(
-        buffer,
-        mimetype="application/zip",
-        as_attachment=True,
-        download_name=f"{key}-v{version}.zip",
-    )
+    return stored_file(buffer, f"{key}-v{version}.zip", mimetype="application/zip")
 
 
 @bp.route("/upload", methods=["GET", "POST"])
@@ -388,8 +381,8 @@ def deploy() -> tuple[Response, int]:
 @owners_only
 def diff(key: str) -> str:
     latest = _version(key)
-    new_number = request.args.get("to", type=int) or latest.version
-    old_number = request.args.get("from", type=int) or max(new_number - 1, 1)
+    new_number = request.args.get("to", type=db_int) or latest.version
+    old_number = request.args.get("from", type=db_int) or max(new_number - 1, 1)
     old, new = _version(key, old_number), _version(key, new_number)
     result = diff_files(old.files, new.files)
     return render_template(
@@ -406,8 +399,8 @@ def diff(key: str) -> str:
 @bp.get("/<key>/diff.json")
 @owners_only
 def diff_json(key: str) -> Response:
-    old = _version(key, request.args.get("from", type=int) or 1)
-    new = _version(key, request.args.get("to", type=int))
+    old = _version(key, request.args.get("from", type=db_int) or 1)
+    new = _version(key, request.args.get("to", type=db_int))
     return jsonify(diff_files(old.files, new.files).to_dict())
 
 
@@ -417,7 +410,7 @@ def diff_json(key: str) -> Response:
 @bp.get("/<key>/migrate")
 @owners_only
 def migrate_plan(key: str) -> str:
-    target = _version(key, request.args.get("to", type=int))
+    target = _version(key, request.args.get("to", type=db_int))
     checks = migrations.dry_run(the_engine(), key, target.version)
     return render_template("modeler/migrate.html", key=key, target=target, checks=checks)
 
@@ -425,8 +418,8 @@ def migrate_plan(key: str) -> str:
 @bp.post("/<key>/migrate")
 @owners_only
 def migrate_run(key: str) -> Page:
-    target = _version(key, request.form.get("to", type=int))
-    ids = [int(i) for i in request.form.getlist("instance") if i.isdigit()]
+    target = _version(key, request.form.get("to", type=db_int))
+    ids = request.form.getlist("instance", type=db_int)
     with the_engine().session() as s:
         own = set(
             s.execute(
@@ -503,7 +496,7 @@ def simulate_act(token: str, action: str) -> tuple[Response, int]:
             return jsonify(sim.snapshot()), 200
     except EngineError as error:
         return _engine_error(error)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return jsonify({"message": "Days, months and years must be whole numbers."}), 400
 
 

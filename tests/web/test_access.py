@@ -63,6 +63,8 @@ def test_each_role_sees_what_it_should_and_is_refused_the_rest(
         url = template.format(**urls)
         status = web.get(url).status_code
         expected = 200 if role in allowed else 403
+        if role == "country" and ("{other}" in template or "{secretariat_task}" in template):
+            expected = 404  # another country's case answers exactly like a missing one
         if status != expected:
             wrong.append((url, status, expected))
     assert wrong == []

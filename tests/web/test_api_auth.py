@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from engine import Engine
+from engine.accounts import THROTTLE_FREE_FAILURES
 from engine.db import transaction
 from engine.models import ApiToken, User
 from engine.tokens import hash_token
@@ -82,14 +83,13 @@ def test_only_the_tokens_hash_is_stored(
 def test_wrong_password_is_401_and_repeated_failures_429(
     password: str, problem: Problem, api_client: FlaskClient, api_users: dict[str, int]
 ) -> None:
-    for _ in range(5):
+    for _ in range(THROTTLE_FREE_FAILURES):
         problem(
             api_client.post("/api/v1/auth/token", json={"username": "sam", "password": "nope"}), 401
         )
-    body = problem(
-        api_client.post("/api/v1/auth/token", json={"username": "sam", "password": password}), 429
-    )
-    assert "wait" in body["detail"].lower()
+    response = api_client.post("/api/v1/auth/token", json={"username": "sam", "password": password})
+    body = problem(response, 429)
+    assert "wait" in body["detail"].lower() and response.headers["Retry-After"] == "1"
 
 
 def test_token_request_needs_both_fields(problem: Problem, api_client: FlaskClient) -> None:
@@ -183,11 +183,9 @@ def test_auditor_reads(api_client: FlaskClient, auth: Auth, start_review: Callab
 
 def _sign_in(api_client: FlaskClient, engine: Engine, username: str) -> None:
     """Put a flask-login session in the cookie, as the web sign-in page would."""
-    from web.auth import WebUser
+    from tests.web.conftest import session_cookie_id
 
-    with engine.session() as session:
-        row = session.query(User).filter_by(username=username).one()
-        user_id = WebUser(row).get_id()
+    user_id = session_cookie_id(engine, username)
     with api_client.session_transaction() as sess:
         sess["_user_id"] = user_id
         sess["_fresh"] = True

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
+
 from engine import Engine, VirtualClock
-from engine.accounts import THROTTLE_FAILURES, set_password
+from engine.accounts import THROTTLE_FREE_FAILURES, set_password
 from engine.db import transaction
 from engine.models import User
 from tests.web.conftest import PASSWORD, Web
@@ -29,18 +31,54 @@ def test_wrong_password_is_refused_with_a_message(web: Web) -> None:
     assert 'value="sam"' in response.get_data(as_text=True)
 
 
-def test_repeated_failures_lock_the_username_for_fifteen_minutes(
-    web: Web, clock: VirtualClock
-) -> None:
-    for _ in range(THROTTLE_FAILURES):
-        assert web.login("sam", "guess-guess").status_code == 401
-    response = web.login("sam")  # even the right password
+def test_repeated_failures_slow_down_that_username_from_that_address(
+    app, clock: VirtualClock
+) -> None:  # type: ignore[no-untyped-def]
+    attacker = Web(app.test_client())
+    owner = Web(app.test_client())
+    owner_addr = {"REMOTE_ADDR": "10.0.0.2"}
+    for _ in range(THROTTLE_FREE_FAILURES):
+        assert attacker.login("sam", "guess-guess").status_code == 401
+    response = attacker.login("sam")  # even the right password, while the wait lasts
     assert response.status_code == 429
     assert "Too many failed sign-ins" in response.get_data(as_text=True)
-    assert web.login("sue").status_code == 302  # other accounts unaffected
-    web.logout()
-    clock.advance(timedelta(minutes=16))
-    assert web.login("sam").status_code == 302
+    assert response.headers["Retry-After"] == "1"
+    # The owner, from their own address, is not locked out by someone else's guesses.
+    owner.get("/login", environ_base=owner_addr)
+    page = owner.client.post(
+        "/login",
+        data={"username": "sam", "password": PASSWORD, "csrf_token": owner.token},
+        environ_base=owner_addr,
+    )
+    assert page.status_code == 302
+    # Each further failure doubles the wait: 1 s, 2 s, 4 s ...
+    clock.advance(timedelta(seconds=1))
+    assert attacker.login("sam", "guess-guess").status_code == 401
+    assert attacker.login("sam", "guess-guess").status_code == 429
+    clock.advance(timedelta(seconds=2))
+    assert attacker.login("sam", "guess-guess").status_code == 401
+    clock.advance(timedelta(seconds=2))
+    assert attacker.login("sam", "guess-guess").status_code == 429
+    clock.advance(timedelta(seconds=2))
+    assert attacker.login("sam").status_code == 302
+
+
+def test_unknown_usernames_cost_a_password_check_too(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.accounts
+
+    checked: list[str] = []
+    real = engine.accounts.check_password_hash
+
+    def counting(pwhash: str, password: str) -> bool:
+        checked.append(pwhash)
+        return real(pwhash, password)
+
+    monkeypatch.setattr(engine.accounts, "check_password_hash", counting)
+    assert web.login("nobody-at-all", "guess-guess").status_code == 401
+    assert web.login("sam", "guess-guess").status_code == 401
+    assert len(checked) == 2  # the same work for an unknown and a known username
 
 
 def test_forms_without_a_csrf_token_are_refused(web: Web) -> None:

@@ -3,6 +3,7 @@ migration pages and simulation endpoints."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -328,7 +329,9 @@ def test_download_of_a_version_file_and_form(login: Callable[[str], Web]) -> Non
     assert "attachment" in bpmn_file.headers["Content-Disposition"]
     assert bpmn_file.get_data(as_text=True) == PATHFINDER
     form = web.get("/modeler/pathfinder/versions/1/files/register_approach.schema.json")
-    assert form.status_code == 200 and form.get_json()["type"] == "object"
+    # Shown inline only as plain text (web.served), still the form's JSON.
+    assert form.status_code == 200 and form.mimetype == "text/plain"
+    assert json.loads(form.get_data(as_text=True))["type"] == "object"
     assert web.get("/modeler/pathfinder/versions/1/files/nope.json").status_code == 404
     archive = web.get("/modeler/pathfinder/versions/1/bundle.zip")
     assert archive.status_code == 200 and archive.mimetype == "application/zip"

@@ -17,6 +17,7 @@ from engine.mailer import MailConfig, send_pending
 from engine.models import OutboxMessage, User
 from engine.notifications import install
 from tests.engine.test_notifications import BASE_URL, DEMO, SmtpSink, add_user, mail_config
+from tests.web.conftest import session_cookie_id
 from web import create_app, notifications_views
 
 
@@ -41,9 +42,7 @@ def config(engine: Engine, settings: Settings, tmp_path: Path) -> MailConfig:
 def sign_in(app: Flask, engine: Engine) -> Callable[[str], FlaskClient]:
     def sign_in(username: str) -> FlaskClient:
         client = app.test_client()
-        with engine.session() as s:
-            user = s.execute(select(User).where(User.username == username)).scalar_one()
-            ident = f"{user.id}:{user.password_hash[-12:]}"
+        ident = session_cookie_id(engine, username)
         with client.session_transaction() as sess:
             sess["_user_id"], sess["_fresh"] = ident, True
         return client

@@ -101,9 +101,10 @@ def test_a_country_user_cannot_open_or_submit_another_countrys_task(
     eoi: str, login: Callable[[str], Web]
 ) -> None:
     web = login("kofi")
-    assert web.get(f"/tasks/{eoi}").status_code == 403
-    assert web.post(f"/tasks/{eoi}", GOOD).status_code == 403
-    assert web.post(f"/tasks/{eoi}/claim").status_code == 403
+    # Another country's task answers exactly like a missing one.
+    assert web.get(f"/tasks/{eoi}").status_code == 404
+    assert web.post(f"/tasks/{eoi}", GOOD).status_code == 404
+    assert web.post(f"/tasks/{eoi}/claim").status_code == 404
 
 
 def test_draft_survives_logout_and_comes_back(eoi: str, login: Callable[[str], Web]) -> None:

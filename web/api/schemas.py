@@ -79,7 +79,10 @@ class TokenRequestSchema(Schema):
         load_default=90,
         allow_none=True,
         validate=validate.Range(1, 365),
-        metadata={"description": "Lifetime in days (1-365; null: never expires). Default 90."},
+        metadata={
+            "description": "Lifetime in days (1-365, at most the server's TOKEN_MAX_DAYS; "
+            "null: that maximum). Every token expires. Default 90."
+        },
     )
 
 

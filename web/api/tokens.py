@@ -7,7 +7,7 @@ from typing import Any
 from flask import request
 
 from engine import tokens
-from engine.accounts import THROTTLE_WINDOW, sign_in
+from engine.accounts import sign_in
 from engine.db import transaction
 from engine.errors import TooManyAttempts
 from engine.models import ApiToken, User
@@ -61,6 +61,7 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
                     args["name"],
                     now=real_now(),
                     lifetime_days=args["expires_in_days"],
+                    max_days=engine.settings.token_max_days,
                 )
                 return {**_token_dict(row), "token": plain, "token_type": "Bearer"}
     except TooManyAttempts as exc:
@@ -68,7 +69,7 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
             429,
             exc.title,
             exc.message,
-            {"Retry-After": str(int(THROTTLE_WINDOW.total_seconds()))},
+            {"Retry-After": str(exc.details.get("retry_after", 1))},
         ) from exc
     raise unauthorized("Unknown username or wrong password.")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -10,11 +12,12 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from engine import Conflict, InvalidData
+from engine import tokens as api_tokens
 from engine.access import ROLES, role_for_lane
 from engine.accounts import USERNAME, create_user, reset_password, set_active, update_user
 from engine.db import transaction
 from engine.deployments import set_lane_roles
-from engine.models import ProcessModel, ProcessVersion, User
+from engine.models import ApiToken, ProcessModel, ProcessVersion, User
 from web.auth import roles_required
 from web.views.common import actor, engine, now
 
@@ -192,6 +195,60 @@ def user_password(user_id: int) -> Page:
                 return redirect(url_for("admin.users"))
         return render_template("admin/password.html", user=user, errors=errors), 422
     return render_template("admin/password.html", user=user, errors=errors)
+
+
+# -------------------------------------------------------------------------- API tokens
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """One API token as the admins' page shows it."""
+
+    id: int
+    username: str
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    state: str
+
+
+def _token_row(t: ApiToken, at: datetime) -> TokenRow:
+    expires = (
+        t.expires_at
+        if t.expires_at is None or t.expires_at.tzinfo
+        else t.expires_at.replace(tzinfo=UTC)
+    )
+    state = "revoked" if t.revoked_at else "expired" if expires and expires <= at else "active"
+    return TokenRow(
+        t.id, t.user.username, t.name, t.prefix, t.created_at, t.expires_at, t.last_used_at, state
+    )
+
+
+@bp.get("/tokens")
+@roles_required("admin")
+def tokens() -> str:
+    at = datetime.now(UTC)  # tokens expire on the wall clock (see web.api.auth)
+    with engine().session() as s:
+        rows = [_token_row(t, at) for t in api_tokens.all_tokens(s)]
+    return render_template("admin/tokens.html", tokens=rows)
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
+@roles_required("admin")
+def token_revoke(token_id: int) -> Page:
+    with engine().session() as s:
+        row = s.get(ApiToken, token_id)
+        if row is None:
+            abort(404)
+        token = _token_row(row, datetime.now(UTC))
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return render_template("admin/confirm_token.html", token=token)
+    with transaction(engine().sessions) as s:
+        api_tokens.revoke_token(s, None, token_id, now=datetime.now(UTC))
+    flash(f"Token {token.name} of {token.username} revoked.", "success")
+    return redirect(url_for("admin.tokens"))
 
 
 # -------------------------------------------------------------------------- process models

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-from flask import Blueprint, Response, send_file
+from flask import Blueprint, Response
 
 from engine.attachments import AttachmentInfo
 from web.auth import login_required
+from web.served import stored_file
 from web.views.common import actor, engine
 
 bp = Blueprint("attachments", __name__, url_prefix="/attachments")
@@ -16,19 +17,7 @@ bp = Blueprint("attachments", __name__, url_prefix="/attachments")
 
 def download_response(info: AttachmentInfo, content: BinaryIO) -> Response:
     """The file as a download with headers that stop a browser from running or sniffing it."""
-    response = send_file(
-        content,
-        mimetype=info.content_type,
-        as_attachment=True,
-        download_name=info.filename,
-        conditional=False,
-        etag=info.sha256,
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return stored_file(content, info.filename, mimetype=info.content_type, etag=info.sha256)
 
 
 @bp.get("/<uuid:attachment_id>")

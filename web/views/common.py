@@ -8,16 +8,26 @@ from flask import abort, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import Actor, Engine
+from engine import Actor, Engine, NotFound, queries
 from engine.models import Instance, ProcessModel
 from web.auth import current_actor, the_engine
+from web.inputs import db_int
 
 STAFF = ("admin", "process_owner", "secretariat", "chair", "gcg", "auditor")
 """Roles that see every country (the dashboard is for them)."""
 MANAGERS = ("admin", "secretariat")
 """Roles that may suspend, resume, cancel or retry instances."""
 
-__all__ = ["MANAGERS", "STAFF", "actor", "engine", "now", "page_number", "require_form_int"]
+__all__ = [
+    "MANAGERS",
+    "STAFF",
+    "actor",
+    "engine",
+    "now",
+    "page_number",
+    "require_form_int",
+    "visible_instance",
+]
 
 
 def engine() -> Engine:
@@ -32,18 +42,28 @@ def now() -> datetime:
     return the_engine().now()
 
 
+def visible_instance(session: Session, instance_id: int) -> Instance:
+    """The instance, if this user may see it. Another country's case answers NotFound (404)
+    exactly as a missing one does, so pages do not reveal which cases exist (as on the API)."""
+    inst = session.get(Instance, instance_id)
+    if inst is None or not queries.can_view_instance(actor(), inst):
+        raise NotFound(f"Instance {instance_id} does not exist.")
+    return inst
+
+
 def page_number() -> int:
-    raw = request.args.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() else 1
+    """The `?page=` asked for; anything that is not a page number the database can reach is 1."""
+    return max(1, request.args.get("page", 1, type=db_int))
 
 
 def require_form_int(name: str) -> int | None:
     raw = request.form.get(name, "").strip()
     if not raw:
         return None
-    if not raw.lstrip("-").isdigit():
+    try:
+        return db_int(raw)
+    except ValueError:
         abort(400)
-    return int(raw)
 
 
 def filter_options(session: Session) -> dict[str, list[tuple[str, str]]]:

@@ -11,16 +11,20 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from engine import Conflict, InvalidData, NotFound, attachments, queries
-from engine.access import role_for_lane
+from engine.access import may_see_country, role_for_lane
 from engine.attachments import AttachmentInfo
 from engine.forms import FormDefinition, field_errors, file_fields, load_form
 from engine.models import AuditEvent, HumanTask, Instance, ProcessModel, User
 from engine.tasks import check_may_act
 from web import formrender
 from web.auth import login_required
+from web.inputs import db_int
 from web.views.common import STAFF, actor, engine, filter_options, now, page_number
 
 bp = Blueprint("tasks", __name__)
+
+MAX_DUE_DAYS = 3660
+"""The inbox's "due within N days" filter looks at most ten years ahead."""
 
 SORTS = [
     ("due", "Due date"),
@@ -62,7 +66,7 @@ def home() -> Response:
 def inbox() -> str:
     me = actor()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    due = request.args.get("due", "")
+    due = request.args.get("due", type=db_int)
     with engine().session() as s:
         page = queries.task_query(
             s,
@@ -72,7 +76,7 @@ def inbox() -> str:
             country=args.get("country"),
             stage=args.get("stage"),
             overdue=args.get("overdue") == "1",
-            due_within_days=int(due) if due.isdigit() else None,
+            due_within_days=None if due is None else min(due, MAX_DUE_DAYS),
             claimed_by=me.username if args.get("mine") == "1" else None,
             sort=args.get("sort", "due"),
             page=page_number(),
@@ -102,7 +106,8 @@ def _instance_labels(s: Session, ids: set[int]) -> dict[int, Instance]:
 
 def _task(s: Session, task_id: str) -> HumanTask:
     ht = s.get(HumanTask, task_id)
-    if ht is None:
+    if ht is None or not may_see_country(actor(), ht.country):
+        # Another country's task answers exactly as a missing one (no existence oracle).
         raise NotFound(f"Task {task_id} does not exist.")
     check_may_act(s, actor(), ht)
     return ht
@@ -242,8 +247,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
     me = actor()
     action = request.form.get("action", "complete")
     posted: MultiDict[str, str] = MultiDict(request.form)
-    raw_version = request.form.get("lock_version", "")
-    lock_version = int(raw_version) if raw_version.isdigit() else None
+    lock_version = request.form.get("lock_version", type=db_int)
     with engine().session() as s:
         ht = _task(s, task_id)
         instance = s.get(Instance, ht.instance_id)
@@ -276,6 +280,16 @@ def submit(task_id: str) -> Response | tuple[str, int]:
         if action == "save_draft":
             try:
                 engine().save_draft(task_id, values, me)
+            except InvalidData as err:
+                return _render(
+                    s,
+                    ht,
+                    values=values,
+                    errors=err.errors,
+                    extra=extra,
+                    lock_version=lock_version,
+                    status=422,
+                )
             except Conflict as err:
                 return _render(
                     s,
@@ -327,9 +341,11 @@ def _back(task_id: str) -> Response:
 @login_required
 def claim(task_id: str) -> Response:
     assignee = request.form.get("assignee", "").strip() or None
+    with engine().session() as s:
+        _task(s, task_id)  # another country's task: 404, as on the task page
     try:
         ht = engine().claim(task_id, actor(), assignee=assignee)
-    except Conflict as err:
+    except (Conflict, InvalidData) as err:
         flash(err.message, "error")
         return _back(task_id)
     who = "you" if ht.claimed_by == actor().username else ht.claimed_by
@@ -340,6 +356,8 @@ def claim(task_id: str) -> Response:
 @bp.post("/tasks/<task_id>/unclaim")
 @login_required
 def unclaim(task_id: str) -> Response:
+    with engine().session() as s:
+        _task(s, task_id)
     try:
         ht = engine().unclaim(task_id, actor())
     except Conflict as err:
