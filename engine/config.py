@@ -77,6 +77,29 @@ class Settings:
     simulate: bool = False
     """`PATHFINDER_SIMULATE`: run on a virtual clock that the simulation API can advance."""
 
+    # -- limits on what a process model may make the engine do (docs/security.md) --
+    min_timer_period: float = 60.0
+    """`PATHFINDER_MIN_TIMER_PERIOD`: seconds; timer cycles repeating more often are refused at
+    deploy and stop the instance when computed at run time."""
+
+    max_timer_catch_up: int = 10
+    """`PATHFINDER_MAX_TIMER_CATCH_UP`: owed occurrences of one cycle fired in one run; the rest
+    are skipped (audited) and the cycle waits for its next future occurrence."""
+
+    max_engine_steps: int = 10_000
+    """`PATHFINDER_MAX_ENGINE_STEPS`: automatic steps one engine run may take before the instance
+    goes to the error state."""
+
+    engine_run_seconds: float = 30.0
+    """`PATHFINDER_ENGINE_RUN_SECONDS`: wall time one engine run may take before the instance goes
+    to the error state."""
+
+    max_script_chars: int = 20_000
+    """`PATHFINDER_MAX_SCRIPT_CHARS`: longest script, condition or timer expression accepted."""
+
+    readyz_timeout: float = 2.0
+    """`PATHFINDER_READYZ_TIMEOUT`: seconds `/readyz` waits for the database's write lock."""
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: `os.environ`)."""
@@ -101,4 +124,10 @@ class Settings:
             mail_backoff_seconds=float(env.get("PATHFINDER_MAIL_BACKOFF_SECONDS", "60")),
             max_upload_mb=float(env.get("PATHFINDER_MAX_UPLOAD_MB", "20")),
             simulate=env.get("PATHFINDER_SIMULATE", "") in {"1", "true", "yes"},
+            min_timer_period=float(env.get("PATHFINDER_MIN_TIMER_PERIOD", "60")),
+            max_timer_catch_up=int(env.get("PATHFINDER_MAX_TIMER_CATCH_UP", "10")),
+            max_engine_steps=int(env.get("PATHFINDER_MAX_ENGINE_STEPS", "10000")),
+            engine_run_seconds=float(env.get("PATHFINDER_ENGINE_RUN_SECONDS", "30")),
+            max_script_chars=int(env.get("PATHFINDER_MAX_SCRIPT_CHARS", "20000")),
+            readyz_timeout=float(env.get("PATHFINDER_READYZ_TIMEOUT", "2")),
         )

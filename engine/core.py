@@ -31,13 +31,14 @@ from engine.access import SYSTEM, Actor
 from engine.attachments import AttachmentInfo, FileProblem
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
-from engine.db import make_engine, make_session_factory
+from engine.db import check_writable, make_engine, make_session_factory
 from engine.db import transaction as _transaction
 from engine.deployments import DeployResult
 from engine.errors import Conflict, EngineError, NotFound
 from engine.forms import load_form
 from engine.history import ChainReport
 from engine.models import AuditEvent, HumanTask, Instance
+from engine.parsing import ModelLimits
 from engine.scripting import make_script_engine
 from engine.serialization import SpecCache
 
@@ -74,6 +75,10 @@ class Engine:
             ),
             specs=SpecCache(),
             max_call_depth=self.settings.max_call_depth,
+            max_steps=self.settings.max_engine_steps,
+            max_seconds=self.settings.engine_run_seconds,
+            max_timer_catch_up=self.settings.max_timer_catch_up,
+            min_timer_period=self.settings.min_timer_period,
         )
         self.files: attachments.Store = attachments.LocalStore(
             self.settings.var_dir / "attachments"
@@ -106,6 +111,20 @@ class Engine:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def check_writable(self) -> None:
+        """Raise unless the database accepts a write within `settings.readyz_timeout` seconds
+        (for readiness checks; nothing is written)."""
+        bind = self.sessions.kw["bind"]
+        check_writable(bind, self.settings.readyz_timeout)
+
+    @property
+    def model_limits(self) -> ModelLimits:
+        """The deploy-time limits from the settings (timer periods, script sizes)."""
+        return ModelLimits(
+            min_timer_period=self.settings.min_timer_period,
+            max_script_chars=self.settings.max_script_chars,
+        )
+
     def session(self) -> Session:
         """A read session (the caller closes it)."""
         return self.sessions()
@@ -120,7 +139,7 @@ class Engine:
     ) -> list[DeployResult]:
         """Validate and store process models; raises `ValidationFailed` listing every problem."""
         with transaction(self.sessions) as s:
-            return deployments.deploy(s, files, forms, actor, self.now())
+            return deployments.deploy(s, files, forms, actor, self.now(), self.model_limits)
 
     def deploy_directory(
         self, processes: Path, forms: Path, actor: str = "system"

@@ -198,9 +198,17 @@ def _compile(source: str, mode: Literal["exec", "eval"]) -> CodeType:
     if not isinstance(source, str):
         raise ScriptRefused(f"expected script text, got {type(source).__name__}")
     # Parsing first keeps a real SyntaxError (with its line) instead of RestrictedPython's text.
-    tree = cast(ast.Module | ast.Expression, ast.parse(source, SANDBOX_FILENAME, mode))
-    compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
-    result = compiler(tree, SANDBOX_FILENAME, policy=_Policy)
+    # Python's parser and compiler give up on deep nesting (100,000 minus signs, a few thousand
+    # brackets) with MemoryError or RecursionError: that is the script's fault, so it is refused.
+    try:
+        tree = cast(ast.Module | ast.Expression, ast.parse(source, SANDBOX_FILENAME, mode))
+        compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+        result = compiler(tree, SANDBOX_FILENAME, policy=_Policy)
+    except (MemoryError, RecursionError):
+        raise ScriptRefused(
+            "the code is nested too deeply to be read (thousands of operators or brackets "
+            "in a row); simplify it"
+        ) from None
     if result.errors or result.code is None:
         raise ScriptRefused("; ".join(result.errors), lineno=_error_line(result.errors))
     return result.code
