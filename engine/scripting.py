@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import json
 import logging
 import operator
 import time
@@ -490,6 +491,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
             _run(code, context, self.time_limit)
         finally:
             self._remove_leftovers(context, external)
+        _refuse_unstorable(context)
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
@@ -507,6 +509,34 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
                 or isinstance(value, ModuleType | Iterator)
             ):
                 del context[key]
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why `value` cannot be stored as task data (JSON), or None when it can."""
+    try:
+        json.dumps(value, allow_nan=False, default=str)
+    except RecursionError:
+        return "values nested too deeply"
+    except ValueError as err:
+        if "float" in str(err):
+            return "NaN or Infinity, which are not numbers JSON can store"
+        return "an integer of more than 4,300 digits"
+    return None
+
+
+def _refuse_unstorable(context: dict[str, Any]) -> None:
+    """Refuse a script that left task data which could not be saved. The offending variables
+    are removed first, so the instance can still be saved in the error state."""
+    bad = {key: why for key, value in context.items() if (why := _unstorable(value))}
+    if not bad:
+        return
+    for key in bad:
+        del context[key]
+    described = "; ".join(f"'{key}' holds {why}" for key, why in sorted(bad.items()))
+    raise ScriptRefused(
+        f"the script left task data that cannot be stored ({described}); keep numbers finite "
+        "and under 4,300 digits"
+    )
 
 
 class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]
