@@ -27,7 +27,7 @@ from engine import (
     tasks,
     timers,
 )
-from engine.access import SYSTEM, Actor
+from engine.access import SYSTEM, Actor, may_see_country
 from engine.attachments import AttachmentInfo, FileProblem
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
@@ -37,6 +37,7 @@ from engine.deployments import DeployResult
 from engine.errors import Conflict, EngineError, NotFound
 from engine.forms import load_form
 from engine.history import ChainReport
+from engine.messages import MessageRule
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.parsing import ModelLimits
 from engine.scripting import make_script_engine
@@ -277,6 +278,16 @@ class Engine:
     ) -> Instance:
         with transaction(self.sessions) as s:
             return instances.send_message(s, self.runtime, instance_id, name, payload, actor)
+
+    def message_rules(self, instance_id: int, actor: Actor) -> list[MessageRule]:
+        """The messages the instance waits for that `actor` may send, each with the payload
+        fields its model declares. Raises `NotFound` for an instance the actor may not see."""
+        with self.sessions() as s:
+            row = s.get(Instance, instance_id)
+            if row is None or not may_see_country(actor, row.country):
+                raise NotFound(f"Instance {instance_id} does not exist.", instance_id=instance_id)
+            rules = instances.message_rules(s, self.runtime, instance_id)
+        return [rule for rule in rules if rule.may_send(actor)]
 
     # -- timers ------------------------------------------------------------------------------
 
