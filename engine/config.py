@@ -97,6 +97,13 @@ class Settings:
     max_script_chars: int = 20_000
     """`PATHFINDER_MAX_SCRIPT_CHARS`: longest script, condition or timer expression accepted."""
 
+    script_processes: int = 2
+    """`PATHFINDER_SCRIPT_PROCESSES`: sandbox processes that run scripts, conditions and timer
+    expressions (0 runs them in the server's own process, without memory or GIL isolation)."""
+
+    script_memory_mb: int = 512
+    """`PATHFINDER_SCRIPT_MEMORY_MB`: address space limit of each sandbox process."""
+
     readyz_timeout: float = 2.0
     """`PATHFINDER_READYZ_TIMEOUT`: seconds `/readyz` waits for the database's write lock."""
 
@@ -129,5 +136,7 @@ class Settings:
             max_engine_steps=int(env.get("PATHFINDER_MAX_ENGINE_STEPS", "10000")),
             engine_run_seconds=float(env.get("PATHFINDER_ENGINE_RUN_SECONDS", "30")),
             max_script_chars=int(env.get("PATHFINDER_MAX_SCRIPT_CHARS", "20000")),
+            script_processes=int(env.get("PATHFINDER_SCRIPT_PROCESSES", "2")),
+            script_memory_mb=int(env.get("PATHFINDER_SCRIPT_MEMORY_MB", "512")),
             readyz_timeout=float(env.get("PATHFINDER_READYZ_TIMEOUT", "2")),
         )

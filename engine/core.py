@@ -40,6 +40,7 @@ from engine.history import ChainReport
 from engine.messages import MessageRule
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.parsing import ModelLimits
+from engine.sandbox import shared_pool
 from engine.scripting import make_script_engine
 from engine.serialization import SpecCache
 
@@ -72,7 +73,13 @@ class Engine:
         self.runtime = execution.Runtime(
             clock=self.clock,
             script_engine=make_script_engine(
-                self.clock, time_limit=self.settings.script_time_limit
+                self.clock,
+                time_limit=self.settings.script_time_limit,
+                pool=(
+                    shared_pool(self.settings.script_processes, self.settings.script_memory_mb)
+                    if self.settings.script_processes > 0
+                    else None
+                ),
             ),
             specs=SpecCache(),
             max_call_depth=self.settings.max_call_depth,
