@@ -371,6 +371,8 @@ def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -
                     fired[tid] = fired.get(tid, 0) + count
                 automatic = any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY))
                 if not (fired_now or automatic):
+                    # A cycle scheduled in this run is checked now, not first when it fires.
+                    _bound_cycles(loaded, waiting_timers(wf), fired)
                     return
             raise EngineGuardError(
                 f"The engine ran {rounds} rounds of steps and timers on this instance without it "
