@@ -19,6 +19,7 @@ from engine.errors import (
     NotFound,
     NotReady,
 )
+from engine.messages import MessageRefused, MessageRule
 from engine.parsing import Problem, ValidationFailed
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "Forbidden",
     "InstanceNotRunnable",
     "InvalidData",
+    "MessageRefused",
+    "MessageRule",
     "NotExecutable",
     "NotFound",
     "NotReady",

@@ -93,6 +93,35 @@ class Settings:
 
     max_draft_kb: int = 256
     """`MAX_DRAFT_KB`: the largest draft (unfinished form input) a task keeps."""
+    # -- limits on what a process model may make the engine do (docs/security.md) --
+    min_timer_period: float = 60.0
+    """`PATHFINDER_MIN_TIMER_PERIOD`: seconds; timer cycles repeating more often are refused at
+    deploy and stop the instance when computed at run time."""
+
+    max_timer_catch_up: int = 10
+    """`PATHFINDER_MAX_TIMER_CATCH_UP`: owed occurrences of one cycle fired in one run; the rest
+    are skipped (audited) and the cycle waits for its next future occurrence."""
+
+    max_engine_steps: int = 10_000
+    """`PATHFINDER_MAX_ENGINE_STEPS`: automatic steps one engine run may take before the instance
+    goes to the error state."""
+
+    engine_run_seconds: float = 30.0
+    """`PATHFINDER_ENGINE_RUN_SECONDS`: wall time one engine run may take before the instance goes
+    to the error state."""
+
+    max_script_chars: int = 20_000
+    """`PATHFINDER_MAX_SCRIPT_CHARS`: longest script, condition or timer expression accepted."""
+
+    script_processes: int = 2
+    """`PATHFINDER_SCRIPT_PROCESSES`: sandbox processes that run scripts, conditions and timer
+    expressions (0 runs them in the server's own process, without memory or GIL isolation)."""
+
+    script_memory_mb: int = 512
+    """`PATHFINDER_SCRIPT_MEMORY_MB`: address space limit of each sandbox process."""
+
+    readyz_timeout: float = 2.0
+    """`PATHFINDER_READYZ_TIMEOUT`: seconds `/readyz` waits for the database's write lock."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -123,4 +152,12 @@ class Settings:
             session_max_hours=int(env.get("SESSION_MAX_HOURS", "12")),
             token_max_days=int(env.get("TOKEN_MAX_DAYS", "365")),
             max_draft_kb=int(env.get("MAX_DRAFT_KB", "256")),
+            min_timer_period=float(env.get("PATHFINDER_MIN_TIMER_PERIOD", "60")),
+            max_timer_catch_up=int(env.get("PATHFINDER_MAX_TIMER_CATCH_UP", "10")),
+            max_engine_steps=int(env.get("PATHFINDER_MAX_ENGINE_STEPS", "10000")),
+            engine_run_seconds=float(env.get("PATHFINDER_ENGINE_RUN_SECONDS", "30")),
+            max_script_chars=int(env.get("PATHFINDER_MAX_SCRIPT_CHARS", "20000")),
+            script_processes=int(env.get("PATHFINDER_SCRIPT_PROCESSES", "2")),
+            script_memory_mb=int(env.get("PATHFINDER_SCRIPT_MEMORY_MB", "512")),
+            readyz_timeout=float(env.get("PATHFINDER_READYZ_TIMEOUT", "2")),
         )

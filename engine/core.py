@@ -27,17 +27,20 @@ from engine import (
     tasks,
     timers,
 )
-from engine.access import SYSTEM, Actor
+from engine.access import SYSTEM, Actor, may_see_country
 from engine.attachments import AttachmentInfo, FileProblem
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
-from engine.db import make_engine, make_session_factory
+from engine.db import check_writable, make_engine, make_session_factory
 from engine.db import transaction as _transaction
 from engine.deployments import DeployResult
 from engine.errors import Conflict, EngineError, NotFound
 from engine.forms import load_form
 from engine.history import ChainReport
+from engine.messages import MessageRule
 from engine.models import AuditEvent, HumanTask, Instance
+from engine.parsing import ModelLimits
+from engine.sandbox import shared_pool
 from engine.scripting import make_script_engine
 from engine.serialization import SpecCache
 
@@ -70,10 +73,20 @@ class Engine:
         self.runtime = execution.Runtime(
             clock=self.clock,
             script_engine=make_script_engine(
-                self.clock, time_limit=self.settings.script_time_limit
+                self.clock,
+                time_limit=self.settings.script_time_limit,
+                pool=(
+                    shared_pool(self.settings.script_processes, self.settings.script_memory_mb)
+                    if self.settings.script_processes > 0
+                    else None
+                ),
             ),
             specs=SpecCache(),
             max_call_depth=self.settings.max_call_depth,
+            max_steps=self.settings.max_engine_steps,
+            max_seconds=self.settings.engine_run_seconds,
+            max_timer_catch_up=self.settings.max_timer_catch_up,
+            min_timer_period=self.settings.min_timer_period,
         )
         self.files: attachments.Store = attachments.LocalStore(
             self.settings.var_dir / "attachments"
@@ -106,6 +119,20 @@ class Engine:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def check_writable(self) -> None:
+        """Raise unless the database accepts a write within `settings.readyz_timeout` seconds
+        (for readiness checks; nothing is written)."""
+        bind = self.sessions.kw["bind"]
+        check_writable(bind, self.settings.readyz_timeout)
+
+    @property
+    def model_limits(self) -> ModelLimits:
+        """The deploy-time limits from the settings (timer periods, script sizes)."""
+        return ModelLimits(
+            min_timer_period=self.settings.min_timer_period,
+            max_script_chars=self.settings.max_script_chars,
+        )
+
     def session(self) -> Session:
         """A read session (the caller closes it)."""
         return self.sessions()
@@ -120,7 +147,7 @@ class Engine:
     ) -> list[DeployResult]:
         """Validate and store process models; raises `ValidationFailed` listing every problem."""
         with transaction(self.sessions) as s:
-            return deployments.deploy(s, files, forms, actor, self.now())
+            return deployments.deploy(s, files, forms, actor, self.now(), self.model_limits)
 
     def deploy_directory(
         self, processes: Path, forms: Path, actor: str = "system"
@@ -265,6 +292,16 @@ class Engine:
     ) -> Instance:
         with transaction(self.sessions) as s:
             return instances.send_message(s, self.runtime, instance_id, name, payload, actor)
+
+    def message_rules(self, instance_id: int, actor: Actor) -> list[MessageRule]:
+        """The messages the instance waits for that `actor` may send, each with the payload
+        fields its model declares. Raises `NotFound` for an instance the actor may not see."""
+        with self.sessions() as s:
+            row = s.get(Instance, instance_id)
+            if row is None or not may_see_country(actor, row.country):
+                raise NotFound(f"Instance {instance_id} does not exist.", instance_id=instance_id)
+            rules = instances.message_rules(s, self.runtime, instance_id)
+        return [rule for rule in rules if rule.may_send(actor)]
 
     # -- timers ------------------------------------------------------------------------------
 

@@ -75,3 +75,28 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def check_writable(engine: SAEngine, timeout: float) -> None:
+    """Raise unless a write transaction can start within `timeout` seconds (nothing is written).
+
+    SQLite: take the database's write lock (`BEGIN IMMEDIATE`), which fails while another
+    connection holds it, with the busy timeout lowered to `timeout`. PostgreSQL: assign a
+    transaction id, which fails on a read-only server, under a statement and lock timeout.
+    """
+    millis = max(int(timeout * 1000), 1)
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.execute(f"PRAGMA busy_timeout={millis}")
+            try:
+                conn.execution_options(write=True).exec_driver_sql("SELECT 1")
+            finally:
+                conn.rollback()
+                raw.execute("PRAGMA busy_timeout=30000")
+            return
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {millis}")
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {millis}")
+        conn.exec_driver_sql("SELECT pg_current_xact_id()")
+        conn.rollback()

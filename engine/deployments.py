@@ -15,7 +15,7 @@ from engine.access import role_for_lane
 from engine.errors import NotFound
 from engine.history import Recorder
 from engine.models import Instance, ProcessModel, ProcessVersion
-from engine.parsing import Bundle, parse_bundle
+from engine.parsing import Bundle, ModelLimits, parse_bundle
 from engine.serialization import dump_spec
 
 
@@ -65,12 +65,13 @@ def deploy(
     forms: Mapping[str, bytes] | None,
     actor: str,
     now: datetime,
+    limits: ModelLimits | None = None,
 ) -> list[DeployResult]:
     """Validate and store the processes in `files`. Nothing is stored if anything is wrong.
 
     Raises `engine.parsing.ValidationFailed` with every problem found.
     """
-    bundle = parse_bundle(files, forms or {})
+    bundle = parse_bundle(files, forms or {}, limits=limits)
     digest = content_hash(bundle)
     results = []
     recorder: Recorder | None = None

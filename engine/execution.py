@@ -12,6 +12,7 @@ import ast
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -84,6 +85,12 @@ class Runtime:
     """Call activities nested deeper than this stop the instance with an error."""
     max_steps: int = 10_000
     """Automatic steps in one go beyond which the instance stops (an endless loop)."""
+    max_seconds: float = 30.0
+    """Wall time one engine run may take before the instance stops."""
+    max_timer_catch_up: int = 10
+    """Owed occurrences of one timer cycle fired in one run; the rest are skipped."""
+    min_timer_period: float = 60.0
+    """A cycle computed at run time that repeats more often than this stops the instance."""
     on_timer_written: Callable[[datetime], None] | None = None
     """Called after the commit of a transaction that wrote a timer job, with the earliest due
     time written (an in-process worker uses it to wake up early). Must not block."""
@@ -104,6 +111,8 @@ class Loaded:
     recorder: Recorder
     worker: str | None = None
     """The timer worker running this instance, if any; recorded on `timer_fired` events."""
+    skipped: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
+    """Owed cycle occurrences skipped in this run, [from, to) by timer task id: not fired."""
 
 
 def version_of(session: Session, process_key: str, version: int | None) -> ProcessVersion:
@@ -305,10 +314,30 @@ def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -
     """
     rt = loaded.rt
     steps = 0
+    deadline = time.monotonic() + rt.max_seconds
+    fired: dict[str, int] = {}
+    started: dict[str, int] = {}
+
+    def out_of_time(element_id: str | None) -> EngineGuardError:
+        return EngineGuardError(
+            f"The engine worked on this instance for more than {rt.max_seconds:g} s without it "
+            "waiting for a person or a timer (setting PATHFINDER_ENGINE_RUN_SECONDS). "
+            "The instance was stopped.",
+            element_id,
+        )
 
     def will(task: Task) -> None:
         nonlocal steps
         steps += 1
+        if time.monotonic() > deadline:
+            raise out_of_time(element_id_of(task))
+        # SpiffWorkflow re-checks waiting timers after every step, so an owing cycle fires again
+        # inside one `do_engine_steps`: each occurrence starts with a child of the timer task.
+        timer = task.parent
+        if timer is not None and _cycle_of(timer) is not None:
+            tid = str(timer.id)
+            started[tid] = started.get(tid, 0) + 1
+            _bound_cycle(loaded, timer, max(rt.max_timer_catch_up - started[tid], 0))
         if task.workflow.depth > rt.max_call_depth:
             caller = task.workflow.top_workflow.get_task_from_id(task.workflow.parent_task_id)
             raise EngineGuardError(
@@ -327,16 +356,29 @@ def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -
     try:
         with use_clock(rt.clock):
             for _ in range(rounds):
+                if time.monotonic() > deadline:
+                    raise out_of_time(None)
+                before = waiting_timers(wf)
+                _bound_cycles(loaded, before, fired)
                 before = waiting_timers(wf)
                 cycles = {tid: _cycle_of(task) for tid, (task, _) in before.items()}
                 wf.do_engine_steps(
                     will_complete_task=will,
                     did_complete_task=lambda t: _after_engine_task(loaded, t),
                 )
-                fired = _record_fired(loaded, before, cycles)
+                fired_now = _record_fired(loaded, before, cycles)
+                for tid, count in fired_now.items():
+                    fired[tid] = fired.get(tid, 0) + count
                 automatic = any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY))
-                if not (fired or automatic):
+                if not (fired_now or automatic):
+                    # A cycle scheduled in this run is checked now, not first when it fires.
+                    _bound_cycles(loaded, waiting_timers(wf), fired)
                     return
+            raise EngineGuardError(
+                f"The engine ran {rounds} rounds of steps and timers on this instance without it "
+                "waiting (a timer that keeps firing?). The instance was stopped.",
+                None,
+            )
     except EngineError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure inside the model becomes an incident
@@ -346,11 +388,68 @@ def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -
         mark_error(loaded, exc)
 
 
+def _bound_cycles(
+    loaded: Loaded, waiting: dict[str, tuple[Task, datetime]], fired: Mapping[str, int]
+) -> None:
+    """`_bound_cycle` for every waiting cycle timer, given what each fired in this run."""
+    for tid, (task, _) in waiting.items():
+        if _cycle_of(task) is not None:
+            _bound_cycle(loaded, task, max(loaded.rt.max_timer_catch_up - fired.get(tid, 0), 0))
+
+
+def _bound_cycle(loaded: Loaded, task: Task, allowed: int) -> None:
+    """Stop a cycle that repeats faster than the minimum period (computed at run time); let a
+    cycle owing occurrences fire at most `allowed` more of them in this run: the older rest are
+    skipped (recorded as `timer_skipped`) and it waits for its next future one."""
+    rt = loaded.rt
+    cycle = _cycle_of(task)
+    if cycle is None:
+        return
+    left, seconds = cycle
+    if seconds < rt.min_timer_period:
+        raise EngineGuardError(
+            f"The timer cycle repeats every {seconds:g} s; the shortest period allowed is "
+            f"{rt.min_timer_period:g} s (setting PATHFINDER_MIN_TIMER_PERIOD). "
+            "The instance was stopped.",
+            element_id_of(task),
+        )
+    due_at = _timer_due(task)
+    now = rt.now()
+    if due_at is None or due_at >= now:
+        return
+    step = timedelta(seconds=seconds)
+    owed = int((now - due_at) / step) + 1
+    if left >= 0:
+        owed = min(owed, left)
+    skipped = owed - allowed
+    if skipped <= 0:
+        return
+    value = dict(task._get_internal_data("event_value"))
+    value["next"] = (due_at + skipped * step).isoformat()
+    if left >= 0:
+        value["cycles"] = left - skipped
+    task._set_internal_data(event_value=value)
+    loaded.skipped.setdefault(str(task.id), []).append((due_at, due_at + skipped * step))
+    loaded.recorder.record(
+        "timer_skipped",
+        element_id=element_id_of(task),
+        element_name=element_name_of(task),
+        data={
+            "task_id": str(task.id),
+            "skipped": skipped,
+            "first_due_at": due_at.isoformat(),
+            "next_due_at": value["next"],
+            "message": f"{skipped} owed occurrence(s) skipped: at most {rt.max_timer_catch_up} "
+            "are caught up in one run (setting PATHFINDER_MAX_TIMER_CATCH_UP).",
+        },
+    )
+
+
 def _record_fired(
     loaded: Loaded,
     before: dict[str, tuple[Task, datetime]],
     cycles: Mapping[str, tuple[int, float] | None],
-) -> bool:
+) -> dict[str, int]:
     """Record a `timer_fired` event per occurrence that fired since `before`, in due order.
 
     SpiffWorkflow may advance a cycle timer several occurrences in one `do_engine_steps` (it
@@ -365,7 +464,8 @@ def _record_fired(
         if due_at <= now and moved_on and task.state != TaskState.CANCELLED:
             later = after[tid][1] if tid in after else None
             for at in _occurrences(due_at, cycles.get(tid), later):
-                occurrences.append((at, tid, task))
+                if not any(a <= at < b for a, b in loaded.skipped.get(tid, ())):
+                    occurrences.append((at, tid, task))
     for at, tid, task in sorted(occurrences, key=lambda o: (o[0], o[1])):
         loaded.recorder.record(
             "timer_fired",
@@ -374,14 +474,17 @@ def _record_fired(
             data={"due_at": at.isoformat(), "task_id": tid}
             | ({"worker": loaded.worker} if loaded.worker else {}),
         )
-    return bool(occurrences)
+    counts: dict[str, int] = {}
+    for _, tid, _ in occurrences:
+        counts[tid] = counts.get(tid, 0) + 1
+    return counts
 
 
 def _cycle_of(task: Task) -> tuple[int, float] | None:
     """(cycles left, seconds between occurrences) of a cycle timer; None for other timers."""
     value = task._get_internal_data("event_value")
-    if isinstance(value, dict) and value.get("duration"):
-        return int(value.get("cycles", 0)), float(value["duration"])
+    if isinstance(value, dict) and "duration" in value:
+        return int(value.get("cycles", 0)), float(value["duration"] or 0)
     return None
 
 
@@ -390,7 +493,7 @@ def _occurrences(
 ) -> list[datetime]:
     """The due times that fired: one for a plain timer; for a cycle each step from `due_at` up
     to its new next time (or every cycle it had left, when it finished)."""
-    if cycle is None:
+    if cycle is None or cycle[1] <= 0:
         return [due_at]
     left, seconds = cycle
     step = timedelta(seconds=seconds)

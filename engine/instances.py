@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
@@ -18,13 +18,13 @@ from engine.errors import (
     Forbidden,
     InstanceNotRunnable,
     InvalidData,
+    NotFound,
     NotReady,
 )
 from engine.execution import (
     ACTIVE,
     Loaded,
     Runtime,
-    absorb,
     jsonable,
     load,
     require_running,
@@ -35,7 +35,10 @@ from engine.execution import (
     version_of,
 )
 from engine.history import Recorder
+from engine.messages import MessageRule, waiting_message, waiting_messages
+from engine.messages import check as check_message
 from engine.models import Instance, ProcessModel, TimerJob
+from engine.serialization import load_state
 
 
 def start(
@@ -189,35 +192,44 @@ def send_message(
     payload: Mapping[str, Any],
     actor: Actor,
 ) -> Instance:
-    """Deliver a BPMN message (for example `withdrawal`) to a waiting instance."""
+    """Deliver a BPMN message (for example `withdrawal`) to a waiting instance.
+
+    The catch event's model decides who may send it and which payload fields it may carry
+    (`engine.messages`); the payload reaches the model only through the event (its message
+    variable), never straight into the instance variables.
+    """
     loaded = load(session, rt, instance_id)
     require_visible(actor, loaded.row)
     require_running(loaded.row)
-    definition = _message_definition(loaded.wf, name)
-    if definition is None:
+    rule = waiting_message(loaded.wf, name)
+    if rule is None:
         raise NotReady(
             f"Instance {instance_id} is not waiting for the message '{name}'.", message_name=name
         )
-    if not actor.has("admin", "secretariat", "country"):
-        raise Forbidden(f"Your roles do not allow sending '{name}'.")
+    check_message(rule, actor, payload)
     loaded.recorder.record(
-        "message_received", actor=actor.username, data={"message": name, "payload": dict(payload)}
+        "message_received",
+        actor=actor.username,
+        element_id=rule.element_id,
+        element_name=rule.element_name,
+        data={"message": name, "payload": jsonable(dict(payload))},
     )
     with use_clock(rt.clock):
-        loaded.wf.send_event(BpmnEvent(definition, jsonable(dict(payload))))
-    absorb(loaded, payload, actor.username, None)
+        loaded.wf.send_event(BpmnEvent(rule.definition, jsonable(dict(payload))))
     run_engine(loaded)
     save(loaded)
     return loaded.row
 
 
-def _message_definition(wf: BpmnWorkflow, name: str) -> Any:
-    specs: Iterable[Any] = [t.task_spec for t in wf.get_tasks(state=TaskState.WAITING)]
-    for spec in specs:
-        ev = getattr(spec, "event_definition", None)
-        if ev is not None and getattr(ev, "name", None) == name:
-            return type(ev)(name)
-    return None
+def message_rules(session: Session, rt: Runtime, instance_id: int) -> list[MessageRule]:
+    """What the instance's model declares for each message it is waiting for."""
+    row = session.get(Instance, instance_id)
+    if row is None:
+        raise NotFound(f"Instance {instance_id} does not exist.", instance_id=instance_id)
+    if row.status != "running" or not row.process_version.executable:
+        return []
+    wf = load_state(row.process_version.dialect, row.state, specs_of(rt, row.process_version))
+    return waiting_messages(wf)
 
 
 def fire_due(

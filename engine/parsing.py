@@ -38,6 +38,7 @@ from engine.xmlsafe import (
     NSMAP,
     SPIFF_NS,
     CheckContext,
+    ModelLimits,
     Problem,
     ValidationFailed,
     check_process,
@@ -52,6 +53,7 @@ from engine.xmlsafe import (
 __all__ = [
     "Bundle",
     "ProcessInfo",
+    "ModelLimits",
     "Problem",
     "ValidationFailed",
     "parse_bundle",
@@ -411,10 +413,12 @@ def parse_bundle(
     forms: Mapping[str, bytes] | None = None,
     *,
     max_bytes: int = 5 * 1024 * 1024,
+    limits: ModelLimits | None = None,
 ) -> Bundle:
     """Validate everything before anything is stored.
 
-    `max_bytes` limits each file and the whole upload (files and forms together).
+    `max_bytes` limits each file and the whole upload (files and forms together); `limits`
+    bounds timer periods and script sizes (the defaults of the settings when None).
 
     Raises:
         ValidationFailed: with every problem found (errors and warnings), when any file is
@@ -446,6 +450,7 @@ def parse_bundle(
         decision_ids=_decision_ids(trees),
         forms=forms,
         complete=len(trees) == len(files),
+        limits=limits or ModelLimits(),
     )
     found = {pid: check_process(el, file, context) for pid, (el, file) in elements.items()}
     calls = {pid: _calls(el) for pid, (el, _) in elements.items()}

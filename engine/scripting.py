@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import json
 import logging
 import operator
 import time
@@ -198,9 +199,17 @@ def _compile(source: str, mode: Literal["exec", "eval"]) -> CodeType:
     if not isinstance(source, str):
         raise ScriptRefused(f"expected script text, got {type(source).__name__}")
     # Parsing first keeps a real SyntaxError (with its line) instead of RestrictedPython's text.
-    tree = cast(ast.Module | ast.Expression, ast.parse(source, SANDBOX_FILENAME, mode))
-    compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
-    result = compiler(tree, SANDBOX_FILENAME, policy=_Policy)
+    # Python's parser and compiler give up on deep nesting (100,000 minus signs, a few thousand
+    # brackets) with MemoryError or RecursionError: that is the script's fault, so it is refused.
+    try:
+        tree = cast(ast.Module | ast.Expression, ast.parse(source, SANDBOX_FILENAME, mode))
+        compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+        result = compiler(tree, SANDBOX_FILENAME, policy=_Policy)
+    except (MemoryError, RecursionError):
+        raise ScriptRefused(
+            "the code is nested too deeply to be read (thousands of operators or brackets "
+            "in a row); simplify it"
+        ) from None
     if result.errors or result.code is None:
         raise ScriptRefused("; ".join(result.errors), lineno=_error_line(result.errors))
     return result.code
@@ -349,6 +358,8 @@ def _sandbox_builtins() -> dict[str, Any]:
 
 
 _script_log = logging.getLogger("pathfinder.scripts")
+_print_sink: list[str] | None = None
+"""In a sandbox process, where printed lines are collected for the caller to log."""
 
 
 class _ScriptPrint:
@@ -360,7 +371,10 @@ class _ScriptPrint:
     def _call_print(self, *objects: Any, **_kwargs: Any) -> None:
         line = " ".join(str(o) for o in objects)
         self.lines.append(line)
-        _script_log.info("script printed: %s", line[:2000])
+        if _print_sink is not None:  # in a sandbox process: the caller logs it
+            _print_sink.append(line[:2000])
+        else:
+            _script_log.info("script printed: %s", line[:2000])
 
     def __call__(self) -> str:
         return "\n".join(self.lines)
@@ -454,16 +468,74 @@ def _as_datetime(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
-    """Runs task scripts and expressions under RestrictedPython with a time limit."""
+def run_here(
+    mode: str,
+    source: str,
+    context: dict[str, Any],
+    external: dict[str, Any] | None,
+    now: datetime,
+    time_limit: float,
+    printed: list[str],
+) -> Any:
+    """Run one call in this process with helpers reading the instant `now` (a sandbox worker's
+    side of `SandboxPool.run`): the new task data for a script, the value of an expression."""
+    global _print_sink
+    env = SandboxEnvironment(_helpers(clocks.VirtualClock(now)), time_limit)
+    _print_sink = printed
+    try:
+        if mode == "eval":
+            return env.evaluate(source, context, external)
+        env.execute(source, context, external)
+        return context
+    finally:
+        _print_sink = None
 
-    def __init__(self, helpers: dict[str, Callable[..., Any]], time_limit: float) -> None:
+
+class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
+    """Runs task scripts and expressions under RestrictedPython with a time limit; with a
+    `pool` (and `clock`), in a sandbox process instead of this one."""
+
+    def __init__(
+        self,
+        helpers: dict[str, Callable[..., Any]],
+        time_limit: float,
+        pool: Any = None,
+        clock: Clock | None = None,
+    ) -> None:
         super().__init__(environment_globals=dict(helpers))
         self.time_limit = time_limit
+        self.pool = pool
+        self.clock = clock
+
+    def _remote(
+        self, mode: str, source: str, context: dict[str, Any], external: Any
+    ) -> tuple[bool, Any]:
+        """(True, result) when run in the pool; (False, None) to run here instead."""
+        from engine.sandbox import SandboxUnavailable
+
+        if self.pool is None or self.clock is None:
+            return False, None
+        _compile(source, "eval" if mode == "eval" else "exec")  # refuse early, with its line
+        try:
+            outcome, value, printed = self.pool.run(
+                mode, source, context, external, self.clock.now(), self.time_limit
+            )
+        except SandboxUnavailable:
+            return False, None
+        for line in printed:
+            _script_log.info("script printed: %s", line)
+        if outcome == "memory":
+            raise ScriptRefused("the script used more memory than allowed and was stopped")
+        if outcome == "error":
+            raise value
+        return True, value
 
     def evaluate(
         self, expression: str, context: dict[str, Any], external_context: Any = None
     ) -> Any:
+        remote, value = self._remote("eval", expression, context, external_context)
+        if remote:
+            return value
         code = _compile(expression, "eval")
         namespace = {**self.globals, **(external_context or {}), **context}
         return _run(code, namespace, self.time_limit)
@@ -476,12 +548,18 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
                 "task data hides the script function(s) "
                 f"{sorted(hidden)}; rename those fields or variables"
             )
+        remote, value = self._remote("exec", script, context, external or None)
+        if remote:
+            context.clear()
+            context.update(value)
+            return True
         code = _compile(script, "exec")
         context.update({**self.globals, **external})
         try:
             _run(code, context, self.time_limit)
         finally:
             self._remove_leftovers(context, external)
+        _refuse_unstorable(context)
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
@@ -499,6 +577,34 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
                 or isinstance(value, ModuleType | Iterator)
             ):
                 del context[key]
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why `value` cannot be stored as task data (JSON), or None when it can."""
+    try:
+        json.dumps(value, allow_nan=False, default=str)
+    except RecursionError:
+        return "values nested too deeply"
+    except ValueError as err:
+        if "float" in str(err):
+            return "NaN or Infinity, which are not numbers JSON can store"
+        return "an integer of more than 4,300 digits"
+    return None
+
+
+def _refuse_unstorable(context: dict[str, Any]) -> None:
+    """Refuse a script that left task data which could not be saved. The offending variables
+    are removed first, so the instance can still be saved in the error state."""
+    bad = {key: why for key, value in context.items() if (why := _unstorable(value))}
+    if not bad:
+        return
+    for key in bad:
+        del context[key]
+    described = "; ".join(f"'{key}' holds {why}" for key, why in sorted(bad.items()))
+    raise ScriptRefused(
+        f"the script left task data that cannot be stored ({described}); keep numbers finite "
+        "and under 4,300 digits"
+    )
 
 
 class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]
@@ -528,6 +634,10 @@ class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]
             line_number = err.lineno
             lines = script.splitlines()
             error_line = lines[line_number - 1] if line_number <= len(lines) else ""
+        elif getattr(err, "sandbox_lineno", None):
+            line_number = err.sandbox_lineno  # type: ignore[attr-defined]
+            lines = script.splitlines()
+            error_line = lines[line_number - 1] if line_number <= len(lines) else ""
         else:
             line_number, error_line = self.get_error_line_number_and_content(script, err)
         wrapped = WorkflowTaskException(
@@ -541,6 +651,10 @@ class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]
         return wrapped
 
 
-def make_script_engine(clock: Clock, *, time_limit: float = 2.0) -> PythonScriptEngine:
-    """A SpiffWorkflow script engine running the sandbox, with helpers reading ``clock``."""
-    return SandboxScriptEngine(environment=SandboxEnvironment(_helpers(clock), time_limit))
+def make_script_engine(
+    clock: Clock, *, time_limit: float = 2.0, pool: Any = None
+) -> PythonScriptEngine:
+    """A SpiffWorkflow script engine running the sandbox, with helpers reading ``clock``; in
+    the processes of `pool` (an `engine.sandbox.SandboxPool`) when given."""
+    env = SandboxEnvironment(_helpers(clock), time_limit, pool=pool, clock=clock)
+    return SandboxScriptEngine(environment=env)

@@ -18,7 +18,8 @@ import ast
 import copy
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from lxml import etree
@@ -326,10 +327,46 @@ def _iso_error(kind: str, value: str) -> str | None:
     return None
 
 
-def _timer_problem(kind: str, text: str) -> tuple[str, str, str | None] | None:
+@dataclass(frozen=True)
+class ModelLimits:
+    """Deploy-time limits on what a model may ask of the engine (settings of the same names)."""
+
+    min_timer_period: float = 60.0
+    """Seconds: a timer cycle repeating more often is refused (`PATHFINDER_MIN_TIMER_PERIOD`)."""
+    max_script_chars: int = 20_000
+    """Longest script, condition or expression accepted (`PATHFINDER_MAX_SCRIPT_CHARS`)."""
+
+
+def _cycle_problem(value: str, limits: ModelLimits) -> str | None:
+    """Why a literal ISO 8601 cycle could not run sanely: too frequent, or endless catch-up."""
+    try:
+        cycles, start, duration = TimerEventDefinition.parse_iso_recurring_interval(value)
+    except Exception:  # noqa: BLE001 - reported by _iso_error
+        return None
+    seconds = duration.total_seconds() if isinstance(duration, timedelta) else 0.0
+    if seconds < limits.min_timer_period:
+        return (
+            f"The cycle '{value}' repeats every {seconds:g} s; the shortest period allowed is "
+            f"{limits.min_timer_period:g} s (setting PATHFINDER_MIN_TIMER_PERIOD). "
+            "Use a longer period."
+        )
+    if cycles < 0 and start < datetime.now(UTC) - duration:
+        return (
+            f"The cycle '{value}' starts in the past and repeats without end, so it would owe "
+            "every occurrence since its start at once. Give it a start in the future, a number "
+            "of repetitions (R5/...), or leave the start out."
+        )
+    return None
+
+
+def _timer_problem(
+    kind: str, text: str, limits: ModelLimits = ModelLimits()
+) -> tuple[str, str, str | None] | None:
     """(code, message, suggested fix) for a timer's text, or None when it is fine."""
     if not text:
         return "timer-empty", "The timer has no date, duration or cycle. Set one.", None
+    if len(text) > limits.max_script_chars:
+        return "timer-expression", _too_long("timer expression", len(text), limits), None
     cron = 'Cron expressions are not supported; use an ISO 8601 cycle such as "R/P1D".'
     if _CRON.fullmatch(text):
         return "timer-cron", f"'{text}' is a cron expression. {cron}", None
@@ -337,6 +374,8 @@ def _timer_problem(kind: str, text: str) -> tuple[str, str, str | None] | None:
         invalid = _iso_error(kind, text)
         if invalid:
             return "timer-expression", f"{invalid}.", None
+        if kind == "timeCycle" and (unsafe := _cycle_problem(text, limits)):
+            return "timer-cycle", unsafe, None
         return (
             "timer-expression",
             f"The timer text {text} is evaluated as a Python expression, so an ISO 8601 "
@@ -355,7 +394,18 @@ def _timer_problem(kind: str, text: str) -> tuple[str, str, str | None] | None:
     if _CRON.fullmatch(value.strip()):
         return "timer-cron", f"'{value}' is a cron expression. {cron}", None
     invalid = _iso_error(kind, value.strip())
-    return ("timer-expression", f"{invalid}.", None) if invalid else None
+    if invalid:
+        return "timer-expression", f"{invalid}.", None
+    if kind == "timeCycle" and (unsafe := _cycle_problem(value.strip(), limits)):
+        return "timer-cycle", unsafe, None
+    return None
+
+
+def _too_long(what: str, size: int, limits: ModelLimits) -> str:
+    return (
+        f"The {what} is {size:,} characters long; the longest allowed is "
+        f"{limits.max_script_chars:,} (setting PATHFINDER_MAX_SCRIPT_CHARS). Shorten it."
+    )
 
 
 def _is_python(language: str | None) -> bool:
@@ -376,6 +426,8 @@ class CheckContext:
     forms: Mapping[str, bytes]
     complete: bool
     """Every file loaded; otherwise a missing reference may live in a broken file."""
+    limits: ModelLimits = field(default_factory=ModelLimits)
+    """Timer and script limits from the settings."""
 
 
 def _supported(tag: str, dialect: str) -> bool:
@@ -435,7 +487,7 @@ def _timers(process: etree._Element, file: str, ctx: CheckContext) -> list[Probl
         event = definition.getparent()
         specs = _xpath(definition, "./bpmn:timeDate | ./bpmn:timeDuration | ./bpmn:timeCycle")
         kind = etree.QName(specs[0]).localname if specs else "timeDuration"
-        found = _timer_problem(kind, _text(specs[0]) if specs else "")
+        found = _timer_problem(kind, _text(specs[0]) if specs else "", ctx.limits)
         if found:
             code, message, fix = found
             problems.append(_at(event, file, message, code, fix))
@@ -443,9 +495,11 @@ def _timers(process: etree._Element, file: str, ctx: CheckContext) -> list[Probl
 
 
 def _script_problem(
-    owner: etree._Element, file: str, holder: etree._Element, what: str
+    owner: etree._Element, file: str, holder: etree._Element, what: str, limits: ModelLimits
 ) -> Problem | None:
     text = holder.text or ""
+    if len(text) > limits.max_script_chars:
+        return _at(owner, file, _too_long(what, len(text), limits), "script-syntax")
     error = validate_script(text) if text.strip() else None
     if error is None:
         return None
@@ -465,12 +519,12 @@ def _scripts(process: etree._Element, file: str, ctx: CheckContext) -> list[Prob
         scripts = _xpath(task, "./bpmn:script")
         if not scripts or not _text(scripts[0]):
             problems.append(_at(task, file, "The script task has no script.", "script-syntax"))
-        elif found := _script_problem(task, file, scripts[0], "script"):
+        elif found := _script_problem(task, file, scripts[0], "script", ctx.limits):
             problems.append(found)
     for holder in _xpath(process, ".//spiffworkflow:preScript | .//spiffworkflow:postScript"):
         owner = holder.getparent().getparent()
         what = "pre-script" if etree.QName(holder).localname == "preScript" else "post-script"
-        if found := _script_problem(owner, file, holder, what):
+        if found := _script_problem(owner, file, holder, what, ctx.limits):
             problems.append(found)
     return problems
 
@@ -503,6 +557,9 @@ def _conditions(process: etree._Element, file: str, ctx: CheckContext) -> list[P
                 "rewrite it as a Python expression over the task data."
             )
             problems.append(_at(owner, file, message, "unsupported-expression"))
+        elif len(text) > ctx.limits.max_script_chars:
+            message = _too_long("condition", len(text), ctx.limits)
+            problems.append(_at(owner, file, message, "condition-syntax"))
         elif error := validate_expression(text):
             message = f"The condition {text} cannot be evaluated here ({error}). Fix it."
             problems.append(_at(owner, file, message, "condition-syntax"))

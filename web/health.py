@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
-from sqlalchemy import text
 
 bp = Blueprint("health", __name__)
 
@@ -16,11 +15,11 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Readiness: the process can reach its database."""
+    """Readiness: the process can write to its database (a write probe that writes nothing,
+    failing after `PATHFINDER_READYZ_TIMEOUT` seconds when another writer holds the lock)."""
     engine = current_app.extensions["pathfinder_engine"]
     try:
-        with engine.session() as session:
-            session.execute(text("SELECT 1"))
+        engine.check_writable()
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported briefly
         current_app.logger.warning("readiness check failed: %s", exc)
         return jsonify(status="unavailable", database=type(exc).__name__), 503

@@ -179,7 +179,7 @@ def check(files: Mapping[str, bytes], forms: Mapping[str, bytes], edited: str) -
     """Every problem of the edited bundle. A reason that would make a process view-only counts
     as an error here: the modeller deploys processes to run them."""
     try:
-        bundle = parse_bundle(files, forms)
+        bundle = parse_bundle(files, forms, limits=the_engine().model_limits)
         problems = [_problem_dict(p) for p in bundle.warnings]
     except ValidationFailed as refused:
         problems = [_problem_dict(p) for p in refused.problems]

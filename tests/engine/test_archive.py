@@ -38,6 +38,7 @@ def _cycle(parallel: bool) -> bytes:
         )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="defs_cycle"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
   targetNamespace="http://bpmn.io/schema/bpmn">
   <bpmn:message id="withdrawal" name="withdrawal" />
   <bpmn:process id="cycle" name="Cycle" isExecutable="true">
@@ -57,6 +58,9 @@ log = log + [note]</bpmn:script></bpmn:scriptTask>
       </bpmn:sequenceFlow>
     </bpmn:subProcess>
     <bpmn:boundaryEvent id="withdrawn" attachedToRef="years" cancelActivity="true">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="messagePayload" value="reason" />
+      </spiffworkflow:properties></bpmn:extensionElements>
       <bpmn:messageEventDefinition messageRef="withdrawal" />
     </bpmn:boundaryEvent>
     <bpmn:userTask id="close" name="Close file" />

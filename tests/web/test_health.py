@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from engine import Settings
 from web import create_app
 
@@ -23,3 +25,26 @@ def test_readyz_reports_an_unreachable_database(tmp_path: Path) -> None:
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json == {"status": "unavailable", "database": "OperationalError"}
+
+
+def test_readyz_fails_while_another_writer_holds_the_database(settings: Settings) -> None:
+    import dataclasses
+    import sqlite3
+
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL has no database-wide write lock; SQLite (the default) has")
+    app = create_app(dataclasses.replace(settings, readyz_timeout=0.2))
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200
+    # A stuck writer (as a runaway engine run used to be) holds SQLite's write lock.
+    holder = sqlite3.connect(settings.database_url.split("///", 1)[1], isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json == {"status": "unavailable", "database": "OperationalError"}
+        assert client.get("/healthz").status_code == 200
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert client.get("/readyz").status_code == 200

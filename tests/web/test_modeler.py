@@ -435,3 +435,26 @@ def test_review_fixture_roundtrip(login: Callable[[str], Web]) -> None:
     forms = {k: v.decode() for k, v in forms_json().items()}
     result = validate(login("process_owner"), REVIEW.decode(), forms=forms, file_name="review.bpmn")
     assert not any(p["code"] == "missing-form" for p in result["problems"])
+
+
+def test_pathological_scripts_and_timers_are_problems_not_server_errors(
+    login: Callable[[str], Web],
+) -> None:
+    """Issue 14: 100,000 minus signs answered 500 (MemoryError); an R/PT0S cycle deployed."""
+    body = (
+        '<bpmn:startEvent id="start" />'
+        + '<bpmn:scriptTask id="calc" name="Calculate"><bpmn:script>'
+        + "-" * 100_000
+        + "1</bpmn:script></bpmn:scriptTask>"
+        + '<bpmn:intermediateCatchEvent id="tick" name="Tick"><bpmn:timerEventDefinition>'
+        + '<bpmn:timeCycle>"R/PT0S"</bpmn:timeCycle></bpmn:timerEventDefinition>'
+        + "</bpmn:intermediateCatchEvent>"
+        + '<bpmn:endEvent id="end" />'
+        + flow("f1", "start", "calc")
+        + flow("f2", "calc", "tick")
+        + flow("f3", "tick", "end")
+    )
+    result = validate(login("process_owner"), small(body))
+    found = problems_by_code(result)
+    assert "calc" in found.get("script-syntax", set()), result["problems"]
+    assert "tick" in found.get("timer-cycle", set()), result["problems"]

@@ -10,21 +10,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
-from engine import Conflict, InvalidData, attachments, queries
+from engine import (
+    Conflict,
+    EngineError,
+    Forbidden,
+    InvalidData,
+    MessageRule,
+    NotFound,
+    attachments,
+    queries,
+)
 from engine.access import may_act_in_lane, may_start
 from engine.models import Instance, ProcessModel, ProcessVersion
 from web.auth import login_required
-from web.served import stored_file
-from web.views.common import (
-    MANAGERS,
-    STAFF,
-    actor,
-    engine,
-    filter_options,
-    now,
-    page_number,
-    visible_instance,
-)
+from web.views.common import MANAGERS, STAFF, actor, engine, filter_options, now, page_number
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 
@@ -61,7 +60,12 @@ QUIET = {"element_completed", "gateway_decision", "timer_scheduled"}
 
 
 def _visible(instance_id: int, s: Session) -> Instance:
-    return visible_instance(s, instance_id)
+    inst = s.get(Instance, instance_id)
+    if inst is None:
+        raise NotFound(f"Instance {instance_id} does not exist.")
+    if not queries.can_view_instance(actor(), inst):
+        raise Forbidden("This country's record belongs to another country.")
+    return inst
 
 
 @bp.get("")
@@ -117,6 +121,7 @@ def show(instance_id: int) -> str:
             now=now(),
             actions=ACTIONS,
             may_manage=me.has(*MANAGERS),
+            messages=engine().message_rules(inst.id, me),
         )
 
 
@@ -127,7 +132,9 @@ def diagram(instance_id: int) -> Response:
         inst = _visible(instance_id, s)
         version = inst.process_version
         xml = version.files.get(version.main_file) or next(iter(version.files.values()), "")
-    return stored_file(xml, "diagram.bpmn", download=False, cache="private, max-age=300")
+    return Response(
+        xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=300"}
+    )
 
 
 def _startable(s: Any) -> list[ProcessVersion]:
@@ -220,4 +227,36 @@ def manage(instance_id: int, action: str) -> str | BaseResponse:
         flash(err.message, "error")
     else:
         flash(f"{spec['label']}: done for {label}.", "success")
+    return redirect(url_for("instances.show", instance_id=instance_id))
+
+
+def _message_rule(instance_id: int, name: str) -> MessageRule:
+    rules = {rule.name: rule for rule in engine().message_rules(instance_id, actor())}
+    if name not in rules:
+        raise Forbidden(f"There is no message '{name}' that you may record for this case now.")
+    return rules[name]
+
+
+@bp.route("/<int:instance_id>/messages/<name>", methods=["GET", "POST"])
+@login_required
+def message(instance_id: int, name: str) -> str | BaseResponse:
+    """Record a message the case waits for (e.g. a country's withdrawal letter), behind a
+    confirmation page; who may and which fields it carries come from the model."""
+    with engine().session() as s:
+        label = _visible(instance_id, s).label
+    rule = _message_rule(instance_id, name)
+    fields = sorted(rule.fields)
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return render_template(
+            "confirm_message.html", rule=rule, fields=fields, instance_id=instance_id, label=label
+        )
+    payload = {f: value for f in fields if (value := request.form.get(f, "").strip())}
+    try:
+        engine().send_message(instance_id, name, payload, actor())
+    except EngineError as err:
+        if isinstance(err, NotFound | Forbidden):
+            raise
+        flash(err.message, "error")
+    else:
+        flash(f"Recorded for {label}: {rule.element_name or name}.", "success")
     return redirect(url_for("instances.show", instance_id=instance_id))
