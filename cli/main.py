@@ -12,7 +12,7 @@ import click
 
 from engine import Engine, Settings, ValidationFailed
 from engine.accounts import create_user
-from engine.db import transaction
+from engine.core import transaction
 from engine.errors import EngineError
 from engine.migrate import current, upgrade
 
@@ -102,6 +102,9 @@ def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor
             raise click.UsageError("Name FILES or use --bundled.")
     except ValidationFailed as err:
         _print_problems(err)
+        sys.exit(1)
+    except EngineError as err:
+        click.echo(f"error: {err.message}", err=True)
         sys.exit(1)
     for r in results:
         state = "deployed" if r.created else "unchanged"
