@@ -1,4 +1,8 @@
-"""`pathfinder`: database, deployments, users, worker, audit and the web server."""
+"""`pathfinder`: database, deployments, users, worker, audit and the web server.
+
+The engine, SQLAlchemy, SpiffWorkflow and Flask are imported inside the commands that use them,
+so `pathfinder --help` and mistyped commands answer at once (see bench/startup.py).
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,23 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from engine import Engine, Settings, ValidationFailed
-from engine.accounts import create_user
-from engine.core import transaction
-from engine.errors import EngineError
-from engine.migrate import current, upgrade
+if TYPE_CHECKING:
+    from engine import Engine, Settings, ValidationFailed
 
 
 def _settings() -> Settings:
+    from engine import Settings
+
     return Settings.from_env()
 
 
 def _engine() -> Engine:
+    from engine import Engine
+
     return Engine.from_settings(_settings())
 
 
@@ -45,6 +51,8 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Migrate the database named by DATABASE_URL to the newest schema."""
+    from engine.migrate import current, upgrade
+
     url = _settings().database_url
     upgrade(url, revision)
     click.echo(f"database at revision {current(url)}")
@@ -53,6 +61,8 @@ def db_upgrade(revision: str) -> None:
 @db.command("current")
 def db_current() -> None:
     """Show the schema revision of the database."""
+    from engine.migrate import current
+
     click.echo(current(_settings().database_url) or "not migrated")
 
 
@@ -89,6 +99,8 @@ def _referenced_forms(files: dict[str, bytes], forms_dir: Path) -> dict[str, byt
 @click.option("--actor", default="cli", show_default=True, help="Recorded as the deployer.")
 def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor: str) -> None:
     """Validate and deploy BPMN/DMN FILES (a new version only when the content changed)."""
+    from engine import EngineError, ValidationFailed
+
     settings = _settings()
     engine = _engine()
     forms_dir = forms_dir or settings.forms_dir
@@ -133,6 +145,10 @@ def users_add(
     password_stdin: bool,
 ) -> None:
     """Create a user (prompts for the password unless --password-stdin)."""
+    from engine import EngineError
+    from engine.accounts import create_user
+    from engine.core import transaction
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:

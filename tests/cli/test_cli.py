@@ -70,3 +70,32 @@ def test_audit_verify_reports_intact(run) -> None:
     run("deploy", "--bundled")
     result = run("audit", "verify")
     assert result.exit_code == 0 and result.output.strip().startswith("intact")
+
+
+def _modules_after(code: str) -> set[str]:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"{code}\nimport sys\nprint('\\n'.join(n for n, m in sys.modules.items() if m))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    return set(out.split())
+
+
+def test_help_does_not_load_the_engine() -> None:
+    """`pathfinder --help` used to import the whole engine (2 s of CPU per CLI call)."""
+    loaded = _modules_after("import cli.main")
+    assert not {"engine", "sqlalchemy", "SpiffWorkflow", "jsonschema", "flask"} & loaded
+
+
+def test_engine_skips_the_costly_iri_format_checker_but_still_checks_uris() -> None:
+    loaded = _modules_after("import engine")
+    assert "rfc3987_syntax" not in loaded and "rfc3986_validator" in loaded
