@@ -185,18 +185,32 @@ def audit() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Verify an exported JSON file offline (no database needed).",
 )
-def audit_verify(instance_id: int | None, export: Path | None) -> None:
+@click.option(
+    "--checkpoint",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also prove that the database still extends every chain head this signed checkpoint "
+    "lists, and name each chain rewritten since.",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM public key that signed the checkpoint (default: PATHFINDER_CHECKPOINT_KEY).",
+)
+def audit_verify(
+    instance_id: int | None,
+    export: Path | None,
+    checkpoint: Path | None,
+    public_key: Path | None,
+) -> None:
     """Recompute the hash chains and the attached files' SHA-256; name the first altered,
     inserted or removed event and every changed or missing file."""
     from engine import history
 
+    if checkpoint is not None:
+        _verify_checkpoint(checkpoint, public_key)
+        return
     if export is not None:
-        try:
-            document = json.loads(export.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            click.echo(f"{export}: not a Pathfinder export ({err})", err=True)
-            sys.exit(2)
-        reports = history.verify_export(document)
+        reports = history.verify_export(_read_json(export, "a Pathfinder export"))
         files = []
     else:
         engine = _engine()
@@ -216,6 +230,52 @@ def audit_verify(instance_id: int | None, export: Path | None) -> None:
             click.echo(f"BROKEN: {len(files)} attached file(s) changed or missing", err=True)
         sys.exit(1)
     click.echo(f"intact, {total} events in {len(reports)} chains")
+
+
+def _read_json(path: Path, what: str) -> dict[str, object]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        click.echo(f"{path}: not {what} ({err})", err=True)
+        sys.exit(2)
+    if not isinstance(document, dict):
+        click.echo(f"{path}: not {what}", err=True)
+        sys.exit(2)
+    return document
+
+
+def _verify_checkpoint(path: Path, public_key: Path | None) -> None:
+    from engine import EngineError
+
+    document = _read_json(path, "a Pathfinder checkpoint")
+    try:
+        report, chains = _engine().verify_checkpoint(document, public_key)
+    except EngineError as err:
+        click.echo(f"error: {err.message}", err=True)
+        sys.exit(2)
+    broken = [r for r in chains if not r.intact]
+    for r in broken:
+        click.echo(r.message)
+    for rewritten in report.rewritten:
+        click.echo(f"REWRITTEN {rewritten.message}")
+    click.echo(report.message, err=not report.intact)
+    if not report.intact or broken:
+        sys.exit(1)
+    click.echo(f"intact, {sum(r.events for r in chains)} events in {len(chains)} chains")
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Write a signed checkpoint of every chain head now (PATHFINDER_CHECKPOINT_DIR), and mail
+    it to PATHFINDER_AUDIT_MAILBOX when set."""
+    from engine import EngineError
+
+    try:
+        path = _engine().write_checkpoint(actor="cli")
+    except EngineError as err:
+        click.echo(f"error: {err.message}", err=True)
+        sys.exit(1)
+    click.echo(f"checkpoint written to {path}")
 
 
 @main.command()

@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,6 +78,29 @@ class Settings:
     simulate: bool = False
     """`PATHFINDER_SIMULATE`: run on a virtual clock that the simulation API can advance."""
 
+    checkpoint_key: Path | None = None
+    """`PATHFINDER_CHECKPOINT_KEY`: file of the Ed25519 private key that signs audit checkpoints
+    (made on first use, mode 0600). Keep it outside the database and its backups. Unset: the
+    worker writes no checkpoints."""
+
+    checkpoint_dir: Path | None = None
+    """`PATHFINDER_CHECKPOINT_DIR`: folder of the signed checkpoints (default
+    var_dir/checkpoints)."""
+
+    checkpoint_interval_hours: float = 24.0
+    """`PATHFINDER_CHECKPOINT_INTERVAL_HOURS`: how often the worker writes a checkpoint."""
+
+    audit_mailbox: str | None = None
+    """`PATHFINDER_AUDIT_MAILBOX`: address each checkpoint is mailed to (through the outbox)."""
+
+    upload_max_age_days: float = 7.0
+    """`PATHFINDER_UPLOAD_MAX_AGE_DAYS`: uploads never attached to a submitted form are removed
+    after this many days (the removal is recorded on the system chain)."""
+
+    @property
+    def checkpoints_folder(self) -> Path:
+        return self.checkpoint_dir or self.var_dir / "checkpoints"
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: `os.environ`)."""
@@ -101,4 +125,18 @@ class Settings:
             mail_backoff_seconds=float(env.get("PATHFINDER_MAIL_BACKOFF_SECONDS", "60")),
             max_upload_mb=float(env.get("PATHFINDER_MAX_UPLOAD_MB", "20")),
             simulate=env.get("PATHFINDER_SIMULATE", "") in {"1", "true", "yes"},
+            **_reliability_settings(env),
         )
+
+
+def _reliability_settings(env: dict[str, str]) -> dict[str, Any]:
+    """Checkpoint and clean-up settings (see the fields of `Settings`)."""
+    key = env.get("PATHFINDER_CHECKPOINT_KEY")
+    folder = env.get("PATHFINDER_CHECKPOINT_DIR")
+    return {
+        "checkpoint_key": Path(key) if key else None,
+        "checkpoint_dir": Path(folder) if folder else None,
+        "checkpoint_interval_hours": float(env.get("PATHFINDER_CHECKPOINT_INTERVAL_HOURS", "24")),
+        "audit_mailbox": env.get("PATHFINDER_AUDIT_MAILBOX") or None,
+        "upload_max_age_days": float(env.get("PATHFINDER_UPLOAD_MAX_AGE_DAYS", "7")),
+    }
