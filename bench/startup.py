@@ -85,6 +85,8 @@ def b9(quick: bool) -> Table:
     table.add("`pathfinder --help`, CPU (s)", statistics.median(help_cpu), "< 0.5", met(ok))
     engine_cpu = [_child_cpu([python, "-c", "import engine"]) for _ in range(runs)]
     table.add("`import engine`, CPU (s)", statistics.median(engine_cpu), "-", "")
+    skipped = [_child_cpu([python, "-c", "import rfc3987_syntax"]) for _ in range(runs)]
+    table.add("`import rfc3987_syntax` (now skipped), CPU (s)", statistics.median(skipped), "-", "")
     with workdir() as folder:
         env = {
             **os.environ,
@@ -98,6 +100,11 @@ def b9(quick: bool) -> Table:
     cpu = statistics.median(s[1] for s in samples)
     table.add("`pathfinder serve` until /healthz answers (s)", wall, "< 1.5", met(wall < 1.5))
     table.add("server CPU by then (s)", cpu, "-", "")
+    load = os.getloadavg()[0]
+    table.note(
+        f"load average {load:.1f} on {os.cpu_count()} cores while measuring: on a busy machine the "
+        "wall time exceeds the server's CPU time, which is what a quiet machine would wait"
+    )
     table.note(
         "before: every `pathfinder` process imported the whole engine and jsonschema's optional "
         "`rfc3987_syntax` checker (about 2.2 s CPU, 1.2 s of it building that checker's grammar)"
