@@ -31,7 +31,33 @@ def _engine() -> Engine:
     return Engine.from_settings(_settings())
 
 
-@click.group()
+class _Main(click.Group):
+    """The command group; engine refusals and database clashes end as one line, not a trace."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            from sqlalchemy.exc import IntegrityError
+
+            from engine import EngineError
+
+            if isinstance(exc, EngineError):
+                click.echo(f"error: {exc.message}", err=True)
+                ctx.exit(1)
+            if isinstance(exc, IntegrityError):
+                click.echo(
+                    "error: another process changed the same data at the same moment; "
+                    "nothing was saved. Run the command again.",
+                    err=True,
+                )
+                ctx.exit(1)
+            raise
+
+
+@click.group(cls=_Main)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 def main(verbose: bool) -> None:
     """Pathfinder: run the Alliance 8.7 pathfinder procedure (and any BPMN process)."""

@@ -99,3 +99,18 @@ def test_help_does_not_load_the_engine() -> None:
 def test_engine_skips_the_costly_iri_format_checker_but_still_checks_uris() -> None:
     loaded = _modules_after("import engine")
     assert "rfc3987_syntax" not in loaded and "rfc3986_validator" in loaded
+
+
+def test_a_database_clash_is_one_line_not_a_traceback(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from engine import Engine
+
+    def clash(*_args: object, **_kwargs: object) -> None:
+        raise IntegrityError("INSERT ...", {}, Exception("duplicate key uq_audit_events_chain"))
+
+    monkeypatch.setattr(Engine, "deploy_directory", clash)
+    result = run("deploy", "--bundled")
+    assert result.exit_code == 1
+    assert "another process changed the same data at the same moment" in result.output
+    assert "IntegrityError" not in result.output and "Traceback" not in result.output
