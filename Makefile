@@ -41,11 +41,13 @@ serve: install
 	$(PATHFINDER) serve --host $(HOST) --port $(PORT)
 
 # The whole suite on SQLite; then on PostgreSQL when TEST_DATABASE_URL names one (CI sets it).
+# The PostgreSQL pass leaves out browser tests and `slow` scenarios (the engine logic they
+# cover does not depend on the database). Each pass ends with its 10 slowest tests.
 test: install
-	env -u TEST_DATABASE_URL $(BIN)/pytest -n auto --dist loadgroup -q $(PYTEST_ARGS)
+	env -u TEST_DATABASE_URL $(BIN)/pytest -n auto --dist loadgroup -q --durations=10 $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-		echo "== again on PostgreSQL ($$TEST_DATABASE_URL), browser tests excluded =="; \
-		$(BIN)/pytest -n auto --dist loadgroup -q -m "not e2e" $(PYTEST_ARGS); \
+		echo "== again on PostgreSQL ($$TEST_DATABASE_URL), browser and slow tests excluded =="; \
+		$(BIN)/pytest -n auto --dist loadgroup -q --durations=10 -m "not e2e and not slow" $(PYTEST_ARGS); \
 	fi
 
 lint: install

@@ -1,4 +1,8 @@
-"""`pathfinder`: database, deployments, users, worker, audit and the web server."""
+"""`pathfinder`: database, deployments, users, worker, audit and the web server.
+
+The engine, SQLAlchemy, SpiffWorkflow and Flask are imported inside the commands that use them,
+so `pathfinder --help` and mistyped commands answer at once (see bench/startup.py).
+"""
 
 from __future__ import annotations
 
@@ -7,25 +11,53 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from engine import Engine, Settings, ValidationFailed
-from engine.accounts import create_user
-from engine.db import transaction
-from engine.errors import EngineError
-from engine.migrate import current, upgrade
+if TYPE_CHECKING:
+    from engine import Engine, Settings, ValidationFailed
 
 
 def _settings() -> Settings:
+    from engine import Settings
+
     return Settings.from_env()
 
 
 def _engine() -> Engine:
+    from engine import Engine
+
     return Engine.from_settings(_settings())
 
 
-@click.group()
+class _Main(click.Group):
+    """The command group; engine refusals and database clashes end as one line, not a trace."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            from sqlalchemy.exc import IntegrityError
+
+            from engine import EngineError
+
+            if isinstance(exc, EngineError):
+                click.echo(f"error: {exc.message}", err=True)
+                ctx.exit(1)
+            if isinstance(exc, IntegrityError):
+                click.echo(
+                    "error: another process changed the same data at the same moment; "
+                    "nothing was saved. Run the command again.",
+                    err=True,
+                )
+                ctx.exit(1)
+            raise
+
+
+@click.group(cls=_Main)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 def main(verbose: bool) -> None:
     """Pathfinder: run the Alliance 8.7 pathfinder procedure (and any BPMN process)."""
@@ -45,6 +77,8 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Migrate the database named by DATABASE_URL to the newest schema."""
+    from engine.migrate import current, upgrade
+
     url = _settings().database_url
     upgrade(url, revision)
     click.echo(f"database at revision {current(url)}")
@@ -53,6 +87,8 @@ def db_upgrade(revision: str) -> None:
 @db.command("current")
 def db_current() -> None:
     """Show the schema revision of the database."""
+    from engine.migrate import current
+
     click.echo(current(_settings().database_url) or "not migrated")
 
 
@@ -89,6 +125,8 @@ def _referenced_forms(files: dict[str, bytes], forms_dir: Path) -> dict[str, byt
 @click.option("--actor", default="cli", show_default=True, help="Recorded as the deployer.")
 def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor: str) -> None:
     """Validate and deploy BPMN/DMN FILES (a new version only when the content changed)."""
+    from engine import EngineError, ValidationFailed
+
     settings = _settings()
     engine = _engine()
     forms_dir = forms_dir or settings.forms_dir
@@ -102,6 +140,9 @@ def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor
             raise click.UsageError("Name FILES or use --bundled.")
     except ValidationFailed as err:
         _print_problems(err)
+        sys.exit(1)
+    except EngineError as err:
+        click.echo(f"error: {err.message}", err=True)
         sys.exit(1)
     for r in results:
         state = "deployed" if r.created else "unchanged"
@@ -130,6 +171,10 @@ def users_add(
     password_stdin: bool,
 ) -> None:
     """Create a user (prompts for the password unless --password-stdin)."""
+    from engine import EngineError
+    from engine.accounts import create_user
+    from engine.core import transaction
+
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -166,18 +211,32 @@ def audit() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Verify an exported JSON file offline (no database needed).",
 )
-def audit_verify(instance_id: int | None, export: Path | None) -> None:
+@click.option(
+    "--checkpoint",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also prove that the database still extends every chain head this signed checkpoint "
+    "lists, and name each chain rewritten since.",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM public key that signed the checkpoint (default: PATHFINDER_CHECKPOINT_KEY).",
+)
+def audit_verify(
+    instance_id: int | None,
+    export: Path | None,
+    checkpoint: Path | None,
+    public_key: Path | None,
+) -> None:
     """Recompute the hash chains and the attached files' SHA-256; name the first altered,
     inserted or removed event and every changed or missing file."""
     from engine import history
 
+    if checkpoint is not None:
+        _verify_checkpoint(checkpoint, public_key)
+        return
     if export is not None:
-        try:
-            document = json.loads(export.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            click.echo(f"{export}: not a Pathfinder export ({err})", err=True)
-            sys.exit(2)
-        reports = history.verify_export(document)
+        reports = history.verify_export(_read_json(export, "a Pathfinder export"))
         files = []
     else:
         engine = _engine()
@@ -197,6 +256,52 @@ def audit_verify(instance_id: int | None, export: Path | None) -> None:
             click.echo(f"BROKEN: {len(files)} attached file(s) changed or missing", err=True)
         sys.exit(1)
     click.echo(f"intact, {total} events in {len(reports)} chains")
+
+
+def _read_json(path: Path, what: str) -> dict[str, object]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        click.echo(f"{path}: not {what} ({err})", err=True)
+        sys.exit(2)
+    if not isinstance(document, dict):
+        click.echo(f"{path}: not {what}", err=True)
+        sys.exit(2)
+    return document
+
+
+def _verify_checkpoint(path: Path, public_key: Path | None) -> None:
+    from engine import EngineError
+
+    document = _read_json(path, "a Pathfinder checkpoint")
+    try:
+        report, chains = _engine().verify_checkpoint(document, public_key)
+    except EngineError as err:
+        click.echo(f"error: {err.message}", err=True)
+        sys.exit(2)
+    broken = [r for r in chains if not r.intact]
+    for r in broken:
+        click.echo(r.message)
+    for rewritten in report.rewritten:
+        click.echo(f"REWRITTEN {rewritten.message}")
+    click.echo(report.message, err=not report.intact)
+    if not report.intact or broken:
+        sys.exit(1)
+    click.echo(f"intact, {sum(r.events for r in chains)} events in {len(chains)} chains")
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Write a signed checkpoint of every chain head now (PATHFINDER_CHECKPOINT_DIR), and mail
+    it to PATHFINDER_AUDIT_MAILBOX when set."""
+    from engine import EngineError
+
+    try:
+        path = _engine().write_checkpoint(actor="cli")
+    except EngineError as err:
+        click.echo(f"error: {err.message}", err=True)
+        sys.exit(1)
+    click.echo(f"checkpoint written to {path}")
 
 
 @main.command()

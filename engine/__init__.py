@@ -4,6 +4,7 @@ The engine never imports flask or the web package; the web app, the CLI, the wor
 all drive it through these names.
 """
 
+import engine._startup  # noqa: F401  (first: keeps jsonschema's import cheap)
 from engine.access import SYSTEM, Actor
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings

@@ -11,6 +11,7 @@ events. Storage sits behind `Store`: the local filesystem now, an S3-compatible 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +24,7 @@ from uuid import uuid4
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import history
 from engine.access import Actor
 from engine.errors import InvalidData, NotFound
 from engine.filetypes import FileRefused, check
@@ -44,6 +46,9 @@ class Store(Protocol):
 
     def digest(self, sha256: str) -> str | None:
         """The SHA-256 of what is stored now under `sha256`, or None when it is missing."""
+
+    def remove(self, sha256: str) -> None:
+        """Delete the stored content (nothing happens when it is missing)."""
 
 
 class LocalStore:
@@ -86,6 +91,9 @@ class LocalStore:
         except FileNotFoundError:
             return None
         return h.hexdigest()
+
+    def remove(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -332,3 +340,59 @@ def verify_attachments(
                     )
                 )
     return problems
+
+
+# -- uploads never attached ----------------------------------------------------------------------
+
+
+def remove_stale_uploads(session: Session, *, older_than: datetime, now: datetime) -> list[str]:
+    """Delete the records of uploads made before `older_than` that never became part of a
+    submitted form (a draft of a still-open task that names one keeps it), recording them in one
+    `uploads_removed` event on the system chain. Returns the SHA-256 of each removed upload;
+    `unreferenced` says which of those files may then go from storage."""
+    rows = session.execute(
+        select(Attachment).where(
+            Attachment.state == "uploaded", Attachment.uploaded_at < older_than
+        )
+    ).scalars()
+    drafts: dict[str, str] = {}
+    stale = []
+    for row in rows:
+        if row.task_id is not None and row.task_id not in drafts:
+            ht = session.get(HumanTask, row.task_id)
+            open_draft = ht is not None and ht.state == "ready" and ht.draft
+            drafts[row.task_id] = json.dumps(ht.draft) if open_draft and ht else ""
+        if row.id in drafts.get(row.task_id or "", ""):
+            continue
+        stale.append(row)
+    if not stale:
+        return []
+    history.Recorder(session, None, now).record(
+        "uploads_removed",
+        actor="(worker)",
+        data={
+            "older_than": history._iso(older_than),
+            "uploads": [
+                {
+                    "id": r.id,
+                    "filename": r.filename,
+                    "sha256": r.sha256,
+                    "instance_id": r.instance_id,
+                    "uploaded_by": r.uploaded_by,
+                }
+                for r in stale
+            ],
+        },
+    )
+    for row in stale:
+        session.delete(row)
+    return [r.sha256 for r in stale]
+
+
+def unreferenced(session: Session, shas: Iterable[str]) -> set[str]:
+    """Those of `shas` that no attachment record names any more (their files may go)."""
+    wanted = set(shas)
+    if not wanted:
+        return set()
+    kept = session.execute(select(Attachment.sha256).where(Attachment.sha256.in_(wanted)))
+    return wanted - set(kept.scalars())

@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,6 +123,28 @@ class Settings:
 
     readyz_timeout: float = 2.0
     """`PATHFINDER_READYZ_TIMEOUT`: seconds `/readyz` waits for the database's write lock."""
+    checkpoint_key: Path | None = None
+    """`PATHFINDER_CHECKPOINT_KEY`: file of the Ed25519 private key that signs audit checkpoints
+    (made on first use, mode 0600). Keep it outside the database and its backups. Unset: the
+    worker writes no checkpoints."""
+
+    checkpoint_dir: Path | None = None
+    """`PATHFINDER_CHECKPOINT_DIR`: folder of the signed checkpoints (default
+    var_dir/checkpoints)."""
+
+    checkpoint_interval_hours: float = 24.0
+    """`PATHFINDER_CHECKPOINT_INTERVAL_HOURS`: how often the worker writes a checkpoint."""
+
+    audit_mailbox: str | None = None
+    """`PATHFINDER_AUDIT_MAILBOX`: address each checkpoint is mailed to (through the outbox)."""
+
+    upload_max_age_days: float = 7.0
+    """`PATHFINDER_UPLOAD_MAX_AGE_DAYS`: uploads never attached to a submitted form are removed
+    after this many days (the removal is recorded on the system chain)."""
+
+    @property
+    def checkpoints_folder(self) -> Path:
+        return self.checkpoint_dir or self.var_dir / "checkpoints"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -160,4 +183,18 @@ class Settings:
             script_processes=int(env.get("PATHFINDER_SCRIPT_PROCESSES", "2")),
             script_memory_mb=int(env.get("PATHFINDER_SCRIPT_MEMORY_MB", "512")),
             readyz_timeout=float(env.get("PATHFINDER_READYZ_TIMEOUT", "2")),
+            **_reliability_settings(env),
         )
+
+
+def _reliability_settings(env: dict[str, str]) -> dict[str, Any]:
+    """Checkpoint and clean-up settings (see the fields of `Settings`)."""
+    key = env.get("PATHFINDER_CHECKPOINT_KEY")
+    folder = env.get("PATHFINDER_CHECKPOINT_DIR")
+    return {
+        "checkpoint_key": Path(key) if key else None,
+        "checkpoint_dir": Path(folder) if folder else None,
+        "checkpoint_interval_hours": float(env.get("PATHFINDER_CHECKPOINT_INTERVAL_HOURS", "24")),
+        "audit_mailbox": env.get("PATHFINDER_AUDIT_MAILBOX") or None,
+        "upload_max_age_days": float(env.get("PATHFINDER_UPLOAD_MAX_AGE_DAYS", "7")),
+    }

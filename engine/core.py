@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import (
     attachments,
+    checkpoints,
     deployments,
     execution,
     history,
@@ -252,6 +253,17 @@ class Engine:
         with self.sessions() as s:
             return attachments.verify_attachments(s, self.files, instance_id)
 
+    def remove_stale_uploads(self) -> int:
+        """Delete uploads never attached to a submitted form after `upload_max_age_days`
+        (recorded on the system chain), and their files unless another record shares them."""
+        older_than = self.now() - timedelta(days=self.settings.upload_max_age_days)
+        with transaction(self.sessions) as s:
+            shas = attachments.remove_stale_uploads(s, older_than=older_than, now=self.now())
+        with self.sessions() as s:
+            for sha in attachments.unreferenced(s, shas):
+                self.files.remove(sha)
+        return len(shas)
+
     def claim(self, task_id: str, actor: Actor, assignee: str | None = None) -> HumanTask:
         with transaction(self.sessions) as s:
             return tasks.claim(s, task_id, actor, assignee, now=self.now())
@@ -356,6 +368,63 @@ class Engine:
             if instance_id is None:
                 return history.verify_all(s)
             return [history.verify_instance(s, instance_id)]
+
+    # -- checkpoints of the history ----------------------------------------------------------
+
+    def write_checkpoint(self, actor: str = "(worker)") -> Path:
+        """Sign every chain head into a new checkpoint file (and mail it to the auditors)."""
+        if self.settings.checkpoint_key is None:
+            raise EngineError(
+                "Checkpoints need a signing key: set PATHFINDER_CHECKPOINT_KEY to a file path "
+                "outside the database."
+            )
+        key = checkpoints.load_or_create_key(self.settings.checkpoint_key)
+        with transaction(self.sessions) as s:
+            return checkpoints.write(
+                s,
+                key,
+                self.settings.checkpoints_folder,
+                self.now(),
+                mailbox=self.settings.audit_mailbox,
+                mail_from_actor=actor,
+            )
+
+    def checkpoint_due(self) -> bool:
+        """Whether the worker should write a checkpoint now (a key is set and the interval
+        since the last one has passed)."""
+        if self.settings.checkpoint_key is None:
+            return False
+        with self.sessions() as s:
+            last = checkpoints.latest_written(s)
+        interval = timedelta(hours=self.settings.checkpoint_interval_hours)
+        return last is None or self.now() - last >= interval
+
+    def list_checkpoints(self) -> list[checkpoints.CheckpointFile]:
+        """The checkpoint files in the checkpoint folder, newest first."""
+        return checkpoints.listing(self.settings.checkpoints_folder)
+
+    def read_checkpoint(self, name: str) -> dict[str, Any]:
+        """A checkpoint of the folder by file name; `NotFound` for anything else."""
+        document = checkpoints.read(self.settings.checkpoints_folder, name)
+        if document is None:
+            raise NotFound(f"There is no checkpoint called {name}.")
+        return document
+
+    def verify_checkpoint(
+        self, document: Mapping[str, Any], public_key: Path | None = None
+    ) -> tuple[checkpoints.CheckpointReport, list[ChainReport]]:
+        """Verify every chain, and that the database extends every head `document` lists;
+        the signature is checked with `public_key` (default: this installation's key)."""
+        key_file = public_key or self.settings.checkpoint_key
+        if key_file is None or not key_file.exists():
+            raise EngineError(
+                "No key to check the checkpoint's signature with: set PATHFINDER_CHECKPOINT_KEY "
+                "or name the public key file."
+            )
+        public = checkpoints.load_public_key(key_file)
+        with self.sessions() as s:
+            reports = history.verify_all(s)
+            return checkpoints.verify(s, document, public, reports), reports
 
 
 _REACHED = {"element_completed", "task_ready", "task_completed", "timer_scheduled", "timer_fired"}

@@ -22,6 +22,8 @@ from engine.models import AuditEvent, Instance
 
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"
+SYSTEM_CHAIN_LOCK = 0x5046_5359_5354_454D  # "PFSYSTEM"
+"""PostgreSQL advisory lock key that serializes appends to the system chain."""
 
 
 def chain_for(instance_id: int | None) -> str:
@@ -75,6 +77,18 @@ def event_to_dict(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+def _lock_system_chain(session: Session) -> None:
+    """Serialize appends to the system chain until the transaction ends.
+
+    Instance chains are serialized by the instance row's version; the system chain has no such
+    row, so two transactions could both read the same newest event and take the same next seq.
+    On PostgreSQL a transaction-scoped advisory lock queues them; SQLite write transactions
+    already hold the database's single write lock (`BEGIN IMMEDIATE`).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(SYSTEM_CHAIN_LOCK)))
+
+
 class Recorder:
     """Appends events to one chain inside the caller's transaction."""
 
@@ -87,6 +101,7 @@ class Recorder:
             self._seq = instance.audit_count
             self._prev = instance.audit_head or GENESIS
         else:
+            _lock_system_chain(session)
             last = session.execute(
                 select(AuditEvent.seq, AuditEvent.hash)
                 .where(AuditEvent.chain == SYSTEM_CHAIN)

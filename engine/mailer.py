@@ -4,8 +4,10 @@ Messages are written to the outbox by `engine.notifications` in the transaction 
 caused them; this module sends them. A worker leases one message at a time (owner + expiry, in
 real time, like timer jobs), sends it outside any transaction, then marks it sent only if it
 still holds the lease, so several workers never send the same message twice. A worker killed
-between the SMTP hand-over and the update leaves a lease that expires; the message is then sent
-again (at least once beats never).
+between the SMTP hand-over and the update leaves a lease that expires; until then no worker sends
+the message again, and after it the message is sent again (at least once beats never) with the
+same Message-ID, fixed before the first attempt, so the recipient's mail client shows it once.
+Such a resend is recorded on the system chain (`mail_resent`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.db import transaction
+from engine.history import Recorder, _iso
 from engine.models import OutboxMessage, User
 
 log = logging.getLogger("pathfinder.mail")
@@ -267,6 +270,7 @@ class _Leased:
     user_id: int | None
     dedupe_key: str
     attempts: int
+    message_id: str
 
 
 def build_message(item: _Leased, config: MailConfig, now: datetime) -> EmailMessage:
@@ -276,8 +280,7 @@ def build_message(item: _Leased, config: MailConfig, now: datetime) -> EmailMess
     msg["To"] = item.to_address
     msg["Subject"] = item.subject
     msg["Date"] = format_datetime(now)
-    domain = parseaddr(config.mail_from)[1].rpartition("@")[2] or "pathfinder.local"
-    msg["Message-ID"] = make_msgid(idstring=f"outbox{item.id}", domain=domain)
+    msg["Message-ID"] = item.message_id
     msg["X-Pathfinder-Outbox-Id"] = str(item.id)
     msg["Auto-Submitted"] = "auto-generated"
     if item.user_id is not None and config.secret_key:
@@ -333,14 +336,34 @@ def _lease_next(session: Session, owner: str, now: datetime, lease_seconds: int)
     return None
 
 
-def _load_leased(session: Session, message_id: int, now: datetime) -> _Leased | None:
-    """The leased row as a detached copy, or None (and `skipped`) when its user opted out."""
+def _load_leased(
+    session: Session, message_id: int, now: datetime, config: MailConfig
+) -> _Leased | None:
+    """The leased row as a detached copy, or None (and `skipped`) when its user opted out.
+
+    Fixes the Message-ID on the first attempt and marks the attempt begun (`sending_since`);
+    an attempt already marked means the one before was cut off after it may have been sent."""
     row = session.get_one(OutboxMessage, message_id)
     user = session.get(User, row.user_id) if row.user_id is not None else None
     if user is not None and (not user.active or user.notify == "none"):
         row.state, row.last_error = "skipped", "the recipient switched notifications off"
         row.lease_owner = row.lease_expires_at = None
         return None
+    if row.message_id is None:
+        domain = parseaddr(config.mail_from)[1].rpartition("@")[2] or "pathfinder.local"
+        row.message_id = make_msgid(idstring=f"outbox{row.id}", domain=domain)
+    if row.sending_since is not None:
+        Recorder(session, None, now).record(
+            "mail_resent",
+            actor=row.lease_owner,
+            data={
+                "outbox_id": row.id,
+                "kind": row.kind,
+                "message_id": row.message_id,
+                "interrupted_attempt_began": _iso(row.sending_since),
+            },
+        )
+    row.sending_since = _real_now()
     return _Leased(
         row.id,
         row.to_address,
@@ -350,6 +373,7 @@ def _load_leased(session: Session, message_id: int, now: datetime) -> _Leased | 
         row.user_id,
         row.dedupe_key,
         row.attempts,
+        row.message_id,
     )
 
 
@@ -363,7 +387,12 @@ def _finish(
 ) -> str:
     """Record the outcome of one attempt, if `owner` still holds the lease; returns the state."""
     attempts = item.attempts + 1
-    values: dict[str, Any] = {"attempts": attempts, "lease_owner": None, "lease_expires_at": None}
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "sending_since": None,
+    }
     if error is None:
         values.update(state="sent", sent_at=now, last_error=None, next_attempt_at=None)
     elif attempts >= config.max_attempts:
@@ -401,7 +430,9 @@ def send_pending(
     for _ in range(limit):
         with transaction(sessions) as session:
             message_id = _lease_next(session, owner, now(), config.lease_seconds)
-            item = _load_leased(session, message_id, now()) if message_id is not None else None
+            item = (
+                _load_leased(session, message_id, now(), config) if message_id is not None else None
+            )
         if message_id is None:
             break
         if item is None:

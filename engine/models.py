@@ -326,6 +326,10 @@ class OutboxMessage(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(250))
+    """The Message-ID header, fixed before the first attempt so a resend carries the same one."""
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Real time an attempt began; still set after a crash means the outcome is unknown."""
 
 
 class Attachment(Base):

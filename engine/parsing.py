@@ -342,6 +342,31 @@ def _problem_at(element: etree._Element, file: str, message: str, code: str) -> 
     )
 
 
+RESERVED_IDS = frozenset({"Start", "End", "Root"})
+"""Task spec names SpiffWorkflow 3.2 gives its own tasks in every process (BpmnProcessSpec)."""
+RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin")
+"""Suffixes of the names SpiffWorkflow gives a process's end join and a task's boundary events."""
+_FLOW_NODE_TAGS = ("Task", "task", "Event", "Gateway", "subProcess", "callActivity", "transaction")
+
+
+def _reserved_id_problems(process: etree._Element, file: str) -> list[Problem]:
+    """Elements whose id clashes with a task SpiffWorkflow adds by itself: such a model parses,
+    then every start fails (`Start` would replace the library's own start task)."""
+    problems = []
+    for element in process.iter(f"{{{BPMN_NS}}}*"):
+        element_id = element.get("id")
+        tag = etree.QName(element).localname
+        if not element_id or not tag.endswith(_FLOW_NODE_TAGS):
+            continue
+        if element_id in RESERVED_IDS or element_id.endswith(RESERVED_SUFFIXES):
+            message = (
+                f"The id '{element_id}' is reserved by the workflow engine. "
+                "Give this element another id (for example StartEvent_1)."
+            )
+            problems.append(_problem_at(element, file, message, "reserved-id"))
+    return problems
+
+
 def _callee_first(calls: Mapping[str, list[tuple[etree._Element, str]]]) -> list[str]:
     order: list[str] = []
     visiting: set[str] = set()
@@ -452,7 +477,10 @@ def parse_bundle(
         complete=len(trees) == len(files),
         limits=limits or ModelLimits(),
     )
-    found = {pid: check_process(el, file, context) for pid, (el, file) in elements.items()}
+    found = {
+        pid: check_process(el, file, context) + _reserved_id_problems(el, file)
+        for pid, (el, file) in elements.items()
+    }
     calls = {pid: _calls(el) for pid, (el, _) in elements.items()}
     owners = {pid: file for pid, (_, file) in elements.items()}
     _mark_recursion(calls, found, owners)

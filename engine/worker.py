@@ -16,6 +16,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from engine import notifications, timers
@@ -23,6 +24,9 @@ from engine.core import Engine
 from engine.execution import TIMER_CHANNEL
 
 log = logging.getLogger("pathfinder.worker")
+
+HOUSEKEEPING_SECONDS = 60.0
+"""How often (real time) a worker checks whether a checkpoint or an upload clean-up is due."""
 
 IDLE_FLOOR = 0.2
 """Seconds slept at least after a pass that fired nothing although a timer was already due
@@ -56,6 +60,8 @@ class Worker:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._wake_at: datetime | None = None
+        self._next_housekeeping = 0.0
+        """`time.monotonic()` at which the next checkpoint and clean-up check is due."""
         self.listening = threading.Event()
         """Set while the notification listener is connected (tests wait for it)."""
 
@@ -88,7 +94,21 @@ class Worker:
                 )
             except Exception:  # noqa: BLE001 - mail trouble must not stop timers
                 log.exception("mail pass failed; retrying next pass")
+        if not self._stop.is_set() and time.monotonic() >= self._next_housekeeping:
+            self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+            self.housekeeping()
         return fired
+
+    def housekeeping(self) -> None:
+        """Write a checkpoint when one is due, and remove uploads never attached."""
+        try:
+            if self.engine.checkpoint_due():
+                log.info("checkpoint written to %s", self.engine.write_checkpoint())
+            removed = self.engine.remove_stale_uploads()
+            if removed:
+                log.info("removed %d upload(s) never attached to a submitted form", removed)
+        except Exception:  # noqa: BLE001 - housekeeping must not stop timers
+            log.exception("housekeeping failed; retrying later")
 
     def notice(self, due: datetime) -> None:
         """A timer due at `due` (engine clock) was written: wake now if that is before the

@@ -262,3 +262,33 @@ def verify_all() -> str:
         total=sum(r.events for r in reports),
         search_url=url_for("audit.search"),
     )
+
+
+@bp.get("/checkpoints")
+@roles_required(*AUDIT_ROLES)
+def checkpoints() -> str:
+    """The signed checkpoints of every chain head, newest first."""
+    engine = the_engine()
+    return render_template(
+        "audit/checkpoints.html",
+        checkpoints=engine.list_checkpoints(),
+        enabled=engine.settings.checkpoint_key is not None,
+        interval=engine.settings.checkpoint_interval_hours,
+    )
+
+
+@bp.get("/checkpoints/<name>")
+@roles_required(*AUDIT_ROLES)
+def verify_checkpoint(name: str) -> str:
+    """Verify the database against one checkpoint: every head it lists must still be extended."""
+    engine = the_engine()
+    document = engine.read_checkpoint(name)
+    report, chains = engine.verify_checkpoint(document)
+    return render_template(
+        "audit/checkpoint_verify.html",
+        name=name,
+        report=report,
+        broken=[r for r in chains if not r.intact],
+        total=sum(r.events for r in chains),
+        chains=len(chains),
+    )

@@ -70,3 +70,47 @@ def test_audit_verify_reports_intact(run) -> None:
     run("deploy", "--bundled")
     result = run("audit", "verify")
     assert result.exit_code == 0 and result.output.strip().startswith("intact")
+
+
+def _modules_after(code: str) -> set[str]:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"{code}\nimport sys\nprint('\\n'.join(n for n, m in sys.modules.items() if m))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    return set(out.split())
+
+
+def test_help_does_not_load_the_engine() -> None:
+    """`pathfinder --help` used to import the whole engine (2 s of CPU per CLI call)."""
+    loaded = _modules_after("import cli.main")
+    assert not {"engine", "sqlalchemy", "SpiffWorkflow", "jsonschema", "flask"} & loaded
+
+
+def test_engine_skips_the_costly_iri_format_checker_but_still_checks_uris() -> None:
+    loaded = _modules_after("import engine")
+    assert "rfc3987_syntax" not in loaded and "rfc3986_validator" in loaded
+
+
+def test_a_database_clash_is_one_line_not_a_traceback(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from engine import Engine
+
+    def clash(*_args: object, **_kwargs: object) -> None:
+        raise IntegrityError("INSERT ...", {}, Exception("duplicate key uq_audit_events_chain"))
+
+    monkeypatch.setattr(Engine, "deploy_directory", clash)
+    result = run("deploy", "--bundled")
+    assert result.exit_code == 1
+    assert "another process changed the same data at the same moment" in result.output
+    assert "IntegrityError" not in result.output and "Traceback" not in result.output

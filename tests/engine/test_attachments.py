@@ -4,16 +4,18 @@ completion with hashes in the history, access by country, and verification of th
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from engine import Actor, Engine, Forbidden, InvalidData, NotFound, VirtualClock
 from engine.attachments import LocalStore
 from engine.demo import drive
 from engine.filetypes import FileRefused, check, safe_filename, sniff
-from engine.models import Attachment, Instance
+from engine.models import Attachment, AuditEvent, Instance
 from tests.conftest import ROOT
 from tests.fixtures import documents as docs
 
@@ -270,3 +272,39 @@ def test_a_form_sent_back_keeps_its_letter_when_submitted_again(
     events = [e for e in deployed.history(nepal.id) if e.element_id == EOI]
     recorded = [e.data["attachments"][0]["id"] for e in events if e.kind == "task_completed"]
     assert recorded == [info.id, info.id]
+
+
+# -- uploads never attached ----------------------------------------------------------------------
+
+
+def test_uploads_never_attached_are_removed_after_the_set_age(
+    deployed: Engine, nepal: Instance, people: dict[str, Actor], clock: VirtualClock
+) -> None:
+    task = _eoi(deployed, nepal)
+    kept = deployed.upload(task, "letter_file", "letter.pdf", docs.PDF, people["nima"])
+    dropped = deployed.upload(task, "letter_file", "scan.png", docs.PNG, people["nima"])
+    deployed.save_draft(task, {"letter_file": kept.id}, people["nima"])
+    store = deployed.files
+    assert isinstance(store, LocalStore)
+
+    clock.advance(timedelta(days=6))
+    assert deployed.remove_stale_uploads() == 0
+    clock.advance(timedelta(days=2))
+    assert deployed.remove_stale_uploads() == 1
+
+    with deployed.session() as s:
+        assert s.get(Attachment, dropped.id) is None
+        assert s.get(Attachment, kept.id) is not None
+    assert not store.path(dropped.sha256).exists()
+    assert store.path(kept.sha256).exists()
+    [event] = [e for e in deployed.verify() if e.chain == "system"]
+    assert event.intact
+    with deployed.session() as s:
+        removed = list(
+            s.execute(select(AuditEvent).where(AuditEvent.kind == "uploads_removed")).scalars()
+        )
+    assert [u["id"] for u in removed[0].data["uploads"]] == [dropped.id]
+    assert removed[0].data["uploads"][0]["filename"] == "scan.png"
+    # The draft's file is still there for the form.
+    deployed.complete(task, {**EOI_DATA, "letter_file": kept.id}, people["nima"])
+    assert deployed.verify_attachments(nepal.id) == []

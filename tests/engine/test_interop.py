@@ -263,3 +263,38 @@ def test_event_gateway_timer_fires_through_the_worker(engine, clock, actors) -> 
     assert engine.instance(instance.id).status == "completed"
     reached = engine.reached_elements(instance.id)
     assert "timer" in reached and "message_1_end" not in reached
+
+
+def _renamed(name: str, tag: str, new_id: str) -> bytes:
+    """A corpus file with the id of its first `tag` element replaced everywhere by `new_id`."""
+    data = read(name)
+    root = etree.fromstring(data)
+    [old_id] = root.xpath(f"(//bpmn:{tag})[1]/@id", namespaces={"bpmn": BPMN})
+    return data.replace(f'"{old_id}"'.encode(), f'"{new_id}"'.encode()).replace(
+        f">{old_id}<".encode(), f">{new_id}<".encode()
+    )
+
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
+@pytest.mark.parametrize(
+    ("tag", "reserved"),
+    [("startEvent", "Start"), ("endEvent", "End"), ("userTask", "Process_9wllce2.EndJoin")],
+)
+def test_ids_spiffworkflow_reserves_are_refused_naming_the_element(
+    tag: str, reserved: str, engine, actors
+) -> None:
+    """A start event with id `Start` used to deploy and then fail every start with a 500
+    (`No output task connected`): the id replaced SpiffWorkflow's own start task."""
+    name = "example-process-models/my_vacation.bpmn"
+    files = {"vacation.bpmn": _renamed(name, tag, reserved)}
+    with pytest.raises(ValidationFailed) as caught:
+        engine.deploy(files, stub_forms(files), "olu")
+    [problem] = [p for p in caught.value.problems if p.code == "reserved-id"]
+    assert problem.element_id == reserved and problem.line
+    assert f"'{reserved}' is reserved" in problem.message
+    # The same model with the id it came with deploys and starts.
+    original = {"vacation.bpmn": read(name)}
+    engine.deploy(original, stub_forms(original), "olu")
+    assert engine.start("Process_9wllce2", {}, actors["admin"]).status == "running"

@@ -32,7 +32,7 @@ from engine.mailer import (
     send_pending,
     unsubscribe_token,
 )
-from engine.models import HumanTask, OutboxMessage, User
+from engine.models import AuditEvent, HumanTask, OutboxMessage, User
 from engine.notifications import install, mail_pass, scan_due
 from tests.conftest import ROOT, START
 from tests.fixtures.bpmn_files import bpmn, flow, user_task
@@ -586,3 +586,50 @@ def test_without_a_secret_key_mails_link_to_the_settings_page(
     start_nepal(engine)
     body = outbox(engine)[0].body_text
     assert f"Stop these e-mails: {BASE_URL}/notifications/settings" in body
+
+
+class _DiesAfterSending:
+    """Hands the message to the SMTP server, then the worker process dies (before recording)."""
+
+    def __init__(self, config: MailConfig) -> None:
+        from engine.mailer import transport_for
+
+        self.inner = transport_for(config)
+
+    def send(self, message: EmailMessage) -> None:
+        self.inner.send(message)
+        raise SystemExit("killed")
+
+
+def test_a_message_accepted_before_a_crash_is_not_resent_within_the_lease(
+    engine: Engine, smtp: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    config = mail_config(smtp.port, tmp_path)
+    with transaction(engine.sessions) as s:
+        s.add(_message("once", "o@example.org", engine))
+    with pytest.raises(SystemExit):
+        send_pending(
+            engine.sessions, config, now=engine.now, owner="w1", transport=_DiesAfterSending(config)
+        )
+    [row] = outbox(engine)
+    assert row.state == "pending" and row.message_id and row.sending_since is not None
+    assert len(smtp.messages) == 1
+
+    # The restarted worker (a new name) leaves it alone while the dead one's lease runs.
+    assert send_pending(engine.sessions, config, now=engine.now, owner="w2").sent == []
+    assert len(smtp.messages) == 1
+
+    # After the lease: sent again with the same Message-ID, and the resend is on the record.
+    later = datetime.now(UTC) + timedelta(seconds=config.lease_seconds + 1)
+    monkeypatch.setattr("engine.mailer._real_now", lambda: later)
+    assert len(send_pending(engine.sessions, config, now=engine.now, owner="w2").sent) == 1
+    first, second = smtp.messages
+    assert first["Message-ID"] == second["Message-ID"] == row.message_id
+    [row] = outbox(engine)
+    assert row.state == "sent" and row.sending_since is None
+    with engine.session() as s:
+        [event] = s.execute(select(AuditEvent).where(AuditEvent.kind == "mail_resent")).scalars()
+    assert event.data["outbox_id"] == row.id and event.data["message_id"] == row.message_id
+    assert all(r.intact for r in engine.verify())

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
+import pytest
+
 from engine import Engine, Settings, VirtualClock
 from tests.conftest import START
 from tests.processes.driver import Pathfinder
@@ -82,6 +84,10 @@ def _subprocess_sizes(state: dict[str, Any]) -> list[int]:
     return [len(sub["tasks"]) for sub in state.get("subprocesses", {}).values()]
 
 
+# Both run 30 years of the procedure (the first twice): about 40 s and 15 s on a quiet machine,
+# three times that on a busy one. `slow` runs them once, in the SQLite pass of `make test`.
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_thirty_years_behave_the_same_with_and_without_pruning(
     deployed: Engine, clock: VirtualClock, settings: Settings
 ) -> None:
@@ -115,6 +121,8 @@ def test_thirty_years_behave_the_same_with_and_without_pruning(
     }
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_stored_state_stays_bounded_over_thirty_years(pathfinder: Pathfinder) -> None:
     sizes: list[tuple[int, int]] = []
 
