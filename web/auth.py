@@ -20,14 +20,15 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
-from engine import Actor, Engine
-from engine.accounts import actor_for, sign_in
+from engine import Actor, Engine, accounts, identities
+from engine.accounts import actor_for
 from engine.db import transaction
 from engine.errors import TooManyAttempts
 from engine.models import User
@@ -106,7 +107,7 @@ def roles_required(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only same-site paths may be redirect targets (no open redirects)."""
     if target:
         parts = urlsplit(target)
@@ -115,38 +116,85 @@ def _safe_next(target: str | None) -> str:
     return url_for("tasks.inbox")
 
 
+def sign_in(user: WebUser) -> None:
+    """Start a session for `user`: the one entry point of every way of signing in."""
+    session.clear()  # nothing from before sign-in (e.g. a planted value) survives it
+    login_user(user)
+
+
+def sign_out() -> None:
+    """End the session."""
+    logout_user()
+    session.clear()
+
+
+def _login_page(status: int = 200, **context: Any) -> tuple[str, int]:
+    from web.oidc import providers
+
+    settings = current_app.extensions["pathfinder_settings"]
+    page = render_template(
+        "login.html",
+        providers=list(providers().values()),
+        password_login=settings.password_login,
+        username=context.pop("username", ""),
+        error=context.pop("error", None),
+        **context,
+    )
+    return page, status
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated and request.method == "GET":
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     username = request.form.get("username", "").strip()
-    error = None
-    if request.method == "POST":
-        engine = the_engine()
-        try:
-            with transaction(engine.sessions) as s:
-                row = sign_in(
+    if request.method == "GET":
+        return _login_page(username=username)
+    if not current_app.extensions["pathfinder_settings"].password_login:
+        return _login_page(403, error="Sign-in with a password is turned off here.")
+    engine = the_engine()
+    try:
+        with transaction(engine.sessions) as s:
+            row = accounts.sign_in(
+                s,
+                username,
+                request.form.get("password", ""),
+                now=engine.now(),
+                remote_addr=request.remote_addr,
+            )
+            user = WebUser(row) if row else None
+            if row is not None:
+                identities.audit_sign_in(s, engine.now(), row.username, "password")
+            else:
+                identities.audit_refusal(
                     s,
-                    username,
-                    request.form.get("password", ""),
-                    now=engine.now(),
-                    remote_addr=request.remote_addr,
+                    engine.now(),
+                    "password",
+                    "unknown username or wrong password",
+                    username=username[:150],
                 )
-                user = WebUser(row) if row else None
-        except TooManyAttempts as err:
-            error = f"{err.message} Or ask an administrator to reset your password."
-            return render_template("login.html", error=error, username=username), 429
-        if user is None:
-            error = "Unknown username or wrong password."
-            return render_template("login.html", error=error, username=username), 401
-        login_user(user)
-        return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, username=username)
+    except TooManyAttempts as err:
+        with transaction(engine.sessions) as s:
+            identities.audit_refusal(
+                s, engine.now(), "password", "too many attempts", username=username[:150]
+            )
+        error = f"{err.message} Or ask an administrator to reset your password."
+        return _login_page(429, error=error, username=username)
+    if user is None:
+        return _login_page(401, error="Unknown username or wrong password.", username=username)
+    sign_in(user)
+    return redirect(safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
-def logout() -> Response:
-    logout_user()
+def logout() -> str | Response:
+    from web.oidc import end_session_url
+
+    provider = session.get("oidc_provider")
+    sign_out()
+    end_session = end_session_url(provider) if provider else None
+    if end_session:
+        return render_template("signed_out.html", end_session=end_session)
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 
