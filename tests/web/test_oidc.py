@@ -224,7 +224,7 @@ def test_sign_out_offers_the_providers_end_session(
 ) -> None:
     web = _app(deployed, settings, clock, provider.settings())
     _callback(web, _provider_login(_start(web), "tom"))
-    web.html("/welcome")  # a page seen after sign-in (sign-in starts a fresh session)
+    web.html("/welcome")  # the page the browser lands on; its sign-out form has the CSRF token
     page = web.logout()
     assert page.status_code == 200
     end = re.search(r'href="([^"]+)">Also sign out', page.get_data(as_text=True)).group(1)
