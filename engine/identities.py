@@ -38,14 +38,9 @@ class ExternalSignIn:
     """A new Pathfinder user was made for this person."""
     roles_changed: bool
     """The claim mappings changed the user's roles or country."""
-
-
-class SignInRefused(Exception):
-    """The provider vouched for someone who may not sign in (e.g. a deactivated account)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    refusal: str | None = None
+    """Why this person may not sign in (e.g. a deactivated account), for them to read; the
+    refusal is recorded in the same transaction, so the caller commits either way."""
 
 
 def audit_sign_in(
@@ -134,7 +129,7 @@ def sign_in_external(
 ) -> ExternalSignIn:
     """Find or create the user for verified `claims` (with `sub`) and apply the claim mappings.
 
-    Raises `SignInRefused` (and records the refusal) for a deactivated account.
+    A deactivated account is refused: the result's `refusal` says why (and is audited).
     """
     subject = str(claims["sub"])
     identity = session.execute(
@@ -174,7 +169,8 @@ def sign_in_external(
         audit_refusal(
             session, now, f"oidc:{provider}", "account deactivated", username=user.username
         )
-        raise SignInRefused("Your Pathfinder account is deactivated. Ask an administrator.")
+        message = "Your Pathfinder account is deactivated. Ask an administrator."
+        return ExternalSignIn(user=user, created=created, roles_changed=False, refusal=message)
     identity.provider, identity.last_sign_in_at = provider, now
     if email and not user.email:
         user.email = email[:300]

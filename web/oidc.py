@@ -111,20 +111,20 @@ def callback(name: str) -> Page:
     except _Refused as refused:
         return _refusal_page(provider, refused)
     engine = the_engine()
-    try:
-        with transaction(engine.sessions) as s:
-            result = identities.sign_in_external(
-                s,
-                provider=provider.name,
-                issuer=issuer,
-                claims=claims,
-                roles_claim=provider.roles_claim,
-                username_claim=provider.username_claim,
-                now=engine.now(),
-            )
-            user = WebUser(result.user)
-    except identities.SignInRefused as err:
-        return render_template("oidc_refused.html", provider=provider, message=err.message), 403
+    with transaction(engine.sessions) as s:
+        result = identities.sign_in_external(
+            s,
+            provider=provider.name,
+            issuer=issuer,
+            claims=claims,
+            roles_claim=provider.roles_claim,
+            username_claim=provider.username_claim,
+            now=engine.now(),
+        )
+        user = WebUser(result.user)
+    if result.refusal:
+        page = render_template("oidc_refused.html", provider=provider, message=result.refusal)
+        return page, 403
     target = session.pop("oidc_next", None) or url_for("tasks.inbox")
     sign_in(user)
     session["oidc_provider"] = provider.name

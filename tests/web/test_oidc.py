@@ -230,3 +230,30 @@ def test_sign_out_offers_the_providers_end_session(
     end = re.search(r'href="([^"]+)">Also sign out', page.get_data(as_text=True)).group(1)
     assert end.startswith(provider.issuer) and "client_id=pathfinder" in end
     assert web.get("/inbox").status_code == 302  # the Pathfinder session is over
+
+
+def test_with_passwords_off_the_api_sends_people_to_the_token_page(
+    deployed: Engine, settings: Settings, clock: VirtualClock, provider: RunningProvider
+) -> None:
+    web = _app(deployed, settings, clock, provider.settings(), password_login=False)
+    response = web.client.post(
+        "/api/v1/auth/token", json={"username": "ada", "password": "correct-horse-1", "name": "x"}
+    )
+    assert response.status_code == 403
+    assert "/account/api-tokens" in response.get_json()["detail"]
+
+
+def test_a_deactivated_account_is_refused_with_a_clear_page(
+    deployed: Engine, settings: Settings, clock: VirtualClock, provider: RunningProvider
+) -> None:
+    web = _app(deployed, settings, clock, provider.settings())
+    _callback(web, _provider_login(_start(web), "tom"))
+    web.html("/welcome")
+    web.logout()
+    with transaction(deployed.sessions) as s:
+        tom = s.execute(select(User).where(User.username == "tom")).scalar_one()
+        tom.active = False
+    response = _callback(web, _provider_login(_start(web), "tom"))
+    assert response.status_code == 403
+    assert "account is deactivated" in response.get_data(as_text=True)
+    assert web.get("/inbox").status_code == 302

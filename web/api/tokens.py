@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
 from engine import tokens
 from engine.accounts import THROTTLE_WINDOW, sign_in
@@ -38,12 +38,21 @@ def _token_dict(row: ApiToken) -> dict[str, Any]:
 @blp.doc(security=[])
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, NewTokenSchema)
-@blp.problems(401, 429)
+@blp.problems(401, 403, 429)
 def issue_token(args: dict[str, Any]) -> dict[str, Any]:
     """Get a bearer token
 
     The token is shown only in this response; store it. Send it as `Authorization: Bearer <token>`.
+    Where passwords are turned off (single sign-on only), create tokens on the web page
+    /account/api-tokens instead.
     """
+    if not current_app.extensions["pathfinder_settings"].password_login:
+        raise ApiError(
+            403,
+            "Passwords are turned off",
+            "Sign-in with a password is turned off here. Sign in on the web and create a token "
+            "on your API tokens page (/account/api-tokens).",
+        )
     engine = get_engine()
     try:
         with transaction(engine.sessions) as session:
