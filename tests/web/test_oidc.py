@@ -208,6 +208,20 @@ def test_id_token_from_another_issuer_is_refused(
         assert s.execute(select(ExternalIdentity)).first() is None
 
 
+def test_a_provider_whose_discovery_names_another_issuer_is_refused(
+    deployed: Engine,
+    settings: Settings,
+    clock: VirtualClock,
+    oidc_provider: Callable[..., RunningProvider],
+) -> None:
+    provider = oidc_provider(discovery_issuer="https://impostor.example.org")
+    web = _app(deployed, settings, clock, provider.settings())
+    response = web.get("/login/oidc/test")
+    assert response.status_code == 502
+    assert "names another issuer" in response.get_data(as_text=True)
+    assert "impostor" in _events(deployed, "sign_in_refused")[-1]["reason"]
+
+
 def test_password_login_can_be_turned_off(
     deployed: Engine, settings: Settings, clock: VirtualClock, provider: RunningProvider
 ) -> None:
