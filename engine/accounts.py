@@ -13,6 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from engine.access import ROLES, Actor
 from engine.errors import Conflict, InvalidData, NotFound, TooManyAttempts
 from engine.history import Recorder
+from engine.identities import audit_refusal, audit_sign_in
 from engine.models import LoginAttempt, User
 
 THROTTLE_FAILURES = 5
@@ -155,15 +156,24 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
 
 
 def sign_in(
-    session: Session, username: str, password: str, *, now: datetime, remote_addr: str | None = None
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    now: datetime,
+    remote_addr: str | None = None,
+    method: str = "password",
 ) -> User | None:
     """Check credentials with throttling shared by every web process and the API.
 
     Returns the user, or None for wrong credentials (the failure is recorded); raises
-    `TooManyAttempts` after THROTTLE_FAILURES failures within THROTTLE_WINDOW.
+    `TooManyAttempts` after THROTTLE_FAILURES failures within THROTTLE_WINDOW (the caller
+    records that refusal: this transaction is rolled back). Success and failure are audited on
+    the system chain with `method` (password, api-token-request).
     """
     username = username[:150]
     if "\x00" in username or "\x00" in password:
+        audit_refusal(session, now, method, "invalid characters")
         return None  # no account can have one; PostgreSQL cannot even compare it
     failures = session.execute(
         select(func.count())
@@ -178,9 +188,11 @@ def sign_in(
     user = authenticate(session, username, password)
     if user is None:
         session.add(LoginAttempt(username=username, remote_addr=remote_addr, at=now))
+        audit_refusal(session, now, method, "unknown username or wrong password", username=username)
         session.flush()
         return None
     session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
+    audit_sign_in(session, now, user.username, method)
     return user
 
 

@@ -163,16 +163,6 @@ def login() -> str | Response | tuple[str, int]:
                 remote_addr=request.remote_addr,
             )
             user = WebUser(row) if row else None
-            if row is not None:
-                identities.audit_sign_in(s, engine.now(), row.username, "password")
-            else:
-                identities.audit_refusal(
-                    s,
-                    engine.now(),
-                    "password",
-                    "unknown username or wrong password",
-                    username=username[:150],
-                )
     except TooManyAttempts as err:
         with transaction(engine.sessions) as s:
             identities.audit_refusal(

@@ -145,6 +145,8 @@ def test_unmapped_first_sign_in_waits_for_an_admin_and_can_make_api_tokens(
     response = _callback(web, _provider_login(_start(web), "tom"))
     assert response.headers["Location"].endswith("/welcome")
     assert "waiting for an admin to grant roles" in web.html("/welcome")
+    assert "no open tasks" in web.html("/inbox").lower() or "0 open" in web.html("/inbox")
+    web.html("/instances")  # a person with no roles sees empty pages, not errors
 
     page = web.post("/account/api-tokens", {"name": "my script", "expires_in_days": "30"})
     assert page.status_code == 201

@@ -10,6 +10,7 @@ from engine import tokens
 from engine.accounts import THROTTLE_WINDOW, sign_in
 from engine.db import transaction
 from engine.errors import TooManyAttempts
+from engine.identities import audit_refusal
 from engine.models import ApiToken, User
 from web.api.auth import allowed_read_only, current_caller, get_engine, public, real_now
 from web.api.blueprint import ID, ApiBlueprint
@@ -62,6 +63,7 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
                 args["password"],
                 now=engine.now(),
                 remote_addr=request.remote_addr,
+                method="api-token-request",
             )
             if user is not None:
                 row, plain = tokens.create_token(
@@ -73,6 +75,14 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
                 )
                 return {**_token_dict(row), "token": plain, "token_type": "Bearer"}
     except TooManyAttempts as exc:
+        with transaction(engine.sessions) as session:
+            audit_refusal(
+                session,
+                engine.now(),
+                "api-token-request",
+                "too many attempts",
+                username=str(args["username"])[:150],
+            )
         raise ApiError(
             429,
             exc.title,
