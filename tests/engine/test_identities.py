@@ -121,3 +121,30 @@ def test_mappings_are_checked_unique_and_audited(engine: Engine) -> None:
     with transaction(engine.sessions) as s:
         delete_mapping(s, mapping_id, actor="ada", now=engine.now())
     assert _kinds(engine)[-2:] == ["claim_mapping_added", "claim_mapping_deleted"]
+
+
+def test_providers_are_read_from_the_environment_and_bad_ones_stop_the_start() -> None:
+    from engine import Settings
+
+    env = {
+        "PATHFINDER_OIDC_PROVIDERS": "Entra, keycloak",
+        "PATHFINDER_OIDC_ENTRA_ISSUER": "https://login.microsoftonline.com/t-1/v2.0/",
+        "PATHFINDER_OIDC_ENTRA_CLIENT_ID": "app-1",
+        "PATHFINDER_OIDC_ENTRA_SCOPES": "email profile",
+        "PATHFINDER_OIDC_KEYCLOAK_ISSUER": "https://sso.example/realms/gov",
+        "PATHFINDER_OIDC_KEYCLOAK_CLIENT_ID": "pathfinder",
+        "PATHFINDER_OIDC_KEYCLOAK_LABEL": "Ministry account",
+        "PATHFINDER_PASSWORD_LOGIN": "0",
+    }
+    settings = Settings.from_env(env)
+    entra, keycloak = settings.oidc_providers
+    assert (entra.name, entra.issuer, entra.scopes) == (
+        "entra",
+        "https://login.microsoftonline.com/t-1/v2.0",
+        ("openid", "email", "profile"),
+    )
+    assert (keycloak.button_label, entra.button_label) == ("Ministry account", "entra")
+    assert settings.password_login is False
+    assert Settings.from_env({}).oidc_providers == () and Settings.from_env({}).password_login
+    with pytest.raises(ValueError, match="PATHFINDER_OIDC_KEYCLOAK_CLIENT_ID"):
+        Settings.from_env({**env, "PATHFINDER_OIDC_KEYCLOAK_CLIENT_ID": ""})
