@@ -14,6 +14,7 @@ from engine import sessions, tokens
 from engine.access import ROLES, Actor
 from engine.errors import Conflict, InvalidData, NotFound, TooManyAttempts
 from engine.history import Recorder
+from engine.identities import audit_refusal, audit_sign_in
 from engine.models import LoginAttempt, User
 
 THROTTLE_FREE_FAILURES = 3
@@ -192,7 +193,13 @@ def _wait(failures: int, free: int, last: datetime | None, now: datetime) -> tim
 
 
 def sign_in(
-    session: Session, username: str, password: str, *, now: datetime, remote_addr: str | None = None
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    now: datetime,
+    remote_addr: str | None = None,
+    method: str = "password",
 ) -> User | None:
     """Check credentials with throttling shared by every web process and the API.
 
@@ -200,10 +207,12 @@ def sign_in(
     counted per username *and* client address, with a wait that doubles with each failure past
     THROTTLE_FREE_FAILURES; someone guessing from elsewhere therefore never locks the owner out.
     An address failing for many usernames waits too. Raises `TooManyAttempts` (with
-    `details["retry_after"]` in seconds) while a wait is due.
+    `details["retry_after"]` in seconds) while a wait is due. Success and
+    failure are audited on the system chain with `method` (password, api-token-request).
     """
     username = username[:150]
     if "\x00" in username or "\x00" in password:
+        audit_refusal(session, now, method, "invalid characters")
         return None  # no account can have one; PostgreSQL cannot even compare it
     since = now - THROTTLE_WINDOW
     pair_failures, pair_last = session.execute(
@@ -232,6 +241,7 @@ def sign_in(
     user = authenticate(session, username, password)
     if user is None:
         session.add(LoginAttempt(username=username, remote_addr=remote_addr, at=now))
+        audit_refusal(session, now, method, "unknown username or wrong password", username=username)
         session.flush()
         return None
     session.execute(
@@ -239,6 +249,7 @@ def sign_in(
             LoginAttempt.username == username, LoginAttempt.remote_addr == remote_addr
         )
     )
+    audit_sign_in(session, now, user.username, method)
     return user
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,13 @@ class Settings:
     @property
     def checkpoints_folder(self) -> Path:
         return self.checkpoint_dir or self.var_dir / "checkpoints"
+    oidc_providers: tuple[OidcProvider, ...] = ()
+    """`PATHFINDER_OIDC_PROVIDERS`: OpenID Connect providers people may sign in with (a comma
+    list of names; each configured by `PATHFINDER_OIDC_<NAME>_*`, see `OidcProvider`)."""
+
+    password_login: bool = True
+    """`PATHFINDER_PASSWORD_LOGIN`: `0` turns sign-in with local passwords off (the sign-in page
+    then offers only the OpenID providers; API tokens keep working)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -198,3 +206,80 @@ def _reliability_settings(env: dict[str, str]) -> dict[str, Any]:
         "audit_mailbox": env.get("PATHFINDER_AUDIT_MAILBOX") or None,
         "upload_max_age_days": float(env.get("PATHFINDER_UPLOAD_MAX_AGE_DAYS", "7")),
     }
+            oidc_providers=oidc_providers_from_env(env),
+            password_login=env.get("PATHFINDER_PASSWORD_LOGIN", "1") not in {"0", "false", "no"},
+        )
+
+
+# ------------------------------------------------------------------- OpenID Connect providers
+
+OIDC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
+@dataclass(frozen=True)
+class OidcProvider:
+    """One OpenID Connect provider, from `PATHFINDER_OIDC_<NAME>_*` (NAME upper-cased)."""
+
+    name: str
+    """Its name in `PATHFINDER_OIDC_PROVIDERS` and in URLs (/login/oidc/<name>)."""
+
+    issuer: str
+    """`_ISSUER`: the issuer URL; its discovery document is `<issuer>/.well-known/
+    openid-configuration`, and ID tokens must carry exactly this `iss`."""
+
+    client_id: str
+    """`_CLIENT_ID`: Pathfinder's client id at the provider."""
+
+    client_secret: str = field(default="", repr=False)
+    """`_CLIENT_SECRET`: the client secret (sent with HTTP Basic to the token endpoint)."""
+
+    label: str = ""
+    """`_LABEL`: the button text on the sign-in page (default: the name)."""
+
+    scopes: tuple[str, ...] = ("openid", "email", "profile")
+    """`_SCOPES`: space-separated scopes to request; `openid` is always included."""
+
+    roles_claim: str = "groups"
+    """`_ROLES_CLAIM`: the claim whose values the claim mappings turn into roles and country."""
+
+    username_claim: str = "preferred_username"
+    """`_USERNAME_CLAIM`: the claim a new user's username is made from (then e-mail, then sub)."""
+
+    leeway_seconds: int = 60
+    """`_LEEWAY_SECONDS`: clock difference tolerated when checking ID-token times."""
+
+    @property
+    def button_label(self) -> str:
+        return self.label or self.name
+
+
+def oidc_providers_from_env(env: dict[str, str]) -> tuple[OidcProvider, ...]:
+    """The providers named in `PATHFINDER_OIDC_PROVIDERS`; raises ValueError for a bad one."""
+    out = []
+    for raw in env.get("PATHFINDER_OIDC_PROVIDERS", "").split(","):
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if not OIDC_NAME.match(name):
+            raise ValueError(f"PATHFINDER_OIDC_PROVIDERS: '{name}' is not a valid name")
+        prefix = f"PATHFINDER_OIDC_{name.upper()}_"
+        missing = [k for k in ("ISSUER", "CLIENT_ID") if not env.get(prefix + k)]
+        if missing:
+            raise ValueError(
+                f"OpenID provider '{name}' needs {', '.join(prefix + k for k in missing)}"
+            )
+        scopes = env.get(prefix + "SCOPES", "openid email profile").split()
+        out.append(
+            OidcProvider(
+                name=name,
+                issuer=env[prefix + "ISSUER"].rstrip("/"),
+                client_id=env[prefix + "CLIENT_ID"],
+                client_secret=env.get(prefix + "CLIENT_SECRET", ""),
+                label=env.get(prefix + "LABEL", ""),
+                scopes=tuple(dict.fromkeys(["openid", *scopes])),
+                roles_claim=env.get(prefix + "ROLES_CLAIM", "groups"),
+                username_claim=env.get(prefix + "USERNAME_CLAIM", "preferred_username"),
+                leeway_seconds=int(env.get(prefix + "LEEWAY_SECONDS", "60")),
+            )
+        )
+    return tuple(out)

@@ -351,3 +351,36 @@ class Attachment(Base):
     """The form field it was uploaded for."""
     state: Mapped[str] = mapped_column(String(20), default="uploaded")
     """uploaded (not yet part of a completed task) | attached"""
+
+
+class ExternalIdentity(Base):
+    """A person at an OpenID provider (`iss` + `sub`, stable) tied to a Pathfinder user."""
+
+    __tablename__ = "external_identities"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(String(40))
+    """The provider's name in the settings it was last seen through."""
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class ClaimMapping(Base):
+    """A claim value (e.g. a group) of a provider that grants a role, and optionally a country."""
+
+    __tablename__ = "claim_mappings"
+    __table_args__ = (UniqueConstraint("provider", "claim_value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    claim_value: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(40))
+    country: Mapped[str | None] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(150))

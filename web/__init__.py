@@ -43,6 +43,7 @@ def create_app(
     app.extensions["pathfinder_settings"] = settings
 
     from web import (
+        account_views,
         api,
         audit_views,
         auth,
@@ -52,6 +53,7 @@ def create_app(
         inputs,
         modeler_views,
         notifications_views,
+        oidc,
         views,
     )
 
@@ -60,6 +62,8 @@ def create_app(
     headers.init_app(app)
 
     auth.init_app(app)
+    oidc.init_app(app, settings.oidc_providers)
+    app.register_blueprint(account_views.bp)
     views.init_app(app)
     app.register_blueprint(audit_views.bp)
     notifications_views.init_app(app)  # after auth: it exempts the unsubscribe view from CSRF

@@ -23,15 +23,15 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
-from engine import Actor, Engine, sessions
+from engine import Actor, Engine, accounts, identities, sessions
 from engine.accounts import actor_for
-from engine.accounts import sign_in as check_credentials
 from engine.db import transaction
 from engine.errors import TooManyAttempts
 from engine.models import User
@@ -114,6 +114,7 @@ def sign_in(user: User) -> None:
             abort(403)
         token = sessions.start(s, row, now=credential_now())
         web_user = WebUser(row, token)
+    session.pop("oidc_provider", None)
     login_user(web_user)
 
 
@@ -125,6 +126,7 @@ def sign_out() -> None:
         with transaction(engine.sessions) as s:
             sessions.end(s, token, now=credential_now(), reason="logout")
     logout_user()
+    session.pop("oidc_provider", None)
 
 
 def login_required(view: F) -> F:
@@ -156,7 +158,7 @@ def roles_required(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only same-site paths may be redirect targets (no open redirects)."""
     if target:
         parts = urlsplit(target)
@@ -165,42 +167,63 @@ def _safe_next(target: str | None) -> str:
     return url_for("tasks.inbox")
 
 
+def _login_page(status: int = 200, **context: Any) -> tuple[str, int]:
+    from web.oidc import providers
+
+    settings = current_app.extensions["pathfinder_settings"]
+    page = render_template(
+        "login.html",
+        providers=list(providers().values()),
+        password_login=settings.password_login,
+        username=context.pop("username", ""),
+        error=context.pop("error", None),
+        **context,
+    )
+    return page, status
+
+
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response | tuple[str, int]:
+def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated and request.method == "GET":
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     username = request.form.get("username", "").strip()
-    error = None
-    if request.method == "POST":
-        engine = the_engine()
-        try:
-            with transaction(engine.sessions) as s:
-                row = check_credentials(
-                    s,
-                    username,
-                    request.form.get("password", ""),
-                    now=engine.now(),
-                    remote_addr=request.remote_addr,
-                )
-                user_id = row.id if row else None
-        except TooManyAttempts as err:
-            error = err.message
-            page = render_template("login.html", error=error, username=username)
-            return page, 429, {"Retry-After": str(err.details.get("retry_after", 1))}
-        if user_id is None:
-            error = "Unknown username or wrong password."
-            return render_template("login.html", error=error, username=username), 401
-        with engine.session() as s:
-            found = s.get(User, user_id)
-        assert found is not None
-        sign_in(found)
-        return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error, username=username)
+    if request.method == "GET":
+        return _login_page(username=username)
+    if not current_app.extensions["pathfinder_settings"].password_login:
+        return _login_page(403, error="Sign-in with a password is turned off here.")
+    engine = the_engine()
+    try:
+        with transaction(engine.sessions) as s:
+            row = accounts.sign_in(
+                s,
+                username,
+                request.form.get("password", ""),
+                now=engine.now(),
+                remote_addr=request.remote_addr,
+            )
+    except TooManyAttempts as err:
+        with transaction(engine.sessions) as s:
+            identities.audit_refusal(
+                s, engine.now(), "password", "too many attempts", username=username[:150]
+            )
+        error = f"{err.message} Or ask an administrator to reset your password."
+        page, status = _login_page(429, error=error, username=username)
+        return page, status, {"Retry-After": str(err.details.get("retry_after", 1))}
+    if row is None:
+        return _login_page(401, error="Unknown username or wrong password.", username=username)
+    sign_in(row)
+    return redirect(safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> str | Response:
+    from web.oidc import end_session_url
+
+    provider = session.get("oidc_provider")
     sign_out()
+    end_session = end_session_url(provider) if provider else None
+    if end_session:
+        return render_template("signed_out.html", end_session=end_session)
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 

@@ -1,7 +1,7 @@
 """mail message ids: a stable Message-ID per outbox message and the start of the current attempt
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-04 10:30:00.000000
 
 `message_id` is fixed before the first attempt, so a message sent again after a worker died
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

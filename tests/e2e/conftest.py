@@ -89,7 +89,7 @@ class LiveServer:
 
 
 @contextmanager
-def running_server(folder: Path) -> Iterator[LiveServer]:
+def running_server(folder: Path, **settings_overrides: Any) -> Iterator[LiveServer]:
     """A Pathfinder server on 127.0.0.1 (free port) over a fresh SQLite database in `folder`, with
     the bundled processes deployed and the E2E users created."""
     from werkzeug.serving import make_server
@@ -98,7 +98,9 @@ def running_server(folder: Path) -> Iterator[LiveServer]:
 
     url = f"sqlite:///{folder / 'pathfinder.db'}"
     upgrade(url)
-    settings = Settings(database_url=url, secret_key="e2e-secret", var_dir=folder / "var")
+    settings = Settings(
+        database_url=url, secret_key="e2e-secret", var_dir=folder / "var", **settings_overrides
+    )
     clock = VirtualClock(datetime(2027, 1, 4, 9, tzinfo=UTC))
     engine = Engine.from_settings(settings, clock)
     engine.deploy_directory(ROOT / "processes", ROOT / "forms")

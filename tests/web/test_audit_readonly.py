@@ -16,8 +16,17 @@ from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter
 
 from engine import Actor, Engine
-from engine.db import Base
-from engine.models import ApiToken, HumanTask, Instance, LoginAttempt, ProcessModel, User
+from engine.db import Base, transaction
+from engine.identities import add_mapping
+from engine.models import (
+    ApiToken,
+    AuditEvent,
+    HumanTask,
+    Instance,
+    LoginAttempt,
+    ProcessModel,
+    User,
+)
 from tests.web.conftest import PASSWORD, Web, user_row
 from web import audit_views
 
@@ -30,6 +39,8 @@ ALLOWED = {
     "api.auth.revoke_token": "revoking a token only narrows the caller's own access",
     "notifications.settings": "an auditor's own e-mail address and notification preference",
     "notifications.unsubscribe": "the signed link in one's own e-mails; changes only that",
+    "account.api_token_new": "an auditor's own API token, as through the API",
+    "account.api_token_revoke": "revoking a token only narrows the caller's own access",
 }
 """Mutating endpoints an auditor may call, each with the reason. They are still called below and
 must leave cases, tasks, events, models and other users untouched."""
@@ -42,6 +53,8 @@ NOT_OPERATIONS = {
 
 OWN_ACCOUNT_TABLES = {ApiToken.__tablename__, LoginAttempt.__tablename__}
 """Tables the allowed routes may write (the auditor's own tokens and sign-in attempts)."""
+SIGN_IN_EVENTS = ("user_signed_in", "sign_in_refused")
+"""Audit events the allowed sign-in route writes about the auditor's own sign-in."""
 
 
 @pytest.fixture
@@ -67,6 +80,17 @@ def case(deployed: Engine, make_case: Callable[..., Instance]) -> Instance:
 def _samples(engine: Engine, case: Instance, token_id: int) -> dict[str, list[Any]]:
     """Real values for every URL argument, so a refusal cannot be a 404 in disguise."""
     tasks = [t.id for t in engine.ready_tasks(case.id)]
+    with transaction(engine.sessions) as s:
+        mapping_id = add_mapping(
+            s,
+            provider="test",
+            claim_value="staff",
+            role="secretariat",
+            country=None,
+            providers=["test"],
+            actor="ada",
+            now=engine.now(),
+        ).id
     return {
         "instance_id": [case.id],
         "task_id": tasks,
@@ -75,6 +99,7 @@ def _samples(engine: Engine, case: Instance, token_id: int) -> dict[str, list[An
         "token_id": [token_id],
         "message_id": [1],
         "token": ["not-a-real-token"],
+        "mapping_id": [mapping_id],
         "path": ["anything/else"],
     }
 
@@ -104,6 +129,11 @@ def _snapshot(engine: Engine) -> dict[str, Any]:
             for t in Base.metadata.sorted_tables
             if t.name not in OWN_ACCOUNT_TABLES
         }
+        counts[AuditEvent.__tablename__] = s.execute(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.kind.not_in(SIGN_IN_EVENTS))
+        ).scalar_one()
         return {
             **counts,
             "instances": [

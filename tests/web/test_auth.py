@@ -123,3 +123,29 @@ def test_navigation_shows_task_counts(login: Callable[[str], Web], make_case) ->
     make_case("NPL", "review_expression_of_interest")
     page = login("secretariat").html("/instances")
     assert '<span class="count" title="open tasks">1</span>' in page
+
+
+def test_every_password_sign_in_and_refusal_is_on_the_system_audit_chain(
+    web: Web, deployed: Engine
+) -> None:
+    from sqlalchemy import select
+
+    from engine.models import AuditEvent
+
+    assert web.login("sam", "wrong-password").status_code == 401
+    assert web.login("sam").status_code == 302
+    with deployed.session() as s:
+        events = [
+            (e.kind, e.chain, dict(e.data or {}))
+            for e in s.execute(
+                select(AuditEvent)
+                .where(AuditEvent.kind.in_(["user_signed_in", "sign_in_refused"]))
+                .order_by(AuditEvent.id)
+            ).scalars()
+        ]
+    assert [(kind, data.get("username"), data["method"]) for kind, _, data in events] == [
+        ("sign_in_refused", "sam", "password"),
+        ("user_signed_in", "sam", "password"),
+    ]
+    assert events[0][2]["reason"] == "unknown username or wrong password"
+    assert {chain for _, chain, _ in events} == {"system"}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 
 from engine import tokens
 from engine.accounts import sign_in
 from engine.db import transaction
 from engine.errors import TooManyAttempts
+from engine.identities import audit_refusal
 from engine.models import ApiToken, User
 from web.api.auth import allowed_read_only, current_caller, get_engine, public, real_now
 from web.api.blueprint import ID, ApiBlueprint
@@ -38,12 +39,21 @@ def _token_dict(row: ApiToken) -> dict[str, Any]:
 @blp.doc(security=[])
 @blp.arguments(TokenRequestSchema)
 @blp.response(201, NewTokenSchema)
-@blp.problems(401, 429)
+@blp.problems(401, 403, 429)
 def issue_token(args: dict[str, Any]) -> dict[str, Any]:
     """Get a bearer token
 
     The token is shown only in this response; store it. Send it as `Authorization: Bearer <token>`.
+    Where passwords are turned off (single sign-on only), create tokens on the web page
+    /account/api-tokens instead.
     """
+    if not current_app.extensions["pathfinder_settings"].password_login:
+        raise ApiError(
+            403,
+            "Passwords are turned off",
+            "Sign-in with a password is turned off here. Sign in on the web and create a token "
+            "on your API tokens page (/account/api-tokens).",
+        )
     engine = get_engine()
     try:
         with transaction(engine.sessions) as session:
@@ -53,6 +63,7 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
                 args["password"],
                 now=engine.now(),
                 remote_addr=request.remote_addr,
+                method="api-token-request",
             )
             if user is not None:
                 row, plain = tokens.create_token(
@@ -65,6 +76,14 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
                 )
                 return {**_token_dict(row), "token": plain, "token_type": "Bearer"}
     except TooManyAttempts as exc:
+        with transaction(engine.sessions) as session:
+            audit_refusal(
+                session,
+                engine.now(),
+                "api-token-request",
+                "too many attempts",
+                username=str(args["username"])[:150],
+            )
         raise ApiError(
             429,
             exc.title,

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from engine import Conflict, InvalidData
+from engine import Conflict, InvalidData, NotFound, identities
 from engine import tokens as api_tokens
 from engine.access import ROLES, role_for_lane
 from engine.accounts import USERNAME, create_user, reset_password, set_active, update_user
@@ -308,3 +308,75 @@ def process_lanes(key: str) -> Page:
     return render_template(
         "admin/lanes.html", key=key, name=name, current=current, roles=ROLES, error=None
     )
+
+
+# ------------------------------------------------------------ OpenID Connect claim mappings
+
+
+def _mappings_page(status: int = 200, **context: Any) -> tuple[str, int]:
+    from web.oidc import providers
+
+    with engine().session() as s:
+        rows = identities.list_mappings(s)
+        page = render_template(
+            "admin/claim_mappings.html",
+            mappings=rows,
+            providers=list(providers().values()),
+            roles=ROLES,
+            errors=context.pop("errors", {}),
+            values=context.pop("values", {}),
+            **context,
+        )
+    return page, status
+
+
+@bp.get("/claim-mappings")
+@roles_required("admin")
+def claim_mappings() -> Page:
+    return _mappings_page()
+
+
+@bp.post("/claim-mappings")
+@roles_required("admin")
+def claim_mapping_new() -> Page:
+    from web.oidc import providers
+
+    values = {k: request.form.get(k, "") for k in ("provider", "claim_value", "role", "country")}
+    try:
+        with transaction(engine().sessions) as s:
+            identities.add_mapping(
+                s,
+                provider=values["provider"],
+                claim_value=values["claim_value"],
+                role=values["role"],
+                country=values["country"],
+                providers=list(providers()),
+                actor=actor().username,
+                now=now(),
+            )
+    except InvalidData as err:
+        return _mappings_page(422, errors=err.errors, values=values)
+    except Conflict as err:
+        return _mappings_page(409, errors={"claim_value": err.message}, values=values)
+    flash(f"'{values['claim_value'].strip()}' now grants the role {values['role']}.", "success")
+    return redirect(url_for("admin.claim_mappings"))
+
+
+@bp.route("/claim-mappings/<int:mapping_id>/delete", methods=["GET", "POST"])
+@roles_required("admin")
+def claim_mapping_delete(mapping_id: int) -> Page:
+    try:
+        with engine().session() as s:
+            row = identities.mapping(s, mapping_id)
+            s.expunge(row)
+    except NotFound:
+        abort(404)
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return render_template("admin/confirm_claim_mapping.html", mapping=row)
+    try:
+        with transaction(engine().sessions) as s:
+            identities.delete_mapping(s, mapping_id, actor=actor().username, now=now())
+    except NotFound:
+        abort(404)
+    flash(f"Mapping of '{row.claim_value}' deleted.", "success")
+    return redirect(url_for("admin.claim_mappings"))
