@@ -95,6 +95,7 @@ class Settings:
 
     max_draft_kb: int = 256
     """`MAX_DRAFT_KB`: the largest draft (unfinished form input) a task keeps."""
+
     # -- limits on what a process model may make the engine do (docs/security.md) --
     min_timer_period: float = 60.0
     """`PATHFINDER_MIN_TIMER_PERIOD`: seconds; timer cycles repeating more often are refused at
@@ -124,6 +125,7 @@ class Settings:
 
     readyz_timeout: float = 2.0
     """`PATHFINDER_READYZ_TIMEOUT`: seconds `/readyz` waits for the database's write lock."""
+
     checkpoint_key: Path | None = None
     """`PATHFINDER_CHECKPOINT_KEY`: file of the Ed25519 private key that signs audit checkpoints
     (made on first use, mode 0600). Keep it outside the database and its backups. Unset: the
@@ -143,9 +145,6 @@ class Settings:
     """`PATHFINDER_UPLOAD_MAX_AGE_DAYS`: uploads never attached to a submitted form are removed
     after this many days (the removal is recorded on the system chain)."""
 
-    @property
-    def checkpoints_folder(self) -> Path:
-        return self.checkpoint_dir or self.var_dir / "checkpoints"
     oidc_providers: tuple[OidcProvider, ...] = ()
     """`PATHFINDER_OIDC_PROVIDERS`: OpenID Connect providers people may sign in with (a comma
     list of names; each configured by `PATHFINDER_OIDC_<NAME>_*`, see `OidcProvider`)."""
@@ -153,6 +152,10 @@ class Settings:
     password_login: bool = True
     """`PATHFINDER_PASSWORD_LOGIN`: `0` turns sign-in with local passwords off (the sign-in page
     then offers only the OpenID providers; API tokens keep working)."""
+
+    @property
+    def checkpoints_folder(self) -> Path:
+        return self.checkpoint_dir or self.var_dir / "checkpoints"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -191,6 +194,8 @@ class Settings:
             script_processes=int(env.get("PATHFINDER_SCRIPT_PROCESSES", "2")),
             script_memory_mb=int(env.get("PATHFINDER_SCRIPT_MEMORY_MB", "512")),
             readyz_timeout=float(env.get("PATHFINDER_READYZ_TIMEOUT", "2")),
+            oidc_providers=oidc_providers_from_env(env),
+            password_login=env.get("PATHFINDER_PASSWORD_LOGIN", "1") not in {"0", "false", "no"},
             **_reliability_settings(env),
         )
 
@@ -206,9 +211,6 @@ def _reliability_settings(env: dict[str, str]) -> dict[str, Any]:
         "audit_mailbox": env.get("PATHFINDER_AUDIT_MAILBOX") or None,
         "upload_max_age_days": float(env.get("PATHFINDER_UPLOAD_MAX_AGE_DAYS", "7")),
     }
-            oidc_providers=oidc_providers_from_env(env),
-            password_login=env.get("PATHFINDER_PASSWORD_LOGIN", "1") not in {"0", "false", "no"},
-        )
 
 
 # ------------------------------------------------------------------- OpenID Connect providers
