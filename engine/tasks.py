@@ -11,7 +11,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import attachments
+from engine import attachments, submissions
 from engine import forms as form_defs
 from engine.access import Actor, may_act_in_lane, may_see_country
 from engine.clock import use_clock
@@ -131,6 +131,7 @@ def complete_task(
             **({"attachments": files} if files else {}),
         },
     )
+    submissions.record(session, ht, jsonable(clean), files, actor=actor.username, now=now)
     absorb(loaded, data_objects(loaded.wf), actor.username, ht.element_id)
     absorb(loaded, clean, actor.username, ht.element_id)
     if row.status == "running":
