@@ -154,3 +154,35 @@ def validate(form: FormDefinition | None, data: Mapping[str, Any]) -> dict[str, 
     if errors:
         raise InvalidData(f"{len(errors)} field(s) need attention.", errors)
     return clean_data(form.schema, data)
+
+
+OUTPUTS = "x-outputs"
+"""Form keyword: which fields become case variables, `{"field": "variable"}` (renamed) or
+`["field", ...]` (same name). Without it every field does (the behaviour before outputs)."""
+
+
+def declared_outputs(schema: Mapping[str, Any]) -> dict[str, str] | None:
+    """Field -> case variable a form declares, or None when it declares nothing."""
+    value = schema.get(OUTPUTS)
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return {str(k): str(k) for k in value}
+    return None
+
+
+def written_variables(schema: Mapping[str, Any]) -> dict[str, str]:
+    """Case variable -> field for everything a form writes (declared outputs, else every field)."""
+    declared = declared_outputs(schema)
+    if declared is None:
+        return {k: k for k in schema.get("properties") or {}}
+    return {var: f for f, var in declared.items()}
+
+
+def outputs(form: FormDefinition | None, data: Mapping[str, Any]) -> dict[str, Any]:
+    """What a validated submission contributes to the case variables that gateways, scripts and
+    later steps read: only the declared outputs (renamed), or everything if none are declared."""
+    declared = declared_outputs(form.schema) if form is not None else None
+    if declared is None:
+        return dict(data)
+    return {var: data[f] for f, var in declared.items() if f in data}

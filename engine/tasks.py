@@ -107,7 +107,8 @@ def complete_task(
     task = loaded.wf.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise NotReady(f"'{ht.name}' is not ready.", task_id=task_id)
-    task.set_data(**jsonable(clean))
+    out = form_defs.outputs(form, clean)
+    task.set_data(**jsonable(out))
     try:
         with use_clock(rt.clock):
             task.run()
@@ -133,7 +134,7 @@ def complete_task(
     )
     submissions.record(session, ht, jsonable(clean), files, actor=actor.username, now=now)
     absorb(loaded, data_objects(loaded.wf), actor.username, ht.element_id)
-    absorb(loaded, clean, actor.username, ht.element_id)
+    absorb(loaded, out, actor.username, ht.element_id)
     if row.status == "running":
         run_engine(loaded)
     save(loaded)

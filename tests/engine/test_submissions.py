@@ -3,6 +3,7 @@ pre-fill rules built on them (draft, sent back, blank)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from alembic import command
@@ -140,3 +141,45 @@ def _comparable(row: Any) -> dict[str, Any]:
             "attachments",
         )
     }
+
+
+def test_only_declared_outputs_become_case_variables(engine: Engine, clock: VirtualClock) -> None:
+    deploy_pathfinder(engine)
+    pf = Pathfinder(engine, clock)
+    pf.to_expression_of_interest()
+    pf.do("submit_expression_of_interest", minister_name="Hon. EOI Minister")
+    pf.do("review_expression_of_interest")
+    pf.do("submit_workshop_report")
+    pf.do("review_workshop_report")
+    pf.do("report_back_to_gcg")
+    pf.do("consider_country_report")
+    pf.wait_until("2027-09-15")
+    pf.do(
+        "send_confirmation_letter",
+        confirmation_letter_date="2027-09-15",
+        minister_name="Hon. Letter Signatory",
+    )
+    variables = pf.variables()
+    assert variables["award_date"] == "2027-09-15"
+    assert variables["minister_name"] == "Hon. EOI Minister"  # not replaced by the letter
+    assert "approach_ministry" in variables  # register_approach's ministry, renamed
+    letter = _subs(engine, pf.id or 0, "send_confirmation_letter")[0]
+    assert letter.data["minister_name"] == "Hon. Letter Signatory"  # the letter keeps its own
+
+
+def test_deploy_warns_when_two_tasks_write_one_variable_undeclared(engine: Engine) -> None:
+    from pathlib import Path
+
+    from engine.parsing import parse_bundle
+
+    root = Path(__file__).resolve().parents[2]
+    forms = {p.name: p.read_bytes() for p in (root / "forms").glob("*.json")}
+    bpmn = (root / "processes" / "pathfinder.bpmn").read_bytes()
+    assert not [w for w in parse_bundle({"p.bpmn": bpmn}, forms).warnings if w.code]
+    letter = json.loads(forms["send_confirmation_letter.schema.json"])
+    del letter["x-outputs"]
+    forms["send_confirmation_letter.schema.json"] = json.dumps(letter).encode()
+    warnings = [w for w in parse_bundle({"p.bpmn": bpmn}, forms).warnings]
+    collisions = {w.message.split("'")[1] for w in warnings if w.code == "output-collision"}
+    assert collisions == {"minister_name", "letter_url", "ministry"}
+    assert all(w.severity == "warning" for w in warnings)
