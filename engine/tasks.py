@@ -102,7 +102,7 @@ def complete_task(
             instance_id=row.id,
         )
     form = form_defs.load_form(loaded.version.forms, ht.form_file, ht.ui_form_file)
-    clean = form_defs.validate(form, data)
+    clean = form_defs.validate(form, data, today=rt.now().date())
     files = attachments.attach(session, ht, form, clean, max_mb=max_upload_mb)
     task = loaded.wf.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:

@@ -42,10 +42,10 @@ def test_a_later_task_never_changes_what_an_earlier_one_recorded(
     deploy_pathfinder(engine)
     pf = Pathfinder(engine, clock)
     pf.to_expression_of_interest()
-    pf.do("submit_expression_of_interest", letter_date="2027-03-01")
+    pf.do("submit_expression_of_interest", letter_date="2027-02-12")
     eoi = _subs(engine, pf.id or 0, "submit_expression_of_interest")
     assert [s.round for s in eoi] == [1]
-    assert eoi[0].data["letter_date"] == "2027-03-01"
+    assert eoi[0].data["letter_date"] == "2027-02-12"
     assert eoi[0].submitted_by == "nima" and eoi[0].lane == "Country"
     pf.do("review_expression_of_interest")
     pf.do("submit_workshop_report")
@@ -55,7 +55,7 @@ def test_a_later_task_never_changes_what_an_earlier_one_recorded(
     pf.wait_until("2027-09-15")
     pf.do("send_confirmation_letter", confirmation_letter_date="2027-09-15")
     after = _subs(engine, pf.id or 0, "submit_expression_of_interest")
-    assert after[0].data["letter_date"] == "2027-03-01"
+    assert after[0].data["letter_date"] == "2027-02-12"
     letter = _subs(engine, pf.id or 0, "send_confirmation_letter")
     assert letter[0].data["confirmation_letter_date"] == "2027-09-15"
     everything = _subs(engine, pf.id or 0)

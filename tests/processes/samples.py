@@ -58,7 +58,7 @@ VALID: dict[str, dict[str, Any]] = {
         "topics_addressed": ["child_labour", "forced_labour"],
     },
     "submit_expression_of_interest": {
-        "letter_date": "2027-03-01",
+        "letter_date": "2027-02-12",
         "signed_by_minister": True,
         "minister_name": "Hon. Ram Bahadur Thapa",
         "ministry": "Ministry of Labour, Employment and Social Security",

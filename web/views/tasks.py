@@ -253,7 +253,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
             s.rollback()  # end this read's snapshot so the page shows the new uploads
             ht = _task(s, task_id)
         if refused and not action.startswith(("add_row:", "remove_row:")):
-            errors = {**field_errors(form.schema, values), **refused}
+            errors = {**field_errors(form.schema, values, now().date()), **refused}
             return _render(
                 s,
                 ht,
