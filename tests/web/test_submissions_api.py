@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from markupsafe import escape
+
 from engine import Actor, Engine
 from engine.models import Instance
 from tests.web.conftest import Web, task_of
@@ -75,3 +77,27 @@ def test_country_page_hides_internal_fields(
     assert "Prepare the annual review" in country_page and "Evidence" in country_page
     assert "recommendation" not in country_page.lower()
     assert "Case variables" not in country_page
+
+
+def test_api_web_and_export_agree_on_submissions(
+    make_case: Callable[..., Instance], login: Callable[[str], Web]
+) -> None:
+    case = _review_case(make_case)
+    web = login("secretariat")
+    api = web.get(f"/api/v1/instances/{case.id}/submissions").json
+    assert api is not None and len(api["items"]) >= 10
+    export = web.get(f"/audit/instances/{case.id}/export.json").json
+    assert export is not None
+    [chain] = [c for c in export["chains"] if c["instance_id"] == case.id]
+    exported = {
+        e["data"]["task_id"]: (e["element_id"], e["actor"], e["data"]["submitted"])
+        for e in chain["events"]
+        if e["kind"] == "task_completed"
+    }
+    assert {
+        s["task_id"]: (s["element_id"], s["submitted_by"], s["data"]) for s in api["items"]
+    } == (exported)
+    page = web.html(f"/instances/{case.id}")
+    for item in api["items"]:
+        assert f'id="submission-{item["id"]}"' in page
+        assert escape(item["element_name"]) in page
