@@ -276,3 +276,31 @@ def visible_variables(instance: Instance, actor: Actor) -> dict[str, Any]:
         return data
     hidden = internal_variables(instance.process_version.forms)
     return {k: v for k, v in data.items() if k not in hidden}
+
+
+REDACTED = "(internal)"
+"""What country users see instead of an internal value in audit events."""
+
+
+def redact_event_data(kind: str, data: Mapping[str, Any], hidden: set[str]) -> dict[str, Any]:
+    """An audit event's data with internal values replaced by `REDACTED` (for country users).
+
+    The event's hash covers the original, so a redacted copy no longer verifies: exports made for
+    country users say so (`redacted`)."""
+    out = dict(data)
+    if not hidden:
+        return out
+    if kind == "task_completed" and isinstance(out.get("submitted"), Mapping):
+        out["submitted"] = {
+            k: (REDACTED if k in hidden else v) for k, v in out["submitted"].items()
+        }
+    if kind in ("instance_started", "instance_completed") and isinstance(out.get("data"), Mapping):
+        out["data"] = {k: (REDACTED if k in hidden else v) for k, v in out["data"].items()}
+    if kind == "status_changed" and out.get("variable") in hidden:
+        out["old"] = out["new"] = REDACTED
+    return out
+
+
+def hidden_for(instance: Instance, actor: Actor) -> set[str]:
+    """Case variables and fields `actor` may not see in this instance's records."""
+    return set() if sees_internal(actor) else internal_variables(instance.process_version.forms)

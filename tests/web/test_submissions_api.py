@@ -101,3 +101,36 @@ def test_api_web_and_export_agree_on_submissions(
     for item in api["items"]:
         assert f'id="submission-{item["id"]}"' in page
         assert escape(item["element_name"]) in page
+
+
+def test_audit_history_api_and_export_leave_internal_values_out_for_countries(
+    make_case: Callable[..., Instance], login: Callable[[str], Web]
+) -> None:
+    case = _review_case(make_case)
+    secret = "substantial_progress"  # the Secretariat's recommendation value
+    staff = login("secretariat")
+    staff_export = staff.get(f"/audit/instances/{case.id}/export.json").get_data(as_text=True)
+    assert '"recommendation": "substantial_progress"' in staff_export
+    country = login("country")
+    export = country.get(f"/audit/instances/{case.id}/export.json").json
+    assert export is not None and "recommendation" in export["redacted"]
+    [chain] = export["chains"]
+    prepared = [e for e in chain["events"] if e["element_id"] == "prepare_annual_review"]
+    submitted = next(e["data"]["submitted"] for e in prepared if e["kind"] == "task_completed")
+    assert submitted["recommendation"] == "(internal)" and "evidence_summary" in submitted
+    csv_text = country.get(f"/audit/instances/{case.id}/export.csv").get_data(as_text=True)
+    assert f'""recommendation"":""{secret}""' not in csv_text
+    api = country.get(f"/api/v1/instances/{case.id}/history?per_page=100").json
+    assert api is not None
+    api_submitted = [
+        e["data"]["submitted"]
+        for e in api["items"]
+        if e["kind"] == "task_completed" and e["element_id"] == "prepare_annual_review"
+    ]
+    assert api_submitted and api_submitted[0]["recommendation"] == "(internal)"
+    pages = [f"/audit/instances/{case.id}?kind=task_completed&page={n}" for n in (1, 2, 3)]
+    staff = login("secretariat")
+    seen = [staff.html(url) for url in pages]
+    assert any(">recommendation<" in p for p in seen)
+    country = login("country")
+    assert not any(">recommendation<" in country.html(url) for url in pages)
