@@ -304,3 +304,18 @@ def redact_event_data(kind: str, data: Mapping[str, Any], hidden: set[str]) -> d
 def hidden_for(instance: Instance, actor: Actor) -> set[str]:
     """Case variables and fields `actor` may not see in this instance's records."""
     return set() if sees_internal(actor) else internal_variables(instance.process_version.forms)
+
+
+SHOW_PREVIOUS_ROUND = "x-show-previous-round"
+"""Form keyword: show this element's previous round read-only beside the (blank) form, for
+reference (last year's indicator values), without filling anything in."""
+
+
+def previous_round(
+    session: Session, instance: Instance, ht: HumanTask, form: FormDefinition | None
+) -> SubmissionInfo | None:
+    """The element's latest earlier submission, when its form asks to show it for reference."""
+    if form is None or not form.schema.get(SHOW_PREVIOUS_ROUND):
+        return None
+    own = [s for s in listing(session, instance.id, ht.element_id) if s.task_id != ht.id]
+    return own[-1] if own else None

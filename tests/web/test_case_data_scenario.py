@@ -153,6 +153,10 @@ def test_pathfinder_through_the_web_to_the_award_and_three_annual_reviews(
         for page in (report, prepare, decide):
             assert not checked(page), (year, checked(page))
         assert value_of(report, "period_start") == "" and value_of(report, "period_end") == ""
+        if year > 1:  # last year's report for reference, read-only, above the blank form
+            assert 'id="previous-round"' in report and f"14 Sep {2026 + year}" in report
+        else:
+            assert 'id="previous-round"' not in report
         assert textarea(prepare, "evidence_summary") == ""
         assert value_of(decide, "review_date") == ""
         assert textarea(decide, "justification_text") == ""

@@ -214,6 +214,11 @@ def _render(
         opened=opened,
         sent_back=submissionview.view_of(instance, opened.review, me) if opened.review else None,
         reviewed=reviewed,
+        reference=(
+            submissionview.view_of(instance, last, me)
+            if (last := submissions.previous_round(s, instance, ht, form)) and not opened.previous
+            else None
+        ),
         documents=attachments.listing(s, instance_id=instance.id),
         colleagues=_colleagues(s, ht) if me.has("admin", "secretariat") else [],
         now=now(),
