@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
-from engine import history, queries
+from engine import history, queries, submissions
 from engine.models import AuditEvent, Instance, ProcessVersion
 from engine.queries import Page
 
@@ -390,7 +390,12 @@ def _full_chain(session: Session, chain: str) -> list[dict[str, Any]]:
 
 
 def export_document(
-    session: Session, flt: EventFilter, *, exported_at: datetime, exported_by: str
+    session: Session,
+    flt: EventFilter,
+    *,
+    exported_at: datetime,
+    exported_by: str,
+    hidden: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """A JSON-ready export of the events matching `flt`.
 
@@ -403,7 +408,7 @@ def export_document(
     chains = []
     version_ids: set[int] = set()
     for name in names:
-        events = _full_chain(session, name)
+        events = [_redacted(e, hidden) for e in _full_chain(session, name)]
         head, count = _chain_head(session, name)
         first = events[0] if events else {}
         chains.append(
@@ -436,7 +441,17 @@ def export_document(
         },
         "matches": [{"chain": e.chain, "seq": e.seq} for e in found],
         "chains": chains,
+        **({"redacted": sorted(hidden)} if hidden else {}),
     }
+
+
+def _redacted(event: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    """The exported event with internal values replaced (exports for country users); such an
+    event no longer matches its hash, which the export's `redacted` list explains."""
+    if not hidden:
+        return event
+    data = submissions.redact_event_data(event["kind"], event.get("data") or {}, set(hidden))
+    return {**event, "data": data}
 
 
 def _chain_order(chain: str) -> tuple[int, int]:
@@ -451,7 +466,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def export_csv(session: Session, flt: EventFilter) -> str:
+def export_csv(session: Session, flt: EventFilter, hidden: frozenset[str] = frozenset()) -> str:
     """The events matching `flt` as CSV, oldest first, with each event's hash and its chain head.
 
     The JSON export is the one to verify; here `data` is the event's data as compact JSON.
@@ -472,7 +487,7 @@ def export_csv(session: Session, flt: EventFilter) -> str:
     for e in found:
         pv = pvs.get(e.process_version_id or -1)
         head, count = heads[e.chain]
-        row = history.event_to_dict(e)
+        row = _redacted(history.event_to_dict(e), hidden)
         writer.writerow(
             [
                 row["chain"],

@@ -234,7 +234,7 @@ PAYLOADS: dict[str, Payload] = {
         "gcg_comments": "Endorsed unanimously.",
     },
     "send_confirmation_letter": lambda c, d, n: {
-        "letter_date": _d(d), "minister_name": c.minister, "ministry": c.ministry,
+        "confirmation_letter_date": _d(d), "minister_name": c.minister, "ministry": c.ministry,
         "letter_reference": f"A87/{d.year}/{c.iso}",
     },
     "record_support_to_alliance": lambda c, d, n: {

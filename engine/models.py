@@ -384,3 +384,32 @@ class ClaimMapping(Base):
     country: Mapped[str | None] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(150))
+
+
+class Submission(Base):
+    """What one completed task submitted: written once, in the completion's transaction, and
+    never changed (a later task writing a variable of the same name does not touch it)."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("task_id"),
+        Index("ix_submissions_instance_element", "instance_id", "element_id", "round"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
+    element_id: Mapped[str] = mapped_column(String(200))
+    element_name: Mapped[str] = mapped_column(String(300))
+    task_id: Mapped[str] = mapped_column(String(36))
+    round: Mapped[int] = mapped_column(Integer)
+    """1 for the element's first submission in the instance, 2 for the next (a task sent back
+    and done again, or the next annual occurrence), and so on."""
+    form_file: Mapped[str | None] = mapped_column(String(300))
+    ui_form_file: Mapped[str | None] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    submitted_by: Mapped[str] = mapped_column(String(150))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """The validated form data, exactly as submitted."""
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """`{id, field, filename, size, sha256}` of each file the submission attached."""

@@ -32,6 +32,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from engine import forms as form_defs
 from engine.xmlsafe import (
     BPMN_NS,
     CAMUNDA_NS,
@@ -490,6 +491,7 @@ def parse_bundle(
         _propagate(calls, found, owners)
     infos = {pid: _process_info(pid, el, file, found[pid]) for pid, (el, file) in elements.items()}
     problems += _form_problems(forms, _schema_names(elements), referenced)
+    problems += _output_collisions(forms, elements)
     for info in infos.values():
         problems += info.problems
     if not infos and not any(_blocking(p) for p in problems):
@@ -521,3 +523,44 @@ def _schema_names(elements: Mapping[str, tuple[etree._Element, str]]) -> set[str
         path = ".//spiffworkflow:property[@name='formJsonSchemaFilename']/@value"
         names.update(str(v) for v in process.xpath(path, namespaces=NSMAP))
     return names
+
+
+def _output_collisions(
+    forms: Mapping[str, bytes], elements: Mapping[str, tuple[etree._Element, str]]
+) -> list[Problem]:
+    """Warn when two user tasks write the same case variable and not both declare it as an
+    output (`x-outputs`): the later one would silently overwrite what the earlier one meant."""
+    writers: dict[str, list[tuple[str, str | None, bool, str]]] = {}
+    path = ".//spiffworkflow:property[@name='formJsonSchemaFilename']/@value"
+    for process, source in elements.values():
+        for task in process.xpath(".//bpmn:userTask", namespaces=NSMAP):
+            names = task.xpath(path, namespaces=NSMAP)
+            if not names or str(names[0]) not in forms:
+                continue
+            try:
+                schema = json.loads(forms[str(names[0])])
+            except ValueError:
+                continue  # reported by _form_problems
+            if not isinstance(schema, dict):
+                continue
+            declared = form_defs.declared_outputs(schema) is not None
+            for variable in form_defs.written_variables(schema):
+                writers.setdefault(variable, []).append(
+                    (task.get("id"), task.get("name"), declared, source)
+                )
+    problems = []
+    for variable, found in sorted(writers.items()):
+        if len(found) < 2 or all(f[2] for f in found):
+            continue
+        tasks = ", ".join(f"'{name or tid}'" for tid, name, *_ in found)
+        message = (
+            f"The case variable '{variable}' is written by several tasks ({tasks}) and not every "
+            "one declares it in its form's x-outputs, so a later task silently replaces what an "
+            "earlier one recorded. Rename the field, or declare it in x-outputs of each form "
+            "that should write it."
+        )
+        tid, name, _, file = found[-1]
+        problems.append(
+            Problem(message, tid, name, file, severity="warning", code="output-collision")
+        )
+    return problems

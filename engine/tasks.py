@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import attachments
+from engine import attachments, submissions
 from engine import forms as form_defs
 from engine.access import Actor, may_act_in_lane, may_see_country
 from engine.clock import use_clock
@@ -105,12 +105,13 @@ def complete_task(
             instance_id=row.id,
         )
     form = form_defs.load_form(loaded.version.forms, ht.form_file, ht.ui_form_file)
-    clean = form_defs.validate(form, data)
+    clean = form_defs.validate(form, data, today=rt.now().date())
     files = attachments.attach(session, ht, form, clean, max_mb=max_upload_mb)
     task = loaded.wf.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
         raise NotReady(f"'{ht.name}' is not ready.", task_id=task_id)
-    task.set_data(**jsonable(clean))
+    out = form_defs.outputs(form, clean)
+    task.set_data(**jsonable(out))
     try:
         with use_clock(rt.clock):
             task.run()
@@ -134,8 +135,9 @@ def complete_task(
             **({"attachments": files} if files else {}),
         },
     )
+    submissions.record(session, ht, jsonable(clean), files, actor=actor.username, now=now)
     absorb(loaded, data_objects(loaded.wf), actor.username, ht.element_id)
-    absorb(loaded, clean, actor.username, ht.element_id)
+    absorb(loaded, out, actor.username, ht.element_id)
     if row.status == "running":
         run_engine(loaded)
     save(loaded)

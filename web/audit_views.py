@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from sqlalchemy import select
 
-from engine import audit, queries
+from engine import audit, queries, submissions
 from engine.models import Instance, ProcessVersion
 from web.auth import current_actor, login_required, roles_required, the_engine
 from web.inputs import db_int
@@ -82,13 +82,16 @@ def _download(body: str, mimetype: str, filename: str) -> Response:
     return stored_file(body, filename, mimetype=mimetype)
 
 
-def _export(flt: audit.EventFilter, fmt: str, stem: str) -> Response:
+def _export(
+    flt: audit.EventFilter, fmt: str, stem: str, hidden: frozenset[str] = frozenset()
+) -> Response:
     engine = the_engine()
     with engine.session() as s:
         if fmt == "csv":
-            return _download(audit.export_csv(s, flt), "text/csv", f"{stem}-{_stamp()}.csv")
+            body = audit.export_csv(s, flt, hidden)
+            return _download(body, "text/csv", f"{stem}-{_stamp()}.csv")
         document = audit.export_document(
-            s, flt, exported_at=engine.now(), exported_by=current_actor().username
+            s, flt, exported_at=engine.now(), exported_by=current_actor().username, hidden=hidden
         )
     body = json.dumps(document, indent=1, ensure_ascii=False, sort_keys=False)
     return _download(body, "application/json", f"{stem}-{_stamp()}.json")
@@ -107,6 +110,17 @@ def history(instance_id: int) -> str:
         entries = audit.timeline(
             s, inst.id, kinds=kinds, actor=actor, page=_page(), per_page=PER_PAGE
         )
+        hidden = submissions.hidden_for(inst, current_actor())
+        if hidden:  # country users: internal fields are left out of the submitted values
+            entries = dataclasses.replace(
+                entries,
+                items=[
+                    dataclasses.replace(
+                        e, changes=[c for c in e.changes if c.path.split(".")[0] not in hidden]
+                    )
+                    for e in entries.items
+                ],
+            )
         return render_template(
             "audit/history.html",
             instance=inst,
@@ -163,8 +177,9 @@ def verify(instance_id: int) -> Response | str:
 def export_instance(instance_id: int, fmt: str) -> Response:
     with the_engine().session() as s:
         inst = _instance(s, instance_id)
+        hidden = frozenset(submissions.hidden_for(inst, current_actor()))
     stem = f"audit-instance-{inst.id}-{(inst.country or 'na').lower()}"
-    return _export(audit.EventFilter(instance_id=inst.id), fmt, stem)
+    return _export(audit.EventFilter(instance_id=inst.id), fmt, stem, hidden)
 
 
 @bp.get("/versions/<int:version_id>/diagram.bpmn")

@@ -367,3 +367,11 @@ def without_row(form: MultiDict[str, str], row: str) -> MultiDict[str, str]:
     """The posted form minus one repeatable row (`workplan.1`), for the "remove" button."""
     prefix = row.rstrip(".") + "."
     return MultiDict([(k, v) for k, vs in form.lists() if not k.startswith(prefix) for v in vs])
+
+
+def choice_titles(schema: Mapping[str, Any], ui: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Value -> title of a choice field (or of an array of choices' items); empty otherwise."""
+    ui = ui or {}
+    if _types(schema)[0] == "array":
+        return dict(_choices(schema.get("items") or {}, ui) or [])
+    return dict(_choices(schema, ui) or [])

@@ -45,7 +45,7 @@ def country_with_two_reviews(
     ):
         p.do(step)
     p.wait_until("2027-09-15")
-    p.do("send_confirmation_letter", letter_date="2027-09-15")
+    p.do("send_confirmation_letter", confirmation_letter_date="2027-09-15")
     p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
     p.annual_review(2)
     return p

@@ -148,7 +148,7 @@ class Pathfinder:
         self.do("report_back_to_gcg")
         self.do("consider_country_report")
         self.wait_until(letter_date)
-        self.do("send_confirmation_letter", letter_date=letter_date)
+        self.do("send_confirmation_letter", confirmation_letter_date=letter_date)
 
     def annual_review(self, year: int, **decision: Any) -> None:
         """Wait for anniversary `year` of the award and run the review with `decision`."""

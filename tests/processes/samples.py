@@ -58,7 +58,7 @@ VALID: dict[str, dict[str, Any]] = {
         "topics_addressed": ["child_labour", "forced_labour"],
     },
     "submit_expression_of_interest": {
-        "letter_date": "2027-03-01",
+        "letter_date": "2027-02-12",
         "signed_by_minister": True,
         "minister_name": "Hon. Ram Bahadur Thapa",
         "ministry": "Ministry of Labour, Employment and Social Security",
@@ -111,7 +111,7 @@ VALID: dict[str, dict[str, Any]] = {
         "gcg_decision": "endorse_award",
     },
     "send_confirmation_letter": {
-        "letter_date": "2027-09-15",
+        "confirmation_letter_date": "2027-09-15",
         "minister_name": "Hon. Ram Bahadur Thapa",
         "ministry": "Ministry of Labour, Employment and Social Security",
         "letter_reference": "A87/PF/2027/12",
@@ -189,7 +189,7 @@ INVALID: dict[str, dict[str, Any]] = {
     "consider_country_report": sample(
         "consider_country_report", gcg_decision="request_more_information"
     ),
-    "send_confirmation_letter": sample("send_confirmation_letter", letter_date=None),
+    "send_confirmation_letter": sample("send_confirmation_letter", confirmation_letter_date=None),
     "record_support_to_alliance": sample("record_support_to_alliance", action_group=None),
     "submit_annual_progress_report": sample(
         "submit_annual_progress_report", indicator_values=[{"indicator": "8.7.1"}]

@@ -47,7 +47,7 @@ def test_straight_path_to_the_award(pathfinder: Pathfinder) -> None:
     assert p.offered() == {"send_confirmation_letter": "GCG Chair"}
     assert p.status() == "candidate"
     p.wait_until("2027-09-15")
-    p.do("send_confirmation_letter", letter_date="2027-09-15")
+    p.do("send_confirmation_letter", confirmation_letter_date="2027-09-15")
     v = p.variables()
     assert (p.stage(), v["pathfinder_status"]) == ("pathfinder", "pathfinder")
     assert v["award_date"] == "2027-09-15"

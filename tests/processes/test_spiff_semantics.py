@@ -138,7 +138,7 @@ class Raw:
         ):
             self.do(element)
         self.wait_until("2027-09-15")
-        self.do("send_confirmation_letter", letter_date="2027-09-15")
+        self.do("send_confirmation_letter", confirmation_letter_date="2027-09-15")
 
     def review(self, year: int, **decision: Any) -> None:
         self.wait_until(f"{2027 + year}-09-15")

@@ -40,8 +40,9 @@ CHOICES = {
     "data_shared_with_knowledge_platform": True,
 }
 """The answers that move a country forward (anything else is filled in from the form)."""
-LATER_DATES = {"gcg_meeting_date": 14}
-"""Date fields that schedule something: days after the simulated today."""
+LATER_DATES = {"gcg_meeting_date": 14, "end": 30}
+"""Date fields that schedule something, or must come after another (a workplan action ends after
+it starts): days after the simulated today."""
 SIDE_TASKS = {"record_support_to_alliance"}
 """Open for the whole pathfinder period; done once, not waited for."""
 

@@ -187,8 +187,8 @@ def test_field_errors_are_keyed_by_path(
     )
     assert body["errors"] == {
         "title": "This field is required.",
-        "amount": "Must be minimum 1.",
-        "contact": "Enter a valid email.",
+        "amount": "Amount must be at least 1.",
+        "contact": "Enter a valid email address.",
     }
     body = problem(
         api_client.post(

@@ -22,6 +22,7 @@ from web.api import (
     instances,
     models,
     simulation,
+    submissions,
     tasks,
     tokens,
 )
@@ -34,6 +35,7 @@ RESOURCES = (
     models.blp,
     instances.blp,
     history.blp,
+    submissions.blp,
     tasks.blp,
     attachments.blp,
     simulation.blp,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine import submissions
 from engine.history import event_to_dict, verify_instance
 from engine.queries import history_page
 from web.api.auth import current_actor, get_engine
@@ -27,10 +28,14 @@ def list_events(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
     """An instance's audit events, oldest first (paginated)"""
     page, per_page = args["page"], args["per_page"]
     with get_engine().session() as session:
-        visible_instance(session, current_actor(), instance_id)
+        instance = visible_instance(session, current_actor(), instance_id)
+        hidden = submissions.hidden_for(instance, current_actor())
         found = history_page(session, instance_id, page=page, per_page=per_page)
+        events = [event_to_dict(e) for e in found.items]
+        for event in events:
+            event["data"] = submissions.redact_event_data(event["kind"], event["data"], hidden)
         return {
-            "items": [event_to_dict(e) for e in found.items],
+            "items": events,
             "page": found.page,
             "per_page": found.per_page,
             "total": found.total,

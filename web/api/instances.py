@@ -27,7 +27,8 @@ blp = ApiBlueprint(
 def instance_response(instance_id: int) -> dict[str, Any]:
     """The instance as it is now (after an engine call, read back in a fresh session)."""
     with get_engine().session() as session:
-        return instance_detail(session, visible_instance(session, current_actor(), instance_id))
+        me = current_actor()
+        return instance_detail(session, visible_instance(session, me, instance_id), me)
 
 
 def _check_visible(instance_id: int) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine import Actor
+from engine import Actor, submissions
 from engine.forms import load_form
 from engine.models import HumanTask, Instance, ProcessVersion
 from engine.queries import can_view_instance, open_tasks
@@ -94,10 +94,10 @@ def instance_summary(row: Instance) -> dict[str, Any]:
     }
 
 
-def instance_detail(session: Session, row: Instance) -> dict[str, Any]:
+def instance_detail(session: Session, row: Instance, actor: Actor) -> dict[str, Any]:
     return {
         **instance_summary(row),
-        "data": row.data or {},
+        "data": submissions.visible_variables(row, actor),
         "error_element_id": row.error_element_id,
         "error_message": row.error_message,
         "open_tasks": [task_summary(t) for t in open_tasks(session, row.id)],

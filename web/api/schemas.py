@@ -372,3 +372,33 @@ TaskPageSchema = page_of(
 )
 InstancePageSchema = page_of(InstanceSchema, "InstancePageSchema")
 EventPageSchema = page_of(EventSchema, "EventPageSchema")
+
+
+class SubmissionQuerySchema(Schema):
+    element = fields.String(
+        load_default=None, metadata={"description": "Only this element's submissions."}
+    )
+
+
+class SubmissionSchema(Schema):
+    id = fields.Integer(required=True)
+    instance_id = fields.Integer(required=True)
+    element_id = fields.String(required=True)
+    element_name = fields.String(required=True)
+    task_id = fields.String(required=True)
+    round = fields.Integer(
+        required=True,
+        metadata={"description": "1 for the element's first submission, 2 for the next, ..."},
+    )
+    lane = fields.String(allow_none=True)
+    submitted_by = fields.String(required=True)
+    submitted_at = fields.String(required=True, metadata={"description": "ISO 8601 UTC."})
+    data = _object(
+        required=True,
+        metadata={"description": "As submitted; internal fields left out for country users."},
+    )
+    attachments = fields.List(_object(), required=True)
+
+
+class SubmissionListSchema(Schema):
+    items = fields.List(fields.Nested(SubmissionSchema), required=True)

@@ -19,9 +19,11 @@ from engine import (
     NotFound,
     attachments,
     queries,
+    submissions,
 )
 from engine.access import may_act_in_lane, may_start
 from engine.models import Instance, ProcessModel, ProcessVersion
+from web import submissionview
 from web.auth import login_required
 from web.views.common import MANAGERS, STAFF, actor, engine, filter_options, now, page_number
 
@@ -108,6 +110,7 @@ def show(instance_id: int) -> str:
         tasks = queries.open_tasks(s, inst.id)
         actionable = {t.id for t in tasks if may_act_in_lane(me, t.lane, lane_roles)}
         states = queries.element_states(s, inst.id)
+        shown = [submissionview.view_of(inst, sub, me) for sub in submissions.listing(s, inst.id)]
         return render_template(
             "instance.html",
             instance=inst,
@@ -122,6 +125,10 @@ def show(instance_id: int) -> str:
             actions=ACTIONS,
             may_manage=me.has(*MANAGERS),
             messages=engine().message_rules(inst.id, me),
+            submissions=submissionview.by_step(shown),
+            submission_of={v.sub.task_id: v.sub.id for v in shown},
+            variables=submissions.visible_variables(inst, me),
+            sees_variables=submissions.sees_internal(me),
         )
 
 

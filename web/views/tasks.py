@@ -10,13 +10,13 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from engine import Conflict, InvalidData, NotFound, attachments, queries
+from engine import Conflict, InvalidData, NotFound, attachments, queries, submissions
 from engine.access import may_see_country, role_for_lane
 from engine.attachments import AttachmentInfo
 from engine.forms import FormDefinition, field_errors, file_fields, load_form
-from engine.models import AuditEvent, HumanTask, Instance, ProcessModel, User
+from engine.models import HumanTask, Instance, ProcessModel, User
 from engine.tasks import check_may_act
-from web import formrender
+from web import formrender, submissionview
 from web.auth import login_required
 from web.inputs import db_int
 from web.views.common import STAFF, actor, engine, filter_options, now, page_number
@@ -118,15 +118,6 @@ def _form(instance: Instance, ht: HumanTask) -> FormDefinition:
     return form or FormDefinition(schema={"type": "object", "properties": {}}, ui_schema={})
 
 
-def _prefill(form: FormDefinition, instance: Instance, ht: HumanTask) -> dict[str, Any]:
-    """A draft if there is one; else what the instance already holds for these fields
-    (a form sent back to the country comes back filled in)."""
-    if ht.draft is not None:
-        return dict(ht.draft)
-    props = form.schema.get("properties") or {}
-    return {k: v for k, v in (instance.data or {}).items() if k in props}
-
-
 def _colleagues(s: Session, ht: HumanTask) -> list[User]:
     """Active users who may act in the task's lane (for the Secretariat's assign list)."""
     model = s.get(ProcessModel, ht.process_key)
@@ -138,16 +129,6 @@ def _colleagues(s: Session, ht: HumanTask) -> list[User]:
         if (role is None or role in (u.roles or []))
         and (ht.country is None or "country" not in (u.roles or []) or u.country == ht.country)
     ]
-
-
-def _earlier(s: Session, instance_id: int) -> list[AuditEvent]:
-    return list(
-        s.execute(
-            select(AuditEvent)
-            .where(AuditEvent.instance_id == instance_id, AuditEvent.kind == "task_completed")
-            .order_by(AuditEvent.seq.desc())
-        ).scalars()
-    )
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -198,8 +179,14 @@ def _render(
     instance = s.get(Instance, ht.instance_id)
     assert instance is not None
     form = _form(instance, ht)
+    me = actor()
+    opened = submissions.prefill(s, instance, ht)
     if values is None:
-        values = _prefill(form, instance, ht)
+        values = opened.values
+    reviewed = [
+        submissionview.view_of(instance, sub, me)
+        for sub in submissions.under_review(s, instance, form)
+    ]
     max_mb = engine().settings.max_upload_mb
     ids = [
         i
@@ -215,7 +202,6 @@ def _render(
         uploaded=attachments.by_ids(s, ids),
         max_mb=max_mb,
     )
-    me = actor()
     html = render_template(
         "task.html",
         task=ht,
@@ -226,7 +212,18 @@ def _render(
         labels=formrender.labels(fields),
         conflict=conflict,
         lock_version=instance.lock_version if lock_version is None else lock_version,
-        earlier=_earlier(s, instance.id),
+        earlier=[
+            submissionview.view_of(instance, sub, me)
+            for sub in reversed(submissions.listing(s, instance.id))
+        ],
+        opened=opened,
+        sent_back=submissionview.view_of(instance, opened.review, me) if opened.review else None,
+        reviewed=reviewed,
+        reference=(
+            submissionview.view_of(instance, last, me)
+            if (last := submissions.previous_round(s, instance, ht, form)) and not opened.previous
+            else None
+        ),
         documents=attachments.listing(s, instance_id=instance.id),
         colleagues=_colleagues(s, ht) if me.has("admin", "secretariat") else [],
         now=now(),
@@ -265,7 +262,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
             s.rollback()  # end this read's snapshot so the page shows the new uploads
             ht = _task(s, task_id)
         if refused and not action.startswith(("add_row:", "remove_row:")):
-            errors = {**field_errors(form.schema, values), **refused}
+            errors = {**field_errors(form.schema, values, now().date()), **refused}
             return _render(
                 s,
                 ht,

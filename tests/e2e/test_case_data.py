@@ -1,0 +1,86 @@
+"""Case data in a real browser: the Secretariat checks a workshop report and sees its 3-action
+workplan as a table in the main column; a focal point's case page shows no internal field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.accounts import actor_for, create_user
+from engine.db import transaction
+from engine.demo import _workplan
+from tests.e2e.conftest import E2E, E2E_PASSWORD, LiveServer, shot, sign_in
+from tests.processes.samples import WORKPLAN_ACTION, sample
+
+pytestmark = E2E
+
+
+def _focal_point(live_server: LiveServer, username: str, country: str) -> Any:
+    with transaction(live_server.engine.sessions) as s:
+        user = create_user(
+            s, username, E2E_PASSWORD, ["country"], now=live_server.clock.now(), country=country
+        )
+        return actor_for(user)
+
+
+def test_workshop_check_shows_the_workplan_as_a_table_in_the_main_column(
+    page: Any, live_server: LiveServer
+) -> None:
+    engine = live_server.engine
+    case = live_server.make_case("UGA", "submit_workshop_report", name="Uganda")
+    focal = _focal_point(live_server, "ugo", "UGA")
+    [task] = [t for t in engine.ready_tasks(case.id) if t.element_id == "submit_workshop_report"]
+    today = live_server.clock.now().date()
+    third = {**WORKPLAN_ACTION, "activity": "Open a hotline for trafficking survivors"}
+    third.update(start=today.replace(year=today.year + 1).isoformat())
+    third.update(end=today.replace(year=today.year + 3).isoformat())
+    workplan = [*_workplan(_country(), today), third]
+    data = sample(
+        "submit_workshop_report",
+        workshop_start=today.isoformat(),
+        workshop_end=today.isoformat(),
+        workplan=workplan,
+    )
+    engine.complete(task.id, data, focal)
+    [check] = [
+        t.id for t in engine.ready_tasks(case.id) if t.element_id == "review_workshop_report"
+    ]
+
+    sign_in(page, "sam")
+    page.goto(f"/tasks/{check}")
+    main = page.locator(".task-main")
+    table = main.locator(".under-review table.submission-table")
+    assert table.count() == 1
+    assert table.locator("tbody tr").count() == 3
+    headers = table.locator("thead th").all_inner_texts()
+    assert "Activity" in headers and "Budget (USD)" in headers and "Responsible agency" in headers
+    assert "Open a hotline for trafficking survivors" in table.inner_text()
+    assert "1,250,000" in table.inner_text()  # numbers as a reader writes them
+    assert "Secured" in table.inner_text()  # choice titles, not raw values
+    # the table is as wide as the main column, not one character per line
+    box = table.bounding_box()
+    shot(page, "case-data-01-workshop-check-workplan-table")
+    assert box is not None and box["height"] < 900
+
+
+def test_focal_point_case_page_shows_no_internal_field(page: Any, live_server: LiveServer) -> None:
+    case = live_server.make_case("ZMB", "decide_annual_review", name="Zambia")
+    _focal_point(live_server, "zola", "ZMB")
+    sign_in(page, "sam")
+    page.goto(f"/instances/{case.id}")
+    staff_text = page.inner_text("#submissions")
+    assert "Recommendation" in staff_text
+    sign_in(page, "zola")
+    page.goto(f"/instances/{case.id}")
+    text = page.inner_text("main")
+    assert "Prepare the annual review" in text and "Evidence" in text
+    assert "Recommendation" not in text and "recommendation" not in text
+    assert "Case variables" not in text
+    shot(page, "case-data-02-focal-point-case-page")
+
+
+def _country() -> Any:
+    from engine.demo import Country
+
+    return Country(
+        "UGA", "Uganda", "Africa", "Hon. Minister", "Ministry of Labour", "Official", None
+    )
