@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from engine import queries
 from engine.filetypes import human_size
 from web import assets
-from web.views import admin, attachments, dashboard, errors, instances, tasks
+from web.views import admin, attachments, dashboard, errors, instances, procedure, tasks
 from web.views.common import STAFF, actor, engine, now
 
 log = logging.getLogger("pathfinder.web")
@@ -62,6 +62,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(attachments.bp)
+    app.register_blueprint(procedure.bp)
     assets.init_app(app)
     errors.init_app(app)
     app.context_processor(_nav)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
-from engine import Conflict, Forbidden, InvalidData, NotFound, attachments, queries
+from engine import Conflict, Forbidden, InvalidData, NotFound, attachments, procedure, queries
 from engine.access import may_act_in_lane, may_start
 from engine.models import Instance, ProcessModel, ProcessVersion
 from web.auth import login_required
@@ -112,6 +112,7 @@ def show(instance_id: int) -> str:
             now=now(),
             actions=ACTIONS,
             may_manage=me.has(*MANAGERS),
+            has_stages=bool(procedure.declared_stages(inst.process_version)),
         )
 
 

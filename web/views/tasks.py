@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from engine import Conflict, InvalidData, NotFound, attachments, queries
+from engine import Conflict, InvalidData, NotFound, attachments, procedure, queries
 from engine.access import role_for_lane
 from engine.attachments import AttachmentInfo
 from engine.forms import FormDefinition, field_errors, file_fields, load_form
@@ -59,7 +59,7 @@ def home() -> Response:
 
 @bp.get("/inbox")
 @login_required
-def inbox() -> str:
+def inbox() -> str | Response:
     me = actor()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     due = request.args.get("due", "")
@@ -77,6 +77,10 @@ def inbox() -> str:
             sort=args.get("sort", "due"),
             page=page_number(),
         )
+        # A focal point with nothing to do lands where their country stands instead.
+        idle = not page.total and not args and me.country and not me.has(*STAFF)
+        if idle and procedure.country_case(s, me) is not None:
+            return redirect(url_for("procedure.mine"))
         labels = _instance_labels(s, {t.instance_id for t in page.items})
         options = filter_options(s)
         if not me.has(*STAFF):
