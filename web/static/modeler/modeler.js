@@ -64,7 +64,6 @@ class ModelerPage {
       additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, PathfinderModule],
       moddleExtensions: { camunda: camundaModdle, spiffworkflow: spiffModdle },
       pathfinder: { formFiles: this.cfg.form_files },
-      keyboard: { bindTo: document },
     });
     this.status = root.querySelector("#modeler-status");
     this.list = root.querySelector("#problem-list");
