@@ -15,7 +15,7 @@ from engine.access import role_for_lane
 from engine.attachments import AttachmentInfo
 from engine.forms import FormDefinition, field_errors, file_fields, load_form
 from engine.models import AuditEvent, HumanTask, Instance, ProcessModel, User
-from engine.tasks import check_may_act
+from engine.tasks import TAKE_OVER_ROLES, check_may_act, held_since
 from web import formrender
 from web.auth import login_required
 from web.views.common import STAFF, actor, engine, filter_options, now, page_number
@@ -237,7 +237,38 @@ def _render(
 @login_required
 def show(task_id: str) -> tuple[str, int]:
     with engine().session() as s:
-        return _render(s, _task(s, task_id))
+        ht = _task(s, task_id)
+        if ht.state == "ready" and ht.claimed_by not in (None, actor().username):
+            return _held(s, ht)
+        return _render(s, ht)
+
+
+def _held(s: Session, ht: HumanTask, reason_error: str | None = None) -> tuple[str, int]:
+    """A task a colleague holds: read-only, with who holds it since when, and take-over."""
+    html = render_template(
+        "task_held.html",
+        task=ht,
+        instance=s.get(Instance, ht.instance_id),
+        since=held_since(s, ht),
+        draft=ht.draft if ht.draft_by == ht.claimed_by else None,
+        may_take_over=actor().has(*TAKE_OVER_ROLES),
+        colleagues=_colleagues(s, ht) if actor().has(*TAKE_OVER_ROLES) else [],
+        reason_error=reason_error,
+        now=now(),
+    )
+    return html, 422 if reason_error else 200
+
+
+@bp.post("/tasks/<task_id>/take-over")
+@login_required
+def take_over(task_id: str) -> Response | tuple[str, int]:
+    try:
+        ht = engine().take_over(task_id, actor(), request.form.get("reason", ""))
+    except InvalidData as err:
+        with engine().session() as s:
+            return _held(s, _task(s, task_id), err.errors.get("reason"))
+    flash(f"You now hold '{ht.name}'.", "success")
+    return redirect(url_for("tasks.show", task_id=task_id))
 
 
 @bp.post("/tasks/<task_id>")
