@@ -268,6 +268,11 @@ class Engine:
         with transaction(self.sessions) as s:
             return tasks.claim(s, task_id, actor, assignee, now=self.now())
 
+    def take_over(self, task_id: str, actor: Actor, reason: str) -> HumanTask:
+        """Move a task a colleague holds to `actor` (Secretariat, admins), audited with why."""
+        with transaction(self.sessions) as s:
+            return tasks.take_over(s, task_id, actor, reason, now=self.now())
+
     def unclaim(self, task_id: str, actor: Actor) -> HumanTask:
         with transaction(self.sessions) as s:
             return tasks.unclaim(s, task_id, actor, now=self.now())

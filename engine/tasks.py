@@ -38,7 +38,7 @@ from engine.execution import (
     save,
 )
 from engine.history import Recorder
-from engine.models import HumanTask, Instance, ProcessModel, User
+from engine.models import AuditEvent, HumanTask, Instance, ProcessModel, User
 
 
 def ready_task(session: Session, task_id: str) -> HumanTask:
@@ -190,6 +190,53 @@ def unclaim(session: Session, task_id: str, actor: Actor, *, now: datetime) -> H
     )
     _flush(session, row)
     return ht
+
+
+TAKE_OVER_ROLES = ("admin", "secretariat")
+"""Roles that may take over a task someone else holds."""
+
+
+def take_over(
+    session: Session, task_id: str, actor: Actor, reason: str, *, now: datetime
+) -> HumanTask:
+    """Move a task someone else holds to `actor`, with the reason on the audit trail."""
+    ht = open_task(session, actor, task_id)
+    if not actor.has(*TAKE_OVER_ROLES):
+        raise Forbidden("Only the Secretariat and admins take over a colleague's task.")
+    reason = reason.strip()
+    if not reason:
+        raise InvalidData("Say why you take it over.", {"reason": "Say why you take it over."})
+    if ht.claimed_by in (None, actor.username):
+        return claim(session, task_id, actor, now=now)
+    row = lock_instance(session, ht.instance_id)
+    session.refresh(ht)
+    previous, ht.claimed_by = ht.claimed_by, actor.username
+    row.updated_at = now
+    Recorder(session, row, now).record(
+        "task_taken_over",
+        actor=actor.username,
+        element_id=ht.element_id,
+        element_name=ht.name,
+        data={
+            "task_id": task_id,
+            "claimed_by": actor.username,
+            "previous": previous,
+            "reason": reason,
+        },
+    )
+    _flush(session, row)
+    return ht
+
+
+def held_since(session: Session, ht: HumanTask) -> datetime | None:
+    """When the task's current holder got it (from the audit trail)."""
+    kinds = ("task_claimed", "task_assigned", "task_taken_over")
+    events = session.execute(
+        select(AuditEvent)
+        .where(AuditEvent.instance_id == ht.instance_id, AuditEvent.kind.in_(kinds))
+        .order_by(AuditEvent.seq.desc())
+    ).scalars()
+    return next((e.at for e in events if (e.data or {}).get("task_id") == ht.id), None)
 
 
 def _require_may_act(session: Session, ht: HumanTask, username: str) -> None:

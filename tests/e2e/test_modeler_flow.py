@@ -152,6 +152,25 @@ def test_owner_edits_validates_fixes_deploys_and_starts_version_two(
     page.click("text=Edit latest version")
     page.wait_for_selector("#modeler[data-ready='1']")
     shot(page, "modeler-02-opened", full_page=False)
+    # The canvas uses the window, and nothing of the diagram hides under the palette.
+    canvas = page.locator("#canvas").bounding_box()
+    assert canvas["width"] >= 850 and canvas["height"] >= 600, canvas
+    palette = page.locator(".djs-palette").bounding_box()
+    lanes = page.locator(".djs-shape[data-element-id^='lane_']").first.bounding_box()
+    assert lanes["x"] >= palette["x"] + palette["width"], (lanes, palette)
+    assert "version 1" in page.inner_text("h1")
+    page.click("#btn-properties")
+    assert page.locator("#properties").is_hidden()
+    assert page.locator("#canvas").bounding_box()["width"] > canvas["width"]
+    page.click("#btn-properties")
+    # Ctrl+F finds an element and zooms to it at a readable size.
+    page.click("#canvas")
+    page.keyboard.press("Control+f")
+    page.keyboard.type("Register the approach")
+    page.keyboard.press("Enter")
+    box = page.locator(".djs-shape[data-element-id='register_approach']").bounding_box()
+    assert box["width"] >= 80, box  # a task drawn at 100 units, not a 12 px speck
+    page.click(".djs-palette")  # leave the search
 
     ids = page.evaluate(ADD_SHAPES)
     assert ids["lanes"] == ["lane_secretariat"]  # drawn inside the procedure subprocess
@@ -205,6 +224,7 @@ def test_owner_edits_validates_fixes_deploys_and_starts_version_two(
     page.click("#btn-deploy")
     page.wait_for_selector("#modeler[data-deployed]")
     assert "Deployed pathfinder version 2" in page.inner_text("#modeler-status")
+    assert "version 2" in page.inner_text("h1")  # the heading follows the deployed version
     shot(page, "modeler-04-deployed", full_page=False)
     assert page.js_errors == []
 

@@ -79,7 +79,18 @@ def test_suspend_resume_and_cancel_need_confirmation(
     assert "cannot be" in web.html(f"/instances/{case.id}/suspend")
     web.post(f"/instances/{case.id}/resume", {"confirm": "yes"})
     assert deployed.instance(case.id).status == "running"
-    web.post(f"/instances/{case.id}/cancel", {"confirm": "yes", "reason": "Withdrew"})
+    # Cancelling cannot be undone: it needs a reason and the country's name typed out.
+    empty = web.post(f"/instances/{case.id}/cancel", {"confirm": "yes", "reason": " "})
+    assert empty.status_code == 422 and "Give the reason" in empty.get_data(as_text=True)
+    assert deployed.instance(case.id).status == "running"
+    wrong = {"confirm": "yes", "reason": "Withdrew", "confirm_name": "Country KEN"}
+    response = web.post(f"/instances/{case.id}/cancel", wrong)
+    assert response.status_code == 422
+    assert "Type the country&#39;s name, Country NPL" in response.get_data(as_text=True)
+    assert "Withdrew" in response.get_data(as_text=True)  # what was typed is kept
+    assert deployed.instance(case.id).status == "running"
+    right = {"confirm": "yes", "reason": "Withdrew", "confirm_name": "country npl"}
+    assert web.post(f"/instances/{case.id}/cancel", right).status_code == 302
     assert deployed.instance(case.id).status == "cancelled"
     assert login("gcg").post(f"/instances/{case.id}/resume", {"confirm": "yes"}).status_code == 403
 

@@ -89,7 +89,12 @@ def test_correct_submission_completes_the_task_and_hands_over_to_the_secretariat
     web = login("country")
     response = web.post(f"/tasks/{eoi}", GOOD)
     assert response.status_code == 302 and response.headers["Location"] == "/inbox"
-    assert "Done: Submit expression of interest" in web.html("/inbox")
+    # Nothing else waits for the country, so its inbox hands over to "Our procedure".
+    inbox = web.get("/inbox")
+    assert inbox.status_code == 302 and inbox.headers["Location"] == "/procedure"
+    page = web.html("/procedure")
+    assert "Done: Submit expression of interest" in page
+    assert "with the Secretariat" in page
     data = deployed.instance(case.id).data
     assert data["topics_covered"] == ["forced_labour", "child_labour"]
     assert data["signed_by_minister"] is True

@@ -18,15 +18,13 @@
           if (registry.get(id)) canvas.addMarker(id, marks[state]);
         });
       });
-      var focus = (states.active || []).concat(states.waiting || []).filter(function (id) { return registry.get(id); });
-      canvas.zoom("fit-viewport");
-      if (focus.length) {
-        var shape = registry.get(focus[0]);
-        var box = canvas.viewbox();
-        var scale = Math.max(box.scale, 0.6);
-        canvas.zoom(scale);
-        var vb = canvas.viewbox();
-        canvas.viewbox({ x: shape.x + shape.width / 2 - vb.width / 2, y: shape.y + shape.height / 2 - vb.height / 2, width: vb.width, height: vb.height });
+      var focus = (states.active || []).concat(states.waiting || []);
+      var tools = window.PathfinderDiagram;
+      if (tools) {
+        tools.attach(viewer, el, function () { return focus; });
+        tools.frame(viewer, focus);  // opens on what is open or waiting, or the whole diagram
+      } else {
+        canvas.zoom("fit-viewport");
       }
       el.setAttribute("data-ready", "1");
     })

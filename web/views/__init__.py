@@ -7,14 +7,15 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask
+from flask import Flask, redirect, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
+from werkzeug.wrappers import Response
 
 from engine import queries
 from engine.filetypes import human_size
 from web import assets
-from web.views import admin, attachments, dashboard, errors, instances, tasks
+from web.views import admin, attachments, dashboard, errors, instances, procedure, tasks
 from web.views.common import STAFF, actor, engine, now
 
 log = logging.getLogger("pathfinder.web")
@@ -55,6 +56,11 @@ def _nav() -> dict[str, Any]:
     return {"nav_counts": counts, "may_dashboard": me.has(*STAFF)}
 
 
+def _favicon() -> Response:
+    # Browsers ask for /favicon.ico on pages (and files) that carry no <link rel="icon">.
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 def init_app(app: Flask) -> None:
     """Register the page blueprints, error pages, template helpers and the bpmn-js assets."""
     app.register_blueprint(tasks.bp)
@@ -62,9 +68,11 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(attachments.bp)
+    app.register_blueprint(procedure.bp)
     assets.init_app(app)
     errors.init_app(app)
     app.context_processor(_nav)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     app.add_template_filter(pretty, "pretty")
     app.add_template_filter(human_size, "filesize")
     app.add_template_filter(lambda v: json.dumps(v, sort_keys=True), "tojson_sorted")

@@ -18,6 +18,7 @@ from engine import (
     MessageRule,
     NotFound,
     attachments,
+    procedure,
     queries,
     submissions,
 )
@@ -129,6 +130,7 @@ def show(instance_id: int) -> str:
             submission_of={v.sub.task_id: v.sub.id for v in shown},
             variables=submissions.visible_variables(inst, me),
             sees_variables=submissions.sees_internal(me),
+            has_stages=bool(procedure.declared_stages(inst.process_version)),
         )
 
 
@@ -202,7 +204,7 @@ def start() -> str | BaseResponse | tuple[str, int]:
     "/<int:instance_id>/<any(suspend, resume, cancel, retry):action>", methods=["GET", "POST"]
 )
 @login_required
-def manage(instance_id: int, action: str) -> str | BaseResponse:
+def manage(instance_id: int, action: str) -> tuple[str, int] | BaseResponse:
     me = actor()
     if not me.has(*MANAGERS):
         abort(403)
@@ -210,16 +212,26 @@ def manage(instance_id: int, action: str) -> str | BaseResponse:
     with engine().session() as s:
         inst = _visible(instance_id, s)
         label, status = inst.label, inst.status
-    if request.method == "GET" or request.form.get("confirm") != "yes":
+    name = label or f"#{instance_id}"
+    reason = request.form.get("reason", "").strip()
+    errors: dict[str, str] = {}
+    if request.method == "POST" and request.form.get("confirm") == "yes":
+        if spec["reason"] and not reason:
+            errors["reason"] = "Give the reason: it is recorded in the case's history."
+        typed = request.form.get("confirm_name", "").strip()
+        if action == "cancel" and typed.casefold() != name.casefold():
+            errors["confirm_name"] = f"Type the country's name, {name}, to confirm."
+    if request.method == "GET" or request.form.get("confirm") != "yes" or errors:
         return render_template(
             "confirm_action.html",
             action=action,
             spec=spec,
             instance_id=instance_id,
-            label=label,
+            label=name,
             status=status,
-        )
-    reason = request.form.get("reason", "").strip()
+            errors=errors,
+            values=request.form,
+        ), 422 if errors else 200
     eng = engine()
     try:
         if action == "suspend":

@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from engine import Conflict, InvalidData, NotFound, attachments, queries, submissions
+from engine import Conflict, InvalidData, NotFound, attachments, procedure, queries, submissions
 from engine.access import may_see_country, role_for_lane
 from engine.attachments import AttachmentInfo
 from engine.forms import FormDefinition, field_errors, file_fields, load_form
 from engine.models import HumanTask, Instance, ProcessModel, User
-from engine.tasks import check_may_act
+from engine.tasks import TAKE_OVER_ROLES, check_may_act, held_since
 from web import formrender, submissionview
 from web.auth import login_required
 from web.inputs import db_int
@@ -63,7 +63,7 @@ def home() -> Response:
 
 @bp.get("/inbox")
 @login_required
-def inbox() -> str:
+def inbox() -> str | Response:
     me = actor()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     due = request.args.get("due", type=db_int)
@@ -81,6 +81,10 @@ def inbox() -> str:
             sort=args.get("sort", "due"),
             page=page_number(),
         )
+        # A focal point with nothing to do lands where their country stands instead.
+        idle = not page.total and not args and me.country and not me.has(*STAFF)
+        if idle and procedure.country_case(s, me) is not None:
+            return redirect(url_for("procedure.mine"))
         labels = _instance_labels(s, {t.instance_id for t in page.items})
         options = filter_options(s)
         if not me.has(*STAFF):
@@ -235,7 +239,38 @@ def _render(
 @login_required
 def show(task_id: str) -> tuple[str, int]:
     with engine().session() as s:
-        return _render(s, _task(s, task_id))
+        ht = _task(s, task_id)
+        if ht.state == "ready" and ht.claimed_by not in (None, actor().username):
+            return _held(s, ht)
+        return _render(s, ht)
+
+
+def _held(s: Session, ht: HumanTask, reason_error: str | None = None) -> tuple[str, int]:
+    """A task a colleague holds: read-only, with who holds it since when, and take-over."""
+    html = render_template(
+        "task_held.html",
+        task=ht,
+        instance=s.get(Instance, ht.instance_id),
+        since=held_since(s, ht),
+        draft=ht.draft if ht.draft_by == ht.claimed_by else None,
+        may_take_over=actor().has(*TAKE_OVER_ROLES),
+        colleagues=_colleagues(s, ht) if actor().has(*TAKE_OVER_ROLES) else [],
+        reason_error=reason_error,
+        now=now(),
+    )
+    return html, 422 if reason_error else 200
+
+
+@bp.post("/tasks/<task_id>/take-over")
+@login_required
+def take_over(task_id: str) -> Response | tuple[str, int]:
+    try:
+        ht = engine().take_over(task_id, actor(), request.form.get("reason", ""))
+    except InvalidData as err:
+        with engine().session() as s:
+            return _held(s, _task(s, task_id), err.errors.get("reason"))
+    flash(f"You now hold '{ht.name}'.", "success")
+    return redirect(url_for("tasks.show", task_id=task_id))
 
 
 @bp.post("/tasks/<task_id>")

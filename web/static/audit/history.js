@@ -49,31 +49,21 @@
       .then(function () { version = id; marked = []; framed = false; });
   }
 
-  // Show the whole diagram, then zoom in on what is open or waiting (as the case page does);
-  // later steps move the view only when that element is out of sight.
+  // The first view frames what is open or waiting (as the case page does); each later step moves
+  // the view only when the step's element or an open one is out of sight.
   var framed = false;
-  function frame(states) {
-    var canvas = viewer.get("canvas");
-    var registry = viewer.get("elementRegistry");
-    var focus = (states.active || []).concat(states.waiting || [])
-      .map(function (id) { return registry.get(id); }).filter(Boolean);
-    if (!framed) {
-      canvas.zoom("fit-viewport");
-      canvas.zoom(Math.max(canvas.viewbox().scale, 0.6));
-      framed = true;
-    } else if (focus.length) {
-      var vb = canvas.viewbox();
-      var s = focus[0];
-      var inside = s.x >= vb.x && s.y >= vb.y && s.x + s.width <= vb.x + vb.width && s.y + s.height <= vb.y + vb.height;
-      if (inside) return;
-    }
-    if (!focus.length) return;
-    var box = canvas.viewbox();
-    var shape = focus[0];
-    canvas.viewbox({ x: shape.x + shape.width / 2 - box.width / 2, y: shape.y + shape.height / 2 - box.height / 2, width: box.width, height: box.height });
+  var current = [];
+  function frame(states, eventElement) {
+    current = (states.active || []).concat(states.waiting || []);
+    if (eventElement) current = current.concat([eventElement]);
+    var tools = window.PathfinderDiagram;
+    if (!tools) return;
+    if (!toolbar) toolbar = tools.attach(viewer, el, function () { return current; });
+    if (!framed) { tools.frame(viewer, current); framed = true; } else tools.reveal(viewer, current);
   }
+  var toolbar = null;
 
-  function paint(states) {
+  function paint(states, eventElement) {
     var canvas = viewer.get("canvas");
     var registry = viewer.get("elementRegistry");
     marked.forEach(function (m) { if (registry.get(m[0])) canvas.removeMarker(m[0], m[1]); });
@@ -84,7 +74,7 @@
       });
       el.setAttribute("data-" + state, (states[state] || []).join(" "));
     });
-    frame(states);
+    frame(states, eventElement);
   }
 
   function label(kind) { var s = kind.replace(/_/g, " "); return s.charAt(0).toUpperCase() + s.slice(1); }
@@ -132,7 +122,7 @@
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
       .then(function (body) {
         return load(body.process_version_id || root.getAttribute("data-version")).then(function () {
-          paint(body.states || {});
+          paint(body.states || {}, body.event && body.event.element_id);
           describe(body);
           follow(body.seq);
           el.setAttribute("data-seq", String(body.seq));

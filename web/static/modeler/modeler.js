@@ -64,14 +64,52 @@ class ModelerPage {
       additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, PathfinderModule],
       moddleExtensions: { camunda: camundaModdle, spiffworkflow: spiffModdle },
       pathfinder: { formFiles: this.cfg.form_files },
-      keyboard: { bindTo: document },
     });
     this.status = root.querySelector("#modeler-status");
     this.list = root.querySelector("#problem-list");
     this.summary = root.querySelector("#problem-summary");
     this.bind();
     this.simulator = new Simulator(this, root.querySelector("#simulation"));
+    const events = this.modeler.get("eventBus");
+    const registry = this.modeler.get("elementRegistry");
+    events.on(["searchPad.preselected", "searchPad.selected"], (e) => {
+      const element = registry.get(e.id);
+      if (element) this.zoomTo(element);
+    });
     window.pathfinderModeler = this; // for tests and the browser console
+  }
+
+  // Fit the diagram into the part of the canvas the palette does not cover.
+  fit() {
+    const canvas = this.modeler.get("canvas");
+    canvas.zoom("fit-viewport");
+    const palette = this.root.querySelector(".djs-palette");
+    const inner = canvas.viewbox().inner;
+    const size = canvas.getSize();
+    const left = (palette ? palette.offsetWidth + palette.offsetLeft : 0) + 16;
+    if (!inner.width || !inner.height) return;
+    const scale = Math.min(1, (size.width - left - 16) / inner.width, (size.height - 32) / inner.height);
+    canvas.viewbox({
+      x: inner.x - left / scale,
+      y: inner.y - 16 / scale,
+      width: size.width / scale,
+      height: size.height / scale,
+    });
+  }
+
+  // Search (Ctrl+F) scrolls to the element; also zoom to a readable size when it is tiny.
+  zoomTo(element) {
+    const canvas = this.modeler.get("canvas");
+    if (canvas.zoom() < 0.9) canvas.zoom(1);
+    canvas.scrollToElement(element, { top: 120, left: 120, right: 120, bottom: 120 });
+  }
+
+  toggleProperties(button) {
+    const shell = this.root.querySelector(".modeler-shell");
+    const hidden = shell.classList.toggle("no-properties");
+    button.setAttribute("aria-pressed", String(!hidden));
+    button.textContent = hidden ? "Show properties" : "Hide properties";
+    this.modeler.get("canvas").resized();
   }
 
   say(message, kind) {
@@ -91,7 +129,7 @@ class ModelerPage {
 
   async importXML(xml) {
     const result = await this.modeler.importXML(xml);
-    this.modeler.get("canvas").zoom("fit-viewport");
+    this.fit();
     const warnings = (result.warnings || []).length;
     this.say(warnings ? `Opened with ${warnings} import warning(s).` : "Opened.", warnings ? "warning" : "info");
     this.root.setAttribute("data-ready", "1");
@@ -124,6 +162,7 @@ class ModelerPage {
     on("#btn-validate", () => this.validate());
     on("#btn-deploy", () => this.deploy());
     on("#btn-download", () => this.download());
+    on("#btn-properties", (event) => this.toggleProperties(event.currentTarget));
     on("#open-file", (event) => this.openLocal(event.target));
     on("#add-forms", (event) => this.addForms(event.target));
   }
@@ -239,6 +278,8 @@ class ModelerPage {
       if (v.process_key === this.cfg.process_key || !this.cfg.process_key) {
         this.cfg.process_key = v.process_key;
         this.cfg.version = v.version;
+        const heading = document.getElementById("modeler-version");
+        if (heading) heading.textContent = `version ${v.version} · ${this.cfg.file_name || v.process_key}`;
       }
     });
     this.root.setAttribute("data-deployed", JSON.stringify(data.versions || []));

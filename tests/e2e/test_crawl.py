@@ -1,0 +1,116 @@
+"""Every page of every role, as a person would reach it: sign in, follow the links from the
+navigation and from each page reached, and fail on a console error, a server error (5xx), a page
+whose server time is over a second, or an image without alt text.
+
+Pages of one kind (say every case page) are visited once: links are grouped by their shape, with
+numbers and ids stood in for, so the crawl stays fast however many records the demo holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from tests.e2e.conftest import E2E, LiveServer, sign_in
+
+pytestmark = E2E
+
+ROLES = ("ada", "olu", "sam", "chris", "gus", "aud", "nima")
+"""One user of each role (see E2E_USERS): admin, process owner, Secretariat, Chair, GCG, auditor,
+country focal point."""
+SLOW_MS = 1000
+DRAWN = """() => [...document.querySelectorAll('.diagram, #modeler')]
+    .every((e) => e.dataset.ready || e.dataset.error || !e.offsetParent)"""
+"""True once every diagram on the page is drawn (or failed, or is hidden)."""
+MAX_PAGES_PER_ROLE = 80
+SKIP = re.compile(
+    r"/logout|/sign-?out|\.(bpmn|dmn|json|csv|xml|zip|png|pdf|svg|txt)$|/download|/export|/files/|/api/"
+)
+"""Links that are not pages: downloads, exports, served files, the API, signing out."""
+
+
+def shape(path: str, query: str) -> str:
+    """`/instances/12/procedure?page=2` -> `/instances/#/procedure?page`: one visit per kind."""
+    path = re.sub(r"/[0-9a-f]{8}-[0-9a-f-]{27,}", "/@", path)
+    path = re.sub(r"/\d+", "/#", path)
+    keys = sorted({part.split("=")[0] for part in query.split("&") if part})
+    return path + ("?" + "&".join(keys) if keys else "")
+
+
+def crawl(page: Any, base: str) -> tuple[list[str], dict[str, str]]:
+    """Visit every page reachable from the navigation; return the pages seen and the problems."""
+    problems: dict[str, str] = {}
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: console.append(str(exc)))
+    start = [
+        a.get_attribute("href") for a in page.locator(".main-nav a, .account a, .brand a").all()
+    ]
+    queue: deque[str] = deque(h for h in start if h)
+    seen: set[str] = set()
+    visited: list[str] = []
+    while queue and len(visited) < MAX_PAGES_PER_ROLE:
+        href = queue.popleft()
+        url = urlsplit(href)
+        if url.netloc and url.netloc != urlsplit(base).netloc:
+            continue
+        if SKIP.search(url.path) or shape(url.path, url.query) in seen:
+            continue
+        seen.add(shape(url.path, url.query))
+        target = url.path + (f"?{url.query}" if url.query else "")
+        console.clear()
+        response = page.goto(target, wait_until="load")
+        visited.append(target)
+        if response is None:
+            continue
+        if response.status >= 500:
+            problems[target] = f"HTTP {response.status}"
+            continue
+        timing = response.request.timing
+        server_ms = timing["responseStart"] - timing["requestStart"]
+        if server_ms > SLOW_MS:
+            problems[target] = f"server took {server_ms:.0f} ms"
+        if "html" not in (response.headers.get("content-type") or ""):
+            continue
+        try:  # diagrams and the modeler draw after the load event: wait for them
+            page.wait_for_function(DRAWN, timeout=10_000)
+        except PlaywrightTimeout:
+            problems[target] = "a diagram was never drawn"
+        broken = page.locator("[data-error]").count()
+        if broken:
+            problems[target] = f"{broken} diagram(s) failed to draw"
+        no_alt = page.locator("img:not([alt])").count()
+        if no_alt:
+            problems[target] = f"{no_alt} image(s) without alt text"
+        if console:
+            problems[target] = "console: " + " | ".join(console)
+        for link in page.locator("a[href]:not([download])").all():
+            href = link.get_attribute("href") or ""
+            if href.startswith(("#", "mailto:", "javascript:")):
+                continue
+            queue.append(href.split("#")[0])
+    return visited, problems
+
+
+@pytest.fixture(scope="module")
+def cases(live_server: LiveServer) -> None:
+    """Cases at several stages, so case, task, audit and diff pages all have something to show."""
+    live_server.make_case("NPL", "submit_expression_of_interest", name="Nepal")
+    live_server.make_case("KEN", "consider_country_report", name="Kenya")
+
+
+@pytest.mark.parametrize("user", ROLES)
+def test_every_page_of_a_role_loads_fast_and_clean(
+    page: Any, live_server: LiveServer, cases: None, user: str
+) -> None:
+    sign_in(page, user)
+    visited, problems = crawl(page, live_server.url)
+    assert len(visited) >= 5, visited
+    assert not problems, problems
+    icon = page.request.get("/favicon.ico")  # follows the redirect to the SVG
+    assert icon.ok and "svg" in icon.headers["content-type"]
