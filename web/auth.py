@@ -8,6 +8,7 @@ deactivation and the idle/absolute timeouts end it, so a copied cookie stops wor
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -37,6 +38,7 @@ from engine.errors import TooManyAttempts
 from engine.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("pathfinder.web")
 bp = Blueprint("auth", __name__)
 
 
@@ -95,12 +97,15 @@ def _load_user(user_id: str) -> WebUser | None:
             web_user: WebUser | None = WebUser(user, token)
         else:
             web_user = None
-    if found.end_reason or found.touch:
+    if found.end_reason:
         with transaction(engine.sessions) as s:
-            if found.end_reason:
-                sessions.end(s, token, now=now, reason=found.end_reason)
-            else:
+            sessions.end(s, token, now=now, reason=found.end_reason)
+    elif found.touch:
+        try:
+            with transaction(engine.sessions) as s:
                 sessions.touch(s, token, now=now)
+        except Exception:  # noqa: BLE001 - "last seen" is best effort; a busy database may drop it
+            log.warning("could not note the session as seen", exc_info=True)
     return web_user
 
 

@@ -14,12 +14,27 @@ import pytest
 from sqlalchemy import select, text
 
 from engine import Actor, Engine, VirtualClock, audit, history
-from engine.models import AuditEvent
+from engine.accounts import create_user
+from engine.db import transaction
+from engine.models import AuditEvent, User
 from tests.processes.driver import LANE_ACTORS, SECRETARIAT, Pathfinder, deploy_pathfinder
 from tests.processes.samples import SHORTFALL_UNJUSTIFIED, sample
 
 ADMIN = Actor("ada", ["admin"])
 AUDITOR = Actor("aud", ["auditor"])
+
+
+def _ensure_user(engine: Engine, actor: Actor) -> None:
+    with transaction(engine.sessions) as s:
+        if s.query(User).filter_by(username=actor.username).first() is None:
+            create_user(
+                s,
+                actor.username,
+                "password-1",
+                list(actor.roles),
+                now=engine.now(),
+                country=actor.country,
+            )
 
 
 def country_with_two_reviews(
@@ -35,6 +50,7 @@ def country_with_two_reviews(
     review = p.task("review_expression_of_interest")
     engine.claim(review.id, SECRETARIAT)
     engine.unclaim(review.id, SECRETARIAT)
+    _ensure_user(engine, SECRETARIAT)  # a task is assigned only to an existing user
     engine.claim(review.id, ADMIN, assignee=SECRETARIAT.username)
     for step in (
         "review_expression_of_interest",

@@ -8,6 +8,8 @@ import pytest
 
 from engine import Conflict, Engine, Forbidden, InstanceNotRunnable, InvalidData, NotReady
 from engine.access import Actor
+from engine.accounts import create_user
+from engine.db import transaction
 from engine.serialization import dump_state
 from tests.fixtures.bpmn_files import FAILING
 
@@ -200,6 +202,8 @@ def test_claim_unclaim_and_assign(review: Engine, actors) -> None:
     # The Secretariat assigns work to a colleague; a country user cannot.
     review.complete(fill.id, {"title": "a", "amount": 1}, colleague)
     [decide] = review.ready_tasks(inst.id)
+    with transaction(review.sessions) as s:  # only an existing user who may act is assignable
+        create_user(s, "sol", "password-1", ["secretariat"], now=review.now())
     review.claim(decide.id, actors["secretariat"], assignee="sol")
     assert review.ready_tasks(inst.id)[0].claimed_by == "sol"
     with pytest.raises(Forbidden):
