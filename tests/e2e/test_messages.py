@@ -1,5 +1,5 @@
 """The Secretariat records a country's withdrawal in a real browser, behind a confirmation page
-(issue 14, finding 4); a focal point is not offered the action."""
+(issue 14, finding 4). That a focal point is not offered it: tests/web/test_messages.py."""
 
 from __future__ import annotations
 
@@ -13,11 +13,7 @@ pytestmark = E2E
 def test_the_secretariat_records_a_withdrawal_after_confirming(
     page: Any, phone_page: Any, live_server: LiveServer
 ) -> None:
-    case = live_server.make_case("KEN", name="Kenya")
-    sign_in(page, "kofi")
-    page.goto(f"/instances/{case.id}")
-    assert page.locator("a", has_text="Record: Withdrawal received").count() == 0
-
+    case = live_server.make_case("GHA", name="Ghana")
     sign_in(page, "sam")
     page.goto(f"/instances/{case.id}")
     page.click("a:has-text('Record: Withdrawal received')")
@@ -31,7 +27,7 @@ def test_the_secretariat_records_a_withdrawal_after_confirming(
     page.fill("#field-reason", "Letter of 3 May from the Minister")
     page.click("button:has-text('Yes, record it')")
     page.wait_for_url(f"**/instances/{case.id}")
-    assert "Recorded for Kenya" in page.content()
+    assert "Recorded for Ghana" in page.content()
     row = live_server.engine.instance(case.id)
     assert row.data["withdrawal_reason"] == "Letter of 3 May from the Minister"
     assert row.data["pathfinder_status"] == "withdrawn"
