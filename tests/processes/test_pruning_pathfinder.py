@@ -8,6 +8,8 @@ and off and compare what every role sees at every step, then check the stored st
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from collections.abc import Callable
 from typing import Any
@@ -82,6 +84,9 @@ def _subprocess_sizes(state: dict[str, Any]) -> list[int]:
     return [len(sub["tasks"]) for sub in state.get("subprocesses", {}).values()]
 
 
+@pytest.mark.timeout(
+    420
+)  # two 30-year runs; each script and condition crosses to a sandbox process
 def test_thirty_years_behave_the_same_with_and_without_pruning(
     deployed: Engine, clock: VirtualClock, settings: Settings
 ) -> None:
