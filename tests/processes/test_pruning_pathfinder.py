@@ -8,12 +8,12 @@ and off and compare what every role sees at every step, then check the stored st
 
 from __future__ import annotations
 
-import pytest
-
 import json
 from collections.abc import Callable
 from typing import Any
 from unittest import mock
+
+import pytest
 
 from engine import Engine, Settings, VirtualClock
 from tests.conftest import START
