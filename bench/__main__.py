@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import engine_steps, http_runs, startup, timer_runs
+from bench import engine_steps, http_runs, sandbox_calls, startup, timer_runs
 from bench.common import Table, pg_available, pg_version
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         ("B5", lambda: http_runs.b5(quick)),
         ("B6", lambda: timer_runs.b6(quick)),
         ("B7", lambda: timer_runs.b7(quick)),
+        ("B8", lambda: sandbox_calls.b8(quick)),
         ("B9", lambda: startup.b9(quick)),
     ]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -98,6 +98,7 @@ def _samples(engine: Engine, case: Instance, token_id: int) -> dict[str, list[An
         "key": ["pathfinder"],
         "token_id": [token_id],
         "message_id": [1],
+        "name": ["withdrawal"],
         "token": ["not-a-real-token"],
         "mapping_id": [mapping_id],
         "path": ["anything/else"],

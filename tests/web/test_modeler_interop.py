@@ -23,7 +23,6 @@ ADMIN = Actor("ada", ["admin"])
 STARTABLE = {
     "spiffworkflow/lanes.bpmn": {},
     "spiffworkflow/timer.bpmn": {},
-    "spiffworkflow/timer-cycle.bpmn": {},
     "spiffworkflow/transaction.bpmn": {},
     "spiffworkflow/boundary_timer_on_task.bpmn": {},
     "spiffworkflow/event-gateway.bpmn": {},
@@ -58,6 +57,8 @@ REFUSED = {
     "spiff-example-cli/tutorial/product_prices.dmn": "no-process",
     "spiff-example-cli/tutorial/shipping_costs.dmn": "no-process",
     "spiff-example-cli/tutorial/lanes.bpmn": "missing-decision",
+    # R2/PT0.1S repeats faster than PATHFINDER_MIN_TIMER_PERIOD (issue 14)
+    "spiffworkflow/timer-cycle.bpmn": "timer-cycle",
 }
 """Refused with a problem of this code; nothing is stored."""
 

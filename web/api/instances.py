@@ -131,7 +131,7 @@ def retry_instance(instance_id: int) -> dict[str, Any]:
 @blp.route(f"/<{ID}:instance_id>/messages", methods=["POST"])
 @blp.arguments(MessageSchema)
 @blp.response(200, InstanceDetailSchema)
-@blp.problems(403, 404, 409)
+@blp.problems(400, 403, 404, 409)
 def send_message(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
     """Deliver a BPMN message the instance waits for (e.g. a withdrawal)"""
     _check_visible(instance_id)
