@@ -6,6 +6,7 @@ PostgreSQL, each xdist worker gets its own database, migrated once and truncated
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -32,7 +33,11 @@ def _pg_url(worker: str) -> str | None:
     if not base:
         return None
     url = make_url(base)
-    return url.set(database=f"{url.database}_pf_{worker}").render_as_string(hide_password=False)
+    # One database per checkout and xdist worker: two checkouts testing against the same server
+    # at once would otherwise drop and truncate each other's databases mid-run.
+    tree = hashlib.sha256(str(ROOT).encode()).hexdigest()[:6]
+    name = f"{url.database}_pf_{tree}_{worker}"
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
