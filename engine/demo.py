@@ -317,8 +317,8 @@ def _sample(prop: dict[str, Any], day: date) -> Any:
     if kind == "object":
         return synthesize(prop, day)
     fmt = prop.get("format")
-    if fmt == "date":
-        return day.isoformat()
+    if fmt == "date":  # a date that must come after another one (x-after) is a day later
+        return (day + timedelta(days=1 if prop.get("x-after") else 0)).isoformat()
     if fmt == "email":
         return "demo@example.org"
     if fmt == "uri":

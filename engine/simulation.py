@@ -57,8 +57,9 @@ def _resolve(schema: Any, root: Mapping[str, Any]) -> Any:
 
 def _string(schema: Mapping[str, Any], name: str, today: date) -> str:
     fmt = schema.get("format")
+    later = 1 if schema.get("x-after") else 0  # must come after another date: a day later
     samples = {
-        "date": today.isoformat(),
+        "date": (today + timedelta(days=later)).isoformat(),
         "date-time": f"{today.isoformat()}T09:00:00+00:00",
         "time": "09:00:00",
         "email": "someone@example.org",

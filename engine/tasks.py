@@ -135,7 +135,9 @@ def complete_task(
             **({"attachments": files} if files else {}),
         },
     )
-    submissions.record(session, ht, jsonable(clean), files, actor=actor.username, now=now)
+    submissions.record(
+        session, ht, jsonable(clean), files, actor=actor.username, now=loaded.recorder.at
+    )
     absorb(loaded, data_objects(loaded.wf), actor.username, ht.element_id)
     absorb(loaded, out, actor.username, ht.element_id)
     if row.status == "running":

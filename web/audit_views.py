@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from engine import audit, queries, submissions
 from engine.models import Instance, ProcessVersion
+from web import submissionview
 from web.auth import current_actor, login_required, roles_required, the_engine
 from web.inputs import db_int
 from web.served import stored_file
@@ -247,8 +248,17 @@ def country_report(country: str) -> str:
         report = audit.country_report(s, country)
         if not report:
             abort(404)
+        me = current_actor()
+        shown = {
+            r["instance"].id: [
+                submissionview.view_of(r["instance"], sub, me)
+                for sub in submissions.listing(s, r["instance"].id)
+            ]
+            for r in report
+        }
         return render_template(
             "audit/report.html",
+            submissions=shown,
             country=country.upper(),
             report=report,
             generated_at=engine.now(),

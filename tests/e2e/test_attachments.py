@@ -73,6 +73,9 @@ def test_attach_a_pdf_to_the_expression_of_interest_and_open_it_as_the_secretari
         if t.element_id == "review_expression_of_interest"
     ]
     page.goto(f"/tasks/{review}")
-    assert page.locator("ul.documents a", has_text="EOI letter signed.pdf").count() == 1
+    documents = page.locator("ul.documents[aria-labelledby=documents-heading] a")
+    assert documents.filter(has_text="EOI letter signed.pdf").count() == 1
+    # and as part of the submission under review, in the main column
+    assert page.locator(".task-main .under-review a", has_text="EOI letter signed.pdf").count() == 1
     shot(page, "attachments-03-review-task-with-the-letter")
     assert page.js_errors == []

@@ -21,7 +21,7 @@ from tests.fixtures import documents as docs
 
 EOI = "submit_expression_of_interest"
 EOI_DATA = {
-    "letter_date": "2027-03-01",
+    "letter_date": "2027-02-12",
     "signed_by_minister": True,
     "minister_name": "Hon. Ram Bahadur Thapa",
     "ministry": "Ministry of Labour",
