@@ -34,11 +34,12 @@ deploy: migrate
 seed: deploy
 	$(PATHFINDER) seed
 
+# PATHFINDER_DEV=1: keep a generated secret key in var/secret_key (production must set one).
 run: seed
-	PATHFINDER_SECURE_COOKIES=0 $(PATHFINDER) serve --host $(HOST) --port $(PORT)
+	PATHFINDER_DEV=1 PATHFINDER_SECURE_COOKIES=0 PORT=$(PORT) $(PATHFINDER) serve --host $(HOST) --port $(PORT)
 
 serve: install
-	$(PATHFINDER) serve --host $(HOST) --port $(PORT)
+	PATHFINDER_DEV=1 PORT=$(PORT) $(PATHFINDER) serve --host $(HOST) --port $(PORT)
 
 # The whole suite on SQLite; then on PostgreSQL when TEST_DATABASE_URL names one (CI sets it).
 # The PostgreSQL pass leaves out browser tests and `slow` scenarios (the engine logic they

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -352,6 +353,13 @@ def serve(host: str, port: int, no_worker: bool, simulate: bool, threads: int) -
     from web import create_app
 
     settings = _settings()
+    if not settings.secret_key_set:
+        raise click.ClickException(
+            "Set PATHFINDER_SECRET_KEY (the same for every web process), or PATHFINDER_DEV=1 on a"
+            " development machine to keep a generated key in var/secret_key."
+        )
+    if not os.environ.get("PATHFINDER_BASE_URL"):  # links in mail point at this server
+        settings = dataclasses.replace(settings, base_url=f"http://{host}:{port}")
     if simulate:
         settings = dataclasses.replace(settings, simulate=True)
     app = create_app(settings)

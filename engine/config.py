@@ -16,6 +16,20 @@ def _default_database_url() -> str:
     return f"sqlite:///{PROJECT_ROOT / 'var' / 'pathfinder.db'}"
 
 
+def _kept_secret(var_dir: Path) -> str:
+    """The development secret key in `var_dir/secret_key`, generated on first use, so restarting
+    `make run` keeps everybody signed in."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    return key
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the engine, the worker and the web app read from the environment."""
@@ -157,14 +171,28 @@ class Settings:
     def checkpoints_folder(self) -> Path:
         return self.checkpoint_dir or self.var_dir / "checkpoints"
 
+    dev: bool = False
+    """`PATHFINDER_DEV` (set by `make run` / `make serve`): a development machine. The secret key,
+    when `PATHFINDER_SECRET_KEY` is unset, is generated once and kept in `var_dir/secret_key`;
+    without it `pathfinder serve` refuses to start with no secret key set."""
+
+    secret_key_set: bool = False
+    """Whether the secret key came from `PATHFINDER_SECRET_KEY` or `var_dir/secret_key` (not a
+    throwaway random key)."""
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: `os.environ`)."""
         env = dict(os.environ if env is None else env)
         var_dir = Path(env.get("PATHFINDER_VAR_DIR", str(PROJECT_ROOT / "var")))
+        dev = env.get("PATHFINDER_DEV", "") in {"1", "true", "yes"}
+        secret = env.get("PATHFINDER_SECRET_KEY") or (_kept_secret(var_dir) if dev else "")
+        port = env.get("PORT", "5000")
         return cls(
             database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'pathfinder.db'}",
-            secret_key=env.get("PATHFINDER_SECRET_KEY") or secrets.token_hex(32),
+            secret_key=secret or secrets.token_hex(32),
+            secret_key_set=bool(secret),
+            dev=dev,
             processes_dir=Path(env.get("PATHFINDER_PROCESSES_DIR", str(cls.processes_dir))),
             forms_dir=Path(env.get("PATHFINDER_FORMS_DIR", str(cls.forms_dir))),
             var_dir=var_dir,
@@ -173,7 +201,7 @@ class Settings:
             timer_lease_seconds=int(env.get("PATHFINDER_TIMER_LEASE_SECONDS", "60")),
             timer_max_attempts=int(env.get("PATHFINDER_TIMER_MAX_ATTEMPTS", "3")),
             timer_backoff_seconds=float(env.get("PATHFINDER_TIMER_BACKOFF_SECONDS", "30")),
-            base_url=env.get("PATHFINDER_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            base_url=(env.get("PATHFINDER_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
             smtp_url=env.get("PATHFINDER_SMTP_URL") or None,
             mail_from=env.get("PATHFINDER_MAIL_FROM", "Pathfinder <pathfinder@localhost>"),
             reminder_before=env.get("PATHFINDER_REMINDER_BEFORE", "P3D"),

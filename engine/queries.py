@@ -83,6 +83,11 @@ def _paginate(
     return Page(items, total, page, per_page, capped)
 
 
+def paginate(session: Session, query: Select[Any], page: int, per_page: int = 50) -> Page[Any]:
+    """One page of any list `query` (admin lists: the outbox, users)."""
+    return _paginate(session, query, page, per_page)
+
+
 _lane_cache: ContextVar[dict[frozenset[str], list[tuple[str, str]]] | None] = ContextVar(
     "pathfinder_lane_cache", default=None
 )

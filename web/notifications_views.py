@@ -28,10 +28,12 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from engine import queries
 from engine.db import transaction
 from engine.mailer import MailConfig, mail_files, read_unsubscribe_token
 from engine.models import OutboxMessage, User
 from web.auth import login_required, roles_required, the_engine
+from web.views.common import page_number
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -43,6 +45,8 @@ PREFERENCES = {
     "none": "Never (no e-mails)",
 }
 STATES = ("pending", "digest", "failed", "sent", "skipped")
+MAIL_FILES_SHOWN = 20
+"""The newest mail-folder files the outbox lists (the folder itself holds them all)."""
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAIL_FILE = re.compile(r"^[\w.-]+\.eml$")
 
@@ -134,24 +138,30 @@ def unsubscribe(token: str) -> Page:
 def outbox() -> str:
     state = request.args.get("state", "")
     state = state if state in STATES else ""
+    to = request.args.get("to", "").strip()[:200]
     config = _mail_config()
     with the_engine().session() as s:
         counts = dict(
             s.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all()
         )
-        query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)
+        query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
         if state:
             query = query.where(OutboxMessage.state == state)
-        messages = list(s.execute(query).scalars())
-    files = [] if config.smtp_url else mail_files(config.drop_dir)
+        if to:
+            query = query.where(OutboxMessage.to_address.contains(to, autoescape=True))
+        page = queries.paginate(s, query, page_number())
+    files = [] if config.smtp_url else mail_files(config.drop_dir, limit=MAIL_FILES_SHOWN)
     return render_template(
         "notifications/outbox.html",
-        messages=messages,
+        page=page,
+        messages=page.items,
+        args={k: v for k, v in {"state": state, "to": to}.items() if v},
+        to=to,
+        files=files,
         counts=counts,
         states=STATES,
         state=state,
         smtp=bool(config.smtp_url),
-        files=files,
     )
 
 

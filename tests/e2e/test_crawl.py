@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.conftest import E2E, LiveServer, sign_in
+from tests.e2e.conftest import E2E, LiveServer, running_server, sign_in
 
 pytestmark = E2E
 
@@ -95,6 +96,14 @@ def crawl(page: Any, base: str) -> tuple[list[str], dict[str, str]]:
                 continue
             queue.append(href.split("#")[0])
     return visited, problems
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server of its own: the crawl makes cases for Nepal and Kenya, and the shared server
+    allows one active case per country (other modules use those countries there)."""
+    with running_server(tmp_path_factory.mktemp("e2e-crawl")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ ALL_IN_VIEW = """(container) => Array.from(
 
 
 def test_zoom_fit_and_replay_keep_the_step_in_view(page: Any, live_server: LiveServer) -> None:
-    case = live_server.make_case("KEN", "review_workshop_report", name="Kenya")
+    case = live_server.make_case("TZA", "review_workshop_report", name="Tanzania")
     sign_in(page, "sam")
     page.goto(f"/instances/{case.id}")
     page.wait_for_selector("#diagram[data-ready='1'] svg")

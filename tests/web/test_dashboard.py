@@ -21,7 +21,7 @@ def test_dashboard_counts_countries_and_lists_overdue_tasks(
     clock.advance(timedelta(days=400))
     page = web.html("/dashboard")
     assert page.count('<svg role="img"') == 2
-    assert "expression of interest: 2; approach: 1" in page
+    assert "Expression of interest: 2; Approach: 1" in page
     assert "Candidate" in page
     assert "Overdue tasks" in page and page.count("badge-overdue") >= 3
 

@@ -188,3 +188,31 @@ def test_admin_outbox_shows_failed_messages_with_their_errors_and_the_mail_folde
 def _outbox(engine: Engine) -> list[OutboxMessage]:
     with engine.session() as s:
         return list(s.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())
+
+
+def test_admin_outbox_is_paged_and_filtered_by_recipient(
+    app: Flask, engine: Engine, sign_in: Callable[[str], FlaskClient]
+) -> None:
+    add_user(engine, "ada", ["admin"], email=None)
+    with transaction(engine.sessions) as s:
+        s.add_all(
+            OutboxMessage(
+                dedupe_key=f"k{i}",
+                to_address=f"person{i}@example.org",
+                kind="test",
+                subject=f"Message {i}",
+                body_text="-",
+                state="sent",
+                attempts=1,
+                created_at=engine.now(),
+            )
+            for i in range(120)
+        )
+    admin = sign_in("ada")
+    first = admin.get("/notifications/admin/outbox").get_data(as_text=True)
+    assert first.count('<tr class="outbox-') == 50  # one page, not all 120 rows
+    assert "Page 1 of 3" in first and "Message 119" in first and "Message 69<" not in first
+    third = admin.get("/notifications/admin/outbox?page=3").get_data(as_text=True)
+    assert third.count('<tr class="outbox-') == 20 and "Message 0<" in third
+    found = admin.get("/notifications/admin/outbox?to=person7%40").get_data(as_text=True)
+    assert found.count('<tr class="outbox-') == 1 and "Message 7<" in found

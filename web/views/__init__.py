@@ -7,11 +7,12 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, redirect, url_for
+from flask import Flask, g, redirect, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
+from engine import procedure as tracker
 from engine import queries
 from engine.filetypes import human_size
 from web import assets
@@ -56,6 +57,20 @@ def _nav() -> dict[str, Any]:
     return {"nav_counts": counts, "may_dashboard": me.has(*STAFF)}
 
 
+def stage_name(code: str | None) -> str:
+    """A stage code by the title its process declares (`gcg_report` -> `Report to the GCG`)."""
+    if not code:
+        return "—"
+    if "stage_titles" not in g:
+        try:
+            with engine().session() as s:
+                g.stage_titles = tracker.stage_titles(s)
+        except Exception:  # noqa: BLE001 - a label must not break an (error) page
+            log.exception("Could not read the stage titles")
+            g.stage_titles = {}
+    return str(g.stage_titles.get(code) or code.replace("_", " ").capitalize())
+
+
 def _favicon() -> Response:
     # Browsers ask for /favicon.ico on pages (and files) that carry no <link rel="icon">.
     return redirect(url_for("static", filename="favicon.svg"), code=301)
@@ -74,5 +89,6 @@ def init_app(app: Flask) -> None:
     app.context_processor(_nav)
     app.add_url_rule("/favicon.ico", "favicon", _favicon)
     app.add_template_filter(pretty, "pretty")
+    app.add_template_filter(stage_name, "stage_name")
     app.add_template_filter(human_size, "filesize")
     app.add_template_filter(lambda v: json.dumps(v, sort_keys=True), "tojson_sorted")

@@ -8,7 +8,7 @@ from flask import abort, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import Actor, Engine, NotFound, queries
+from engine import Actor, Engine, NotFound, procedure, queries
 from engine.models import Instance, ProcessModel
 from web.auth import current_actor, the_engine
 from web.inputs import db_int
@@ -76,10 +76,11 @@ def filter_options(session: Session) -> dict[str, list[tuple[str, str]]]:
         {c for c in session.execute(select(Instance.country).distinct()).scalars() if c}
     )
     stages = sorted({s for s in session.execute(select(Instance.stage).distinct()).scalars() if s})
+    titles = procedure.stage_titles(session)
     statuses = ["running", "suspended", "error", "completed", "cancelled"]
     return {
         "processes": processes,
         "countries": [(c, c) for c in countries],
-        "stages": [(s, s.replace("_", " ")) for s in stages],
+        "stages": [(s, titles.get(s) or s.replace("_", " ")) for s in stages],
         "statuses": [(s, s) for s in statuses],
     }

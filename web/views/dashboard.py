@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from engine import queries
+from engine import procedure, queries
 from web.auth import roles_required
 from web.views.common import STAFF, engine, now
 
@@ -16,4 +16,5 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 def index() -> str:
     with engine().session() as s:
         figures = queries.dashboard(s, now())
-        return render_template("dashboard.html", figures=figures, now=now())
+        titles = procedure.stage_titles(s)
+        return render_template("dashboard.html", figures=figures, now=now(), stage_titles=titles)
