@@ -99,16 +99,16 @@ class Settings:
     default; `make run` turns it off for http://127.0.0.1."""
 
     session_idle_minutes: int = 60
-    """`SESSION_IDLE_MINUTES`: a web session unused this long ends."""
+    """`PATHFINDER_SESSION_IDLE_MINUTES`: a web session unused this long ends."""
 
     session_max_hours: int = 12
-    """`SESSION_MAX_HOURS`: a web session ends this long after sign-in, however active."""
+    """`PATHFINDER_SESSION_MAX_HOURS`: a web session ends this long after sign-in, however active."""
 
     token_max_days: int = 365
-    """`TOKEN_MAX_DAYS`: the longest lifetime an API token may have (every token expires)."""
+    """`PATHFINDER_TOKEN_MAX_DAYS`: the longest lifetime an API token may have (every token expires)."""
 
     max_draft_kb: int = 256
-    """`MAX_DRAFT_KB`: the largest draft (unfinished form input) a task keeps."""
+    """`PATHFINDER_MAX_DRAFT_KB`: the largest draft (unfinished form input) a task keeps."""
 
     # -- limits on what a process model may make the engine do (docs/security.md) --
     min_timer_period: float = 60.0
@@ -210,10 +210,10 @@ class Settings:
             max_upload_mb=float(env.get("PATHFINDER_MAX_UPLOAD_MB", "20")),
             simulate=env.get("PATHFINDER_SIMULATE", "") in {"1", "true", "yes"},
             secure_cookies=env.get("PATHFINDER_SECURE_COOKIES", "1") not in {"0", "false", "no"},
-            session_idle_minutes=int(env.get("SESSION_IDLE_MINUTES", "60")),
-            session_max_hours=int(env.get("SESSION_MAX_HOURS", "12")),
-            token_max_days=int(env.get("TOKEN_MAX_DAYS", "365")),
-            max_draft_kb=int(env.get("MAX_DRAFT_KB", "256")),
+            session_idle_minutes=int(env.get("PATHFINDER_SESSION_IDLE_MINUTES", "60")),
+            session_max_hours=int(env.get("PATHFINDER_SESSION_MAX_HOURS", "12")),
+            token_max_days=int(env.get("PATHFINDER_TOKEN_MAX_DAYS", "365")),
+            max_draft_kb=int(env.get("PATHFINDER_MAX_DRAFT_KB", "256")),
             min_timer_period=float(env.get("PATHFINDER_MIN_TIMER_PERIOD", "60")),
             max_timer_catch_up=int(env.get("PATHFINDER_MAX_TIMER_CATCH_UP", "10")),
             max_engine_steps=int(env.get("PATHFINDER_MAX_ENGINE_STEPS", "10000")),

@@ -50,7 +50,7 @@ def create_token(
     """Issue a token for `user`; returns the stored row and the plain token (shown only now).
 
     Every token expires: `lifetime_days=None` gives the longest lifetime allowed, `max_days`
-    (the `TOKEN_MAX_DAYS` setting).
+    (the `PATHFINDER_TOKEN_MAX_DAYS` setting).
     """
     name = name.strip()
     if not name or len(name) > 200:

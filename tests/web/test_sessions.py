@@ -77,7 +77,7 @@ def test_idle_and_absolute_timeouts_end_sessions(
     web.login("sam")
     wall_clock(timedelta(minutes=59))
     assert web.get("/inbox").status_code == 200
-    wall_clock(timedelta(minutes=61))  # SESSION_IDLE_MINUTES (60) without a request
+    wall_clock(timedelta(minutes=61))  # PATHFINDER_SESSION_IDLE_MINUTES (60) without a request
     assert web.get("/inbox").status_code == 302
     web.login("sam")
     for _ in range(12 * 2):  # busy all day: a request every 30 minutes
@@ -85,7 +85,7 @@ def test_idle_and_absolute_timeouts_end_sessions(
         if web.get("/inbox").status_code != 200:
             break
     else:
-        pytest.fail("the session outlived SESSION_MAX_HOURS")
+        pytest.fail("the session outlived PATHFINDER_SESSION_MAX_HOURS")
 
 
 def test_tokens_always_expire_and_end_with_a_password_reset(

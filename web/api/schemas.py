@@ -80,7 +80,7 @@ class TokenRequestSchema(Schema):
         allow_none=True,
         validate=validate.Range(1, 365),
         metadata={
-            "description": "Lifetime in days (1-365, at most the server's TOKEN_MAX_DAYS; "
+            "description": "Lifetime in days (1-365, at most the server's PATHFINDER_TOKEN_MAX_DAYS; "
             "null: that maximum). Every token expires. Default 90."
         },
     )
