@@ -102,10 +102,12 @@ class Settings:
     """`PATHFINDER_SESSION_IDLE_MINUTES`: a web session unused this long ends."""
 
     session_max_hours: int = 12
-    """`PATHFINDER_SESSION_MAX_HOURS`: a web session ends this long after sign-in, however active."""
+    """`PATHFINDER_SESSION_MAX_HOURS`: a web session ends this long after sign-in, however
+    active."""
 
     token_max_days: int = 365
-    """`PATHFINDER_TOKEN_MAX_DAYS`: the longest lifetime an API token may have (every token expires)."""
+    """`PATHFINDER_TOKEN_MAX_DAYS`: the longest lifetime an API token may have (every token
+    expires)."""
 
     max_draft_kb: int = 256
     """`PATHFINDER_MAX_DRAFT_KB`: the largest draft (unfinished form input) a task keeps."""

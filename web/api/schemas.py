@@ -80,8 +80,8 @@ class TokenRequestSchema(Schema):
         allow_none=True,
         validate=validate.Range(1, 365),
         metadata={
-            "description": "Lifetime in days (1-365, at most the server's PATHFINDER_TOKEN_MAX_DAYS; "
-            "null: that maximum). Every token expires. Default 90."
+            "description": "Lifetime in days (1-365, at most the server's "
+            "PATHFINDER_TOKEN_MAX_DAYS; null: that maximum). Every token expires. Default 90."
         },
     )
 
