@@ -26,7 +26,17 @@ from engine.access import may_act_in_lane, may_start
 from engine.models import Instance, ProcessModel, ProcessVersion
 from web import submissionview
 from web.auth import login_required
-from web.views.common import MANAGERS, STAFF, actor, engine, filter_options, now, page_number
+from web.served import stored_file
+from web.views.common import (
+    MANAGERS,
+    STAFF,
+    actor,
+    engine,
+    filter_options,
+    now,
+    page_number,
+    visible_instance,
+)
 
 bp = Blueprint("instances", __name__, url_prefix="/instances")
 
@@ -63,12 +73,7 @@ QUIET = {"element_completed", "gateway_decision", "timer_scheduled"}
 
 
 def _visible(instance_id: int, s: Session) -> Instance:
-    inst = s.get(Instance, instance_id)
-    if inst is None:
-        raise NotFound(f"Instance {instance_id} does not exist.")
-    if not queries.can_view_instance(actor(), inst):
-        raise Forbidden("This country's record belongs to another country.")
-    return inst
+    return visible_instance(s, instance_id)
 
 
 @bp.get("")
@@ -141,9 +146,7 @@ def diagram(instance_id: int) -> Response:
         inst = _visible(instance_id, s)
         version = inst.process_version
         xml = version.files.get(version.main_file) or next(iter(version.files.values()), "")
-    return Response(
-        xml, mimetype="application/xml", headers={"Cache-Control": "private, max-age=300"}
-    )
+    return stored_file(xml, "diagram.bpmn", download=False, cache="private, max-age=300")
 
 
 def _startable(s: Any) -> list[ProcessVersion]:
