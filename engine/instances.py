@@ -156,6 +156,10 @@ def cancel(
         raise InstanceNotRunnable(
             f"Instance {instance_id} is {loaded.row.status}; it cannot be cancelled."
         )
+    reason = reason.strip()
+    if not reason:
+        message = "Give the reason for cancelling: it is recorded in the case's history."
+        raise InvalidData(message, {"reason": message})
     loaded.wf.cancel()
     loaded.row.status = "cancelled"
     loaded.row.completed_at = rt.now()

@@ -62,7 +62,9 @@ def test_list_filters_paginates_and_scopes_by_country(
     api_client: FlaskClient, auth: Auth, start_review: Start
 ) -> None:
     ids = {c: start_review(c)["id"] for c in ("NPL", "KEN", "BRA")}
-    api_client.post(f"/api/v1/instances/{ids['BRA']}/cancel", json={}, headers=auth("admin"))
+    api_client.post(
+        f"/api/v1/instances/{ids['BRA']}/cancel", json={"reason": "test"}, headers=auth("admin")
+    )
 
     everything = api_client.get("/api/v1/instances?per_page=2", headers=auth("secretariat")).json
     assert (everything["total"], everything["pages"], everything["per_page"]) == (3, 2, 2)
@@ -126,6 +128,8 @@ def test_suspend_resume_cancel(
     problem(api_client.post(f"{url}/suspend", json={}, headers=auth("secretariat")), 409)
     assert api_client.post(f"{url}/resume", headers=auth("secretariat")).json["status"] == "running"
 
+    empty = api_client.post(f"{url}/cancel", json={"reason": "  "}, headers=auth("admin"))
+    assert problem(empty, 422)["errors"]["reason"].startswith("Give the reason")
     cancelled = api_client.post(
         f"{url}/cancel", json={"reason": "withdrawn"}, headers=auth("admin")
     )

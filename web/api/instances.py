@@ -112,7 +112,7 @@ def resume_instance(instance_id: int) -> dict[str, Any]:
 @blp.route(f"/<{ID}:instance_id>/cancel", methods=["POST"])
 @blp.arguments(ReasonSchema)
 @blp.response(200, InstanceDetailSchema)
-@blp.problems(403, 404, 409)
+@blp.problems(403, 404, 409, 422)
 @blp.doc(description=_MANAGE_DOC)
 def cancel_instance(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
     """Cancel an instance for good"""
