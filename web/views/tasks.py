@@ -309,33 +309,11 @@ def submit(task_id: str) -> Response | tuple[str, int]:
             )
         if action.startswith(("add_row:", "remove_row:")):
             return _render(s, ht, values=values, extra=extra, lock_version=lock_version)
-        if action == "save_draft":
-            try:
-                engine().save_draft(task_id, values, me)
-            except InvalidData as err:
-                return _render(
-                    s,
-                    ht,
-                    values=values,
-                    errors=err.errors,
-                    extra=extra,
-                    lock_version=lock_version,
-                    status=422,
-                )
-            except Conflict as err:
-                return _render(
-                    s,
-                    ht,
-                    values=values,
-                    extra=extra,
-                    conflict=err.message,
-                    lock_version=lock_version,
-                    status=409,
-                )
-            flash("Draft saved. You can come back to it at any time.", "success")
-            return redirect(url_for("tasks.show", task_id=task_id))
         try:
-            engine().complete(task_id, values, me, expected_version=lock_version)
+            if action == "save_draft":
+                engine().save_draft(task_id, values, me)
+            else:
+                engine().complete(task_id, values, me, expected_version=lock_version)
         except InvalidData as err:
             return _render(
                 s,
@@ -358,6 +336,9 @@ def submit(task_id: str) -> Response | tuple[str, int]:
                 lock_version=lock_version,
                 status=409,
             )
+    if action == "save_draft":
+        flash("Draft saved. You can come back to it at any time.", "success")
+        return redirect(url_for("tasks.show", task_id=task_id))
     flash(f"Done: {ht.name}.", "success")
     return redirect(url_for("tasks.inbox"))
 
