@@ -107,7 +107,19 @@ def test_models_page_lists_versions_with_deployer_and_instances(
     assert 'id="model-pathfinder"' in page
     assert '<tr data-version="1">' in page
     assert "system" in page  # deployed_by of the bundled deploy
-    assert '<td class="count">1</td>' in page
+    assert '<td class="num">1</td>' in page  # a plain right-aligned number, not a nav badge
+
+
+def test_a_superseded_version_does_not_say_it_can_start_cases(
+    login: Callable[[str], Web], deployed: Engine
+) -> None:
+    changed = PATHFINDER.replace('name="Register the approach"', 'name="Register it"')
+    deployed.deploy({"pathfinder.bpmn": changed.encode()}, forms_for(deployed), "olu")
+    page = login("process_owner").html("/modeler/")
+    old = page.split('<tr data-version="1">')[1].split("</tr>")[0]
+    new = page.split('<tr data-version="2">')[1].split("</tr>")[0]
+    assert "superseded by version 2" in old and ">yes<" not in old
+    assert "<td>yes</td>" in new
 
 
 def test_editor_page_carries_the_form_files_and_the_diagram_url(
