@@ -51,7 +51,8 @@ def test_form_is_rendered_on_the_server_with_a_label_for_every_input(
     assert 'type="url" name="letter_url"' in page
     assert 'type="checkbox" name="topics_covered" value="forced_labour"' in page
     assert 'type="radio" name="addressee" value="ilo_director_general"' in page
-    assert "ILO director general" in page  # enum values get readable labels
+    assert "ILO Director-General" in page  # choices carry the titles the form gives them
+    assert "Forced Labour Convention, 1930 (No. 29)" in page and "Buenos Aires Declaration" in page
     assert '<textarea name="summary"' in page
     # every visible input has a label (for=id) or sits inside a <label>/<fieldset>
     import re
