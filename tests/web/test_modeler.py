@@ -382,6 +382,11 @@ def test_migration_page_dry_run_then_move(
     web = login("process_owner")
     page = web.html("/modeler/pathfinder/migrate")
     assert f'<tr data-instance="{case.id}" data-can-move="yes">' in page
+    # Where it is, by element name, with the id on hover.
+    assert (
+        '<span title="register_approach" data-element-id="register_approach">Register the approach</span>'
+        in page
+    )
     response = web.post("/modeler/pathfinder/migrate", [("to", "2"), ("instance", str(case.id))])
     assert response.status_code == 302
     with deployed.session() as s:
