@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Actor, Forbidden
+from engine import Actor, Forbidden, InvalidData
 from tests.processes.driver import LANE_ACTORS, Pathfinder
-from tests.processes.samples import SHORTFALL_JUSTIFIED, SHORTFALL_UNJUSTIFIED
+from tests.processes.samples import SHORTFALL_JUSTIFIED, SHORTFALL_UNJUSTIFIED, sample
+
+CHAIR = LANE_ACTORS["GCG Chair"]
 
 # -- before the award ---------------------------------------------------------------------------
 
@@ -177,6 +179,7 @@ def test_withdrawal_after_the_award_stops_every_loop(pathfinder: Pathfinder) -> 
     p.to_award()
     p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
     p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do("decide_on_hold")
     assert p.offered() == {"record_support_to_alliance": "Country", "document_progress": "Country"}
     p.withdraw()
     assert (p.stage(), p.variables()["pathfinder_status"]) == ("withdrawn", "withdrawn")
@@ -240,9 +243,14 @@ def test_two_unjustified_shortfalls_in_a_row_put_the_status_on_hold(pathfinder: 
     v = p.variables()
     assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 1)
     p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    # The gateways only detect the second unjustified review; the GCG decides (the Chair records).
+    assert p.offered() == {"record_support_to_alliance": "Country", "decide_on_hold": "GCG Chair"}
+    assert p.status() == "pathfinder"
+    p.do("decide_on_hold")
     v = p.variables()
     assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("on_hold", 2)
     assert v["put_on_hold_at"] == "2029-09-15"
+    assert (v["hold_confirmed"], v["hold_letter_date"]) == (True, "2029-09-20")
     assert p.stage() == "pathfinder"
     # The country can document progress at any time, and the annual cycle continues.
     assert p.offered() == {"record_support_to_alliance": "Country", "document_progress": "Country"}
@@ -266,6 +274,7 @@ def test_on_hold_documented_progress_accepted_reinstates(pathfinder: Pathfinder)
     p.to_award()
     p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
     p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do("decide_on_hold")
     p.wait_until("2030-03-01")
     p.do("document_progress", progress_summary="Some inspections resumed.")
     assert p.offered()["assess_documented_progress"] == "Secretariat"
@@ -289,6 +298,10 @@ def test_a_third_unjustified_review_while_on_hold_keeps_one_hold(pathfinder: Pat
     p.to_award()
     for year in (1, 2, 3):
         p.annual_review(year, **SHORTFALL_UNJUSTIFIED)
+        if year == 2:
+            p.do("decide_on_hold")
+    # Already on hold: the third review asks for no second decision.
+    assert "decide_on_hold" not in p.offered()
     v = p.variables()
     assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("on_hold", 3)
     assert [t.element_id for t in p.ready()].count("document_progress") == 1
@@ -299,6 +312,7 @@ def test_a_second_hold_later(pathfinder: Pathfinder) -> None:
     p.to_award()
     p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
     p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do("decide_on_hold")
     p.do("document_progress")
     p.do("assess_documented_progress")
     assert p.status() == "pathfinder"
@@ -306,6 +320,7 @@ def test_a_second_hold_later(pathfinder: Pathfinder) -> None:
     p.annual_review(3, **SHORTFALL_UNJUSTIFIED)
     assert (p.status(), p.variables()["consecutive_unjustified_reviews"]) == ("pathfinder", 1)
     p.annual_review(4, **SHORTFALL_UNJUSTIFIED)
+    p.do("decide_on_hold")
     assert (p.status(), p.variables()["consecutive_unjustified_reviews"]) == ("on_hold", 2)
     assert p.offered()["document_progress"] == "Country"
     holds = [
@@ -337,7 +352,8 @@ def test_ten_years_of_reviews_on_calendar_exact_anniversaries(pathfinder: Pathfi
         seen.append(p.variables()["next_review_at"])
         p.annual_review(year, **decision)
         p.do("record_support_to_alliance")
-        if year == 6:  # on hold after years 5 and 6: document progress, reinstated
+        if year == 6:
+            p.do("decide_on_hold")  # on hold after years 5 and 6: document progress, reinstated
             assert p.status() == "on_hold"
             p.do("document_progress")
             p.do("assess_documented_progress")
@@ -383,7 +399,94 @@ def test_a_good_review_while_on_hold_resets_the_count_but_does_not_reinstate(
     p.to_award()
     p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
     p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do("decide_on_hold")
     p.annual_review(3)
     v = p.variables()
     assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("on_hold", 0)
     assert p.offered()["document_progress"] == "Country"
+
+
+# -- the second edition: no country gets stuck, the GCG decides a hold ---------------------------
+
+
+def test_support_outside_the_country_has_no_due_date(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    support = p.task("record_support_to_alliance")
+    assert support.due_at is None  # no overdue mail, no escalation for a standing offer
+
+
+def test_a_country_that_never_reports_is_reviewed_on_time_and_can_be_put_on_hold(
+    pathfinder: Pathfinder,
+) -> None:
+    p = pathfinder
+    p.to_award()
+    v = p.variables()
+    assert (v["next_review_at"], v["annual_report_due_at"]) == ("2028-09-15", "2028-11-14")
+    for year, (anniversary, due) in enumerate(
+        [("2028-09-15", "2028-11-14"), ("2029-09-15", "2029-11-14")], start=1
+    ):
+        p.wait_until(anniversary)
+        assert p.offered()["submit_annual_progress_report"] == "Country"
+        p.wait_until(f"{due[:-2]}{int(due[-2:]) - 1:02d}")  # the day before the due date
+        assert "prepare_annual_review" not in p.offered()
+        p.wait_until(due)
+        # The report is no longer asked for; the review goes ahead without it.
+        offered = p.offered()
+        assert "submit_annual_progress_report" not in offered
+        assert offered["prepare_annual_review"] == "Secretariat"
+        assert p.variables()["last_missing_report_review"] == year
+        p.do("prepare_annual_review")
+        p.do("decide_annual_review", **SHORTFALL_UNJUSTIFIED)
+    assert p.variables()["consecutive_unjustified_reviews"] == 2
+    assert p.offered()["decide_on_hold"] == "GCG Chair"
+    assert "record_no_report" in p.reached() and "flow_report_overdue" in p.reached()
+
+
+def test_hold_not_confirmed_keeps_the_status_and_the_count(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do(
+        "decide_on_hold",
+        hold_confirmed=False,
+        hold_letter_date=None,
+        hold_decision_reason="A change of government delayed the plan; the new one is committed.",
+    )
+    v = p.variables()
+    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 2)
+    assert v["hold_confirmed"] is False
+    assert v["hold_decision_reason"].startswith("A change of government")
+    assert "put_on_hold_at" not in v
+    assert p.offered() == {"record_support_to_alliance": "Country"}
+    # The next unjustified review asks the GCG again.
+    p.annual_review(3, **SHORTFALL_UNJUSTIFIED)
+    assert p.offered()["decide_on_hold"] == "GCG Chair"
+    p.do("decide_on_hold")
+    assert p.status() == "on_hold"
+
+
+def test_a_hold_needs_a_reason_and_a_letter_date_when_confirmed(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    task = p.task("decide_on_hold")
+    with pytest.raises(InvalidData):
+        p.engine.complete(task.id, sample("decide_on_hold", hold_letter_date=None), CHAIR)
+    with pytest.raises(InvalidData):
+        p.engine.complete(task.id, sample("decide_on_hold", hold_decision_reason=""), CHAIR)
+    assert p.status() == "pathfinder"
+
+
+def test_unjustified_justified_unjustified_asks_for_no_hold(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2, **SHORTFALL_JUSTIFIED)
+    p.annual_review(3, **SHORTFALL_UNJUSTIFIED)
+    v = p.variables()
+    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 1)
+    assert "decide_on_hold" not in p.offered()
+

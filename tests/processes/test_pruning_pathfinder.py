@@ -63,6 +63,8 @@ def _scenario(p: Pathfinder, each_step: Callable[[str], None]) -> None:
         p.do("record_support_to_alliance")
         each_step(f"year {year}: record_support_to_alliance")
         if year in HOLDS:
+            p.do("decide_on_hold")
+            each_step(f"year {year}: decide_on_hold")
             assert p.status() == "on_hold"
             if year == min(HOLDS):
                 p.do("document_progress")
