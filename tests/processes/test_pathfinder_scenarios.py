@@ -489,4 +489,3 @@ def test_unjustified_justified_unjustified_asks_for_no_hold(pathfinder: Pathfind
     v = p.variables()
     assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 1)
     assert "decide_on_hold" not in p.offered()
-
