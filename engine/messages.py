@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
@@ -73,26 +74,45 @@ def _split(text: str | None) -> frozenset[str]:
     return frozenset(part for part in _SEPARATORS.split(text or "") if part)
 
 
+def _catchers(task: Any) -> list[tuple[Any, Any]]:
+    """(event definition, spec declaring it) for each message `task` waits for. An event-based
+    gateway holds its events' definitions itself (SpiffWorkflow moves them there), in the order
+    of its outgoing flows; the properties stay on the catch event after it."""
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, MessageEventDefinition):
+        return [(definition, spec)]
+    if isinstance(definition, MultipleEventDefinition) and not getattr(
+        definition, "parallel", False
+    ):
+        targets = list(getattr(spec, "outputs", []) or [])
+        return [
+            (d, targets[i] if i < len(targets) else spec)
+            for i, d in enumerate(definition.event_definitions)
+            if isinstance(d, MessageEventDefinition)
+        ]
+    return []
+
+
 def waiting_messages(wf: BpmnWorkflow) -> list[MessageRule]:
     """The rules of every message a waiting event of `wf` catches, one per message name."""
     rules: dict[str, MessageRule] = {}
     for task in wf.get_tasks(state=TaskState.WAITING):
-        spec = task.task_spec
-        definition = getattr(spec, "event_definition", None)
-        name = getattr(definition, "name", None)
-        if not isinstance(definition, MessageEventDefinition) or not name or name in rules:
-            continue
-        extensions = getattr(spec, "extensions", None) or {}
-        props = extensions.get("properties") or {}
-        senders = _split(props.get("messageSenders")) if "messageSenders" in props else None
-        rules[name] = MessageRule(
-            name=name,
-            element_id=getattr(spec, "bpmn_id", None),
-            element_name=getattr(spec, "bpmn_name", None),
-            fields=_split(props.get("messagePayload")),
-            senders=senders if senders is not None else DEFAULT_SENDERS,
-            definition=type(definition)(name),
-        )
+        for definition, spec in _catchers(task):
+            name = getattr(definition, "name", None)
+            if not name or name in rules:
+                continue
+            extensions = getattr(spec, "extensions", None) or {}
+            props = extensions.get("properties") or {}
+            senders = _split(props.get("messageSenders")) if "messageSenders" in props else None
+            rules[name] = MessageRule(
+                name=name,
+                element_id=getattr(spec, "bpmn_id", None),
+                element_name=getattr(spec, "bpmn_name", None),
+                fields=_split(props.get("messagePayload")),
+                senders=senders if senders is not None else DEFAULT_SENDERS,
+                definition=type(definition)(name),
+            )
     return list(rules.values())
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Actor, Forbidden, InvalidData
+from engine import Actor, Forbidden, InvalidData, MessageRefused
 from tests.processes.driver import LANE_ACTORS, Pathfinder
 from tests.processes.samples import SHORTFALL_JUSTIFIED, SHORTFALL_UNJUSTIFIED, sample
 
 CHAIR = LANE_ACTORS["GCG Chair"]
+SECRETARIAT = LANE_ACTORS["Secretariat"]
 
 # -- before the award ---------------------------------------------------------------------------
 
@@ -489,3 +490,54 @@ def test_unjustified_justified_unjustified_asks_for_no_hold(pathfinder: Pathfind
     v = p.variables()
     assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 1)
     assert "decide_on_hold" not in p.offered()
+
+
+def test_a_postponed_gcg_meeting_gets_a_new_date(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.start()
+    p.do("register_approach")
+    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+    rules = {r.name: r for r in p.engine.message_rules(p.id, LANE_ACTORS["Secretariat"])}
+    assert set(rules["gcg_meeting_rescheduled"].fields) == {"gcg_meeting_date", "reason"}
+    assert rules["gcg_meeting_rescheduled"].element_id == "gcg_meeting_rescheduled"
+    assert "gcg_meeting_rescheduled" not in {
+        r.name for r in p.engine.message_rules(p.id, LANE_ACTORS["GCG"])
+    }
+    p.engine.send_message(
+        p.id,
+        "gcg_meeting_rescheduled",
+        {"gcg_meeting_date": "2027-03-20", "reason": "The GCG meeting was postponed."},
+        LANE_ACTORS["Secretariat"],
+    )
+    p.check_round_trip()
+    v = p.variables()
+    assert (v["gcg_meeting_date"], v["previous_gcg_meeting_date"]) == ("2027-03-20", "2027-02-15")
+    assert v["gcg_meeting_reschedule_reason"] == "The GCG meeting was postponed."
+    p.wait_until("2027-02-15")
+    assert p.offered() == {}  # the old date no longer counts
+    p.wait_until("2027-03-20")
+    assert p.offered() == {"record_observer_participation": "GCG"}
+    # Once the meeting took place there is nothing left to reschedule.
+    assert "gcg_meeting_rescheduled" not in {
+        r.name for r in p.engine.message_rules(p.id, LANE_ACTORS["Secretariat"])
+    }
+
+
+def test_a_new_meeting_date_that_is_not_a_date_is_refused_and_nothing_changes(
+    pathfinder: Pathfinder,
+) -> None:
+    p = pathfinder
+    p.start()
+    p.do("register_approach")
+    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+    with pytest.raises(MessageRefused, match="not recorded.*next spring"):
+        p.engine.send_message(
+            p.id, "gcg_meeting_rescheduled", {"gcg_meeting_date": "next spring"}, SECRETARIAT
+        )
+    assert p.instance().status == "running"
+    assert p.variables()["gcg_meeting_date"] == "2027-02-15"
+    assert "gcg_meeting_rescheduled" in {
+        r.name for r in p.engine.message_rules(p.id, SECRETARIAT)
+    }
+    p.wait_until("2027-02-15")
+    assert p.offered() == {"record_observer_participation": "GCG"}
