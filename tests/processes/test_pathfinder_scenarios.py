@@ -536,8 +536,6 @@ def test_a_new_meeting_date_that_is_not_a_date_is_refused_and_nothing_changes(
         )
     assert p.instance().status == "running"
     assert p.variables()["gcg_meeting_date"] == "2027-02-15"
-    assert "gcg_meeting_rescheduled" in {
-        r.name for r in p.engine.message_rules(p.id, SECRETARIAT)
-    }
+    assert "gcg_meeting_rescheduled" in {r.name for r in p.engine.message_rules(p.id, SECRETARIAT)}
     p.wait_until("2027-02-15")
     assert p.offered() == {"record_observer_participation": "GCG"}
