@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Actor, Forbidden, InvalidData, MessageRefused
+from engine import Actor, Forbidden, InvalidData, MessageRefused, NotReady
 from tests.processes.driver import LANE_ACTORS, Pathfinder
 from tests.processes.samples import SHORTFALL_JUSTIFIED, SHORTFALL_UNJUSTIFIED, sample
 
@@ -539,3 +539,68 @@ def test_a_new_meeting_date_that_is_not_a_date_is_refused_and_nothing_changes(
     assert "gcg_meeting_rescheduled" in {r.name for r in p.engine.message_rules(p.id, SECRETARIAT)}
     p.wait_until("2027-02-15")
     assert p.offered() == {"record_observer_participation": "GCG"}
+
+
+def _close(p: Pathfinder, **payload: str) -> None:
+    p.engine.send_message(p.id, "case_closure", payload, SECRETARIAT)
+    p.check_round_trip()
+
+
+@pytest.mark.parametrize(
+    ("stalled_at", "done_before"),
+    [
+        ("submit_expression_of_interest", []),
+        (
+            "submit_workshop_report",
+            ["submit_expression_of_interest", "review_expression_of_interest"],
+        ),
+        (
+            "report_back_to_gcg",
+            [
+                "submit_expression_of_interest",
+                "review_expression_of_interest",
+                "submit_workshop_report",
+                "review_workshop_report",
+            ],
+        ),
+    ],
+)
+def test_the_secretariat_closes_a_case_that_stalls_before_the_award(
+    pathfinder: Pathfinder, stalled_at: str, done_before: list[str]
+) -> None:
+    p = pathfinder
+    p.to_expression_of_interest()
+    for element in done_before:
+        p.do(element)
+    assert p.offered() == {stalled_at: "Country"}
+    country = LANE_ACTORS["Country"]
+    assert "case_closure" not in {r.name for r in p.engine.message_rules(p.id, country)}
+    with pytest.raises(Forbidden):
+        p.engine.send_message(p.id, "case_closure", {"reason": "x"}, country)
+    p.wait(days=400)  # nothing from the country for over a year
+    _close(p, reason="No answer to three reminders since 2027.", letter_date="2028-06-01")
+    v = p.variables()
+    assert (p.stage(), v["pathfinder_status"]) == ("closed", "closed")
+    assert v["closure_reason"] == "No answer to three reminders since 2027."
+    assert v["closure_letter_date"] == "2028-06-01"
+    assert p.offered() == {}
+    assert p.instance().status == "completed"
+
+
+def test_a_case_cannot_be_closed_as_stalled_after_the_award(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    names = {r.name for r in p.engine.message_rules(p.id, SECRETARIAT)}
+    assert "case_closure" not in names and "withdrawal" in names
+    with pytest.raises(NotReady):
+        p.engine.send_message(p.id, "case_closure", {"reason": "x"}, SECRETARIAT)
+    assert p.status() == "pathfinder"
+
+
+def test_closing_needs_a_letter_date_that_is_a_date(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_expression_of_interest()
+    with pytest.raises(MessageRefused, match="not recorded"):
+        _close(p, reason="Stalled")
+    assert p.instance().status == "running"
+    assert p.offered() == {"submit_expression_of_interest": "Country"}
