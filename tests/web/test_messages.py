@@ -142,3 +142,32 @@ def test_the_web_reschedules_the_gcg_meeting_after_a_confirmation(
     # The GCG itself is not offered the action.
     gcg = login("gcg")
     assert url not in gcg.html(f"/instances/{case.id}")
+
+
+def test_the_web_closes_a_stalled_case_after_a_confirmation(
+    login: Callable[[str], Web], deployed: Engine, make_case: Callable[..., Instance]
+) -> None:
+    case = make_case("KEN")  # waiting for the expression of interest
+    web = login("secretariat")
+    url = f"/instances/{case.id}/messages/case_closure"
+    assert url in web.html(f"/instances/{case.id}")
+    confirm = web.html(url)
+    assert "Closed before the award" in confirm
+    assert 'type="date" id="field-letter_date"' in confirm and 'name="reason"' in confirm
+    assert deployed.instance(case.id).status == "running"  # nothing happens on GET
+    done = web.post(
+        url, data={"confirm": "yes", "reason": "No answer since 2025", "letter_date": "2026-10-30"}
+    )
+    assert done.status_code == 302
+    after = deployed.instance(case.id)
+    assert (after.status, after.stage, after.data["pathfinder_status"]) == (
+        "completed",
+        "closed",
+        "closed",
+    )
+    assert after.data["closure_letter_date"] == "2026-10-30"
+    # The country's focal point is offered no such action on its own open case.
+    other = make_case("KEN")
+    assert f"/instances/{other.id}/messages/case_closure" not in login("kofi").html(
+        f"/instances/{other.id}"
+    )
