@@ -69,6 +69,8 @@ class Country:
     """False: the country never sends its annual report (each review goes ahead without it)."""
     meeting_postponed: bool = False
     """The Secretariat reschedules the GCG meeting once, a month later."""
+    closed_when_stalled_at: str | None = None
+    """The country stops answering at this task: the Secretariat closes the case a year on."""
 
 
 # fmt: off
@@ -117,6 +119,11 @@ COUNTRIES = (
         "CHL", "Chile", "Americas", "Hon. Jeannette Jara", "Ministry of Labour and Social Security",
         "Camila Rojas", date(2026, 10, 12), meeting_postponed=True,
         stop_at="record_observer_participation",
+    ),
+    Country(
+        "ARG", "Argentina", "Americas", "Hon. Claudio Moroni",
+        "Ministry of Labour, Employment and Social Security", "Lucía Fernández",
+        date(2022, 4, 4), closed_when_stalled_at="submit_workshop_report",
     ),
     Country(
         "ETH", "Ethiopia", "Africa", "H.E. Muferiat Kamil", "Ministry of Labour and Skills",
@@ -415,6 +422,10 @@ class _Driver:
             tasks = self.engine.ready_tasks(instance_id)
             if c.stop_at and any(t.element_id == c.stop_at for t in tasks):
                 return
+            stalled = [t for t in tasks if t.element_id == c.closed_when_stalled_at]
+            if stalled:
+                yield from self._close_stalled(c, instance_id, stalled[0])
+                return
             if not c.sends_reports:  # the report's due date passes; the review goes on without
                 tasks = [t for t in tasks if t.element_id != "submit_annual_progress_report"]
             if not tasks:
@@ -436,6 +447,19 @@ class _Driver:
             done[task.element_id] = done.get(task.element_id, 0) + 1
             if task.element_id == "invite_to_gcg_meeting" and c.meeting_postponed:
                 yield from self._postpone_meeting(c, instance_id)
+
+    def _close_stalled(self, c: Country, instance_id: int, task: HumanTask) -> Iterator[str]:
+        if not self.wait_until(instance_id, task.created_at + timedelta(days=365)):
+            return
+        payload = {
+            "reason": "No workshop report and no answer to three reminders in a year.",
+            "letter_date": self.clock.now().date().isoformat(),
+        }
+        secretariat = next(a for a in self.actors.values() if "secretariat" in a.roles)
+        try:
+            self.engine.send_message(instance_id, "case_closure", payload, secretariat)
+        except EngineError as err:
+            yield f"  {c.iso}: could not close the stalled case: {err.message}"
 
     def _postpone_meeting(self, c: Country, instance_id: int) -> Iterator[str]:
         data = self.engine.instance(instance_id).data or {}

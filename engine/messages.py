@@ -8,6 +8,7 @@ A message's catch event declares both in its SpiffWorkflow properties (the model
   variables the model did not hand to it. Without the property, a message carries no payload.
 - ``messageSenders``: the roles that may send it (e.g. ``secretariat admin``). Without the
   property only admins and the Secretariat may, never a country's focal point.
+- ``messageRequired``: payload fields that must be given and not blank (e.g. ``reason``).
 
 The API and the web's confirmation page both go through `waiting_message` and `check`.
 """
@@ -61,6 +62,8 @@ class MessageRule:
     """That event's name as shown in the diagram."""
     fields: frozenset[str]
     """Payload fields the message may carry."""
+    required: frozenset[str]
+    """Payload fields it must carry, not blank."""
     senders: frozenset[str]
     """Roles that may send it."""
     definition: Any
@@ -110,6 +113,7 @@ def waiting_messages(wf: BpmnWorkflow) -> list[MessageRule]:
                 element_id=getattr(spec, "bpmn_id", None),
                 element_name=getattr(spec, "bpmn_name", None),
                 fields=_split(props.get("messagePayload")),
+                required=_split(props.get("messageRequired")),
                 senders=senders if senders is not None else DEFAULT_SENDERS,
                 definition=type(definition)(name),
             )
@@ -128,6 +132,14 @@ def check(rule: MessageRule, actor: Actor, payload: Mapping[str, Any]) -> None:
         raise Forbidden(
             f"Your roles do not allow sending the message '{rule.name}' (it is for: {roles}).",
             message_name=rule.name,
+        )
+    missing = sorted(f for f in rule.required if not str(payload.get(f) or "").strip())
+    if missing:
+        raise MessageRefused(
+            f"The message '{rule.name}' needs the field '{missing[0]}'; give it and send again.",
+            message_name=rule.name,
+            field=missing[0],
+            fields=missing,
         )
     extra = sorted(set(payload) - rule.fields)
     if extra:

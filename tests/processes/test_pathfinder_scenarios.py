@@ -532,7 +532,10 @@ def test_a_new_meeting_date_that_is_not_a_date_is_refused_and_nothing_changes(
     p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
     with pytest.raises(MessageRefused, match="not recorded.*next spring"):
         p.engine.send_message(
-            p.id, "gcg_meeting_rescheduled", {"gcg_meeting_date": "next spring"}, SECRETARIAT
+            p.id,
+            "gcg_meeting_rescheduled",
+            {"gcg_meeting_date": "next spring", "reason": "Postponed"},
+            SECRETARIAT,
         )
     assert p.instance().status == "running"
     assert p.variables()["gcg_meeting_date"] == "2027-02-15"
@@ -597,10 +600,14 @@ def test_a_case_cannot_be_closed_as_stalled_after_the_award(pathfinder: Pathfind
     assert p.status() == "pathfinder"
 
 
-def test_closing_needs_a_letter_date_that_is_a_date(pathfinder: Pathfinder) -> None:
+def test_closing_needs_a_reason_and_a_letter_date(pathfinder: Pathfinder) -> None:
     p = pathfinder
     p.to_expression_of_interest()
-    with pytest.raises(MessageRefused, match="not recorded"):
+    with pytest.raises(MessageRefused, match="needs the field 'letter_date'"):
         _close(p, reason="Stalled")
+    with pytest.raises(MessageRefused, match="needs the field 'reason'"):
+        _close(p, reason="  ", letter_date="2027-05-01")
+    with pytest.raises(MessageRefused, match="not recorded"):
+        _close(p, reason="Stalled", letter_date="May 2027")
     assert p.instance().status == "running"
     assert p.offered() == {"submit_expression_of_interest": "Country"}

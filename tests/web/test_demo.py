@@ -31,6 +31,12 @@ def test_seed_creates_users_and_cases_once(deployed: Engine, settings: Settings)
     assert "decide_on_hold" in {t.element_id for t in deployed.ready_tasks(cases["UGA"].id)}
     mdg = cases["MDG"].data  # the GCG did not confirm the hold
     assert (mdg["hold_confirmed"], mdg["pathfinder_status"]) == (False, "pathfinder")
+    arg = cases["ARG"]  # stalled before the award, closed by the Secretariat
+    assert (arg.status, arg.stage, arg.data["closure_reason"][:13]) == (
+        "completed",
+        "closed",
+        "No workshop r",
+    )
     chl = cases["CHL"].data  # the GCG meeting was postponed
     assert chl["gcg_meeting_date"] > chl["previous_gcg_meeting_date"]
     assert cases["VNM"].stage == "gcg_report"

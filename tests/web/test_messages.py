@@ -124,11 +124,13 @@ def test_the_web_reschedules_the_gcg_meeting_after_a_confirmation(
     url = f"/instances/{case.id}/messages/gcg_meeting_rescheduled"
     assert url in web.html(f"/instances/{case.id}")
     confirm = web.html(url)
-    assert 'type="date" id="field-gcg_meeting_date" name="gcg_meeting_date"' in confirm
+    assert 'type="date" id="field-gcg_meeting_date" name="gcg_meeting_date" required' in confirm
     assert 'name="reason"' in confirm
     assert "GCG meeting rescheduled" in confirm
     # A value the model cannot use is refused with the reason; nothing changes.
-    refused = web.post(url, data={"confirm": "yes", "gcg_meeting_date": "next spring"})
+    refused = web.post(
+        url, data={"confirm": "yes", "gcg_meeting_date": "next spring", "reason": "Postponed"}
+    )
     assert refused.status_code == 302
     assert "not recorded" in web.html(f"/instances/{case.id}")
     assert deployed.instance(case.id).data["gcg_meeting_date"] == "2027-02-15"
