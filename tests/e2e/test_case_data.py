@@ -93,7 +93,7 @@ def test_the_second_annual_review_compares_with_last_year(
     from engine.demo import drive
 
     engine = live_server.engine
-    case = live_server.make_case("KEN", "decide_annual_review", name="Kenya")
+    case = live_server.make_case("MWI", "decide_annual_review", name="Malawi")
     [decide] = [t for t in engine.ready_tasks(case.id) if t.element_id == "decide_annual_review"]
     engine.complete(
         decide.id,
