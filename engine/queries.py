@@ -141,6 +141,7 @@ def task_query(
     actor: Actor,
     *,
     now: datetime,
+    instance_id: int | None = None,
     process_key: str | None = None,
     country: str | None = None,
     stage: str | None = None,
@@ -154,8 +155,11 @@ def task_query(
 ) -> Page[HumanTask]:
     """The open tasks `actor` may act on, filtered, sorted (`due`, `-due`, `created`, `-created`,
     `name`) and paginated. The total is counted up to `COUNT_CAP` (or the end of the page):
-    `Page.total_capped` says there are more."""
+    `Page.total_capped` says there are more. With `instance_id`, only that instance's tasks
+    (found by its index, without reading the inbox)."""
     query = _actionable(session, actor)
+    if instance_id is not None:
+        query = query.where(HumanTask.instance_id == instance_id)
     if process_key:
         query = query.where(HumanTask.process_key == process_key)
     if country:
@@ -267,6 +271,16 @@ def can_view_instance(actor: Actor, instance: Instance) -> bool:
     )
 
 
+def task_with_instance(session: Session, task_id: str) -> tuple[HumanTask, Instance] | None:
+    """A task row with its instance row, in one statement (every API task route starts here)."""
+    found = session.execute(
+        select(HumanTask, Instance)
+        .join(Instance, Instance.id == HumanTask.instance_id)
+        .where(HumanTask.id == task_id)
+    ).first()
+    return (found[0], found[1]) if found is not None else None
+
+
 def open_tasks(session: Session, instance_id: int) -> list[HumanTask]:
     """An instance's open tasks, oldest first."""
     return list(
@@ -291,8 +305,10 @@ def completed_tasks(session: Session, instance_id: int) -> list[HumanTask]:
 
 def element_states(
     session: Session, instance_id: int, up_to_seq: int | None = None
-) -> dict[str, list[str]]:
-    """Element ids to highlight on the diagram: completed, active (open tasks), waiting (timers).
+) -> dict[str, Any]:
+    """Element ids to highlight on the diagram: completed, active (open tasks), waiting (timers),
+    and under `counts` how often each element was done, how many of it are open and how many
+    incidents (errors) it had, for the badges on the diagram (as Camunda Operate shows them).
 
     With `up_to_seq`, the state as it stood after that audit event (for replay).
     """
@@ -304,7 +320,13 @@ def element_states(
     completed: set[str] = set()
     active: Counter[str] = Counter()
     waiting: Counter[str] = Counter()
+    finished: dict[str, Counter[str]] = {}
+    incidents: Counter[str] = Counter()
     for kind, element, _data in session.execute(query.order_by(AuditEvent.seq)).all():
+        if kind in ("element_completed", "task_completed", "timer_fired"):
+            finished.setdefault(element, Counter())[kind] += 1
+        if kind in ("instance_error", "incident"):
+            incidents[element] += 1
         if kind in ("element_completed", "task_completed"):
             completed.add(element)
             active[element] = (
@@ -331,7 +353,25 @@ def element_states(
         "completed": sorted(completed),
         "active": sorted(e for e, n in active.items() if n > 0),
         "waiting": sorted(e for e, n in waiting.items() if n > 0),
+        "counts": _element_counts(finished, active, incidents),
     }
+
+
+def _element_counts(
+    finished: dict[str, Counter[str]], active: Counter[str], incidents: Counter[str]
+) -> dict[str, dict[str, int]]:
+    # A user task records both task_completed and element_completed: count the larger, once.
+    done = {e: max(c.values()) for e, c in finished.items()}
+    out: dict[str, dict[str, int]] = {}
+    for element in sorted(set(done) | set(active) | set(incidents)):
+        row = {
+            "done": done.get(element, 0),
+            "active": active[element],
+            "incidents": incidents[element],
+        }
+        if any(row.values()):
+            out[element] = row
+    return out
 
 
 def dashboard(session: Session, now: datetime, process_key: str = "pathfinder") -> dict[str, Any]:
