@@ -415,7 +415,7 @@ class _Driver:
         with self.engine.session() as s:
             model = s.get(ProcessModel, PROCESS)
             lane_roles = dict(model.lane_roles or {}) if model else {}
-        for _ in range(200):
+        for _ in range(1000):
             inst = self.engine.instance(instance_id)
             if inst.status != "running":
                 return
@@ -434,7 +434,15 @@ class _Driver:
                     return
                 continue
             task = min(tasks, key=lambda t: t.created_at + _delay(t.element_id))
-            if not self.wait_until(instance_id, task.created_at + _delay(task.element_id)):
+            target = task.created_at + _delay(task.element_id)
+            due = self._next_timer(instance_id)
+            if due is not None and due < target:
+                # A timer fires first (an anniversary opens the annual report): look again at
+                # what is ready then, or a long task would let the new one run past its deadline.
+                if not self.wait_until(instance_id, due):
+                    return
+                continue
+            if not self.wait_until(instance_id, target):
                 return
             if task.id not in {t.id for t in self.engine.ready_tasks(instance_id)}:
                 continue  # a timer or message in the meantime closed it
