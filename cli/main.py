@@ -135,8 +135,14 @@ def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor
         if bundled:
             results = engine.deploy_directory(settings.processes_dir, forms_dir, actor)
         elif files:
+            from engine.i18n import translation_files
+
             sources = {f.name: f.read_bytes() for f in files}
-            results = engine.deploy(sources, _referenced_forms(sources, forms_dir), actor)
+            # Translations beside the diagrams (processes/i18n/) and the forms (forms/i18n/);
+            # the engine keeps those of this upload's forms and processes.
+            translations = translation_files(files[0].parent, forms_dir)
+            forms = {**_referenced_forms(sources, forms_dir), **translations}
+            results = engine.deploy(sources, forms, actor)
         else:
             raise click.UsageError("Name FILES or use --bundled.")
     except ValidationFailed as err:

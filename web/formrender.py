@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
 from engine.filetypes import KINDS, describe_accept, human_size
@@ -57,7 +59,7 @@ class Field:
     """For `group`: the nested fields."""
     rows: list[list[Field]] = field(default_factory=list)
     """For `rows`: one list of fields per row (filled rows first, then blank ones)."""
-    row_title: str = "Row"
+    row_title: str = _l("Row")
     extra: int = 1
     files: list[Any] = field(default_factory=list)
     """For `file`: the files already uploaded (`AttachmentInfo`), kept as hidden ids."""
@@ -209,8 +211,8 @@ class _Builder:
             f.widget = "checkbox" if checkbox else "yesno"
             f.value = _text(value)
             f.options = [
-                Option("true", "Yes", value is True),
-                Option("false", "No", value is False),
+                Option("true", _("Yes"), value is True),
+                Option("false", _("No"), value is False),
             ]
             return f
         f.value = _text(value)
@@ -239,7 +241,7 @@ class _Builder:
         current = value if isinstance(value, list) else []
         if _types(items)[0] == "object":
             f.widget = "rows"
-            f.row_title = str(items.get("title") or "Row")
+            f.row_title = str(items.get("title") or _("Row"))
             f.extra = max(0, self.extra.get(f.name, 1))
             item_ui = ui.get("items") or {}
             total = len(current) + f.extra

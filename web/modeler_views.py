@@ -31,6 +31,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -127,7 +128,10 @@ def bpmnlint_problems(xml: str, file_name: str) -> list[dict[str, Any]]:
         return [
             _problem_dict(
                 Problem(
-                    "bpmnlint is not installed (run `make install`); only the engine's checks ran.",
+                    _(
+                        "bpmnlint is not installed (run `make install`); only the "
+                        "engine's checks ran."
+                    ),
                     file=file_name,
                     severity="warning",
                     code="bpmnlint-missing",
@@ -165,7 +169,10 @@ def bpmnlint_problems(xml: str, file_name: str) -> list[dict[str, Any]]:
             )
     if result.returncode not in (0, 1) or (result.returncode == 1 and not problems):
         text = (result.stderr or result.stdout).strip().splitlines()
-        message = f"bpmnlint could not check the diagram: {text[-1] if text else 'no output'}."
+        message = _(
+            "bpmnlint could not check the diagram: %(output)s.",
+            output=text[-1] if text else _("no output"),
+        )
         problems.append(
             _problem_dict(
                 Problem(message, file=file_name, severity="warning", code="bpmnlint-failed"),
@@ -198,7 +205,7 @@ def _names(data: bytes) -> dict[str, str]:
         root = safe_xml(data, "diagram")
     except ValidationFailed:
         return {}
-    return {el.get("id"): el.get("name") for el in root.xpath("//*[@id and @name]")}
+    return {el.get("id"): el.get("name") for el in root.xpath(_("//*[@id and @name]"))}
 
 
 def _counts(problems: list[dict]) -> dict[str, int]:
@@ -303,7 +310,7 @@ def upload() -> Page:
         target = forms if name.lower().endswith(".json") else files
         target[name] = storage.read()
     if not files:
-        outcome = {"refused": True, "problems": [{"message": "Choose at least one .bpmn file."}]}
+        outcome = {"refused": True, "problems": [{"message": _("Choose at least one .bpmn file.")}]}
         return render_template("modeler/upload.html", outcome=outcome), 422
     referenced = _referenced(files)
     disk = _disk_forms()
@@ -345,10 +352,13 @@ def deploy() -> tuple[Response, int]:
     counts = _counts(problems)
     body = request.get_json(silent=True) or {}
     if counts["errors"]:
-        message = f"Not deployed: fix the {counts['errors']} error(s) first."
+        message = _("Not deployed: fix the %(errors)s error(s) first.", errors=counts["errors"])
         return jsonify({"deployed": False, "message": message, "problems": problems, **counts}), 422
     if counts["warnings"] and body.get("accept_warnings") is not True:
-        message = f"Not deployed: accept the {counts['warnings']} warning(s) to deploy anyway."
+        message = _(
+            "Not deployed: accept the %(warnings)s warning(s) to deploy anyway.",
+            warnings=counts["warnings"],
+        )
         return jsonify({"deployed": False, "message": message, "problems": problems, **counts}), 409
     try:
         results = the_engine().deploy(files, forms, current_actor().username)
@@ -369,7 +379,7 @@ def deploy() -> tuple[Response, int]:
     message = (
         "Deployed " + ", ".join(f"{v['process_key']} version {v['version']}" for v in created)
         if created
-        else "Nothing changed: this content is already deployed."
+        else _("Nothing changed: this content is already deployed.")
     )
     return jsonify({"deployed": True, "message": message, "versions": versions}), 200
 
@@ -432,11 +442,25 @@ def migrate_run(key: str) -> Page:
     moved = [o for o in outcomes if o.migrated]
     refused = [o for o in outcomes if not o.migrated]
     if moved:
-        flash(f"Moved {len(moved)} instance(s) to version {target.version}.", "success")
+        flash(
+            _(
+                "Moved %(moved)s instance(s) to version %(version)s.",
+                moved=len(moved),
+                version=target.version,
+            ),
+            "success",
+        )
     for outcome in refused:
-        flash(f"Instance {outcome.instance_id} not moved: {' '.join(outcome.reasons)}", "error")
+        flash(
+            _(
+                "Instance %(instance_id)s not moved: %(reasons)s",
+                instance_id=outcome.instance_id,
+                reasons=" ".join(outcome.reasons),
+            ),
+            "error",
+        )
     if not outcomes:
-        flash("Choose at least one instance to move.", "error")
+        flash(_("Choose at least one instance to move."), "error")
     return redirect(url_for("modeler.migrate_plan", key=key, to=target.version))
 
 
@@ -471,7 +495,7 @@ def simulate_start() -> tuple[Response, int]:
     except EngineError as error:
         return _engine_error(error)
     except ValueError as error:
-        return jsonify({"message": f"Invalid start date: {error}."}), 400
+        return jsonify({"message": _("Invalid start date: %(error)s.", error=error)}), 400
     _simulations().add(sim)
     return jsonify(sim.snapshot()), 200
 
@@ -497,7 +521,7 @@ def simulate_act(token: str, action: str) -> tuple[Response, int]:
     except EngineError as error:
         return _engine_error(error)
     except (TypeError, ValueError, OverflowError):
-        return jsonify({"message": "Days, months and years must be whole numbers."}), 400
+        return jsonify({"message": _("Days, months and years must be whole numbers.")}), 400
 
 
 def init_app(app: Flask) -> None:

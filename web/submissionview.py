@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
+
 from engine import Actor, submissions
 from engine.forms import file_rule
 from engine.models import Instance
@@ -65,7 +67,7 @@ def text_of(schema: Mapping[str, Any], ui: Mapping[str, Any], value: Any) -> str
     if isinstance(value, list):
         return ", ".join(titles.get(str(v), option_label(v)) for v in value)
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return _("Yes") if value else _("No")
     if titles:
         return titles.get(str(value), option_label(value))
     if isinstance(value, float) and value.is_integer():

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, g, redirect, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
@@ -27,7 +28,7 @@ def pretty(value: Any) -> Markup:
     if value is None or value == "":
         return escape("—")
     if isinstance(value, bool):
-        return escape("Yes" if value else "No")
+        return escape(_("Yes") if value else _("No"))
     if isinstance(value, list):
         if all(not isinstance(v, (dict, list)) for v in value):
             return escape(", ".join(str(v).replace("_", " ") for v in value) or "—")
