@@ -157,6 +157,11 @@ def _english(text: str) -> str:
     return text
 
 
+def N_(text: str) -> str:  # noqa: N802 - gettext's name for "mark for translation"
+    """Mark a message template for the catalogs (`pybabel extract -k N_`); `t` translates it."""
+    return text
+
+
 def _quoted(titles: Sequence[str], t: Translate = _english) -> str:
     quoted = [t("“%(title)s”") % {"title": x} for x in titles]
     if len(quoted) <= 1:
@@ -165,42 +170,42 @@ def _quoted(titles: Sequence[str], t: Translate = _english) -> str:
 
 
 _FORMAT_MESSAGES = {
-    "date": "Enter a valid date.",
-    "email": "Enter a valid email address.",
-    "uri": "Enter a valid web address (https://…).",
+    "date": N_("Enter a valid date."),
+    "email": N_("Enter a valid email address."),
+    "uri": N_("Enter a valid web address (https://…)."),
 }
 _TYPE_MESSAGES = {
-    "number": "Enter a number for %(title)s.",
-    "integer": "Enter a whole number for %(title)s.",
-    "string": "Enter text for %(title)s.",
-    "boolean": "Enter Yes or No for %(title)s.",
-    "array": "Enter a list for %(title)s.",
-    "object": "Enter a group of answers for %(title)s.",
+    "number": N_("Enter a number for %(title)s."),
+    "integer": N_("Enter a whole number for %(title)s."),
+    "string": N_("Enter text for %(title)s."),
+    "boolean": N_("Enter Yes or No for %(title)s."),
+    "array": N_("Enter a list for %(title)s."),
+    "object": N_("Enter a group of answers for %(title)s."),
 }
 _LIMIT_MESSAGES = {
-    "minimum": "%(title)s must be at least %(limit)s.",
-    "exclusiveMinimum": "%(title)s must be more than %(limit)s.",
-    "maximum": "%(title)s must be at most %(limit)s.",
-    "exclusiveMaximum": "%(title)s must be less than %(limit)s.",
-    "maxLength": "At most %(limit)s characters.",
-    "minLength": "At least %(limit)s characters.",
-    "minItems": "Add at least %(limit)s.",
+    "minimum": N_("%(title)s must be at least %(limit)s."),
+    "exclusiveMinimum": N_("%(title)s must be more than %(limit)s."),
+    "maximum": N_("%(title)s must be at most %(limit)s."),
+    "exclusiveMaximum": N_("%(title)s must be less than %(limit)s."),
+    "maxLength": N_("At most %(limit)s characters."),
+    "minLength": N_("At least %(limit)s characters."),
+    "minItems": N_("Add at least %(limit)s."),
 }
 MESSAGE_TEMPLATES: tuple[str, ...] = (
-    "This field is required.",
-    "Upload the file again: this is not an uploaded file's id.",
-    "Enter a valid %(format)s.",
-    "Choose %(choices)s for %(title)s.",
-    "%(title)s must be “%(value)s” with the other answers given here.",
-    "Enter a value for %(title)s.",
-    "This field",
-    "Yes",
-    "No",
-    "“%(title)s”",
-    "%(items)s or %(last)s",
-    "%(title)s cannot be in the future (today is %(today)s).",
-    "%(title)s cannot be before %(other)s (%(day)s).",
-    "%(title)s must be after %(other)s (%(day)s).",
+    N_("This field is required."),
+    N_("Upload the file again: this is not an uploaded file's id."),
+    N_("Enter a valid %(format)s."),
+    N_("Choose %(choices)s for %(title)s."),
+    N_("%(title)s must be “%(value)s” with the other answers given here."),
+    N_("Enter a value for %(title)s."),
+    N_("This field"),
+    N_("Yes"),
+    N_("No"),
+    N_("“%(title)s”"),
+    N_("%(items)s or %(last)s"),
+    N_("%(title)s cannot be in the future (today is %(today)s)."),
+    N_("%(title)s cannot be before %(other)s (%(day)s)."),
+    N_("%(title)s must be after %(other)s (%(day)s)."),
     *_FORMAT_MESSAGES.values(),
     *_TYPE_MESSAGES.values(),
     *_LIMIT_MESSAGES.values(),

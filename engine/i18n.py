@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
 LANGUAGES = ("en", "fr", "es")
 """The product's languages; English is the source language of models and forms."""
 TRANSLATED = ("fr", "es")
@@ -87,6 +89,38 @@ def lane_names(stored: Mapping[str, str], process_id: str, lang: str) -> dict[st
         return {}
     data = load(stored, process_key(lang, process_id))
     return {str(k): str(v) for k, v in (data.get("lanes") or {}).items() if v}
+
+
+def english_names(files: Mapping[str, str]) -> dict[str, str]:
+    """Element id -> English name, from a version's BPMN files."""
+    names: dict[str, str] = {}
+    for name, text in files.items():
+        if not name.endswith(".bpmn"):
+            continue
+        try:
+            parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+            root = etree.fromstring(text.encode(), parser=parser)
+        except (etree.XMLSyntaxError, ValueError):
+            continue
+        for el in root.iter():
+            eid, label = el.get("id"), el.get("name")
+            if eid and label:
+                names[str(eid)] = " ".join(str(label).split())
+    return names
+
+
+def names(
+    stored: Mapping[str, str], files: Mapping[str, str], process_id: str, lang: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(element id -> name, English name -> name) in `lang` for one process of a version; the
+    second also maps lane names. Empty for English or a version without translations."""
+    by_id = element_names(stored, process_id, lang)
+    lanes = lane_names(stored, process_id, lang)
+    if not by_id and not lanes:
+        return {}, {}
+    english = english_names(files)
+    by_name = {english[eid]: name for eid, name in by_id.items() if eid in english}
+    return by_id, {**by_name, **lanes}
 
 
 # -- forms --------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from flask_babel import Babel, format_date, format_datetime, format_decimal, get
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from lxml import etree
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -223,20 +222,17 @@ def translate_errors(
 
 
 @lru_cache(maxsize=64)
-def _english_names(content_hash: str, files: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    """Element id -> English name, from a version's BPMN files (cached by content hash)."""
-    names: dict[str, str] = {}
-    for name, text in files:
-        if not name.endswith(".bpmn"):
-            continue
-        try:
-            root = etree.fromstring(text.encode(), parser=etree.XMLParser(resolve_entities=False))
-        except etree.XMLSyntaxError:
-            continue
-        for el in root.iter():
-            if el.get("id") and el.get("name"):
-                names[str(el.get("id"))] = str(el.get("name"))
-    return names
+def _version_names(
+    version_id: int, content_hash: str, lang: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """One version's names in `lang` (cached: a deployed version never changes)."""
+    from web.auth import the_engine
+
+    with the_engine().session() as s:
+        v = s.get(ProcessVersion, version_id)
+        if v is None:
+            return {}, {}
+        return content.names(v.forms or {}, v.files or {}, v.process_key, lang)
 
 
 def _name_maps() -> tuple[dict[str, str], dict[str, str]]:
@@ -253,24 +249,17 @@ def _name_maps() -> tuple[dict[str, str], dict[str, str]]:
 
         try:
             with the_engine().session() as s:
-                versions = s.execute(
-                    select(ProcessVersion).order_by(ProcessVersion.id.desc())
-                ).scalars()
-                for v in versions:
-                    for pid in [v.process_key]:
-                        ids = content.element_names(v.forms or {}, pid, lang)
-                        lanes = content.lane_names(v.forms or {}, pid, lang)
-                        if not ids and not lanes:
-                            continue
-                        english = _english_names(
-                            v.content_hash, tuple(sorted((v.files or {}).items()))
-                        )
-                        for eid, name in ids.items():
-                            by_id.setdefault(eid, name)
-                            if eid in english:
-                                by_name.setdefault(english[eid], name)
-                        for lane, name in lanes.items():
-                            by_name.setdefault(lane, name)
+                rows = s.execute(
+                    select(ProcessVersion.id, ProcessVersion.content_hash).order_by(
+                        ProcessVersion.id.desc()
+                    )
+                ).all()
+            for version_id, content_hash in rows:
+                ids, names = _version_names(version_id, content_hash, lang)
+                for key, name in ids.items():
+                    by_id.setdefault(key, name)
+                for key, name in names.items():
+                    by_name.setdefault(key, name)
         except Exception:  # noqa: BLE001 - a name must not break a page (an error page included)
             log.exception("Could not read the element names")
     g.element_names = (lang, by_id, by_name)
