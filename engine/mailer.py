@@ -171,9 +171,10 @@ def render(
 ) -> Rendered:
     """Render `<kind>.txt` and `<kind>.html` in `locale` (English by default); the text
     template sets `subject`."""
-    env = _environment(folder, locale if locale in ("fr", "es") else "en")
-    text = env.get_template(f"{kind}.txt").make_module(dict(context))
-    html = env.get_template(f"{kind}.html").render(**context)
+    lang = locale if locale in ("fr", "es") else "en"
+    env = _environment(folder, lang)
+    text = env.get_template(f"{kind}.txt").make_module({**context, "lang": lang})
+    html = env.get_template(f"{kind}.html").render({**context, "lang": lang})
     subject = " ".join(str(getattr(text, "subject", "Pathfinder")).split())
     return Rendered(subject=subject[:300], text=str(text).strip() + "\n", html=html)
 

@@ -205,7 +205,7 @@ def _names(data: bytes) -> dict[str, str]:
         root = safe_xml(data, "diagram")
     except ValidationFailed:
         return {}
-    return {el.get("id"): el.get("name") for el in root.xpath(_("//*[@id and @name]"))}
+    return {el.get("id"): el.get("name") for el in root.xpath("//*[@id and @name]")}
 
 
 def _counts(problems: list[dict]) -> dict[str, int]:
