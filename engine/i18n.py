@@ -120,7 +120,24 @@ def names(
         return {}, {}
     english = english_names(files)
     by_name = {english[eid]: name for eid, name in by_id.items() if eid in english}
+    stages = load(stored, process_key(lang, process_id)).get("stages") or {}
+    for code, title in stage_titles(files).items():
+        if isinstance(stages.get(code), str):
+            by_name.setdefault(title, stages[code])
     return by_id, {**by_name, **lanes}
+
+
+_STAGE = re.compile(r'name="stage:([A-Za-z0-9_]+)"\s+value="([^"|]+)')
+
+
+def stage_titles(files: Mapping[str, str]) -> dict[str, str]:
+    """Stage code -> English title, from the `stage:<code>` properties of a version's BPMN."""
+    found: dict[str, str] = {}
+    for name, text in files.items():
+        if name.endswith(".bpmn"):
+            for code, title in _STAGE.findall(text):
+                found.setdefault(code, title.strip())
+    return found
 
 
 # -- forms --------------------------------------------------------------------------------------

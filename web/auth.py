@@ -89,7 +89,7 @@ def _limits() -> sessions.SessionLimits:
 
 
 def _load_user(user_id: str) -> WebUser | None:
-    token, _, stamp = user_id.rpartition(":")
+    token, _sep, stamp = user_id.rpartition(":")
     engine = the_engine()
     now = credential_now()
     with engine.session() as s:

@@ -103,7 +103,7 @@ def _referenced(files: Mapping[str, bytes]) -> set[str]:
         except ValidationFailed:
             continue  # parse_bundle reports it
         for process in root.xpath("//bpmn:process", namespaces=NSMAP):
-            names.update(form for _, form in form_refs(process))
+            names.update(form for _el, form in form_refs(process))
     return names
 
 
@@ -339,7 +339,7 @@ def upload() -> Page:
 @bp.post("/validate")
 @owners_only
 def validate() -> Response:
-    _, name, files, forms = _posted()
+    _key, name, files, forms = _posted()
     problems = check(files, forms, name)
     return jsonify({"problems": problems, **_counts(problems)})
 
@@ -347,7 +347,7 @@ def validate() -> Response:
 @bp.post("/deploy")
 @owners_only
 def deploy() -> tuple[Response, int]:
-    _, name, files, forms = _posted()
+    _key, name, files, forms = _posted()
     problems = check(files, forms, name)
     counts = _counts(problems)
     body = request.get_json(silent=True) or {}
@@ -485,7 +485,7 @@ def _engine_error(error: EngineError) -> tuple[Response, int]:
 @bp.post("/simulate")
 @owners_only
 def simulate_start() -> tuple[Response, int]:
-    _, _, files, forms = _posted()
+    _key, _name, files, forms = _posted()
     body = request.get_json(silent=True) or {}
     try:
         data = parse_json_object(body.get("data"))

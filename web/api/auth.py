@@ -70,7 +70,7 @@ def _caller_for(user: User, via: str) -> Caller:
 
 
 def _token_caller(header: str) -> Caller:
-    scheme, _, token = header.partition(" ")
+    scheme, _sep, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise unauthorized("Use `Authorization: Bearer <token>`.")

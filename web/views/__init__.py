@@ -17,6 +17,7 @@ from engine import procedure as tracker
 from engine import queries
 from engine.filetypes import human_size
 from web import assets
+from web.i18n import element_filter
 from web.views import admin, attachments, dashboard, errors, instances, procedure, tasks
 from web.views.common import STAFF, actor, engine, now
 
@@ -69,7 +70,7 @@ def stage_name(code: str | None) -> str:
         except Exception:  # noqa: BLE001 - a label must not break an (error) page
             log.exception("Could not read the stage titles")
             g.stage_titles = {}
-    return str(g.stage_titles.get(code) or code.replace("_", " ").capitalize())
+    return element_filter(g.stage_titles.get(code) or code.replace("_", " ").capitalize())
 
 
 def _favicon() -> Response:

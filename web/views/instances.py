@@ -45,24 +45,28 @@ bp = Blueprint("instances", __name__, url_prefix="/instances")
 ACTIONS: dict[str, dict[str, Any]] = {
     "suspend": {
         "label": _l("Suspend"),
+        "done": _l("suspended"),
         "from": ("running", "error"),
         "reason": True,
         "explain": _l("Nobody can complete its tasks and its timers wait until it is resumed."),
     },
     "resume": {
         "label": _l("Resume"),
+        "done": _l("resumed"),
         "from": ("suspended",),
         "reason": False,
         "explain": _l("Its tasks become workable again and overdue timers fire."),
     },
     "cancel": {
         "label": _l("Cancel"),
+        "done": _l("cancelled"),
         "from": ("running", "suspended", "error"),
         "reason": True,
         "explain": _l("This ends the procedure for this country for good. It cannot be undone."),
     },
     "retry": {
         "label": _l("Retry"),
+        "done": _l("retried"),
         "from": ("error",),
         "reason": False,
         "explain": _l("The failed step runs again with the current data."),
@@ -175,7 +179,7 @@ def start() -> str | BaseResponse | tuple[str, int]:
     errors: dict[str, str] = {}
     message = None
     if request.method == "POST":
-        if values["process"] not in {k for k, _ in choices}:
+        if values["process"] not in {k for k, _label in choices}:
             errors["process"] = _("Choose a process.")
         if not values["country_name"]:
             errors["country_name"] = _("Enter the country's name.")
