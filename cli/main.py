@@ -158,6 +158,44 @@ def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor
 
 
 @main.group()
+def i18n() -> None:
+    """Translations: English, French and Spanish."""
+
+
+@i18n.command("check")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path(__file__).resolve().parent.parent,
+    show_default="the source tree",
+    help="The Pathfinder source tree to check.",
+)
+@click.option("--lang", "languages", multiple=True, help="Only these languages (fr, es).")
+@click.option("--quiet", is_flag=True, help="Print the counts only.")
+def i18n_check(root: Path, languages: tuple[str, ...], quiet: bool) -> None:
+    """List what is not translated per language: product, forms, element names (exit 1 if any)."""
+    from cli.i18n_check import check
+    from engine.i18n import TRANSLATED
+
+    reports = check(root, languages or TRANSLATED)
+    for r in reports:
+        click.echo(
+            f"{r.lang}: {r.total} missing "
+            f"(product {len(r.product)}, forms {len(r.forms)}, element names {len(r.elements)})"
+        )
+        if not quiet:
+            for kind, items in (
+                ("product", r.product),
+                ("forms", r.forms),
+                ("elements", r.elements),
+            ):
+                for item in items:
+                    click.echo(f"  {kind}: {item}")
+    if any(r.total for r in reports):
+        sys.exit(1)
+
+
+@main.group()
 def users() -> None:
     """User accounts."""
 
