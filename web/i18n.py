@@ -51,7 +51,7 @@ STATUS_LABELS = {
     "waiting": _l("waiting"),
     # a country's pathfinder status (set by the diagram)
     "candidate": _l("candidate"),
-    "pathfinder": _l("pathfinder country"),
+    "pathfinder": _l("pathfinder"),
     "on_hold": _l("on hold"),
     "withdrawn": _l("withdrawn"),
     # outbox messages and tokens

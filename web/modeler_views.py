@@ -231,6 +231,9 @@ def _posted() -> tuple[ProcessVersion | None, str, dict[str, bytes], dict[str, b
     available = available_forms(pv, {str(k): str(v) for k, v in extra.items()})
     wanted = _referenced(files)
     forms = {n: available[n].encode("utf-8") for n in sorted(wanted) if n in available}
+    # The base version's translations travel with the edit (the engine keeps those that still
+    # name a form or process of the bundle).
+    forms.update({n: t.encode("utf-8") for n, t in available.items() if n.startswith("i18n/")})
     return pv, name, files, forms
 
 
@@ -257,7 +260,7 @@ def index() -> str:
 def edit(key: str | None) -> str:
     number = request.args.get("version", type=db_int)
     pv = _version(key, number) if key else None
-    forms = sorted(available_forms(pv))
+    forms = sorted(n for n in available_forms(pv) if not n.startswith("i18n/"))
     return render_template(
         "modeler/edit.html",
         pv=pv,

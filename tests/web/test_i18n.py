@@ -3,24 +3,25 @@ forms and element names deployed with the model, and `pathfinder i18n check`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask import Flask, template_rendered
-from flask_babel import get_translations
-from flask_babel import gettext as babel_gettext
-from flask_babel import ngettext as babel_ngettext
+from flask_babel import get_locale, get_translations
 from jinja2 import Template
 from werkzeug.routing.converters import AnyConverter
 
 from cli.i18n_check import check, missing_elements, missing_forms
-from engine import Actor, Engine, i18n
+from engine import Actor, Engine, Settings, i18n
 from engine.db import transaction
+from engine.identities import add_mapping
 from engine.models import Instance, User
 from tests.conftest import ROOT
 from tests.web.conftest import PASSWORD, Web, task_of, user_row
@@ -210,24 +211,35 @@ class _Misses:
         )
 
     def _note(self, msgid: str) -> None:
+        if str(get_locale()) == "en":  # a page before sign-in, in the test client's English
+            return
         catalog = getattr(get_translations(), "_catalog", {})
         if msgid not in catalog and (msgid, 0) not in catalog:
             self.missing.add(msgid)
 
-    def gettext(self, msgid: str, **variables: Any) -> str:
+    # Jinja's newstyle wrappers do the %-formatting, as with the callables Flask-Babel installs.
+    def gettext(self, msgid: str) -> str:
         self._note(msgid)
-        return str(babel_gettext(msgid, **variables))
+        return str(get_translations().ugettext(msgid))
 
-    def ngettext(self, singular: str, plural: str, num: int, **variables: Any) -> str:
+    def ngettext(self, singular: str, plural: str, num: int) -> str:
         self._note(singular)
-        return str(babel_ngettext(singular, plural, num, **variables))
+        return str(get_translations().ungettext(singular, plural, num))
 
 
 NOT_CRAWLED = {
-    "oidc_waiting.html": "needs an OpenID provider (tests/web/test_oidc.py renders it)",
-    "oidc_refused.html": "needs an OpenID provider (tests/web/test_oidc.py renders it)",
-    "notifications/mail_file.html": "needs a mail file on disk; rendered below",
+    "base.html": "the layout every page extends",
+    "oidc_waiting.html": "after an OpenID sign-in; rendered in the test below",
+    "oidc_refused.html": "after an OpenID sign-in; rendered in the test below",
+    "notifications/mail_file.html": "needs a mail file on disk; rendered in the test below",
+    "signed_out.html": "signing out of an OpenID provider too; rendered in the test below",
 }
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """A checkpoint key, so that the checkpoint pages have something to show."""
+    return dataclasses.replace(settings, checkpoint_key=tmp_path / "keys" / "checkpoint.pem")
 
 
 def _urls(app: Flask, samples: dict[str, list[Any]]) -> Iterator[str]:
@@ -238,7 +250,7 @@ def _urls(app: Flask, samples: dict[str, list[Any]]) -> Iterator[str]:
             continue
         combos: list[dict[str, Any]] = [{}]
         for name in sorted(rule.arguments):
-            converter = rule._converters[name]
+            converter = rule._converters.get(name)
             values = sorted(converter.items) if isinstance(converter, AnyConverter) else None
             values = values or samples.get(name)
             if not values:
@@ -261,6 +273,21 @@ def test_every_page_template_renders_in_each_language_without_english_fallback(
 ) -> None:
     case = make_case("NPL", "submit_expression_of_interest")
     task_id = task_of(deployed, case, "submit_expression_of_interest")
+    held = make_case("KEN", "submit_expression_of_interest")
+    held_id = task_of(deployed, held, "submit_expression_of_interest")
+    deployed.claim(held_id, users["kofi"])  # task_held.html for the Secretariat
+    checkpoint = deployed.write_checkpoint(actor="test")
+    with transaction(deployed.sessions) as s:
+        mapping_id = add_mapping(
+            s,
+            provider="test",
+            claim_value="staff",
+            role="secretariat",
+            country=None,
+            providers=["test"],
+            actor="ada",
+            now=deployed.now(),
+        ).id
     misses = _Misses(app)
     rendered: set[str] = set()
 
@@ -269,14 +296,14 @@ def test_every_page_template_renders_in_each_language_without_english_fallback(
 
     samples = {
         "instance_id": [case.id],
-        "task_id": [task_id],
+        "task_id": [task_id, held_id],
         "user_id": [user_row(deployed, "ada").id],
         "key": ["pathfinder"],
         "token_id": [1],
-        "mapping_id": [1],
+        "mapping_id": [mapping_id],
         "version": [1],
         "country": ["NPL"],
-        "name": ["withdrawal"],
+        "name": ["withdrawal", checkpoint.name],
         "state": ["pending"],
         "token": ["not-a-real-token"],
     }
@@ -285,20 +312,21 @@ def test_every_page_template_renders_in_each_language_without_english_fallback(
         anonymous = Web(app.test_client())
         for url in ("/login", "/notifications/unsubscribe/not-a-real-token", "/no/such/page"):
             anonymous.get(url, headers={"Accept-Language": lang})
-        for who in ("ada", "nima", "aud"):
+        for who in ("ada", "sam", "nima", "aud"):
             _set_locale(deployed, who, lang)
             web = Web(app.test_client())
             assert web.login(who, PASSWORD).status_code == 302
-            web.post("/account/api-tokens", {"name": "crawl", "days": "30"})
+            web.post("/account/api-tokens", {"name": "crawl", "expires_in_days": "30"})
             for url in _urls(app, samples):
                 answer = web.get(url)
                 if answer.status_code >= 500:
                     errors.append(f"{who} {url}: {answer.status_code}")
-                elif answer.mimetype == "text/html" and f'<html lang="{lang}">' not in (
-                    answer.get_data(as_text=True)
+                elif (
+                    answer.status_code == 200
+                    and answer.mimetype == "text/html"
+                    and f'<html lang="{lang}">' not in (answer.get_data(as_text=True))
                 ):
                     errors.append(f"{who} {url}: not in {lang}")
-            web.post("/logout")  # signed_out.html
     assert not errors, errors
     assert not misses.missing, f"{lang}: shown in English: {sorted(misses.missing)}"
     pages = {
@@ -311,14 +339,24 @@ def test_every_page_template_renders_in_each_language_without_english_fallback(
 
 
 def test_mail_file_and_oidc_pages_in_each_language(app: Flask) -> None:
-    """The pages the crawl cannot reach, rendered directly with the context their views give."""
+    """The pages the crawl cannot reach, rendered with the context their views give them."""
+    from flask import render_template
+
     misses = _Misses(app)
+    provider = SimpleNamespace(name="un", button_label="UN sign-in")
+    pages = {
+        "oidc_refused.html": {"provider": provider, "message": "refused"},
+        "oidc_waiting.html": {},
+        "signed_out.html": {"end_session": "https://id.example/logout"},
+        "notifications/mail_file.html": {
+            "name": "x.eml",
+            "headers": [("Subject", "s")],
+            "text": "body",
+        },
+    }
     for lang in LANGS:
         with app.test_request_context("/", headers={"Accept-Language": lang}):
-            from flask import render_template
-
-            page = render_template(
-                "oidc_refused.html", provider=None, message="x", username=None, retry=None
-            )
-            assert f'<html lang="{lang}">' in page
+            for template, context in pages.items():
+                assert f'<html lang="{lang}">' in render_template(template, **context)
+    assert set(pages) == set(NOT_CRAWLED) - {"base.html"}
     assert not misses.missing, sorted(misses.missing)
