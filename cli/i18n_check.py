@@ -116,6 +116,10 @@ def missing_elements(root: Path, lang: str) -> list[str]:
                 if name.startswith("__") or (isinstance(have, dict) and have.get(eid)):
                     continue
                 out.append(f"{process_id}: {eid} ({name})")
+            have_ins = data.get("instructions") or {}
+            for eid in i18n.english_instructions(files):
+                if not (isinstance(have_ins, dict) and have_ins.get(eid)):
+                    out.append(f"{process_id}: instructions of {eid}")
             stages = data.get("stages") or {}
             for code, title in i18n.stage_titles(files).items():
                 if not (isinstance(stages, dict) and stages.get(code)):

@@ -83,6 +83,32 @@ def element_names(stored: Mapping[str, str], process_id: str, lang: str) -> dict
     return names
 
 
+def instructions(stored: Mapping[str, str], process_id: str, lang: str) -> dict[str, str]:
+    """Element id -> the task's instructions in `lang`."""
+    if lang not in TRANSLATED:
+        return {}
+    data = load(stored, process_key(lang, process_id))
+    return {str(k): str(v) for k, v in (data.get("instructions") or {}).items() if v}
+
+
+def english_instructions(files: Mapping[str, str]) -> dict[str, str]:
+    """User task id -> its instructions (spiffworkflow:instructionsForEndUser), in English."""
+    found: dict[str, str] = {}
+    for name, text in files.items():
+        if not name.endswith(".bpmn"):
+            continue
+        try:
+            parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+            root = etree.fromstring(text.encode(), parser=parser)
+        except (etree.XMLSyntaxError, ValueError):
+            continue
+        for el in root.iter("{*}userTask"):
+            for ins in el.iter("{*}instructionsForEndUser"):
+                if el.get("id") and (ins.text or "").strip():
+                    found.setdefault(str(el.get("id")), str(ins.text).strip())
+    return found
+
+
 def lane_names(stored: Mapping[str, str], process_id: str, lang: str) -> dict[str, str]:
     """Lane name -> its name in `lang`."""
     if lang not in TRANSLATED:
@@ -115,6 +141,9 @@ def names(
     """(element id -> name, English name -> name) in `lang` for one process of a version; the
     second also maps lane names. Empty for English or a version without translations."""
     by_id = element_names(stored, process_id, lang)
+    by_id.update(
+        {f"{k}#instructions": v for k, v in instructions(stored, process_id, lang).items()}
+    )
     lanes = lane_names(stored, process_id, lang)
     if not by_id and not lanes:
         return {}, {}

@@ -19,8 +19,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
-from engine.filetypes import KINDS, describe_accept, human_size
+from engine.filetypes import KINDS, human_size
 from engine.forms import file_rule
+from web.i18n import kind_label
 
 FORMAT_INPUT = {"date": "date", "email": "email", "uri": "url", "date-time": "datetime-local"}
 TRUE_VALUES = {"true", "on", "1", "yes"}
@@ -158,7 +159,11 @@ class _Builder:
         f.widget, f.multiple = "file", rule.multiple
         f.files = [self.uploaded[i] for i in ids if isinstance(i, str) and i in self.uploaded]
         f.accept = ",".join("." + e for k in rule.accept for e in KINDS[k].extensions)
-        f.accept_label = describe_accept(rule.accept)
+        f.accept_label = ", ".join(
+            f"{kind_label(KINDS[k].label)} (.{KINDS[k].extensions[0]})"
+            for k in rule.accept
+            if k in KINDS
+        )
         f.max_label = human_size(rule.max_bytes)
         return f
 

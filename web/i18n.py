@@ -66,6 +66,23 @@ STATUS_LABELS = {
 }
 """Status codes shown on pages, by their label in the reader's language."""
 
+ROLE_LABELS = {
+    "admin": _l("admin"),
+    "process_owner": _l("process owner"),
+    "secretariat": _l("Secretariat"),
+    "chair": _l("GCG Chair"),
+    "gcg": _l("GCG"),
+    "country": _l("country"),
+    "auditor": _l("auditor"),
+}
+KIND_LABELS = {
+    "PNG image": _l("PNG image"),
+    "JPEG image": _l("JPEG image"),
+    "GIF image": _l("GIF image"),
+    "text": _l("text"),
+}
+"""File kinds whose name is a word (the others are product names: PDF, Word, Excel)."""
+
 
 def supported(code: str | None) -> str | None:
     """`code` if Pathfinder speaks it (`fr-CA` -> `fr`), else None."""
@@ -142,6 +159,18 @@ def status_label(code: Any) -> str:
     return str(label) if label is not None else str(code).replace("_", " ")
 
 
+def role_label(code: Any) -> str:
+    """`{{ role|role_label }}`: a role in the reader's language."""
+    label = ROLE_LABELS.get(str(code))
+    return str(label) if label is not None else str(code).replace("_", " ")
+
+
+def kind_label(label: str) -> str:
+    """A file kind's name (`PNG image`) in the reader's language."""
+    known = KIND_LABELS.get(label)
+    return str(known) if known is not None else label
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path on this site (no scheme, no host) may be the page to return to."""
     if target:
@@ -189,6 +218,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(number_filter, "number")
     app.add_template_filter(status_label, "status_label")
     app.add_template_filter(element_filter, "element")
+    app.add_template_filter(role_label, "role_label")
+    app.add_template_filter(instructions_filter, "instructions")
 
 
 # -- forms and element names of the deployed models ---------------------------------------------
@@ -264,6 +295,15 @@ def _name_maps() -> tuple[dict[str, str], dict[str, str]]:
             log.exception("Could not read the element names")
     g.element_names = (lang, by_id, by_name)
     return by_id, by_name
+
+
+def instructions_filter(text: Any, element_id: str | None = None) -> str:
+    """`{{ task.instructions|instructions(task.element_id) }}`: a task's instructions in the
+    reader's language (deployed with the model), else as written in the diagram."""
+    if not text:
+        return ""
+    by_id, _names = _name_maps()
+    return by_id.get(f"{element_id}#instructions", str(text)) if element_id else str(text)
 
 
 def element_filter(name: Any, element_id: str | None = None) -> str:
