@@ -135,13 +135,19 @@ def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor
         if bundled:
             results = engine.deploy_directory(settings.processes_dir, forms_dir, actor)
         elif files:
-            from engine.i18n import translation_files
+            from engine.i18n import form_key, translation_files
 
             sources = {f.name: f.read_bytes() for f in files}
             # Translations beside the diagrams (processes/i18n/) and the forms (forms/i18n/);
             # the engine keeps those of this upload's forms and processes.
-            translations = translation_files(files[0].parent, forms_dir)
-            forms = {**_referenced_forms(sources, forms_dir), **translations}
+            referenced = _referenced_forms(sources, forms_dir)
+            stems = {form_key("fr", name).split("/")[-1] for name in referenced}
+            translations = {
+                name: data
+                for name, data in translation_files(files[0].parent, forms_dir).items()
+                if name.split("/")[-1] in stems or "/process." in name
+            }
+            forms = {**referenced, **translations}
             results = engine.deploy(sources, forms, actor)
         else:
             raise click.UsageError("Name FILES or use --bundled.")

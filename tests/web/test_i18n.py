@@ -73,7 +73,10 @@ def test_i18n_check_reports_a_new_string_an_untranslated_form_text_and_element(
     for lang in LANGS:
         assert reports[lang].product == ["A brand new sentence."]
         assert reports[lang].forms == ["register_approach: properties.new_field.title"]
-        assert reports[lang].elements == ["pathfinder: register_approach_v2 (Register it)"]
+        assert reports[lang].elements == [
+            "pathfinder: register_approach_v2 (Register it)",
+            "pathfinder: instructions of register_approach_v2",
+        ]
     assert missing_forms(ROOT, "fr") == [] and missing_elements(ROOT, "es") == []
 
 
