@@ -54,6 +54,7 @@ STATUS_LABELS = {
     "pathfinder": _l("pathfinder"),
     "on_hold": _l("on hold"),
     "withdrawn": _l("withdrawn"),
+    "unknown": _l("unknown"),  # a case that has no stage or status yet (dashboard)
     # outbox messages and tokens
     "pending": _l("pending"),
     "digest": _l("digest"),
