@@ -25,6 +25,7 @@ from engine.errors import (
     NotReady,
 )
 from engine.execution import (
+    Loaded,
     Runtime,
     absorb,
     data_objects,
@@ -33,6 +34,7 @@ from engine.execution import (
     load,
     lock_instance,
     mark_error,
+    open_rows,
     require_running,
     run_engine,
     save,
@@ -49,9 +51,15 @@ def ready_task(session: Session, task_id: str) -> HumanTask:
     return ht
 
 
+_HELD = "pathfinder.held_rows"
+
+
 def check_may_act(session: Session, actor: Actor, ht: HumanTask) -> None:
     """Refuse when the actor's roles, country or the task's claim do not allow acting on it."""
     model = session.get(ProcessModel, ht.process_key)
+    # Held for the rest of the transaction (the session keeps rows only while referenced), so
+    # the mail queued for the next task finds the lane roles without reading them again.
+    session.info.setdefault(_HELD, []).append(model)
     lane_roles = model.lane_roles if model else {}
     if not may_see_country(actor, ht.country):
         raise Forbidden("This task belongs to another country.", task_id=ht.id)
@@ -86,13 +94,58 @@ def complete_task(
     """Complete a READY human task with validated form data and run the instance on.
 
     Attachment ids in file fields must name files uploaded for this task and field; they are
-    marked attached here and their hashes go into the `task_completed` event."""
+    marked attached here and their hashes go into the `task_completed` event.
+
+    Nothing is flushed before `save`: the rows this writes go out together at its end."""
+    return complete_task_and_next(
+        session,
+        rt,
+        task_id,
+        data,
+        actor,
+        expected_version=expected_version,
+        max_upload_mb=max_upload_mb,
+    )[0]
+
+
+def complete_task_and_next(
+    session: Session,
+    rt: Runtime,
+    task_id: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    *,
+    expected_version: int | None = None,
+    max_upload_mb: float = 20.0,
+) -> tuple[Instance, list[HumanTask]]:
+    """`complete_task`, with the instance's open tasks afterwards (oldest first), known from
+    what the completion wrote rather than read again."""
+    with session.no_autoflush:
+        loaded = _complete_task(
+            session, rt, task_id, data, actor, expected_version, max_upload_mb=max_upload_mb
+        )
+        return loaded.row, open_rows(loaded)
+
+
+def _complete_task(
+    session: Session,
+    rt: Runtime,
+    task_id: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    expected_version: int | None,
+    *,
+    max_upload_mb: float,
+) -> Loaded:
     ht = open_task(session, actor, task_id)
     if ht.claimed_by and ht.claimed_by != actor.username and not actor.has("admin", "secretariat"):
         raise Conflict(f"'{ht.name}' is claimed by {ht.claimed_by}.", task_id=task_id)
     loaded = load(session, rt, ht.instance_id)
     row = loaded.row
-    session.refresh(ht)  # another writer may have completed it while we waited for the lock
+    if session.get_bind().dialect.name != "sqlite":
+        # Another writer may have completed it while we waited for the row lock. (A SQLite
+        # write transaction holds the database from its first statement: `ht` is already fresh.)
+        session.refresh(ht)
     if ht.state != "ready":
         raise NotReady(
             f"'{ht.name}' is no longer open: it was {ht.state} by {ht.completed_by}.",
@@ -143,7 +196,7 @@ def complete_task(
     if row.status == "running":
         run_engine(loaded)
     save(loaded)
-    return row
+    return loaded
 
 
 def claim(
