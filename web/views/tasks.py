@@ -291,13 +291,13 @@ def submit(task_id: str) -> Response | tuple[str, int]:
         instance = s.get(Instance, ht.instance_id)
         assert instance is not None
         form = _form(instance, ht)
-        extra = formrender.parse_extra(posted)
         if action.startswith("remove_row:"):
             posted = formrender.without_row(posted, action.split(":", 1)[1])
+        values = formrender.parse(form.schema, form.ui_schema, posted)
+        extra = formrender.blank_rows(posted, values)
         if action.startswith("add_row:"):
             path = action.split(":", 1)[1]
-            extra[path] = extra.get(path, 1) + 1
-        values = formrender.parse(form.schema, form.ui_schema, posted)
+            extra[path] = extra.get(path, 0) + 1
         refused, stored = _store_uploads(task_id, form, values)
         if stored:
             s.rollback()  # end this read's snapshot so the page shows the new uploads
