@@ -19,6 +19,7 @@ from engine.forms import file_rule
 from engine.models import Instance
 from engine.submissions import SubmissionInfo
 from web.formrender import _ordered, _types, choice_titles, option_label
+from web.i18n import translated_form
 
 DATE_FORMAT = "%d %b %Y"
 
@@ -146,6 +147,7 @@ def view_of(instance: Instance, sub: SubmissionInfo, actor: Actor) -> Submission
         return SubmissionView(sub, [Shown(k, option_label(k), str(v)) for k, v in sub.data.items()])
     form = submissions.visible_schema(form, actor)
     data = submissions.visible_data(form, sub.data, actor)
+    form = translated_form(instance.process_version.forms, form)  # labels in the reader's language
     files = {str(a.get("id")): a for a in sub.attachments}
     return SubmissionView(sub, shown(form.schema, form.ui_schema, data, files))
 
