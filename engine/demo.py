@@ -70,6 +70,8 @@ class Country:
     meeting_postponed: bool = False
     """The Secretariat reschedules the GCG meeting once, a month later."""
     closed_when_stalled_at: str | None = None
+    documents_progress: bool = True
+    """False: while on hold the country documents nothing; a good review reinstates it."""
     """The country stops answering at this task: the Secretariat closes the case a year on."""
 
 
@@ -114,6 +116,11 @@ COUNTRIES = (
         "MDG", "Madagascar", "Africa", "Hon. Gisèle Ranampy",
         "Ministry of Labour, Employment and Social Laws", "Hery Rakoto", date(2021, 7, 5),
         reviews=("unjustified", "unjustified", "progress"), hold_confirmed=False,
+    ),
+    Country(
+        "MWI", "Malawi", "Africa", "Hon. Vitumbiko Mumba", "Ministry of Labour",
+        "Chikondi Banda", date(2021, 8, 2), documents_progress=False,
+        reviews=("unjustified", "unjustified", "progress"),
     ),
     Country(
         "CHL", "Chile", "Americas", "Hon. Jeannette Jara", "Ministry of Labour and Social Security",
@@ -428,6 +435,8 @@ class _Driver:
                 return
             if not c.sends_reports:  # the report's due date passes; the review goes on without
                 tasks = [t for t in tasks if t.element_id != "submit_annual_progress_report"]
+            if not c.documents_progress:  # on hold, it waits for the next review instead
+                tasks = [t for t in tasks if t.element_id != "document_progress"]
             if not tasks:
                 due = self._next_timer(instance_id)
                 if due is None or not self.wait_until(instance_id, due):

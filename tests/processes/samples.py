@@ -34,6 +34,9 @@ WORKPLAN_ACTION = {
     "target": "18.8% (2029)",
     "data_source": "National Labour Force Survey",
     "benchmark_date": "2028-06-30",
+    "baseline_value": 22.8,
+    "target_value": 18.8,
+    "benchmark_value": 21.0,
 }
 
 VALID: dict[str, dict[str, Any]] = {

@@ -220,7 +220,7 @@ def test_every_decision_gateway_has_a_default_flow(root: etree._Element) -> None
         for g in root.iterfind(".//bpmn:exclusiveGateway", NS)
         if len(g.findall("bpmn:outgoing", NS)) > 1
     ]
-    assert len(decisions) == 10
+    assert len(decisions) == 12
     flows = {f.get("id"): f for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
     for gateway in decisions:
         default = gateway.get("default")

@@ -31,6 +31,9 @@ def test_seed_creates_users_and_cases_once(deployed: Engine, settings: Settings)
     assert "decide_on_hold" in {t.element_id for t in deployed.ready_tasks(cases["UGA"].id)}
     mdg = cases["MDG"].data  # the GCG did not confirm the hold
     assert (mdg["hold_confirmed"], mdg["pathfinder_status"]) == (False, "pathfinder")
+    mwi = cases["MWI"].data  # put on hold, documented nothing; the next good review reinstated
+    assert (mwi["pathfinder_status"], mwi["reinstated_by"]) == ("pathfinder", "annual_review")
+    assert "document_progress" not in {t.element_id for t in deployed.ready_tasks(cases["MWI"].id)}
     arg = cases["ARG"]  # stalled before the award, closed by the Secretariat
     assert (arg.status, arg.stage, arg.data["closure_reason"][:13]) == (
         "completed",
