@@ -190,6 +190,7 @@ def _workplan(c: Country, day: date) -> list[dict[str, Any]]:
 def _indicators(review: int) -> list[dict[str, Any]]:
     return [
         {
+            "workplan_indicator": "Share of children 5-17 in child labour",
             "indicator": "8.7.1", "description": "Children 5-17 in child labour (%)",
             "baseline": "22.8", "target": "18.8", "value": f"{22.8 - 0.9 * review:.1f}",
             "data_source": "Labour force survey",
@@ -274,9 +275,16 @@ PAYLOADS: dict[str, Payload] = {
         "letter_reference": f"A87/{d.year}/{c.iso}",
     },
     "record_support_to_alliance": lambda c, d, n: {
-        "support_date": _d(d), "support_form": "action_group_participation",
-        "action_group": "supply_chains",
-        "support_description": "Joined the Supply Chains action group; shared its toolkit.",
+        "support_date": _d(d),
+        **(
+            {"support_form": "action_group_participation", "action_group": "supply_chains",
+             "support_type": ["technical", "financial"],
+             "support_description": "Joined the Supply Chains action group; shared its toolkit."}
+            if n % 2 == 0
+            else {"support_form": "political_support", "support_level": "regional",
+                  "initiative_role": "convening",
+                  "support_description": f"Convened a {c.region} meeting on Target 8.7."}
+        ),
     },
     "submit_annual_progress_report": lambda c, d, n: {
         "period_start": _d(d, -365), "period_end": _d(d, -1),
@@ -288,7 +296,14 @@ PAYLOADS: dict[str, Payload] = {
         ],
         "indicator_values": _indicators(n + 1),
         "vnr_link": f"https://hlpf.example.org/vnr/{c.iso.lower()}",
-        "data_shared_with_knowledge_platform": True,
+        "vnr_year": d.year,
+        **(
+            {"knowledge_platform_contribution": "shared",
+             "knowledge_platform_link": f"https://kp.example.org/{c.iso.lower()}/{d.year}"}
+            if n % 2 == 0
+            else {"knowledge_platform_contribution": "not_shared",
+                  "knowledge_platform_reason": "The survey results are not yet published."}
+        ),
         "challenges": "Funding gap for the recruitment action.",
     },
     "prepare_annual_review": lambda c, d, n: {
