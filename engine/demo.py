@@ -72,6 +72,8 @@ class Country:
     closed_when_stalled_at: str | None = None
     documents_progress: bool = True
     """False: while on hold the country documents nothing; a good review reinstates it."""
+    workplan_revision: tuple[int, str] | None = None
+    """(review number, "accepted" | "refused"): the country proposes a revised workplan then."""
     """The country stops answering at this task: the Secretariat closes the case a year on."""
 
 
@@ -81,11 +83,12 @@ COUNTRIES = (
         "NPL", "Nepal", "Asia-Pacific", "Hon. Sarita Giri",
         "Ministry of Labour, Employment and Social Security", "Bishnu Prasad Adhikari",
         date(2021, 3, 1), reviews=("progress", "justified", "progress", "progress"),
+        workplan_revision=(2, "accepted"),
     ),
     Country(
         "TUN", "Tunisia", "Arab States", "H.E. Malek Zahi", "Ministry of Social Affairs",
         "Raoudha Laabidi", date(2021, 5, 10), stop_at="assess_documented_progress",
-        reviews=("unjustified", "unjustified"),
+        reviews=("unjustified", "unjustified"), workplan_revision=(1, "refused"),
     ),
     Country(
         "VNM", "Viet Nam", "Asia-Pacific", "H.E. Dao Ngoc Dung",
@@ -172,7 +175,8 @@ def _workplan(c: Country, day: date) -> list[dict[str, Any]]:
             "budget_source": "secured", "sdg_indicator": "8.7.1",
             "indicator": "Children 5-17 in child labour (%)", "baseline": "22.8% (2019)",
             "target": "18.8% (2025)", "data_source": "National child labour survey",
-            "benchmark_date": _d(day, 395),
+            "benchmark_date": _d(day, 395), "baseline_value": 22.8, "target_value": 18.8,
+            "benchmark_value": 21.5,
         },
         {
             "priority_area": "Forced labour in recruitment",
@@ -187,12 +191,26 @@ def _workplan(c: Country, day: date) -> list[dict[str, Any]]:
     ]
 
 
+def _revision(c: Country, day: date, n: int) -> dict[str, Any]:
+    """The proposal in the annual report of review n + 1, if the country makes one then."""
+    if not c.workplan_revision or c.workplan_revision[0] != n + 1:
+        return {}
+    revised = _workplan(c, day)
+    revised[0].update(
+        target="17.5% (2028)", target_value=17.5, benchmark_date=_d(day, 365), benchmark_value=20.0
+    )
+    return {
+        "proposed_workplan": revised,
+        "workplan_revision_reason": "The national survey moved a year; the targets follow it.",
+    }
+
+
 def _indicators(review: int) -> list[dict[str, Any]]:
     return [
         {
             "workplan_indicator": "Share of children 5-17 in child labour",
             "indicator": "8.7.1", "description": "Children 5-17 in child labour (%)",
-            "baseline": "22.8", "target": "18.8", "value": f"{22.8 - 0.9 * review:.1f}",
+            "baseline": 22.8, "target": 18.8, "value": round(22.8 - 0.9 * review, 1),
             "data_source": "Labour force survey",
         },
     ]
@@ -305,6 +323,7 @@ PAYLOADS: dict[str, Payload] = {
                   "knowledge_platform_reason": "The survey results are not yet published."}
         ),
         "challenges": "Funding gap for the recruitment action.",
+        **_revision(c, d, n),
     },
     "prepare_annual_review": lambda c, d, n: {
         "evidence_summary": "Progress report and indicator values checked against the workplan.",
@@ -353,6 +372,13 @@ def _decision(c: Country, day: date, n: int) -> dict[str, Any]:
             else "No activity reported and no explanation given."
         )
         data["evidence_to_reinstate"] = "Evidence that inspection and hotline actions have started."
+    if c.workplan_revision and c.workplan_revision[0] == n + 1:
+        data["workplan_revision_decision"] = c.workplan_revision[1]
+        data["workplan_revision_comments"] = (
+            "The new survey calendar is confirmed; the revised benchmarks are realistic."
+            if c.workplan_revision[1] == "accepted"
+            else "The proposal lowers the targets without a reason the review could check."
+        )
     return data
 
 
@@ -458,6 +484,13 @@ class _Driver:
                     return
                 continue
             task = min(tasks, key=lambda t: t.created_at + _delay(t.element_id))
+            due = self._next_timer(instance_id)
+            if due is not None and due < task.created_at + _delay(task.element_id):
+                # A timer comes first (an anniversary opens the annual report): fire it, then
+                # choose again, so a long side task does not let the report's due date pass.
+                if not self.wait_until(instance_id, due):
+                    return
+                continue
             if not self.wait_until(instance_id, task.created_at + _delay(task.element_id)):
                 return
             if task.id not in {t.id for t in self.engine.ready_tasks(instance_id)}:
