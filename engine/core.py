@@ -38,6 +38,7 @@ from engine.deployments import DeployResult
 from engine.errors import Conflict, EngineError, NotFound
 from engine.forms import load_form
 from engine.history import ChainReport
+from engine.i18n import translation_files
 from engine.messages import MessageRule
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.parsing import ModelLimits
@@ -162,7 +163,7 @@ class Engine:
         form_files = (
             {p.name: p.read_bytes() for p in sorted(forms.glob("*.json"))} if forms.is_dir() else {}
         )
-        return self.deploy(files, form_files, actor)
+        return self.deploy(files, {**form_files, **translation_files(processes, forms)}, actor)
 
     # -- instances ---------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ def create_app(
         guards,
         headers,
         health,
+        i18n,
         inputs,
         modeler_views,
         notifications_views,
@@ -62,6 +63,7 @@ def create_app(
     inputs.init_app(app)  # first: routes added later use its bounded `int` converter
     guards.init_app(app)
     headers.init_app(app)
+    i18n.init_app(app)
 
     auth.init_app(app)
     oidc.init_app(app, settings.oidc_providers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, request
+from flask_babel import gettext as _
 
 from engine import tokens
 from engine.accounts import sign_in
@@ -50,9 +51,12 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
     if not current_app.extensions["pathfinder_settings"].password_login:
         raise ApiError(
             403,
-            "Passwords are turned off",
-            "Sign-in with a password is turned off here. Sign in on the web and create a token "
-            "on your API tokens page (/account/api-tokens).",
+            _("Passwords are turned off"),
+            _(
+                "Sign-in with a password is turned off here. Sign in on the "
+                "web and create a token on your API tokens page "
+                "(/account/api-tokens)."
+            ),
         )
     engine = get_engine()
     try:
@@ -90,7 +94,7 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
             exc.message,
             {"Retry-After": str(exc.details.get("retry_after", 1))},
         ) from exc
-    raise unauthorized("Unknown username or wrong password.")
+    raise unauthorized(_("Unknown username or wrong password."))
 
 
 @blp.route("/tokens")

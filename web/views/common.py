@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import abort, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -47,7 +48,7 @@ def visible_instance(session: Session, instance_id: int) -> Instance:
     exactly as a missing one does, so pages do not reveal which cases exist (as on the API)."""
     inst = session.get(Instance, instance_id)
     if inst is None or not queries.can_view_instance(actor(), inst):
-        raise NotFound(f"Instance {instance_id} does not exist.")
+        raise NotFound(_("Instance %(instance_id)s does not exist.", instance_id=instance_id))
     return inst
 
 

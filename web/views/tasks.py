@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -13,11 +15,12 @@ from werkzeug.wrappers import Response
 from engine import Conflict, InvalidData, NotFound, attachments, procedure, queries, submissions
 from engine.access import may_see_country, role_for_lane
 from engine.attachments import AttachmentInfo
-from engine.forms import FormDefinition, field_errors, file_fields, load_form
+from engine.forms import FormDefinition, file_fields, load_form
 from engine.models import HumanTask, Instance, ProcessModel, User
 from engine.tasks import TAKE_OVER_ROLES, check_may_act, held_since
 from web import formrender, submissionview
 from web.auth import login_required
+from web.i18n import element_filter, form_errors, translate_errors, translated_form
 from web.inputs import db_int
 from web.views.common import STAFF, actor, engine, filter_options, now, page_number
 
@@ -27,11 +30,11 @@ MAX_DUE_DAYS = 3660
 """The inbox's "due within N days" filter looks at most ten years ahead."""
 
 SORTS = [
-    ("due", "Due date"),
-    ("-due", "Due date, latest first"),
-    ("created", "Oldest first"),
-    ("-created", "Newest first"),
-    ("name", "Task name"),
+    ("due", _l("Due date")),
+    ("-due", _l("Due date, latest first")),
+    ("created", _l("Oldest first")),
+    ("-created", _l("Newest first")),
+    ("name", _l("Task name")),
 ]
 DUE_WITHIN = [("7", "Within 7 days"), ("30", "Within 30 days"), ("90", "Within 90 days")]
 
@@ -112,14 +115,17 @@ def _task(s: Session, task_id: str) -> HumanTask:
     ht = s.get(HumanTask, task_id)
     if ht is None or not may_see_country(actor(), ht.country):
         # Another country's task answers exactly as a missing one (no existence oracle).
-        raise NotFound(f"Task {task_id} does not exist.")
+        raise NotFound(_("Task %(task_id)s does not exist.", task_id=task_id))
     check_may_act(s, actor(), ht)
     return ht
 
 
 def _form(instance: Instance, ht: HumanTask) -> FormDefinition:
+    """The task's form in the reader's language (validation uses the same rules in any)."""
     form = load_form(instance.process_version.forms, ht.form_file, ht.ui_form_file)
-    return form or FormDefinition(schema={"type": "object", "properties": {}}, ui_schema={})
+    if form is None:
+        return FormDefinition(schema={"type": "object", "properties": {}}, ui_schema={})
+    return translated_form(instance.process_version.forms, form)
 
 
 def _colleagues(s: Session, ht: HumanTask) -> list[User]:
@@ -273,7 +279,7 @@ def take_over(task_id: str) -> Response | tuple[str, int]:
     except InvalidData as err:
         with engine().session() as s:
             return _held(s, _task(s, task_id), err.errors.get("reason"))
-    flash(f"You now hold '{ht.name}'.", "success")
+    flash(_("You now hold '%(name)s'.", name=ht.name), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
@@ -301,7 +307,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
             s.rollback()  # end this read's snapshot so the page shows the new uploads
             ht = _task(s, task_id)
         if refused and not action.startswith(("add_row:", "remove_row:")):
-            errors = {**field_errors(form.schema, values, now().date()), **refused}
+            errors = {**form_errors(form, values, now().date()), **refused}
             return _render(
                 s,
                 ht,
@@ -323,7 +329,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
                 s,
                 ht,
                 values=values,
-                errors=err.errors,
+                errors=translate_errors(form, values, now().date(), err.errors),
                 extra=extra,
                 lock_version=lock_version,
                 status=422,
@@ -341,9 +347,9 @@ def submit(task_id: str) -> Response | tuple[str, int]:
                 status=409,
             )
     if action == "save_draft":
-        flash("Draft saved. You can come back to it at any time.", "success")
+        flash(_("Draft saved. You can come back to it at any time."), "success")
         return redirect(url_for("tasks.show", task_id=task_id))
-    flash(f"Done: {ht.name}.", "success")
+    flash(_("Done: %(name)s.", name=element_filter(ht.name, ht.element_id)), "success")
     return redirect(url_for("tasks.inbox"))
 
 
@@ -366,7 +372,7 @@ def claim(task_id: str) -> Response:
         flash(err.message, "error")
         return _back(task_id)
     who = "you" if ht.claimed_by == actor().username else ht.claimed_by
-    flash(f"'{ht.name}' is now assigned to {who}.", "success")
+    flash(_("'%(name)s' is now assigned to %(who)s.", name=ht.name, who=who), "success")
     return _back(task_id)
 
 
@@ -380,5 +386,5 @@ def unclaim(task_id: str) -> Response:
     except Conflict as err:
         flash(err.message, "error")
         return _back(task_id)
-    flash(f"'{ht.name}' is released; anyone in its lane can take it.", "success")
+    flash(_("'%(name)s' is released; anyone in its lane can take it.", name=ht.name), "success")
     return _back(task_id)
