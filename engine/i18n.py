@@ -309,4 +309,30 @@ def missing_form_texts(
 ) -> list[str]:
     """The texts of a form that the overlay does not translate (paths such as
     `properties.head_of_state.title`)."""
-    return [p for p in _texts(schema, ui, "") if not _has(overlay, p)]
+    return [
+        p
+        for p in _texts(schema, ui, "")
+        if not _has(overlay, p) or _untranslated_choice(schema, overlay, p)
+    ]
+
+
+def _untranslated_choice(schema: Mapping[str, Any], overlay: Mapping[str, Any], path: str) -> bool:
+    """True when a choice's "translation" is its raw value although English gives it a title
+    (an overlay written before the form named its choices, e.g. "C029" for the Forced Labour
+    Convention)."""
+    head, sep, value = path.partition("choices.")
+    if not sep:
+        return False
+    node: Any = schema
+    over: Any = overlay
+    for part in [p for p in head.split(".") if p]:
+        node = node.get(part) if isinstance(node, Mapping) else None
+        over = over.get(part) if isinstance(over, Mapping) else None
+    if not isinstance(node, Mapping) or not isinstance(over, Mapping):
+        return False
+    if node.get("enum") is None and isinstance(node.get("items"), Mapping):
+        node = node["items"]
+    values, names = node.get("enum") or [], node.get("enumNames") or []
+    english = dict(zip(values, names, strict=False)).get(value)
+    translated = (over.get("choices") or {}).get(value)
+    return bool(english) and english != value and translated == value

@@ -80,6 +80,40 @@ def test_i18n_check_reports_a_new_string_an_untranslated_form_text_and_element(
     assert missing_forms(ROOT, "fr") == [] and missing_elements(ROOT, "es") == []
 
 
+def test_a_choice_translated_as_its_raw_value_counts_as_missing() -> None:
+    """An overlay written before the form named its choices ("C029" for the Forced Labour
+    Convention) is not a translation."""
+    from engine.i18n import missing_form_texts
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "conventions": {
+                "type": "array",
+                "title": "Conventions",
+                "items": {
+                    "type": "string",
+                    "enum": ["C029", "C105"],
+                    "enumNames": ["Forced Labour Convention, 1930 (No. 29)", "C105"],
+                },
+            }
+        },
+    }
+    overlay = {
+        "properties": {
+            "conventions": {
+                "title": "Conventions",
+                "choices": {"C029": "C029", "C105": "C105"},
+            }
+        }
+    }
+    assert missing_form_texts(schema, {}, overlay) == ["properties.conventions.choices.C029"]
+    overlay["properties"]["conventions"]["choices"]["C029"] = (
+        "Convention (n° 29) sur le travail forcé"
+    )
+    assert missing_form_texts(schema, {}, overlay) == []
+
+
 def test_the_cli_command_exits_1_while_something_is_missing(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
