@@ -73,6 +73,10 @@ class Country:
     meeting_postponed: bool = False
     """The Secretariat reschedules the GCG meeting once, a month later."""
     closed_when_stalled_at: str | None = None
+    documents_progress: bool = True
+    """False: while on hold the country documents nothing; a good review reinstates it."""
+    workplan_revision: tuple[int, str] | None = None
+    """(review number, "accepted" | "refused"): the country proposes a revised workplan then."""
     """The country stops answering at this task: the Secretariat closes the case a year on."""
 
 
@@ -82,11 +86,12 @@ COUNTRIES = (
         "NPL", "Nepal", "Asia-Pacific", "Hon. Sarita Giri",
         "Ministry of Labour, Employment and Social Security", "Bishnu Prasad Adhikari",
         date(2021, 3, 1), reviews=("progress", "justified", "progress", "progress"),
+        workplan_revision=(2, "accepted"),
     ),
     Country(
         "TUN", "Tunisia", "Arab States", "H.E. Malek Zahi", "Ministry of Social Affairs",
         "Raoudha Laabidi", date(2021, 5, 10), stop_at="assess_documented_progress",
-        reviews=("unjustified", "unjustified"),
+        reviews=("unjustified", "unjustified"), workplan_revision=(1, "refused"),
     ),
     Country(
         "VNM", "Viet Nam", "Asia-Pacific", "H.E. Dao Ngoc Dung",
@@ -117,6 +122,11 @@ COUNTRIES = (
         "MDG", "Madagascar", "Africa", "Hon. Gisèle Ranampy",
         "Ministry of Labour, Employment and Social Laws", "Hery Rakoto", date(2021, 7, 5),
         reviews=("unjustified", "unjustified", "progress"), hold_confirmed=False,
+    ),
+    Country(
+        "MWI", "Malawi", "Africa", "Hon. Vitumbiko Mumba", "Ministry of Labour",
+        "Chikondi Banda", date(2021, 8, 2), documents_progress=False,
+        reviews=("unjustified", "unjustified", "progress"),
     ),
     Country(
         "CHL", "Chile", "Americas", "Hon. Jeannette Jara", "Ministry of Labour and Social Security",
@@ -168,7 +178,8 @@ def _workplan(c: Country, day: date) -> list[dict[str, Any]]:
             "budget_source": "secured", "sdg_indicator": "8.7.1",
             "indicator": "Children 5-17 in child labour (%)", "baseline": "22.8% (2019)",
             "target": "18.8% (2025)", "data_source": "National child labour survey",
-            "benchmark_date": _d(day, 395),
+            "benchmark_date": _d(day, 395), "baseline_value": 22.8, "target_value": 18.8,
+            "benchmark_value": 21.5,
         },
         {
             "priority_area": "Forced labour in recruitment",
@@ -183,11 +194,26 @@ def _workplan(c: Country, day: date) -> list[dict[str, Any]]:
     ]
 
 
+def _revision(c: Country, day: date, n: int) -> dict[str, Any]:
+    """The proposal in the annual report of review n + 1, if the country makes one then."""
+    if not c.workplan_revision or c.workplan_revision[0] != n + 1:
+        return {}
+    revised = _workplan(c, day)
+    revised[0].update(
+        target="17.5% (2028)", target_value=17.5, benchmark_date=_d(day, 365), benchmark_value=20.0
+    )
+    return {
+        "proposed_workplan": revised,
+        "workplan_revision_reason": "The national survey moved a year; the targets follow it.",
+    }
+
+
 def _indicators(review: int) -> list[dict[str, Any]]:
     return [
         {
+            "workplan_indicator": "Share of children 5-17 in child labour",
             "indicator": "8.7.1", "description": "Children 5-17 in child labour (%)",
-            "baseline": "22.8", "target": "18.8", "value": f"{22.8 - 0.9 * review:.1f}",
+            "baseline": 22.8, "target": 18.8, "value": round(22.8 - 0.9 * review, 1),
             "data_source": "Labour force survey",
         },
     ]
@@ -270,9 +296,16 @@ PAYLOADS: dict[str, Payload] = {
         "letter_reference": f"A87/{d.year}/{c.iso}",
     },
     "record_support_to_alliance": lambda c, d, n: {
-        "support_date": _d(d), "support_form": "action_group_participation",
-        "action_group": "supply_chains",
-        "support_description": "Joined the Supply Chains action group; shared its toolkit.",
+        "support_date": _d(d),
+        **(
+            {"support_form": "action_group_participation", "action_group": "supply_chains",
+             "support_type": ["technical", "financial"],
+             "support_description": "Joined the Supply Chains action group; shared its toolkit."}
+            if n % 2 == 0
+            else {"support_form": "political_support", "support_level": "regional",
+                  "initiative_role": "convening",
+                  "support_description": f"Convened a {c.region} meeting on Target 8.7."}
+        ),
     },
     "submit_annual_progress_report": lambda c, d, n: {
         "period_start": _d(d, -365), "period_end": _d(d, -1),
@@ -284,8 +317,16 @@ PAYLOADS: dict[str, Payload] = {
         ],
         "indicator_values": _indicators(n + 1),
         "vnr_link": f"https://hlpf.example.org/vnr/{c.iso.lower()}",
-        "data_shared_with_knowledge_platform": True,
+        "vnr_year": d.year,
+        **(
+            {"knowledge_platform_contribution": "shared",
+             "knowledge_platform_link": f"https://kp.example.org/{c.iso.lower()}/{d.year}"}
+            if n % 2 == 0
+            else {"knowledge_platform_contribution": "not_shared",
+                  "knowledge_platform_reason": "The survey results are not yet published."}
+        ),
         "challenges": "Funding gap for the recruitment action.",
+        **_revision(c, d, n),
     },
     "prepare_annual_review": lambda c, d, n: {
         "evidence_summary": "Progress report and indicator values checked against the workplan.",
@@ -334,6 +375,13 @@ def _decision(c: Country, day: date, n: int) -> dict[str, Any]:
             else "No activity reported and no explanation given."
         )
         data["evidence_to_reinstate"] = "Evidence that inspection and hotline actions have started."
+    if c.workplan_revision and c.workplan_revision[0] == n + 1:
+        data["workplan_revision_decision"] = c.workplan_revision[1]
+        data["workplan_revision_comments"] = (
+            "The new survey calendar is confirmed; the revised benchmarks are realistic."
+            if c.workplan_revision[1] == "accepted"
+            else "The proposal lowers the targets without a reason the review could check."
+        )
     return data
 
 
@@ -431,21 +479,22 @@ class _Driver:
                 return
             if not c.sends_reports:  # the report's due date passes; the review goes on without
                 tasks = [t for t in tasks if t.element_id != "submit_annual_progress_report"]
+            if not c.documents_progress:  # on hold, it waits for the next review instead
+                tasks = [t for t in tasks if t.element_id != "document_progress"]
             if not tasks:
                 due = self._next_timer(instance_id)
                 if due is None or not self.wait_until(instance_id, due):
                     return
                 continue
             task = min(tasks, key=lambda t: t.created_at + _delay(t.element_id))
-            target = task.created_at + _delay(task.element_id)
             due = self._next_timer(instance_id)
-            if due is not None and due < target:
-                # A timer fires first (an anniversary opens the annual report): look again at
-                # what is ready then, or a long task would let the new one run past its deadline.
+            if due is not None and due < task.created_at + _delay(task.element_id):
+                # A timer comes first (an anniversary opens the annual report): fire it, then
+                # choose again, so a long side task does not let the report's due date pass.
                 if not self.wait_until(instance_id, due):
                     return
                 continue
-            if not self.wait_until(instance_id, target):
+            if not self.wait_until(instance_id, task.created_at + _delay(task.element_id)):
                 return
             if task.id not in {t.id for t in self.engine.ready_tasks(instance_id)}:
                 continue  # a timer or message in the meantime closed it

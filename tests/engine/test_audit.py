@@ -197,7 +197,7 @@ def test_gateway_decision_records_the_values_that_decided_it(
     ]
     assert [(g.data["values"], g.data["chosen"]) for g in gateways] == [
         ({"substantial_progress": False}, ["gw_reasonable_justification"]),
-        ({"substantial_progress": True}, ["gw_merge_reset"]),
+        ({"substantial_progress": True}, ["gw_on_hold_at_good_review"]),
     ]
     # "No" is the gateway's default flow (no condition): the cautious answer.
     assert {f["condition"] for f in gateways[0].data["flows"]} == {

@@ -10,6 +10,7 @@ import copy
 from typing import Any
 
 INDICATOR = {
+    "workplan_indicator": "Share of children aged 5-17 in child labour in the target districts",
     "indicator": "8.7.1",
     "description": "Children aged 5-17 in child labour, by sex and age (%)",
     "baseline": 22.8,
@@ -34,6 +35,9 @@ WORKPLAN_ACTION = {
     "target": "18.8% (2029)",
     "data_source": "National Labour Force Survey",
     "benchmark_date": "2028-06-30",
+    "baseline_value": 22.8,
+    "target_value": 18.8,
+    "benchmark_value": 21.0,
 }
 
 VALID: dict[str, dict[str, Any]] = {
@@ -120,6 +124,7 @@ VALID: dict[str, dict[str, Any]] = {
         "support_date": "2028-02-01",
         "support_form": "action_group_participation",
         "action_group": "migration",
+        "support_type": ["technical"],
         "support_description": "Co-chaired the Migration action group's meeting on fair recruitment.",
     },
     "submit_annual_progress_report": {
@@ -128,7 +133,9 @@ VALID: dict[str, dict[str, Any]] = {
         "action_status": [{"activity": "Labour inspection in 40 districts", "status": "on_track"}],
         "indicator_values": [INDICATOR],
         "vnr_link": "https://hlpf.un.org/countries/nepal",
-        "data_shared_with_knowledge_platform": True,
+        "vnr_year": 2028,
+        "knowledge_platform_contribution": "shared",
+        "knowledge_platform_link": "https://www.alliance87.org/knowledge-platform/nepal-2028",
     },
     "prepare_annual_review": {
         "evidence_summary": "Inspections extended to 32 districts; survey fieldwork under way.",

@@ -220,7 +220,7 @@ def test_every_decision_gateway_has_a_default_flow(root: etree._Element) -> None
         for g in root.iterfind(".//bpmn:exclusiveGateway", NS)
         if len(g.findall("bpmn:outgoing", NS)) > 1
     ]
-    assert len(decisions) == 10
+    assert len(decisions) == 12
     flows = {f.get("id"): f for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
     for gateway in decisions:
         default = gateway.get("default")
@@ -231,3 +231,13 @@ def test_every_decision_gateway_has_a_default_flow(root: etree._Element) -> None
             assert flows[out.text].get("name"), f"{out.text} has no answer label"
             if out.text != default:
                 assert flows[out.text].find("bpmn:conditionExpression", NS) is not None
+
+
+def test_the_60_day_reminder_is_the_secretariats(root: etree._Element) -> None:
+    lanes = {
+        ref.text: lane.get("id")
+        for lane in root.iterfind(".//bpmn:lane", NS)
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS)
+    }
+    assert lanes["eoi_reminder_due"] == "lane_country"  # on the country's task
+    assert lanes["record_eoi_reminder"] == lanes["eoi_reminder_recorded"] == "lane_secretariat"

@@ -61,3 +61,108 @@ def test_sample_data_passes_and_broken_data_fails(task: str) -> None:
     validator = Draft202012Validator(schema, format_checker=FormatChecker())
     assert list(validator.iter_errors(VALID[task])) == []
     assert list(validator.iter_errors(INVALID[task])) != [], f"{task}: the broken sample validates"
+
+
+def _errors(task: str, data: dict[str, object]) -> list[str]:
+    schema = json.loads((FORMS / f"{task}.schema.json").read_text())
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    return [e.message for e in validator.iter_errors(data)]
+
+
+def test_the_knowledge_platform_contribution_is_a_link_or_a_reason() -> None:
+    report = {k: v for k, v in VALID["submit_annual_progress_report"].items()}
+    assert _errors("submit_annual_progress_report", report) == []
+    shared_without_link = {**report, "knowledge_platform_link": None}
+    del shared_without_link["knowledge_platform_link"]
+    assert any(
+        "knowledge_platform_link" in e
+        for e in _errors("submit_annual_progress_report", shared_without_link)
+    )
+    not_shared = {**shared_without_link, "knowledge_platform_contribution": "not_shared"}
+    assert any(
+        "knowledge_platform_reason" in e
+        for e in _errors("submit_annual_progress_report", not_shared)
+    )
+    blank = {**not_shared, "knowledge_platform_reason": ""}
+    assert _errors("submit_annual_progress_report", blank) != []
+    reason = {**not_shared, "knowledge_platform_reason": "Survey results not yet published."}
+    assert _errors("submit_annual_progress_report", reason) == []
+    assert _errors(
+        "submit_annual_progress_report", {**report, "knowledge_platform_contribution": True}
+    )
+
+
+def test_the_annual_report_gives_the_vnr_link_and_year_and_the_workplan_indicators() -> None:
+    report = VALID["submit_annual_progress_report"]
+    assert (report["vnr_link"], report["vnr_year"]) == ("https://hlpf.un.org/countries/nepal", 2028)
+    assert _errors("submit_annual_progress_report", {**report, "vnr_link": "not a link"})
+    assert _errors("submit_annual_progress_report", {**report, "vnr_year": 1990})
+    # Each value is for one of the workplan's own indicators; the SDG indicator is optional.
+    row = report["indicator_values"][0]
+    no_workplan_indicator = {k: v for k, v in row.items() if k != "workplan_indicator"}
+    assert _errors(
+        "submit_annual_progress_report", {**report, "indicator_values": [no_workplan_indicator]}
+    )
+    own_only = {k: v for k, v in row.items() if k != "indicator"}
+    assert (
+        _errors("submit_annual_progress_report", {**report, "indicator_values": [own_only]}) == []
+    )
+
+
+def test_workplan_values_are_numbers() -> None:
+    report = VALID["submit_workshop_report"]
+    action = report["workplan"][0]
+    for field in ("baseline_value", "target_value", "benchmark_value"):
+        bad = {**report, "workplan": [{**action, field: "12 %"}]}
+        assert _errors("submit_workshop_report", bad), field
+
+
+def test_the_expression_of_interest_records_the_new_action_commitments() -> None:
+    """The note's commitments (action plan, Call to Action and Buenos Aires Declaration, support
+    to another country, ratification) are each a choice; at least one is required."""
+    eoi = VALID["submit_expression_of_interest"]
+    schema = json.loads((FORMS / "submit_expression_of_interest.schema.json").read_text())
+    choices = schema["properties"]["commitments"]["items"]["enum"]
+    assert choices == [
+        "national_action_plan",
+        "call_to_action",
+        "buenos_aires_declaration",
+        "support_another_country",
+        "ratification_of_standards",
+    ]
+    for choice in choices:
+        assert _errors("submit_expression_of_interest", {**eoi, "commitments": [choice]}) == []
+    assert _errors("submit_expression_of_interest", {**eoi, "commitments": []})
+    assert _errors("submit_expression_of_interest", {**eoi, "commitments": ["go_faster"]})
+    assert "commitments" in schema["x-outputs"]  # a case variable, shown on the case page
+
+
+def test_support_outside_the_country_has_the_notes_four_options_and_the_level() -> None:
+    support = VALID["record_support_to_alliance"]
+    schema = json.loads((FORMS / "record_support_to_alliance.schema.json").read_text())
+    assert schema["properties"]["support_form"]["enum"] == [
+        "political_support",
+        "scaling_up_approaches",
+        "knowledge_platform_contribution",
+        "action_group_participation",
+    ]
+    political = {
+        "support_date": "2028-02-01",
+        "support_form": "political_support",
+        "support_description": "Chaired the regional conference on forced labour.",
+    }
+    assert any("support_level" in e for e in _errors("record_support_to_alliance", political))
+    for level in ("subregional", "regional", "global"):
+        for role in ("sponsoring", "convening", "chairing"):
+            data = {**political, "support_level": level, "initiative_role": role}
+            assert _errors("record_support_to_alliance", data) == []
+    # Scaling up and action groups say whether the support was financial, technical or both.
+    scaling = {**political, "support_form": "scaling_up_approaches"}
+    assert any("support_type" in e for e in _errors("record_support_to_alliance", scaling))
+    both = {**scaling, "support_type": ["financial", "technical"]}
+    assert _errors("record_support_to_alliance", both) == []
+    assert _errors("record_support_to_alliance", {**scaling, "support_type": []})
+    no_type = {k: v for k, v in support.items() if k != "support_type"}
+    assert _errors("record_support_to_alliance", no_type)
+    kp = {**political, "support_form": "knowledge_platform_contribution"}
+    assert _errors("record_support_to_alliance", kp) == []

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Actor, Forbidden, InvalidData, MessageRefused, NotReady
+from engine import Actor, Forbidden, InvalidData, MessageRefused, NotReady, submissions
 from tests.processes.driver import LANE_ACTORS, Pathfinder
-from tests.processes.samples import SHORTFALL_JUSTIFIED, SHORTFALL_UNJUSTIFIED, sample
+from tests.processes.samples import (
+    SHORTFALL_JUSTIFIED,
+    SHORTFALL_UNJUSTIFIED,
+    WORKPLAN_ACTION,
+    sample,
+)
 
 CHAIR = LANE_ACTORS["GCG Chair"]
 SECRETARIAT = LANE_ACTORS["Secretariat"]
@@ -393,7 +398,7 @@ def test_scenarios_reach_every_element_they_claim(pathfinder: Pathfinder) -> Non
     } <= reached
 
 
-def test_a_good_review_while_on_hold_resets_the_count_but_does_not_reinstate(
+def test_a_good_review_while_on_hold_reinstates_and_cancels_documenting_progress(
     pathfinder: Pathfinder,
 ) -> None:
     p = pathfinder
@@ -401,10 +406,58 @@ def test_a_good_review_while_on_hold_resets_the_count_but_does_not_reinstate(
     p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
     p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
     p.do("decide_on_hold")
+    assert p.offered()["document_progress"] == "Country"
     p.annual_review(3)
     v = p.variables()
-    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("on_hold", 0)
-    assert p.offered()["document_progress"] == "Country"
+    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 0)
+    assert (v["reinstated_at"], v["reinstated_by"]) == ("2030-09-15", "annual_review")
+    assert v["last_review_outcome"] == "progress"
+    # The open *Document progress* is cancelled (nothing left in the country's inbox for it),
+    # and the annual cycle goes on with the next review.
+    assert p.offered() == {"record_support_to_alliance": "Country"}
+    assert {"announce_reinstatement", "document_progress_superseded"} <= p.reached()
+    assert "status_reinstated" not in p.reached()
+    assert v["next_review_at"] == "2031-09-15"
+    # Reinstated, the count starts again: one unjustified shortfall asks for no hold.
+    p.annual_review(4, **SHORTFALL_UNJUSTIFIED)
+    assert (p.status(), p.variables()["consecutive_unjustified_reviews"]) == ("pathfinder", 1)
+    assert "decide_on_hold" not in p.offered()
+    p.check_round_trip()
+
+
+def test_a_good_review_while_progress_awaits_assessment_reinstates_and_cancels_it(
+    pathfinder: Pathfinder,
+) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do("decide_on_hold")
+    p.wait_until("2030-06-01")
+    p.do("document_progress", progress_summary="Labour inspections resumed.")
+    assert p.offered()["assess_documented_progress"] == "Secretariat"
+    p.annual_review(3)
+    v = p.variables()
+    assert (v["pathfinder_status"], v["reinstated_by"]) == ("pathfinder", "annual_review")
+    assert p.offered() == {"record_support_to_alliance": "Country"}
+    assert "assessment_superseded" in p.reached()
+
+
+def test_documented_progress_accepted_records_how_the_status_was_reinstated(
+    pathfinder: Pathfinder,
+) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do("decide_on_hold")
+    p.do("document_progress")
+    p.do("assess_documented_progress")
+    assert p.variables()["reinstated_by"] == "documented_progress"
+    # A good review afterwards finds the status no longer on hold: nothing to cancel.
+    p.annual_review(3)
+    assert "announce_reinstatement" not in p.reached()
+    assert p.status() == "pathfinder"
 
 
 # -- the second edition: no country gets stuck, the GCG decides a hold ---------------------------
@@ -611,3 +664,93 @@ def test_closing_needs_a_reason_and_a_letter_date(pathfinder: Pathfinder) -> Non
         _close(p, reason="Stalled", letter_date="May 2027")
     assert p.instance().status == "running"
     assert p.offered() == {"submit_expression_of_interest": "Country"}
+
+
+# -- footnote 3: the workplan is flexibly adjusted through regular review ----------------------
+
+REVISED_ACTION = {
+    **WORKPLAN_ACTION,
+    "end": "2030-06-30",
+    "target": "17.5% (2030)",
+    "target_value": 17.5,
+    "benchmark_date": "2029-06-30",
+    "benchmark_value": 20.5,
+}
+
+
+def _propose_revision(p: Pathfinder, decision: str) -> None:
+    p.wait_until(p.variables()["next_review_at"])
+    p.do(
+        "submit_annual_progress_report",
+        proposed_workplan=[REVISED_ACTION],
+        workplan_revision_reason="The labour force survey moved to 2029; targets follow it.",
+    )
+    p.do("prepare_annual_review")
+    p.do(
+        "decide_annual_review",
+        review_date="2028-10-01",
+        workplan_revision_decision=decision,
+        workplan_revision_comments="Checked against the survey calendar.",
+    )
+
+
+def test_the_workplan_agreed_at_the_workshop_is_version_1_in_force(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    v = p.variables()
+    assert v["workplan_in_force"] == {
+        "version": 1,
+        "since": "2027-09-15",
+        "actions": [WORKPLAN_ACTION],
+    }
+    assert v["workplan"] == [WORKPLAN_ACTION]
+    # Benchmarks carry a value and a date; baselines and targets are numbers a review can compare.
+    action = v["workplan_in_force"]["actions"][0]
+    assert (action["benchmark_date"], action["benchmark_value"]) == ("2028-06-30", 21.0)
+    assert action["baseline_value"] > action["benchmark_value"] > action["target_value"]
+
+
+def test_a_revised_workplan_accepted_at_a_review_is_in_force_with_a_new_version(
+    pathfinder: Pathfinder,
+) -> None:
+    p = pathfinder
+    p.to_award()
+    _propose_revision(p, "accepted")
+    v = p.variables()
+    assert v["workplan_in_force"] == {
+        "version": 2,
+        "since": "2028-10-01",
+        "actions": [REVISED_ACTION],
+    }
+    assert v["workplan"] == [WORKPLAN_ACTION]  # the workshop's workplan stays on record
+    assert "put_revised_workplan_in_force" in p.reached()
+    # The review itself goes on as usual (substantial progress in the sample).
+    assert v["last_review_outcome"] == "progress"
+    # Next year no revision is proposed: an "accepted" by mistake changes nothing.
+    # The workplan in force is one value for the case: recording support (the other parallel
+    # branch) does not bring back version 1.
+    p.do("record_support_to_alliance")
+    assert p.variables()["workplan_in_force"]["version"] == 2
+    p.annual_review(2, workplan_revision_decision="accepted")
+    v = p.variables()
+    assert v["workplan_in_force"]["version"] == 2
+    assert v["workplan_in_force"]["actions"] == [REVISED_ACTION]
+
+
+def test_a_revised_workplan_refused_at_a_review_leaves_the_workplan_in_force(
+    pathfinder: Pathfinder,
+) -> None:
+    p = pathfinder
+    p.to_award()
+    _propose_revision(p, "refused")
+    v = p.variables()
+    assert v["workplan_in_force"]["version"] == 1
+    assert v["workplan_in_force"]["actions"] == [WORKPLAN_ACTION]
+    # The refusal is kept as the review's submission (the case page shows it).
+    with p.engine.session() as s:
+        (decision,) = submissions.listing(s, p.id, "decide_annual_review")
+    assert decision.data["workplan_revision_decision"] == "refused"
+    assert "put_revised_workplan_in_force" not in p.reached()
+    # A refused proposal is not carried over: next year it is not there to accept.
+    p.annual_review(2, workplan_revision_decision="accepted")
+    assert p.variables()["workplan_in_force"]["version"] == 1

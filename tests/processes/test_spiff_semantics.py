@@ -94,10 +94,11 @@ class Raw:
         self.step(lambda: self.wf.catch(BpmnEvent(MessageEventDefinition(name), payload)))
 
     def shared(self) -> dict[str, Any]:
-        """The data objects of the running procedure subprocess."""
+        """The hold rule's data objects of the running procedure subprocess (the workplan in
+        force, the third data object, is left out here)."""
         for sub in self.wf.subprocesses.values():
             if sub.spec.name == "pathfinder_procedure" and not sub.is_completed():
-                return dict(sub.data_objects)
+                return {k: v for k, v in sub.data_objects.items() if k != "workplan_in_force"}
         return {}
 
     def waiting_timers(self) -> list[str]:

@@ -37,7 +37,7 @@ CHOICES = {
     "reasonable_justification": True,
     "progress_decision": "accepted",
     "signed_by_minister": True,
-    "data_shared_with_knowledge_platform": True,
+    "knowledge_platform_contribution": "shared",
 }
 """The answers that move a country forward (anything else is filled in from the form)."""
 LATER_DATES = {"gcg_meeting_date": 14, "end": 30}

@@ -31,6 +31,13 @@ def test_seed_creates_users_and_cases_once(deployed: Engine, settings: Settings)
     assert "decide_on_hold" in {t.element_id for t in deployed.ready_tasks(cases["UGA"].id)}
     mdg = cases["MDG"].data  # the GCG did not confirm the hold
     assert (mdg["hold_confirmed"], mdg["pathfinder_status"]) == (False, "pathfinder")
+    npl = cases["NPL"].data  # a revised workplan accepted at the second review
+    npl_workplan = npl["workplan_in_force"]
+    assert npl_workplan["version"] == 2 and npl_workplan["actions"][0]["target_value"] == 17.5
+    assert cases["TUN"].data["workplan_in_force"]["version"] == 1  # its proposal was refused
+    mwi = cases["MWI"].data  # put on hold, documented nothing; the next good review reinstated
+    assert (mwi["pathfinder_status"], mwi["reinstated_by"]) == ("pathfinder", "annual_review")
+    assert "document_progress" not in {t.element_id for t in deployed.ready_tasks(cases["MWI"].id)}
     arg = cases["ARG"]  # stalled before the award, closed by the Secretariat
     assert (arg.status, arg.stage, arg.data["closure_reason"][:13]) == (
         "completed",
