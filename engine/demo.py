@@ -466,7 +466,7 @@ class _Driver:
         with self.engine.session() as s:
             model = s.get(ProcessModel, PROCESS)
             lane_roles = dict(model.lane_roles or {}) if model else {}
-        for _ in range(200):
+        for _ in range(1000):
             inst = self.engine.instance(instance_id)
             if inst.status != "running":
                 return

@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.conftest import E2E, LiveServer, running_server, shot, sign_in
 from tests.engine.test_audit import country_with_two_reviews, second_review_starts
+from web.audit_views import PER_PAGE
 
 pytestmark = E2E
 
@@ -42,7 +43,7 @@ def test_auditor_replays_before_the_second_review_and_verifies(
     before_second = second_review_starts(events) - 1
 
     sign_in(page, "aud")
-    timeline_page = (before_second - 1) // 50 + 1  # where its event is listed
+    timeline_page = (before_second - 1) // PER_PAGE + 1  # where its event is listed
     page.goto(f"/audit/instances/{nepal.id}?page={timeline_page}")
     page.wait_for_selector("#replay-diagram[data-ready='1']")
     now = _replay_to(page, len(events))
@@ -62,8 +63,12 @@ def test_auditor_replays_before_the_second_review_and_verifies(
     assert page.locator(f"#ev-{before_second}.is-current").count() == 1
     shot(page, "audit-02-replay-before-second-review", full_page=False)
 
-    page.click(f"#ev-{before_second + 5} .ev-replay")  # "Diagram here" on a timeline entry
-    later = _replay_to(page, before_second + 5)
+    # "Diagram here" on a later timeline entry listed on this page, after the
+    # anniversary timer opened the second review
+    later_seq = min(before_second + 5, timeline_page * PER_PAGE)
+    assert later_seq > before_second, "the second review opens on the next timeline page"
+    page.click(f"#ev-{later_seq} .ev-replay")
+    later = _replay_to(page, later_seq)
     assert later != then
 
     page.click("#verify-button")
