@@ -84,7 +84,9 @@ def _disk_forms() -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.json"))}
 
 
-def available_forms(pv: ProcessVersion | None, extra: Mapping[str, str] | None = None) -> dict:
+def available_forms(
+    pv: ProcessVersion | None, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Form files a diagram may reference: the version's snapshot, then forms/ on disk, then
     forms uploaded in the modeller (these win)."""
     forms = dict(pv.forms) if pv is not None else {}
@@ -175,7 +177,9 @@ def bpmnlint_problems(xml: str, file_name: str) -> list[dict[str, Any]]:
     return problems
 
 
-def check(files: Mapping[str, bytes], forms: Mapping[str, bytes], edited: str) -> list[dict]:
+def check(
+    files: Mapping[str, bytes], forms: Mapping[str, bytes], edited: str
+) -> list[dict[str, Any]]:
     """Every problem of the edited bundle. A reason that would make a process view-only counts
     as an error here: the modeller deploys processes to run them."""
     try:
@@ -201,7 +205,7 @@ def _names(data: bytes) -> dict[str, str]:
     return {el.get("id"): el.get("name") for el in root.xpath("//*[@id and @name]")}
 
 
-def _counts(problems: list[dict]) -> dict[str, int]:
+def _counts(problems: list[dict[str, Any]]) -> dict[str, int]:
     errors = sum(1 for p in problems if p["severity"] == "error")
     return {"errors": errors, "warnings": len(problems) - errors}
 
@@ -219,7 +223,8 @@ def _posted() -> tuple[ProcessVersion | None, str, dict[str, bytes], dict[str, b
     name = str(body.get("file_name") or (pv.main_file if pv else "diagram.bpmn"))
     if not _SAFE_NAME.match(name):
         abort(400)
-    extra = body.get("forms") if isinstance(body.get("forms"), dict) else {}
+    posted_forms = body.get("forms")
+    extra: dict[str, Any] = posted_forms if isinstance(posted_forms, dict) else {}
     files = _bundle_files(pv, name, body["xml"])
     available = available_forms(pv, {str(k): str(v) for k, v in extra.items()})
     wanted = _referenced(files)
