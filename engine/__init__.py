@@ -5,6 +5,7 @@ all drive it through these names.
 """
 
 import engine._startup  # noqa: F401  (first: keeps jsonschema's import cheap)
+from engine import permissions
 from engine.access import SYSTEM, Actor
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
@@ -44,4 +45,5 @@ __all__ = [
     "SystemClock",
     "ValidationFailed",
     "VirtualClock",
+    "permissions",
 ]

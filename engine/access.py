@@ -1,4 +1,7 @@
-"""Who may do what: actors, roles, and the lane -> role mapping of a process model."""
+"""Who acts: actors, roles, and the lane -> role mapping of a process model.
+
+What an actor may see and do is decided in `engine.permissions`.
+"""
 
 from __future__ import annotations
 
@@ -49,25 +52,3 @@ def role_for_lane(lane: str | None, lane_roles: Mapping[str, str]) -> str | None
         return lane_roles[lane]
     slug = re.sub(r"[^a-z0-9]+", "_", lane.lower()).strip("_")
     return LANE_ALIASES.get(slug, slug)
-
-
-def may_act_in_lane(actor: Actor, lane: str | None, lane_roles: Mapping[str, str]) -> bool:
-    """Admins act anywhere; tasks without a lane belong to anyone who may see the instance."""
-    if actor.is_admin:
-        return True
-    if actor.has("auditor"):
-        return False  # auditors read everything and change nothing
-    role = role_for_lane(lane, lane_roles)
-    return role is None or role in actor.roles
-
-
-def may_see_country(actor: Actor, country: str | None) -> bool:
-    """Country users see only their own country's instances; other staff see all."""
-    if not actor.has("country") or actor.has("admin", "secretariat", "chair", "gcg", "auditor"):
-        return True
-    return country is not None and country == actor.country
-
-
-def may_start(actor: Actor, start_roles: Iterable[str]) -> bool:
-    """Admins and process owners may start anything; others where the model allows their role."""
-    return actor.has("admin", "process_owner") or bool(actor.roles.intersection(start_roles))

@@ -12,10 +12,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import sessions, tokens
 from engine.access import ROLES, Actor
-from engine.errors import Conflict, InvalidData, NotFound, TooManyAttempts
+from engine.errors import Conflict, Forbidden, InvalidData, NotFound, TooManyAttempts
 from engine.history import Recorder
 from engine.identities import audit_refusal, audit_sign_in
 from engine.models import LoginAttempt, User
+from engine.permissions import may_change_active, may_change_roles
 
 THROTTLE_FREE_FAILURES = 3
 """Failed sign-ins for one username from one address that cost nothing; each further one doubles
@@ -128,6 +129,8 @@ def update_user(
     if user is None:
         raise NotFound(f"No user with id {user_id}.")
     errors = _check(user.username, roles, country, None)
+    if not may_change_roles(actor, user.username, roles):
+        errors["roles"] = "You cannot remove your own admin role."
     if errors:
         raise InvalidData("The user could not be saved.", errors)
     before = {"roles": list(user.roles or []), "country": user.country, "email": user.email}
@@ -143,6 +146,8 @@ def set_active(session: Session, user_id: int, active: bool, *, actor: str, now:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"No user with id {user_id}.")
+    if not may_change_active(actor, user.username, active):
+        raise Forbidden("You cannot deactivate your own account.")
     user.active = active
     if not active:
         sessions.end_all(session, user.id, now=now, reason="deactivated")

@@ -30,7 +30,7 @@ from engine.errors import InvalidData, NotFound
 from engine.filetypes import FileRefused, check
 from engine.forms import FileRule, FormDefinition, file_fields
 from engine.models import Attachment, AuditEvent, HumanTask, Instance
-from engine.queries import can_view_instance
+from engine.permissions import may_see_instance
 
 CHUNK = 1024 * 1024
 
@@ -244,7 +244,7 @@ def lookup(
         raise missing
     instance = session.get(Instance, row.instance_id) if row.instance_id is not None else None
     if row.state == "attached":
-        if instance is None or not can_view_instance(actor, instance):
+        if instance is None or not may_see_instance(actor, instance):
             raise missing
     elif row.uploaded_by != actor.username:
         raise missing

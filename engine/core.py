@@ -28,7 +28,7 @@ from engine import (
     tasks,
     timers,
 )
-from engine.access import SYSTEM, Actor, may_see_country
+from engine.access import SYSTEM, Actor
 from engine.attachments import AttachmentInfo, FileProblem
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
@@ -41,6 +41,7 @@ from engine.history import ChainReport
 from engine.messages import MessageRule
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.parsing import ModelLimits
+from engine.permissions import may_see_country
 from engine.sandbox import shared_pool
 from engine.scripting import make_script_engine
 from engine.serialization import SpecCache

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.access import Actor, may_see_country
+from engine.access import Actor
 from engine.clock import Clock, add_duration, use_clock
 from engine.errors import (
     Conflict,
@@ -40,6 +40,7 @@ from engine.errors import (
 )
 from engine.history import Recorder
 from engine.models import HumanTask, Instance, ProcessVersion, TimerJob
+from engine.permissions import may_see_country
 from engine.serialization import SpecCache, dump_state, load_state
 
 ACTIVE = ("running", "suspended", "error")

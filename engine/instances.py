@@ -11,7 +11,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.access import Actor, may_see_country, may_start
+from engine.access import Actor
 from engine.clock import use_clock
 from engine.errors import (
     Conflict,
@@ -38,6 +38,7 @@ from engine.history import Recorder
 from engine.messages import MessageRule, waiting_message, waiting_messages
 from engine.messages import check as check_message
 from engine.models import Instance, ProcessModel, TimerJob
+from engine.permissions import may_manage_instances, may_see_country, may_start
 from engine.serialization import load_state
 
 
@@ -111,7 +112,7 @@ def start(
 
 
 def _admin_load(session: Session, rt: Runtime, instance_id: int, actor: Actor) -> Loaded:
-    if not actor.has("admin", "secretariat"):
+    if not may_manage_instances(actor):
         raise Forbidden("Only admins and the Secretariat manage instances.")
     return load(session, rt, instance_id)
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.access import Actor, may_see_country, role_for_lane
+from engine.access import Actor, role_for_lane
 from engine.clock import add_duration
 from engine.db import transaction
 from engine.mailer import (
@@ -31,6 +31,7 @@ from engine.mailer import (
     send_pending,
 )
 from engine.models import AuditEvent, HumanTask, Instance, OutboxMessage, ProcessModel, User
+from engine.permissions import may_see_country
 
 log = logging.getLogger("pathfinder.notifications")
 

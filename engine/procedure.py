@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import attachments, audit
-from engine.access import Actor, may_act_in_lane
+from engine.access import Actor
 from engine.models import AuditEvent, HumanTask, Instance, ProcessModel, ProcessVersion, TimerJob
+from engine.permissions import may_act_in_lane, may_see_country
 from engine.xmlsafe import safe_xml
 
 STAGE_PREFIX = "stage:"
@@ -268,7 +269,7 @@ def build(session: Session, inst: Instance, actor: Actor, now: datetime) -> Proc
         for t in tasks
     )
     titles = {s.code: s.title for s in specs}
-    staff = not actor.has("country") or actor.has("admin", "secretariat", "chair", "gcg", "auditor")
+    staff = may_see_country(actor, None)
     return Procedure(
         instance_id=inst.id,
         label=inst.label or inst.country or f"#{inst.id}",

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from engine.access import Actor, role_for_lane
 from engine.models import AuditEvent, HumanTask, Instance, ProcessModel, ProcessVersion, TimerJob
+from engine.permissions import STAFF_ROLES
 
 T = TypeVar("T")
 MAX_PER_PAGE = 100
-STAFF_ROLES = ("admin", "secretariat", "chair", "gcg", "auditor", "process_owner")
 COUNT_CAP = 1000
 """Task totals and navigation counts stop counting here ("1,000+"): counting 50,000 open tasks
 on every request is what made the Secretariat's inbox slow."""
@@ -255,15 +255,6 @@ def instance_query(
         query = query.where(Instance.process_key == process_key)
     return _paginate(
         session, query.order_by(Instance.updated_at.desc(), Instance.id.desc()), page, per_page
-    )
-
-
-def can_view_instance(actor: Actor, instance: Instance) -> bool:
-    """Staff see every instance; country users only their own country's."""
-    if actor.has(*STAFF_ROLES):
-        return True
-    return (
-        actor.has("country") and instance.country is not None and instance.country == actor.country
     )
 
 

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 from engine.access import Actor
 from engine.forms import FormDefinition, load_form
 from engine.models import HumanTask, Instance, Submission
+from engine.permissions import sees_internal
 
 INTERNAL = "internal"
 """`x-visibility` value of a field only staff see."""
-STAFF_ROLES = ("admin", "process_owner", "secretariat", "chair", "gcg", "auditor")
 
 
 @dataclass(frozen=True)
@@ -134,11 +134,6 @@ def form_of(instance: Instance, sub: SubmissionInfo) -> FormDefinition | None:
 
 
 # ------------------------------------------------------------------------------ visibility
-
-
-def sees_internal(actor: Actor) -> bool:
-    """Staff see internal fields; country users (and anyone with no staff role) do not."""
-    return actor.has(*STAFF_ROLES)
 
 
 def internal_fields(schema: Mapping[str, Any]) -> set[str]:

@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import attachments, submissions
 from engine import forms as form_defs
-from engine.access import Actor, may_act_in_lane, may_see_country
+from engine.access import Actor
 from engine.clock import use_clock
 from engine.errors import (
     Conflict,
@@ -38,7 +38,8 @@ from engine.execution import (
     save,
 )
 from engine.history import Recorder
-from engine.models import AuditEvent, HumanTask, Instance, ProcessModel, User
+from engine.models import AuditEvent, HumanTask, Instance, User
+from engine.permissions import check_may_act, may_act_for_others, may_take_over
 
 
 def ready_task(session: Session, task_id: str) -> HumanTask:
@@ -47,16 +48,6 @@ def ready_task(session: Session, task_id: str) -> HumanTask:
     if ht is None:
         raise NotFound(f"Task {task_id} does not exist.", task_id=task_id)
     return ht
-
-
-def check_may_act(session: Session, actor: Actor, ht: HumanTask) -> None:
-    """Refuse when the actor's roles, country or the task's claim do not allow acting on it."""
-    model = session.get(ProcessModel, ht.process_key)
-    lane_roles = model.lane_roles if model else {}
-    if not may_see_country(actor, ht.country):
-        raise Forbidden("This task belongs to another country.", task_id=ht.id)
-    if not may_act_in_lane(actor, ht.lane, lane_roles):
-        raise Forbidden(f"Only the '{ht.lane}' lane's role may act on this task.", task_id=ht.id)
 
 
 def open_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
@@ -88,7 +79,7 @@ def complete_task(
     Attachment ids in file fields must name files uploaded for this task and field; they are
     marked attached here and their hashes go into the `task_completed` event."""
     ht = open_task(session, actor, task_id)
-    if ht.claimed_by and ht.claimed_by != actor.username and not actor.has("admin", "secretariat"):
+    if ht.claimed_by and ht.claimed_by != actor.username and not may_act_for_others(actor):
         raise Conflict(f"'{ht.name}' is claimed by {ht.claimed_by}.", task_id=task_id)
     loaded = load(session, rt, ht.instance_id)
     row = loaded.row
@@ -152,11 +143,11 @@ def claim(
     """Claim a task for `actor` (or, for the Secretariat and admins, assign it to `assignee`)."""
     ht = open_task(session, actor, task_id)
     target = assignee or actor.username
-    if assignee and assignee != actor.username and not actor.has("admin", "secretariat"):
+    if assignee and assignee != actor.username and not may_act_for_others(actor):
         raise Forbidden("Only the Secretariat and admins assign tasks to colleagues.")
     if target != actor.username:
         _require_may_act(session, ht, target)
-    if ht.claimed_by and ht.claimed_by != actor.username and not actor.has("admin", "secretariat"):
+    if ht.claimed_by and ht.claimed_by != actor.username and not may_act_for_others(actor):
         raise Conflict(f"'{ht.name}' is already claimed by {ht.claimed_by}.", task_id=task_id)
     row = lock_instance(session, ht.instance_id)
     session.refresh(ht)
@@ -178,7 +169,7 @@ def unclaim(session: Session, task_id: str, actor: Actor, *, now: datetime) -> H
     ht = open_task(session, actor, task_id)
     if ht.claimed_by is None:
         return ht
-    if ht.claimed_by != actor.username and not actor.has("admin", "secretariat"):
+    if ht.claimed_by != actor.username and not may_act_for_others(actor):
         raise Forbidden(f"'{ht.name}' is claimed by {ht.claimed_by}; only they can release it.")
     row = lock_instance(session, ht.instance_id)
     previous, ht.claimed_by = ht.claimed_by, None
@@ -194,16 +185,12 @@ def unclaim(session: Session, task_id: str, actor: Actor, *, now: datetime) -> H
     return ht
 
 
-TAKE_OVER_ROLES = ("admin", "secretariat")
-"""Roles that may take over a task someone else holds."""
-
-
 def take_over(
     session: Session, task_id: str, actor: Actor, reason: str, *, now: datetime
 ) -> HumanTask:
     """Move a task someone else holds to `actor`, with the reason on the audit trail."""
     ht = open_task(session, actor, task_id)
-    if not actor.has(*TAKE_OVER_ROLES):
+    if not may_take_over(actor):
         raise Forbidden("Only the Secretariat and admins take over a colleague's task.")
     reason = reason.strip()
     if not reason:

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from sqlalchemy import select
 
-from engine import audit, queries, submissions
+from engine import audit, permissions, submissions
 from engine.models import Instance, ProcessVersion
 from web import submissionview
 from web.auth import current_actor, login_required, roles_required, the_engine
@@ -27,7 +27,7 @@ from web.views.common import visible_instance
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
-AUDIT_ROLES = queries.STAFF_ROLES
+AUDIT_ROLES = permissions.STAFF_ROLES
 """Roles that may search every instance, export search results and read country reports."""
 PER_PAGE = 50
 

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from engine import Actor, submissions
 from engine.forms import load_form
 from engine.models import HumanTask, Instance, ProcessVersion
-from engine.queries import can_view_instance, open_tasks
+from engine.permissions import may_see_instance
+from engine.queries import open_tasks
 from web.api.errors import not_found
 
 
@@ -18,7 +19,7 @@ def visible_instance(session: Session, actor: Actor, instance_id: int) -> Instan
     """The instance if the actor may see it. Another country's instance is reported as missing
     (404), exactly like one that does not exist, so ids do not reveal other countries' cases."""
     row = session.get(Instance, instance_id)
-    if row is None or not can_view_instance(actor, row):
+    if row is None or not may_see_instance(actor, row):
         raise not_found(f"Instance {instance_id} does not exist.")
     return row
 
@@ -29,7 +30,7 @@ def visible_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
     if task is None:
         raise not_found(f"Task {task_id} does not exist.")
     instance = session.get(Instance, task.instance_id)
-    if instance is None or not can_view_instance(actor, instance):
+    if instance is None or not may_see_instance(actor, instance):
         raise not_found(f"Task {task_id} does not exist.")
     return task
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from engine import Conflict, InvalidData, NotFound, identities
+from engine import Conflict, InvalidData, NotFound, identities, permissions
 from engine import tokens as api_tokens
 from engine.access import ROLES, role_for_lane
 from engine.accounts import USERNAME, create_user, reset_password, set_active, update_user
@@ -118,7 +118,7 @@ def user_edit(user_id: int) -> Page:
         posted, errors = _user_form()
         posted["username"] = values["username"]
         values = posted
-        if user_id == _my_id() and "admin" not in values["roles"]:
+        if not permissions.may_change_roles(actor().username, user.username, values["roles"]):
             errors["roles"] = "You cannot remove your own admin role."
         if not errors:
             try:
@@ -146,18 +146,12 @@ def user_edit(user_id: int) -> Page:
     )
 
 
-def _my_id() -> int:
-    from flask_login import current_user
-
-    return int(current_user.user_id)
-
-
 @bp.route("/users/<int:user_id>/<any(deactivate, activate):change>", methods=["GET", "POST"])
 @roles_required("admin")
 def user_active(user_id: int, change: str) -> Page:
     with engine().session() as s:
         user = _get_user(s, user_id)
-    if change == "deactivate" and user_id == _my_id():
+    if not permissions.may_change_active(actor().username, user.username, change == "activate"):
         flash("You cannot deactivate your own account.", "error")
         return redirect(url_for("admin.users"))
     if request.method == "GET" or request.form.get("confirm") != "yes":

@@ -8,18 +8,15 @@ from flask import abort, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import Actor, Engine, NotFound, procedure, queries
+from engine import Actor, Engine, permissions, procedure
 from engine.models import Instance, ProcessModel
 from web.auth import current_actor, the_engine
 from web.inputs import db_int
 
-STAFF = ("admin", "process_owner", "secretariat", "chair", "gcg", "auditor")
+STAFF = permissions.STAFF_ROLES
 """Roles that see every country (the dashboard is for them)."""
-MANAGERS = ("admin", "secretariat")
-"""Roles that may suspend, resume, cancel or retry instances."""
 
 __all__ = [
-    "MANAGERS",
     "STAFF",
     "actor",
     "engine",
@@ -45,10 +42,7 @@ def now() -> datetime:
 def visible_instance(session: Session, instance_id: int) -> Instance:
     """The instance, if this user may see it. Another country's case answers NotFound (404)
     exactly as a missing one does, so pages do not reveal which cases exist (as on the API)."""
-    inst = session.get(Instance, instance_id)
-    if inst is None or not queries.can_view_instance(actor(), inst):
-        raise NotFound(f"Instance {instance_id} does not exist.")
-    return inst
+    return permissions.visible_instance(session, actor(), instance_id)
 
 
 def page_number() -> int:

@@ -18,17 +18,16 @@ from engine import (
     MessageRule,
     NotFound,
     attachments,
+    permissions,
     procedure,
     queries,
     submissions,
 )
-from engine.access import may_act_in_lane, may_start
 from engine.models import Instance, ProcessModel, ProcessVersion
 from web import submissionview
 from web.auth import login_required
 from web.served import stored_file
 from web.views.common import (
-    MANAGERS,
     STAFF,
     actor,
     engine,
@@ -114,7 +113,7 @@ def show(instance_id: int) -> str:
         model = s.get(ProcessModel, inst.process_key)
         lane_roles = model.lane_roles if model else {}
         tasks = queries.open_tasks(s, inst.id)
-        actionable = {t.id for t in tasks if may_act_in_lane(me, t.lane, lane_roles)}
+        actionable = {t.id for t in tasks if permissions.may_act_in_lane(me, t.lane, lane_roles)}
         states = queries.element_states(s, inst.id)
         shown = [submissionview.view_of(inst, sub, me) for sub in submissions.listing(s, inst.id)]
         return render_template(
@@ -129,12 +128,12 @@ def show(instance_id: int) -> str:
             show_all=show_all,
             now=now(),
             actions=ACTIONS,
-            may_manage=me.has(*MANAGERS),
+            may_manage=permissions.may_manage_instances(me),
             messages=engine().message_rules(inst.id, me),
             submissions=submissionview.by_step(shown),
             submission_of={v.sub.task_id: v.sub.id for v in shown},
             variables=submissions.visible_variables(inst, me),
-            sees_variables=submissions.sees_internal(me),
+            sees_variables=permissions.sees_internal(me),
             has_stages=bool(procedure.declared_stages(inst.process_version)),
         )
 
@@ -158,7 +157,8 @@ def _startable(s: Any) -> list[ProcessVersion]:
     return [
         pv
         for key, pv in sorted(latest.items())
-        if pv.executable and may_start(me, models[key].start_roles if key in models else ())
+        if pv.executable
+        and permissions.may_start(me, models[key].start_roles if key in models else ())
     ]
 
 
@@ -209,7 +209,7 @@ def start() -> str | BaseResponse | tuple[str, int]:
 @login_required
 def manage(instance_id: int, action: str) -> tuple[str, int] | BaseResponse:
     me = actor()
-    if not me.has(*MANAGERS):
+    if not permissions.may_manage_instances(me):
         abort(403)
     spec = ACTIONS[action]
     with engine().session() as s:

@@ -10,12 +10,11 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from engine import Conflict, InvalidData, NotFound, attachments, procedure, queries, submissions
-from engine.access import may_see_country, role_for_lane
+from engine import Conflict, InvalidData, attachments, permissions, procedure, queries, submissions
 from engine.attachments import AttachmentInfo
 from engine.forms import FormDefinition, field_errors, file_fields, load_form
-from engine.models import HumanTask, Instance, ProcessModel, User
-from engine.tasks import TAKE_OVER_ROLES, check_may_act, held_since
+from engine.models import HumanTask, Instance, User
+from engine.tasks import held_since
 from web import formrender, submissionview
 from web.auth import login_required
 from web.inputs import db_int
@@ -109,11 +108,9 @@ def _instance_labels(s: Session, ids: set[int]) -> dict[int, Instance]:
 
 
 def _task(s: Session, task_id: str) -> HumanTask:
-    ht = s.get(HumanTask, task_id)
-    if ht is None or not may_see_country(actor(), ht.country):
-        # Another country's task answers exactly as a missing one (no existence oracle).
-        raise NotFound(f"Task {task_id} does not exist.")
-    check_may_act(s, actor(), ht)
+    # Another country's task answers exactly as a missing one (no existence oracle).
+    ht = permissions.visible_task(s, actor(), task_id)
+    permissions.check_may_act(s, actor(), ht)
     return ht
 
 
@@ -124,15 +121,7 @@ def _form(instance: Instance, ht: HumanTask) -> FormDefinition:
 
 def _colleagues(s: Session, ht: HumanTask) -> list[User]:
     """Active users who may act in the task's lane (for the Secretariat's assign list)."""
-    model = s.get(ProcessModel, ht.process_key)
-    role = role_for_lane(ht.lane, model.lane_roles if model else {})
-    users = s.execute(select(User).where(User.active.is_(True)).order_by(User.username)).scalars()
-    return [
-        u
-        for u in users
-        if (role is None or role in (u.roles or []))
-        and (ht.country is None or "country" not in (u.roles or []) or u.country == ht.country)
-    ]
+    return permissions.assignable_users(s, ht)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -229,7 +218,7 @@ def _render(
             else None
         ),
         documents=attachments.listing(s, instance_id=instance.id),
-        colleagues=_colleagues(s, ht) if me.has("admin", "secretariat") else [],
+        colleagues=_colleagues(s, ht) if permissions.may_act_for_others(me) else [],
         now=now(),
     )
     return html, status
@@ -253,8 +242,8 @@ def _held(s: Session, ht: HumanTask, reason_error: str | None = None) -> tuple[s
         instance=s.get(Instance, ht.instance_id),
         since=held_since(s, ht),
         draft=ht.draft if ht.draft_by == ht.claimed_by else None,
-        may_take_over=actor().has(*TAKE_OVER_ROLES),
-        colleagues=_colleagues(s, ht) if actor().has(*TAKE_OVER_ROLES) else [],
+        may_take_over=permissions.may_take_over(actor()),
+        colleagues=_colleagues(s, ht) if permissions.may_take_over(actor()) else [],
         reason_error=reason_error,
         now=now(),
     )
