@@ -23,6 +23,7 @@ from engine.errors import (
 )
 from engine.messages import MessageRefused, MessageRule
 from engine.parsing import Problem, ValidationFailed
+from engine.submission_flow import SubmitAction, SubmitResult, Upload
 
 __all__ = [
     "SYSTEM",
@@ -42,7 +43,10 @@ __all__ = [
     "NotReady",
     "Problem",
     "Settings",
+    "SubmitAction",
+    "SubmitResult",
     "SystemClock",
+    "Upload",
     "ValidationFailed",
     "VirtualClock",
     "permissions",

@@ -6,7 +6,7 @@ passed in; nothing here reads globals.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from engine import (
     history,
     instances,
     notifications,
+    submission_flow,
     tasks,
     timers,
 )
@@ -36,7 +37,7 @@ from engine.db import check_writable, make_engine, make_session_factory
 from engine.db import transaction as _transaction
 from engine.deployments import DeployResult
 from engine.errors import Conflict, EngineError, NotFound
-from engine.forms import load_form
+from engine.forms import FormDefinition, load_form
 from engine.history import ChainReport
 from engine.messages import MessageRule
 from engine.models import AuditEvent, HumanTask, Instance
@@ -45,6 +46,7 @@ from engine.permissions import may_see_country
 from engine.sandbox import shared_pool
 from engine.scripting import make_script_engine
 from engine.serialization import SpecCache
+from engine.submission_flow import SubmitAction, SubmitResult, Upload
 
 
 @contextmanager
@@ -209,6 +211,35 @@ class Engine:
                 actor,
                 expected_version=expected_version,
                 max_upload_mb=self.settings.max_upload_mb,
+            )
+
+    def submit_task(
+        self,
+        task_id: str,
+        actor: Actor,
+        *,
+        parse: Callable[[FormDefinition], dict[str, Any]],
+        uploads: Sequence[Upload] = (),
+        action: SubmitAction = SubmitAction.COMPLETE,
+        expected_version: int | None = None,
+    ) -> SubmitResult:
+        """Handle one posted task form in one transaction: one permission check, one form
+        load, the files stored, then a draft saved or the task completed (see
+        `engine.submission_flow`). Refusals come back in the result, with the files kept."""
+        with transaction(self.sessions) as s:
+            return submission_flow.submit(
+                s,
+                self.runtime,
+                self.files,
+                actor,
+                task_id,
+                parse=parse,
+                uploads=uploads,
+                action=action,
+                expected_version=expected_version,
+                now=self.now(),
+                max_upload_mb=self.settings.max_upload_mb,
+                max_draft_kb=self.settings.max_draft_kb,
             )
 
     # -- attachments -------------------------------------------------------------------------

@@ -119,9 +119,10 @@ def lane_roles_of(session: Session, process_key: str) -> Mapping[str, str]:
 
 
 def check_may_act(session: Session, actor: Actor, ht: HumanTask) -> None:
-    """Refuse (`Forbidden`) when the actor's roles or country do not allow acting on the task."""
+    """Refuse when the actor may not act on the task: `NotFound` for another country's task
+    (as if it did not exist), `Forbidden` for a lane the actor's roles do not cover."""
     if not may_see_country(actor, ht.country):
-        raise Forbidden("This task belongs to another country.", task_id=ht.id)
+        raise NotFound(f"Task {ht.id} does not exist.", task_id=ht.id)
     if not may_act_in_lane(actor, ht.lane, lane_roles_of(session, ht.process_key)):
         raise Forbidden(f"Only the '{ht.lane}' lane's role may act on this task.", task_id=ht.id)
 

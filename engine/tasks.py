@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -64,6 +65,29 @@ def open_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
     return ht
 
 
+@dataclass(frozen=True)
+class OpenedTask:
+    """A READY task the actor may act on, with its form: checked and loaded once, then handed
+    to `complete_task` / `save_draft` so one request does neither twice."""
+
+    task: HumanTask
+    form: form_defs.FormDefinition | None
+
+
+def open_with_form(session: Session, actor: Actor, task_id: str) -> OpenedTask:
+    """The open task (as `open_task`) and its form definition (None for a form-less task)."""
+    ht = open_task(session, actor, task_id)
+    return OpenedTask(ht, form_of(session, ht))
+
+
+def form_of(session: Session, ht: HumanTask) -> form_defs.FormDefinition | None:
+    """The task's form definition from its instance's process version (None: no form)."""
+    instance = session.get(Instance, ht.instance_id)
+    assert instance is not None
+    version = instance.process_version
+    return form_defs.load_form(version.forms, ht.form_file, ht.ui_form_file)
+
+
 def complete_task(
     session: Session,
     rt: Runtime,
@@ -73,12 +97,14 @@ def complete_task(
     *,
     expected_version: int | None = None,
     max_upload_mb: float = 20.0,
+    opened: OpenedTask | None = None,
 ) -> Instance:
     """Complete a READY human task with validated form data and run the instance on.
 
     Attachment ids in file fields must name files uploaded for this task and field; they are
-    marked attached here and their hashes go into the `task_completed` event."""
-    ht = open_task(session, actor, task_id)
+    marked attached here and their hashes go into the `task_completed` event. `opened` is the
+    task already checked and its form already loaded in this transaction (`open_with_form`)."""
+    ht = opened.task if opened else open_task(session, actor, task_id)
     if ht.claimed_by and ht.claimed_by != actor.username and not may_act_for_others(actor):
         raise Conflict(f"'{ht.name}' is claimed by {ht.claimed_by}.", task_id=task_id)
     loaded = load(session, rt, ht.instance_id)
@@ -95,7 +121,11 @@ def complete_task(
             "This instance changed since you opened the task. Reload to see the latest state.",
             instance_id=row.id,
         )
-    form = form_defs.load_form(loaded.version.forms, ht.form_file, ht.ui_form_file)
+    form = (
+        opened.form
+        if opened
+        else form_defs.load_form(loaded.version.forms, ht.form_file, ht.ui_form_file)
+    )
     clean = form_defs.validate(form, data, today=rt.now().date())
     files = attachments.attach(session, ht, form, clean, max_mb=max_upload_mb)
     task = loaded.wf.get_task_from_id(UUID(task_id))
@@ -252,21 +282,21 @@ def save_draft(
     *,
     max_kb: int = 256,
     max_upload_mb: float = 20.0,
+    opened: OpenedTask | None = None,
 ) -> HumanTask:
     """Keep unfinished form input on the task (not part of the instance data).
 
     Not validated against the form (it is unfinished), but held to what a submission is: file
     fields may name only files uploaded for this task, and the draft is at most `max_kb`."""
-    ht = open_task(session, actor, task_id)
+    ht = opened.task if opened else open_task(session, actor, task_id)
     draft = jsonable(dict(data))
     if len(json.dumps(draft, default=str)) > max_kb * 1024:
         raise InvalidData(
             f"This draft is larger than {max_kb} KB; shorten the answers or submit the form.",
             {"_draft": f"At most {max_kb} KB."},
         )
-    instance = session.get(Instance, ht.instance_id)
-    if instance is not None and ht.form_file:
-        form = form_defs.load_form(instance.process_version.forms, ht.form_file, ht.ui_form_file)
+    if ht.form_file:
+        form = opened.form if opened else form_of(session, ht)
         attachments.attach(session, ht, form, draft, max_mb=max_upload_mb, mark=False)
     ht.draft = draft
     ht.draft_by = actor.username

@@ -10,9 +10,18 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from engine import Conflict, InvalidData, attachments, permissions, procedure, queries, submissions
-from engine.attachments import AttachmentInfo
-from engine.forms import FormDefinition, field_errors, file_fields, load_form
+from engine import (
+    Conflict,
+    InvalidData,
+    SubmitAction,
+    Upload,
+    attachments,
+    permissions,
+    procedure,
+    queries,
+    submissions,
+)
+from engine.forms import FormDefinition, file_fields, load_form
 from engine.models import HumanTask, Instance, User
 from engine.tasks import held_since
 from web import formrender, submissionview
@@ -128,36 +137,6 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value] if value else []
 
 
-def _set(values: dict[str, Any], path: str, value: Any, multiple: bool) -> None:
-    """Put an uploaded file's id at a dotted path (appended for a several-files field)."""
-    *parents, last = path.split(".")
-    target = values
-    for part in parents:
-        target = target.setdefault(part, {})
-    target[last] = [*_as_list(target.get(last)), value] if multiple else value
-
-
-def _store_uploads(
-    task_id: str, form: FormDefinition, values: dict[str, Any]
-) -> tuple[dict[str, str], list[AttachmentInfo]]:
-    """Store every file the form posted (before anything else, so a refusal elsewhere keeps
-    them); their ids go into `values`. Returns the refusals by field and what was stored."""
-    rules = file_fields(form.schema, engine().settings.max_upload_mb)
-    errors: dict[str, str] = {}
-    stored: list[AttachmentInfo] = []
-    for name, upload in request.files.items(multi=True):
-        if name not in rules or not upload.filename:
-            continue
-        try:
-            info = engine().upload(task_id, name, upload.filename, upload.read(), actor())
-        except InvalidData as err:
-            errors.update(err.errors)
-            continue
-        _set(values, name, info.id, rules[name].multiple)
-        stored.append(info)
-    return errors, stored
-
-
 def _render(
     s: Session,
     ht: HumanTask,
@@ -265,70 +244,49 @@ def take_over(task_id: str) -> Response | tuple[str, int]:
 @bp.post("/tasks/<task_id>")
 @login_required
 def submit(task_id: str) -> Response | tuple[str, int]:
-    me = actor()
-    action = request.form.get("action", "complete")
+    """One engine call stores the posted files and saves a draft or completes the task."""
+    button = request.form.get("action", "complete")
     posted: MultiDict[str, str] = MultiDict(request.form)
     lock_version = request.form.get("lock_version", type=db_int)
-    with engine().session() as s:
-        ht = _task(s, task_id)
-        instance = s.get(Instance, ht.instance_id)
-        assert instance is not None
-        form = _form(instance, ht)
-        extra = formrender.parse_extra(posted)
-        if action.startswith("remove_row:"):
-            posted = formrender.without_row(posted, action.split(":", 1)[1])
-        if action.startswith("add_row:"):
-            path = action.split(":", 1)[1]
-            extra[path] = extra.get(path, 1) + 1
-        values = formrender.parse(form.schema, form.ui_schema, posted)
-        refused, stored = _store_uploads(task_id, form, values)
-        if stored:
-            s.rollback()  # end this read's snapshot so the page shows the new uploads
-            ht = _task(s, task_id)
-        if refused and not action.startswith(("add_row:", "remove_row:")):
-            errors = {**field_errors(form.schema, values, now().date()), **refused}
+    extra = formrender.parse_extra(posted)
+    if button.startswith("remove_row:"):
+        posted = formrender.without_row(posted, button.split(":", 1)[1])
+    if button.startswith("add_row:"):
+        path = button.split(":", 1)[1]
+        extra[path] = extra.get(path, 1) + 1
+    if button.startswith(("add_row:", "remove_row:")):
+        action = SubmitAction.KEEP
+    else:
+        action = SubmitAction.SAVE_DRAFT if button == "save_draft" else SubmitAction.COMPLETE
+    result = engine().submit_task(
+        task_id,
+        actor(),
+        parse=lambda form: formrender.parse(form.schema, form.ui_schema, posted),
+        uploads=[
+            Upload(name, upload.filename, upload.read())
+            for name, upload in request.files.items(multi=True)
+            if upload.filename
+        ],
+        action=action,
+        expected_version=lock_version,
+    )
+    if not result.done:
+        status = 409 if result.conflict else 422 if result.errors else 200
+        with engine().session() as s:
             return _render(
                 s,
-                ht,
-                values=values,
-                errors=errors,
+                _task(s, task_id),
+                values=result.values,
+                errors=result.errors or None,
                 extra=extra,
+                conflict=result.conflict,
                 lock_version=lock_version,
-                status=422,
+                status=status,
             )
-        if action.startswith(("add_row:", "remove_row:")):
-            return _render(s, ht, values=values, extra=extra, lock_version=lock_version)
-        try:
-            if action == "save_draft":
-                engine().save_draft(task_id, values, me)
-            else:
-                engine().complete(task_id, values, me, expected_version=lock_version)
-        except InvalidData as err:
-            return _render(
-                s,
-                ht,
-                values=values,
-                errors=err.errors,
-                extra=extra,
-                lock_version=lock_version,
-                status=422,
-            )
-        except Conflict as err:
-            s.expire_all()
-            ht = _task(s, task_id)
-            return _render(
-                s,
-                ht,
-                values=values,
-                extra=extra,
-                conflict=err.message,
-                lock_version=lock_version,
-                status=409,
-            )
-    if action == "save_draft":
+    if action == SubmitAction.SAVE_DRAFT:
         flash("Draft saved. You can come back to it at any time.", "success")
         return redirect(url_for("tasks.show", task_id=task_id))
-    flash(f"Done: {ht.name}.", "success")
+    flash(f"Done: {result.task_name}.", "success")
     return redirect(url_for("tasks.inbox"))
 
 
