@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -188,7 +187,7 @@ def users_add(
                 username,
                 password,
                 roles,
-                now=datetime.now(UTC),
+                now=engine.now(),
                 country=country,
                 email=email,
                 display_name=display_name,

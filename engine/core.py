@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -39,6 +39,7 @@ from engine.deployments import DeployResult
 from engine.errors import Conflict, EngineError, NotFound
 from engine.forms import FormDefinition, load_form
 from engine.history import ChainReport
+from engine.mailer import MailConfig
 from engine.messages import MessageRule
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.parsing import ModelLimits
@@ -47,6 +48,9 @@ from engine.sandbox import shared_pool
 from engine.scripting import make_script_engine
 from engine.serialization import SpecCache
 from engine.submission_flow import SubmitAction, SubmitResult, Upload
+
+EventSubscriber = Callable[[Session, Sequence[AuditEvent]], None]
+"""Hears of the audit events a flush records, inside that flush (see `Engine.subscribers`)."""
 
 
 @contextmanager
@@ -70,10 +74,17 @@ class Engine:
         clock: Clock | None = None,
         *,
         settings: Settings | None = None,
+        wall_clock: Clock | None = None,
+        subscribers: Sequence[EventSubscriber] | None = None,
     ) -> None:
+        """Wire the engine: `sessions` opens database sessions; `clock` is the one clock the
+        procedure runs on (instances, timers, due dates, audit times; a `VirtualClock` in tests
+        and simulations); `wall_clock` is the real time that leases and credentials expire on;
+        `subscribers` hear of every recorded audit event (default: the mail `Notifier`)."""
         self.sessions = sessions
         self.settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
+        self.wall_clock: Clock = wall_clock or SystemClock()
         self.runtime = execution.Runtime(
             clock=self.clock,
             script_engine=make_script_engine(
@@ -96,13 +107,27 @@ class Engine:
             self.settings.var_dir / "attachments"
         )
         """Where uploaded documents are stored (content-addressed by SHA-256)."""
-        self.mail = notifications.install(self)
-        """Mail settings; new audit events queue outbox messages in their own transaction."""
+        self.mail = MailConfig.from_settings(self.settings, self.wall_clock)
+        """Mail settings (links, sender, SMTP, leases on the wall clock)."""
+        self.subscribers: list[EventSubscriber] = (
+            list(subscribers) if subscribers is not None else [notifications.Notifier(self.mail)]
+        )
+        """Called with the audit events each flush records, in that flush (so what they
+        write commits or rolls back with the events): by default the `Notifier`, which
+        queues mail. One `Engine` per session factory."""
+        event.listen(self.sessions, "before_flush", self._publish)
         self.retry_policy = timers.RetryPolicy(
             max_attempts=self.settings.timer_max_attempts,
             backoff_seconds=self.settings.timer_backoff_seconds,
             lease_seconds=self.settings.timer_lease_seconds,
+            lease_clock=self.wall_clock,
         )
+
+    def _publish(self, session: Session, _context: Any, _instances: Any) -> None:
+        events = [o for o in session.new if isinstance(o, AuditEvent)]
+        if events:
+            for subscriber in self.subscribers:
+                subscriber(session, events)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Engine:
@@ -371,7 +396,7 @@ class Engine:
         previous: datetime | None = None
         for _ in range(max_steps):
             with self.sessions() as session:
-                due = timers.next_due(session)
+                due = timers.next_due(session, self.wall_clock)
             if due is None or due > target or (previous is not None and due <= previous):
                 break
             previous = due

@@ -17,7 +17,7 @@ import smtplib
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import lru_cache
@@ -31,6 +31,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.clock import Clock, SystemClock
 from engine.db import transaction
 from engine.history import Recorder, _iso
 from engine.models import OutboxMessage, User
@@ -64,12 +65,16 @@ class MailConfig:
     """`PATHFINDER_MAIL_BACKOFF_SECONDS`: first retry delay (engine clock); doubles each time."""
     lease_seconds: int = 120
     """How long a worker owns a message it is sending; longer than `smtp_timeout`."""
+    lease_clock: Clock = field(default_factory=SystemClock)
+    """The clock leases and `.eml` file names run on: real time (the engine's `wall_clock`),
+    even when the engine runs on a virtual clock."""
     smtp_timeout: float = 30.0
     """Seconds an SMTP connection may stall before the attempt counts as failed."""
 
     @classmethod
-    def from_settings(cls, settings: Any) -> MailConfig:
-        """Read the mail settings (fields missing on older `Settings` keep their defaults)."""
+    def from_settings(cls, settings: Any, lease_clock: Clock | None = None) -> MailConfig:
+        """Read the mail settings (fields missing on older `Settings` keep their defaults);
+        leases run on `lease_clock` (default: the real time)."""
 
         def pick(name: str, default: Any) -> Any:
             value = getattr(settings, name, None)
@@ -84,6 +89,7 @@ class MailConfig:
             reminder_before=pick("reminder_before", cls.reminder_before),
             max_attempts=int(pick("mail_max_attempts", cls.max_attempts)),
             backoff_seconds=float(pick("mail_backoff_seconds", cls.backoff_seconds)),
+            lease_clock=lease_clock or SystemClock(),
         )
 
     def link(self, path: str) -> str:
@@ -230,10 +236,13 @@ class DropDirTransport:
     """Development: each message becomes an `.eml` file in `folder` (listed on an admin page)."""
 
     folder: Path
+    clock: Clock = field(default_factory=SystemClock)
+    """Names the files by real time, so they sort in the order they were written."""
 
     def send(self, message: EmailMessage) -> None:
+        """Write the message to a new `.eml` file in `folder`."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        stamp = self.clock.now().strftime("%Y%m%dT%H%M%S%f")
         ident = str(message.get("X-Pathfinder-Outbox-Id", "0"))
         path = self.folder / f"{stamp}-{ident}.eml"
         tmp = path.with_suffix(".tmp")
@@ -245,7 +254,7 @@ def transport_for(config: MailConfig) -> Transport:
     """SMTP when `smtp_url` is set, else the `.eml` drop folder."""
     if config.smtp_url:
         return SmtpTransport.from_url(config.smtp_url, config.smtp_timeout)
-    return DropDirTransport(config.drop_dir)
+    return DropDirTransport(config.drop_dir, config.lease_clock)
 
 
 def mail_files(folder: Path, limit: int = 200) -> list[Path]:
@@ -302,14 +311,11 @@ class SendReport:
     skipped: list[int] = field(default_factory=list)
 
 
-def _real_now() -> datetime:
-    """Leases run on real time even when the engine runs on a virtual clock."""
-    return datetime.now(UTC)
-
-
-def _lease_next(session: Session, owner: str, now: datetime, lease_seconds: int) -> int | None:
+def _lease_next(
+    session: Session, owner: str, now: datetime, lease_seconds: int, lease_clock: Clock
+) -> int | None:
     """Lease the oldest sendable message for `owner`; its id, or None when there is none."""
-    real = _real_now()
+    real = lease_clock.now()
     free = or_(OutboxMessage.lease_expires_at.is_(None), OutboxMessage.lease_expires_at < real)
     query = (
         select(OutboxMessage.id)
@@ -363,7 +369,7 @@ def _load_leased(
                 "interrupted_attempt_began": _iso(row.sending_since),
             },
         )
-    row.sending_since = _real_now()
+    row.sending_since = config.lease_clock.now()
     return _Leased(
         row.id,
         row.to_address,
@@ -429,7 +435,9 @@ def send_pending(
     report = SendReport()
     for _ in range(limit):
         with transaction(sessions) as session:
-            message_id = _lease_next(session, owner, now(), config.lease_seconds)
+            message_id = _lease_next(
+                session, owner, now(), config.lease_seconds, config.lease_clock
+            )
             item = (
                 _load_leased(session, message_id, now(), config) if message_id is not None else None
             )

@@ -1,8 +1,9 @@
 """Who gets which e-mail, written to the outbox in the transaction of the event that caused it.
 
-`install(engine)` hooks a `before_flush` listener on the engine's sessions: every new audit event
-(`task_ready`, `task_completed`, `task_assigned`, `status_changed`) becomes outbox rows in the same
-flush, so a message exists exactly when its cause was committed. `scan_due` (called by the worker
+`Notifier` is a subscriber the `Engine` is given in its constructor and calls with the audit
+events each flush records: every new `task_ready`, `task_completed`, `task_assigned` or
+`status_changed` event becomes outbox rows in the same flush, so a message exists exactly when its
+cause was committed. `scan_due` (called by the worker
 each pass) queues reminders before the due date and, once overdue, a notice to the assignee (or the
 lane) plus an escalation to the Secretariat. Recipients come from `User` rows: the lane's role
 (see `engine.access.role_for_lane`) and, for country users, the task's country only.
@@ -11,12 +12,12 @@ lane) plus an escalation to the Secretariat. Recipients come from `User` rows: t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.access import Actor, role_for_lane
@@ -45,34 +46,22 @@ DECISIONS = {"accepted": "accepted", "sent_back": "sent_back"}
 """Values of a submitted `*_decision` field that tell the submitter the outcome."""
 
 
-def install(engine: Any, config: MailConfig | None = None) -> MailConfig:
-    """Queue mail for new audit events on every session of `engine.sessions` (once).
+@dataclass(frozen=True)
+class Notifier:
+    """The event subscriber that queues mail: the `Engine` calls it with the audit events each
+    flush records, in that flush (see `Engine.subscribers`)."""
 
-    Call from `Engine.__init__`; returns the mail settings the worker passes to the mailer.
-    """
-    config = config or MailConfig.from_settings(engine.settings)
-    sessions: sessionmaker[Session] = engine.sessions
-    previous = getattr(sessions, _LISTENER, None)
-    if previous is not None:  # installed before: the newest config wins, mail is queued once
-        event.remove(sessions, "before_flush", previous)
+    config: MailConfig
+    """Mail settings: links, sender, reminder lead time."""
 
-    def before_flush(session: Session, _context: Any, _instances: Any) -> None:
-        queue_for_new_events(session, config)
-
-    event.listen(sessions, "before_flush", before_flush)
-    setattr(sessions, _LISTENER, before_flush)
-    return config
+    def __call__(self, session: Session, events: Sequence[AuditEvent]) -> None:
+        """Queue the outbox rows these new events call for."""
+        queue_events(session, self.config, events)
 
 
-_LISTENER = "_pathfinder_notifications_listener"
-
-
-def queue_for_new_events(session: Session, config: MailConfig) -> int:
-    """Turn the session's new audit events into outbox rows; returns how many were added."""
-    events = sorted(
-        (o for o in session.new if isinstance(o, AuditEvent) and o.kind in _HANDLERS),
-        key=lambda e: (e.chain, e.seq),
-    )
+def queue_events(session: Session, config: MailConfig, new: Iterable[AuditEvent]) -> int:
+    """Turn new audit events into outbox rows in `session`; returns how many were added."""
+    events = sorted((e for e in new if e.kind in _HANDLERS), key=lambda e: (e.chain, e.seq))
     if not events:
         return 0
     batch = _Batch(session, config)

@@ -222,7 +222,7 @@ class Simulation:
         fired = 0
         for _ in range(MAX_TIMER_STEPS):
             with self.engine.session() as s:
-                due = next_due(s)
+                due = next_due(s, self.engine.wall_clock)
             if due is None or due > target:
                 break
             if due > self.clock.now():

@@ -18,24 +18,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, case, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import execution, instances
+from engine.clock import Clock, SystemClock
 from engine.db import transaction
 from engine.errors import Conflict, NotFound
 from engine.history import Recorder
 from engine.models import Instance, TimerJob
 
 log = logging.getLogger("pathfinder.timers")
-
-
-def real_now() -> datetime:
-    """Leases run on real time even when instances run on a virtual clock."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -49,6 +45,9 @@ class RetryPolicy:
     lease_seconds: int = 60
     """How long a worker owns a job before another worker may take it over. A worker renews its
     leases while it works through a batch, so this bounds the recovery time after a crash."""
+    lease_clock: Clock = field(default_factory=SystemClock)
+    """The clock leases run on: real time (the engine's `wall_clock`), even when instances run
+    on a virtual clock."""
 
     def delay(self, attempts: int) -> timedelta:
         """The wait before the next attempt after `attempts` failed ones."""
@@ -77,14 +76,19 @@ def _effective_due() -> ColumnElement[datetime]:
 
 
 def acquire(
-    session: Session, owner: str, due_before: datetime, limit: int, lease_seconds: int
+    session: Session,
+    owner: str,
+    due_before: datetime,
+    limit: int,
+    lease_seconds: int,
+    lease_clock: Clock | None = None,
 ) -> Lease:
     """Lease up to `limit` due jobs for `owner`, oldest due first.
 
     On PostgreSQL the rows are taken with `FOR UPDATE SKIP LOCKED`, so concurrent workers lease
     disjoint jobs without waiting on each other; on SQLite write transactions are serialized.
     """
-    now = real_now()
+    now = (lease_clock or SystemClock()).now()
     query = (
         select(TimerJob.id, TimerJob.instance_id)
         .join(Instance, Instance.id == TimerJob.instance_id)
@@ -126,14 +130,18 @@ def _release(session: Session, owner: str, instance_ids: Sequence[int], *, ok: b
 
 
 def _renew(
-    factory: sessionmaker[Session], owner: str, instance_ids: Sequence[int], seconds: int
+    factory: sessionmaker[Session],
+    owner: str,
+    instance_ids: Sequence[int],
+    seconds: int,
+    lease_clock: Clock,
 ) -> None:
     """Extend `owner`'s leases on jobs it has not reached yet (a heartbeat during long batches)."""
     with transaction(factory) as session:
         session.execute(
             update(TimerJob)
             .where(TimerJob.instance_id.in_(instance_ids), TimerJob.lease_owner == owner)
-            .values(lease_expires_at=real_now() + timedelta(seconds=seconds))
+            .values(lease_expires_at=lease_clock.now() + timedelta(seconds=seconds))
         )
 
 
@@ -239,7 +247,9 @@ def fire_due_timers(
     seen: set[int] = set()
     while True:
         with transaction(factory) as session:
-            lease = acquire(session, owner, rt.now(), batch, policy.lease_seconds)
+            lease = acquire(
+                session, owner, rt.now(), batch, policy.lease_seconds, policy.lease_clock
+            )
             fresh = [i for i in lease.instance_ids if i not in seen]
             again = [i for i in lease.instance_ids if i in seen]
             if again:
@@ -279,7 +289,7 @@ def _work_through(
         if should_stop is not None and should_stop():
             return
         if time.monotonic() - renewed > policy.lease_seconds / 3:
-            _renew(factory, owner, instance_ids[n:], policy.lease_seconds)
+            _renew(factory, owner, instance_ids[n:], policy.lease_seconds, policy.lease_clock)
             renewed = time.monotonic()
         if _run_one(factory, rt, owner, instance_id, policy):
             ran.append(instance_id)
@@ -293,10 +303,11 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def next_due(session: Session) -> datetime | None:
+def next_due(session: Session, lease_clock: Clock | None = None) -> datetime | None:
     """When a worker next has something to fire (engine clock): the earliest due time of a
-    waiting job of a running instance that no live lease holds, or its retry time while it backs
-    off."""
+    waiting job of a running instance that no live lease holds (by `lease_clock`, real time),
+    or its retry time while it backs off."""
+    lease_now = (lease_clock or SystemClock()).now()
     effective = _effective_due()
     value = session.execute(
         select(func.min(effective))
@@ -305,18 +316,19 @@ def next_due(session: Session) -> datetime | None:
         .where(
             TimerJob.state == "waiting",
             Instance.status == "running",
-            or_(TimerJob.lease_expires_at.is_(None), TimerJob.lease_expires_at < real_now()),
+            or_(TimerJob.lease_expires_at.is_(None), TimerJob.lease_expires_at < lease_now),
         )
     ).scalar()
     return _aware(value)
 
 
-def next_lease_expiry(session: Session) -> datetime | None:
+def next_lease_expiry(session: Session, lease_clock: Clock | None = None) -> datetime | None:
     """When the earliest live lease on a waiting job runs out (real time): a worker that died
     holding it leaves its jobs to whoever wakes up then."""
+    lease_now = (lease_clock or SystemClock()).now()
     value = session.execute(
         select(func.min(TimerJob.lease_expires_at)).where(
-            TimerJob.state == "waiting", TimerJob.lease_expires_at >= real_now()
+            TimerJob.state == "waiting", TimerJob.lease_expires_at >= lease_now
         )
     ).scalar()
     return _aware(value)

@@ -134,8 +134,8 @@ class Worker:
         could not run, so sleep at least `IDLE_FLOOR` rather than spin on it.
         """
         with self.engine.session() as s:
-            due = timers.next_due(s)
-            lease_end = timers.next_lease_expiry(s)
+            due = timers.next_due(s, self.engine.wall_clock)
+            lease_end = timers.next_lease_expiry(s, self.engine.wall_clock)
         now = self.engine.now()
         seconds = self.max_sleep
         if due is not None:
@@ -143,7 +143,7 @@ class Worker:
             if idle_since is not None and due <= idle_since:
                 seconds = max(seconds, min(IDLE_FLOOR, self.max_sleep))
         if lease_end is not None:
-            wait = (lease_end - timers.real_now()).total_seconds() + LEASE_GRACE
+            wait = (lease_end - self.engine.wall_clock.now()).total_seconds() + LEASE_GRACE
             seconds = min(seconds, wait)
         seconds = max(0.0, seconds)
         with self._lock:

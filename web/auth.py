@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -75,7 +75,7 @@ def current_actor() -> Actor:
 
 def credential_now() -> datetime:
     """Wall-clock time for sessions: a simulated (virtual) clock must not end or revive them."""
-    return datetime.now(UTC)
+    return the_engine().wall_clock.now()
 
 
 def _limits() -> sessions.SessionLimits:

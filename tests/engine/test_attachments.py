@@ -167,9 +167,10 @@ def test_upload_is_refused_for_an_unknown_field_a_wrong_type_and_other_people(
     with pytest.raises(InvalidData) as wrong:
         deployed.upload(task, "letter_file", "sheet.xlsx", docs.office("xlsx"), people["nima"])
     assert "this field takes" in wrong.value.errors["letter_file"]
-    for who in ("kofi", "aud"):
-        with pytest.raises(Forbidden):
-            deployed.upload(task, "letter_file", "a.pdf", docs.PDF, people[who])
+    with pytest.raises(NotFound):  # another country's task: as if it did not exist
+        deployed.upload(task, "letter_file", "a.pdf", docs.PDF, people["kofi"])
+    with pytest.raises(Forbidden):  # auditors see it and never act
+        deployed.upload(task, "letter_file", "a.pdf", docs.PDF, people["aud"])
 
 
 def test_completion_refuses_a_file_uploaded_for_another_task(

@@ -6,7 +6,15 @@ import threading
 
 import pytest
 
-from engine import Conflict, Engine, Forbidden, InstanceNotRunnable, InvalidData, NotReady
+from engine import (
+    Conflict,
+    Engine,
+    Forbidden,
+    InstanceNotRunnable,
+    InvalidData,
+    NotFound,
+    NotReady,
+)
 from engine.access import Actor
 from engine.accounts import create_user
 from engine.db import transaction
@@ -63,7 +71,7 @@ def test_wrong_lane_and_wrong_country_are_forbidden(review: Engine, actors) -> N
     [fill] = review.ready_tasks(inst.id)
     with pytest.raises(Forbidden):
         review.complete(fill.id, {"title": "a", "amount": 1}, actors["secretariat"])
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another country's task: as if it did not exist
         review.complete(fill.id, {"title": "a", "amount": 1}, actors["other_country"])
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
@@ -61,7 +61,7 @@ def get_engine() -> Engine:
 
 def real_now() -> datetime:
     """Wall-clock time for credentials: a simulated clock must not expire or revive tokens."""
-    return datetime.now(UTC)
+    return get_engine().wall_clock.now()
 
 
 def _caller_for(user: User, via: str) -> Caller:

@@ -223,7 +223,7 @@ def _token_row(t: ApiToken, at: datetime) -> TokenRow:
 @bp.get("/tokens")
 @roles_required("admin")
 def tokens() -> str:
-    at = datetime.now(UTC)  # tokens expire on the wall clock (see web.api.auth)
+    at = engine().wall_clock.now()  # tokens expire on the wall clock (see web.api.auth)
     with engine().session() as s:
         rows = [_token_row(t, at) for t in api_tokens.all_tokens(s)]
     return render_template("admin/tokens.html", tokens=rows)
@@ -236,11 +236,11 @@ def token_revoke(token_id: int) -> Page:
         row = s.get(ApiToken, token_id)
         if row is None:
             abort(404)
-        token = _token_row(row, datetime.now(UTC))
+        token = _token_row(row, engine().wall_clock.now())
     if request.method == "GET" or request.form.get("confirm") != "yes":
         return render_template("admin/confirm_token.html", token=token)
     with transaction(engine().sessions) as s:
-        api_tokens.revoke_token(s, None, token_id, now=datetime.now(UTC))
+        api_tokens.revoke_token(s, None, token_id, now=engine().wall_clock.now())
     flash(f"Token {token.name} of {token.username} revoked.", "success")
     return redirect(url_for("admin.tokens"))
 
