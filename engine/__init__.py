@@ -23,9 +23,23 @@ from engine.errors import (
 )
 from engine.messages import MessageRefused, MessageRule
 from engine.parsing import Problem, ValidationFailed
+from engine.states import (
+    AttachmentState,
+    EventKind,
+    InstanceStatus,
+    OutboxState,
+    TaskState,
+    TimerState,
+)
 from engine.submission_flow import SubmitAction, SubmitResult, Upload
 
 __all__ = [
+    "AttachmentState",
+    "EventKind",
+    "InstanceStatus",
+    "OutboxState",
+    "TaskState",
+    "TimerState",
     "SYSTEM",
     "Actor",
     "Clock",

@@ -47,6 +47,7 @@ from engine.permissions import may_see_country
 from engine.sandbox import shared_pool
 from engine.scripting import make_script_engine
 from engine.serialization import SpecCache
+from engine.states import REACHED_KINDS, TaskState
 from engine.submission_flow import SubmitAction, SubmitResult, Upload
 
 EventSubscriber = Callable[[Session, Sequence[AuditEvent]], None]
@@ -214,7 +215,7 @@ class Engine:
     def ready_tasks(self, instance_id: int | None = None) -> list[HumanTask]:
         """Open human tasks (of one instance, or all), oldest first."""
         with self.sessions() as s:
-            q = select(HumanTask).where(HumanTask.state == "ready")
+            q = select(HumanTask).where(HumanTask.state == TaskState.READY)
             if instance_id is not None:
                 q = q.where(HumanTask.instance_id == instance_id)
             return list(s.execute(q.order_by(HumanTask.created_at, HumanTask.id)).scalars())
@@ -422,7 +423,9 @@ class Engine:
     def reached_elements(self, instance_id: int) -> set[str]:
         """Flow node ids this instance reached (completed, or became ready/waiting)."""
         return {
-            e.element_id for e in self.history(instance_id) if e.element_id and e.kind in _REACHED
+            e.element_id
+            for e in self.history(instance_id)
+            if e.element_id and e.kind in REACHED_KINDS
         }
 
     def verify(self, instance_id: int | None = None) -> Sequence[ChainReport]:
@@ -487,6 +490,3 @@ class Engine:
         with self.sessions() as s:
             reports = history.verify_all(s)
             return checkpoints.verify(s, document, public, reports), reports
-
-
-_REACHED = {"element_completed", "task_ready", "task_completed", "timer_scheduled", "timer_fired"}

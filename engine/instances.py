@@ -40,6 +40,7 @@ from engine.messages import check as check_message
 from engine.models import Instance, ProcessModel, TimerJob
 from engine.permissions import may_manage_instances, may_see_country, may_start
 from engine.serialization import load_state
+from engine.states import InstanceStatus
 
 
 def start(
@@ -89,7 +90,7 @@ def start(
     row = Instance(
         process_version_id=pv.id,
         process_key=process_key,
-        status="running",
+        status=InstanceStatus.RUNNING,
         business_key=country,
         country=country,
         label=str(data.get("country_name") or data.get("label") or country or process_key),
@@ -122,12 +123,12 @@ def suspend(
 ) -> Instance:
     """Pause an instance: its tasks cannot be completed and its timers do not fire."""
     loaded = _admin_load(session, rt, instance_id, actor)
-    if loaded.row.status not in ("running", "error"):
+    if loaded.row.status not in (InstanceStatus.RUNNING, InstanceStatus.ERROR):
         raise InstanceNotRunnable(
             f"Instance {instance_id} is {loaded.row.status}; it cannot be suspended."
         )
     previous = loaded.row.status
-    loaded.row.status = "suspended"
+    loaded.row.status = InstanceStatus.SUSPENDED
     loaded.recorder.record(
         "instance_suspended", actor=actor.username, data={"reason": reason, "was": previous}
     )
@@ -138,11 +139,11 @@ def suspend(
 def resume(session: Session, rt: Runtime, instance_id: int, actor: Actor) -> Instance:
     """Resume a suspended instance; timers that fell due meanwhile fire now."""
     loaded = _admin_load(session, rt, instance_id, actor)
-    if loaded.row.status != "suspended":
+    if loaded.row.status != InstanceStatus.SUSPENDED:
         raise InstanceNotRunnable(f"Instance {instance_id} is {loaded.row.status}, not suspended.")
-    loaded.row.status = "error" if loaded.row.error_message else "running"
+    loaded.row.status = InstanceStatus.ERROR if loaded.row.error_message else "running"
     loaded.recorder.record("instance_resumed", actor=actor.username)
-    if loaded.row.status == "running":
+    if loaded.row.status == InstanceStatus.RUNNING:
         run_engine(loaded)
     save(loaded)
     return loaded.row
@@ -162,7 +163,7 @@ def cancel(
         message = "Give the reason for cancelling: it is recorded in the case's history."
         raise InvalidData(message, {"reason": message})
     loaded.wf.cancel()
-    loaded.row.status = "cancelled"
+    loaded.row.status = InstanceStatus.CANCELLED
     loaded.row.completed_at = rt.now()
     loaded.recorder.record("instance_cancelled", actor=actor.username, data={"reason": reason})
     save(loaded)
@@ -173,11 +174,11 @@ def retry(session: Session, rt: Runtime, instance_id: int, actor: Actor) -> Inst
     """Run an errored instance again from the failed step (after its cause was fixed)."""
     loaded = _admin_load(session, rt, instance_id, actor)
     row = loaded.row
-    if row.status != "error":
+    if row.status != InstanceStatus.ERROR:
         raise InstanceNotRunnable(f"Instance {instance_id} is {row.status}, not in error.")
     for task in loaded.wf.get_tasks(state=TaskState.ERROR):
         task._set_state(TaskState.READY)
-    row.status = "running"
+    row.status = InstanceStatus.RUNNING
     failed = row.error_element_id
     row.error_element_id = row.error_message = None
     loaded.recorder.record("instance_retried", actor=actor.username, element_id=failed)
@@ -231,7 +232,7 @@ def message_rules(session: Session, rt: Runtime, instance_id: int) -> list[Messa
     row = session.get(Instance, instance_id)
     if row is None:
         raise NotFound(f"Instance {instance_id} does not exist.", instance_id=instance_id)
-    if row.status != "running" or not row.process_version.executable:
+    if row.status != InstanceStatus.RUNNING or not row.process_version.executable:
         return []
     wf = load_state(row.process_version.dialect, row.state, specs_of(rt, row.process_version))
     return waiting_messages(wf)
@@ -247,7 +248,7 @@ def fire_due(
     """
     loaded = load(session, rt, instance_id)
     loaded.worker = worker
-    if loaded.row.status == "running":
+    if loaded.row.status == InstanceStatus.RUNNING:
         run_engine(loaded, fail_fast=True)
         save(loaded)
     return loaded.row

@@ -8,7 +8,7 @@ from flask import abort, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import Actor, Engine, permissions, procedure
+from engine import Actor, Engine, InstanceStatus, permissions, procedure
 from engine.models import Instance, ProcessModel
 from web.auth import current_actor, the_engine
 from web.inputs import db_int
@@ -71,7 +71,7 @@ def filter_options(session: Session) -> dict[str, list[tuple[str, str]]]:
     )
     stages = sorted({s for s in session.execute(select(Instance.stage).distinct()).scalars() if s})
     titles = procedure.stage_titles(session)
-    statuses = ["running", "suspended", "error", "completed", "cancelled"]
+    statuses = list(InstanceStatus)
     return {
         "processes": processes,
         "countries": [(c, c) for c in countries],
