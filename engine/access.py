@@ -37,6 +37,7 @@ class Actor:
 
     @property
     def is_admin(self) -> bool:
+        """Whether the actor holds the admin role."""
         return "admin" in self.roles
 
 

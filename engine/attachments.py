@@ -58,11 +58,13 @@ class LocalStore:
         self.root = root
 
     def path(self, sha256: str) -> Path:
+        """Where the file with this SHA-256 lives (`ab/cd/<sha256>`); refuses anything else."""
         if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
             raise ValueError(f"not a SHA-256: {sha256!r}")
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put(self, sha256: str, content: bytes) -> bool:
+        """Write the content once (atomic rename); True when it was written."""
         target = self.path(sha256)
         if target.exists():
             return False
@@ -80,9 +82,11 @@ class LocalStore:
         return True
 
     def open(self, sha256: str) -> BinaryIO:
+        """The stored file for reading (the caller closes it)."""
         return self.path(sha256).open("rb")
 
     def digest(self, sha256: str) -> str | None:
+        """The SHA-256 of the stored bytes as they are now, or None when the file is missing."""
         try:
             with self.open(sha256) as f:
                 h = hashlib.sha256()
@@ -93,6 +97,7 @@ class LocalStore:
         return h.hexdigest()
 
     def remove(self, sha256: str) -> None:
+        """Delete the stored file (nothing happens when it is already gone)."""
         self.path(sha256).unlink(missing_ok=True)
 
 
@@ -114,6 +119,7 @@ class AttachmentInfo:
 
     @classmethod
     def of(cls, row: Attachment) -> AttachmentInfo:
+        """The read view of an attachment row."""
         return cls(
             id=row.id,
             filename=row.filename,
@@ -184,6 +190,7 @@ def store_upload(
 
 
 def value_at(data: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path (`actions.0.report`) of form data, or None."""
     value: Any = data
     for part in path.split("."):
         value = value.get(part) if isinstance(value, Mapping) else None
@@ -289,6 +296,7 @@ class FileProblem:
 
     @property
     def message(self) -> str:
+        """The problem in one sentence, naming the instance, event and file."""
         return (
             f"instance:{self.instance_id}: event #{self.seq} ({self.element_name}): "
             f"file '{self.filename}' ({self.attachment_id}) {self.problem}"

@@ -85,6 +85,7 @@ class EventFilter:
     instance_id: int | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
+        """The SQL conditions this filter stands for."""
         where: list[ColumnElement[bool]] = []
         if self.country:
             where.append(AuditEvent.country == self.country.upper())
@@ -177,6 +178,7 @@ class Entry:
 
     @property
     def changed(self) -> list[Change]:
+        """The data changes of this entry, without the unchanged values."""
         return [c for c in self.changes if c.change != "same"]
 
 

@@ -89,6 +89,7 @@ def key_id(public: Ed25519PublicKey) -> str:
 
 
 def public_key_pem(public: Ed25519PublicKey) -> str:
+    """The public key as PEM text (to hand to auditors who verify offline)."""
     return public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
@@ -221,6 +222,7 @@ class Rewritten:
 
     @property
     def message(self) -> str:
+        """The rewritten chain and what was found, in one line."""
         return f"{self.chain}: {self.problem}"
 
 
@@ -239,10 +241,12 @@ class CheckpointReport:
 
     @property
     def intact(self) -> bool:
+        """Whether the signature holds and the database still extends every head."""
         return self.signature_ok and self.problem is None and not self.rewritten
 
     @property
     def message(self) -> str:
+        """The verdict in one sentence for the auditor."""
         if self.problem:
             return f"checkpoint {self.created_at}: {self.problem}"
         if self.rewritten:

@@ -147,6 +147,7 @@ class Engine:
         return cls.from_settings(Settings(database_url=url, **settings), clock)
 
     def now(self) -> datetime:
+        """The engine clock's current time."""
         return self.clock.now()
 
     def check_writable(self) -> None:
@@ -202,10 +203,13 @@ class Engine:
         actor: Actor = SYSTEM,
         version: int | None = None,
     ) -> Instance:
+        """Start an instance of the newest (or given) version of a process as `actor`; it runs
+        until it waits for a person, a timer or a message."""
         with transaction(self.sessions) as s:
             return instances.start(s, self.runtime, process_key, data or {}, actor, version)
 
     def instance(self, instance_id: int) -> Instance:
+        """The instance row (`NotFound` when there is none); no permission check."""
         with self.sessions() as s:
             row = s.get(Instance, instance_id)
             if row is None:
@@ -228,6 +232,9 @@ class Engine:
         *,
         expected_version: int | None = None,
     ) -> Instance:
+        """Complete a ready task with form data as `actor` and run the instance on, in one
+        transaction (`engine.tasks.complete_task`); `expected_version` refuses a stale page
+        with `Conflict`."""
         with transaction(self.sessions) as s:
             return tasks.complete_task(
                 s,
@@ -323,6 +330,7 @@ class Engine:
         return len(shas)
 
     def claim(self, task_id: str, actor: Actor, assignee: str | None = None) -> HumanTask:
+        """Take a task (or, for the Secretariat and admins, give it to `assignee`)."""
         with transaction(self.sessions) as s:
             return tasks.claim(s, task_id, actor, assignee, now=self.now())
 
@@ -332,10 +340,12 @@ class Engine:
             return tasks.take_over(s, task_id, actor, reason, now=self.now())
 
     def unclaim(self, task_id: str, actor: Actor) -> HumanTask:
+        """Release a task so anyone in its lane can take it."""
         with transaction(self.sessions) as s:
             return tasks.unclaim(s, task_id, actor, now=self.now())
 
     def save_draft(self, task_id: str, data: Mapping[str, Any], actor: Actor) -> HumanTask:
+        """Keep unfinished form input on the task for later (not validated)."""
         with transaction(self.sessions) as s:
             return tasks.save_draft(
                 s,
@@ -347,24 +357,29 @@ class Engine:
             )
 
     def suspend(self, instance_id: int, actor: Actor, reason: str = "") -> Instance:
+        """Pause a running instance (managers); its tasks and timers wait."""
         with transaction(self.sessions) as s:
             return instances.suspend(s, self.runtime, instance_id, actor, reason)
 
     def resume(self, instance_id: int, actor: Actor) -> Instance:
+        """Resume a suspended instance (managers)."""
         with transaction(self.sessions) as s:
             return instances.resume(s, self.runtime, instance_id, actor)
 
     def cancel(self, instance_id: int, actor: Actor, reason: str = "") -> Instance:
+        """End an instance for good, with a reason (managers)."""
         with transaction(self.sessions) as s:
             return instances.cancel(s, self.runtime, instance_id, actor, reason)
 
     def retry(self, instance_id: int, actor: Actor) -> Instance:
+        """Run an instance stopped by an incident again (managers)."""
         with transaction(self.sessions) as s:
             return instances.retry(s, self.runtime, instance_id, actor)
 
     def send_message(
         self, instance_id: int, name: str, payload: Mapping[str, Any], actor: Actor
     ) -> Instance:
+        """Deliver a BPMN message the instance waits for, if `actor` may send it."""
         with transaction(self.sessions) as s:
             return instances.send_message(s, self.runtime, instance_id, name, payload, actor)
 
@@ -411,6 +426,7 @@ class Engine:
     # -- history -----------------------------------------------------------------------------
 
     def history(self, instance_id: int) -> list[AuditEvent]:
+        """The instance's audit events, oldest first."""
         with self.sessions() as s:
             return list(
                 s.execute(
@@ -429,6 +445,7 @@ class Engine:
         }
 
     def verify(self, instance_id: int | None = None) -> Sequence[ChainReport]:
+        """Check the hash chain of one instance, or of every chain."""
         with self.sessions() as s:
             if instance_id is None:
                 return history.verify_all(s)

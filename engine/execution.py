@@ -97,6 +97,7 @@ class Runtime:
     time written (an in-process worker uses it to wake up early). Must not block."""
 
     def now(self) -> datetime:
+        """The current time on the runtime's clock."""
         return self.clock.now()
 
 
@@ -117,6 +118,7 @@ class Loaded:
 
 
 def version_of(session: Session, process_key: str, version: int | None) -> ProcessVersion:
+    """The process version to start: the one asked for, else the newest."""
     query = select(ProcessVersion).where(ProcessVersion.process_key == process_key)
     if version is not None:
         query = query.where(ProcessVersion.version == version)
@@ -130,6 +132,7 @@ def version_of(session: Session, process_key: str, version: int | None) -> Proce
 
 
 def specs_of(rt: Runtime, pv: ProcessVersion) -> tuple[Any, dict[str, Any]]:
+    """The parsed process and subprocess specs of an executable version (cached)."""
     if not pv.executable or pv.spec_json is None:
         raise NotExecutable(
             f"Process '{pv.process_key}' version {pv.version} cannot be started: "
@@ -159,6 +162,7 @@ def load(session: Session, rt: Runtime, instance_id: int) -> Loaded:
 
 
 def save(loaded: Loaded) -> None:
+    """Write the loaded instance back: task and timer rows, audit events, the state."""
     row, wf = loaded.row, loaded.wf
     now = loaded.rt.now()
     _sync_tasks(loaded)
@@ -189,15 +193,18 @@ def _stage(loaded: Loaded) -> str | None:
 
 
 def element_id_of(task: Task) -> str | None:
+    """The BPMN element id behind a SpiffWorkflow task (None for its own tasks)."""
     return getattr(task.task_spec, "bpmn_id", None)
 
 
 def element_name_of(task: Task) -> str:
+    """The element's name for people (its id when it has none)."""
     spec = task.task_spec
     return str(getattr(spec, "bpmn_name", None) or getattr(spec, "description", None) or spec.name)
 
 
 def from_element(task: Task) -> str | None:
+    """The element the task was reached from (for the audit trail)."""
     parent = task.parent
     while parent is not None and element_id_of(parent) is None:
         parent = parent.parent
@@ -211,6 +218,7 @@ def _properties(task: Task) -> dict[str, str]:
 
 
 def jsonable(value: Any) -> Any:
+    """A JSON-safe copy of a value (anything JSON cannot hold, such as dates, as a string)."""
     return json.loads(json.dumps(value, default=str))
 
 
@@ -518,6 +526,7 @@ def _failing_element(loaded: Loaded, exc: Exception) -> tuple[str | None, str | 
 
 
 def mark_error(loaded: Loaded, exc: Exception) -> None:
+    """Stop the instance with an incident naming the failing element."""
     element_id, element_name = _failing_element(loaded, exc)
     message = str(exc) or type(exc).__name__
     loaded.row.status = "error"
@@ -732,6 +741,7 @@ def _aware(dt: datetime) -> datetime:
 
 
 def require_running(row: Instance) -> None:
+    """Refuse (`InstanceNotRunnable`) unless the instance is running."""
     if row.status != "running":
         raise InstanceNotRunnable(
             f"Instance {row.id} is {row.status}; it must be running for this.",
@@ -741,5 +751,6 @@ def require_running(row: Instance) -> None:
 
 
 def require_visible(actor: Actor, row: Instance) -> None:
+    """`NotFound` when the actor may not see the instance's country."""
     if not may_see_country(actor, row.country):
         raise Forbidden("This instance belongs to another country.", instance_id=row.id)

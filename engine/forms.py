@@ -43,10 +43,12 @@ class FileRule:
 
     @property
     def max_mb(self) -> float:
+        """The size limit in megabytes."""
         return self.max_bytes / (1024 * 1024)
 
 
 def file_rule(schema: Mapping[str, Any], default_max_mb: float) -> FileRule | None:
+    """The upload rule of a file field's schema, or None for any other field."""
     multiple = schema.get("type") == "array"
     item = schema.get("items") if multiple else schema
     if not isinstance(item, Mapping) or item.get("format") != ATTACHMENT_FORMAT:

@@ -163,6 +163,7 @@ class ChainReport:
 
     @property
     def message(self) -> str:
+        """The chain's verdict in one sentence."""
         if self.intact:
             return f"{self.chain}: intact, {self.events} events"
         assert self.first_broken is not None

@@ -97,6 +97,7 @@ class MailConfig:
         return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
 
     def task_link(self, task_id: str) -> str:
+        """The address of a task's page."""
         return self.link(f"tasks/{task_id}")
 
     def unsubscribe_link(self, user_id: int) -> str:
@@ -133,6 +134,8 @@ def read_unsubscribe_token(secret_key: str, token: str) -> int | None:
 
 @dataclass(frozen=True)
 class Rendered:
+    """One message rendered from its template: subject and bodies."""
+
     subject: str
     text: str
     html: str
@@ -165,7 +168,8 @@ def render(kind: str, context: Mapping[str, Any], folder: Path = TEMPLATES) -> R
 class Transport(Protocol):
     """Delivers one message or raises (`smtplib.SMTPException` or `OSError`)."""
 
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: EmailMessage) -> None:
+        """Hand one message over for delivery (raises when it was refused)."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,7 @@ class SmtpTransport:
 
     @classmethod
     def from_url(cls, url: str, timeout: float = 30.0) -> SmtpTransport:
+        """A transport for `smtp://` (optionally `?starttls=1`) or `smtps://` URLs."""
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ValueError(f"PATHFINDER_SMTP_URL must look like smtp://host:587, not {url!r}")
@@ -216,6 +221,7 @@ class SmtpTransport:
         return context
 
     def send(self, message: EmailMessage) -> None:
+        """Send one message over a new SMTP connection."""
         smtp: smtplib.SMTP
         if self.security == "tls":
             smtp = smtplib.SMTP_SSL(

@@ -66,6 +66,7 @@ class MessageRule:
     """SpiffWorkflow's event definition to deliver it with."""
 
     def may_send(self, actor: Actor) -> bool:
+        """Whether the actor holds a role allowed to send this message."""
         return actor.has(*sorted(self.senders))
 
 

@@ -79,6 +79,7 @@ class ModelDiff:
 
     @property
     def empty(self) -> bool:
+        """Whether the two versions have the same elements."""
         return not (self.added or self.removed or self.changed)
 
     def ids(self) -> dict[str, list[str]]:
@@ -90,6 +91,7 @@ class ModelDiff:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """The diff as JSON-ready data (for the modeller page and the API)."""
         return {
             "added": [asdict(c) for c in self.added],
             "removed": [asdict(c) for c in self.removed],

@@ -44,6 +44,8 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class Stage:
+    """One stage of the procedure and the date the case reached it."""
+
     code: str
     title: str
     reached_at: datetime | None
@@ -88,6 +90,8 @@ class Moment:
 
 @dataclass(frozen=True)
 class Procedure:
+    """A case's procedure in plain words: stages, current step, what comes next."""
+
     instance_id: int
     label: str
     country: str | None
@@ -102,6 +106,7 @@ class Procedure:
 
     @property
     def next_event(self) -> Upcoming | None:
+        """The next dated event, if any."""
         return self.upcoming[0] if self.upcoming else None
 
 

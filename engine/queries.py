@@ -39,14 +39,17 @@ class Page(Generic[T]):
 
     @property
     def pages(self) -> int:
+        """How many pages there are (at least 1)."""
         return max(1, math.ceil(self.total / self.per_page))
 
     @property
     def has_next(self) -> bool:
+        """Whether a next page exists."""
         return self.page < self.pages or self.total_capped
 
     @property
     def has_prev(self) -> bool:
+        """Whether a previous page exists."""
         return self.page > 1
 
 

@@ -533,6 +533,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
     def evaluate(
         self, expression: str, context: dict[str, Any], external_context: Any = None
     ) -> Any:
+        """Evaluate an expression in the sandbox (SpiffWorkflow's environment API)."""
         remote, value = self._remote("eval", expression, context, external_context)
         if remote:
             return value
@@ -541,6 +542,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         return _run(code, namespace, self.time_limit)
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
+        """Run a script in the sandbox and take its variables back into the task data."""
         external = dict(external_context or {})
         hidden = (set(self.globals) | set(external)) & set(context)
         if hidden:
@@ -563,6 +565,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
+        """Refuse: service tasks are not supported."""
         raise ScriptRefused("service tasks are not supported")
 
     def _remove_leftovers(self, context: dict[str, Any], external: dict[str, Any]) -> None:
@@ -611,6 +614,7 @@ class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]
     """``PythonScriptEngine`` whose errors keep the original message in ``str(err)``."""
 
     def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
+        """Evaluate a condition or expression for a task, failing with the element named."""
         try:
             return self.environment.evaluate(expression, task.data, external_context)
         except SpiffWorkflowException as err:
@@ -627,6 +631,7 @@ class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]
     def create_task_exec_exception(
         self, task: Any, script: str, err: Exception
     ) -> SpiffWorkflowException:
+        """The error a failing script becomes, naming the task's element."""
         if isinstance(err, SpiffWorkflowException):
             return super().create_task_exec_exception(task, script, err)
         # The library does ``name + ":" + err.args[0]``, a TypeError for ``KeyError(1)``.

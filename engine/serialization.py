@@ -89,6 +89,7 @@ class SpecCache:
         self._lock = threading.Lock()
 
     def get(self, version_id: int, dialect: str, spec_json: str) -> Specs:
+        """The parsed specs of a process version, parsed once per version."""
         with self._lock:
             if version_id in self._items:
                 self._items.move_to_end(version_id)

@@ -197,6 +197,7 @@ class Simulation:
             return dict(row.process_version.forms) if row is not None else {}
 
     def ready_tasks(self) -> list[HumanTask]:
+        """The simulated instance's open tasks."""
         return self.engine.ready_tasks(self.instance_id)
 
     def sample_for(self, task: HumanTask) -> dict[str, Any]:
@@ -361,6 +362,7 @@ class SimulationStore:
         self._lock = threading.Lock()
 
     def add(self, simulation: Simulation) -> None:
+        """Keep a simulation, dropping expired ones and the oldest beyond the limit."""
         dropped = []
         with self._lock:
             self._items[simulation.token] = (simulation, datetime.now(UTC))
@@ -383,6 +385,7 @@ class SimulationStore:
             return item[0]
 
     def discard(self, token: str, owner: str) -> None:
+        """Drop the owner's simulation with this token (and its database)."""
         with self._lock:
             item = self._items.get(token)
             if item is None or item[0].owner != owner:
@@ -391,6 +394,7 @@ class SimulationStore:
         item[0].close()
 
     def close(self) -> None:
+        """Drop every simulation (at shutdown)."""
         with self._lock:
             items = list(self._items.values())
             self._items.clear()

@@ -51,6 +51,7 @@ class SubmissionInfo:
 
     @classmethod
     def of(cls, row: Submission) -> SubmissionInfo:
+        """The read view of a submission row."""
         return cls(
             id=row.id,
             instance_id=row.instance_id,

@@ -618,6 +618,7 @@ def _references(process: etree._Element, file: str, ctx: CheckContext) -> list[P
 
 
 def form_refs(process: etree._Element) -> list[tuple[etree._Element, str]]:
+    """Each user task of a process with the form file it names."""
     refs = []
     for task in _xpath(process, ".//bpmn:userTask"):
         for prop in _xpath(task, "./bpmn:extensionElements/spiffworkflow:properties/*"):
@@ -637,6 +638,7 @@ _CHECKS: tuple[Callable[[etree._Element, str, CheckContext], list[Problem]], ...
 
 
 def check_process(process: etree._Element, file: str, ctx: CheckContext) -> list[Problem]:
+    """Every problem of one process element: executability, flows, tasks, scripts."""
     executable = process.get("isExecutable", "true")
     if executable != "true":
         message = (
