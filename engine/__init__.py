@@ -20,7 +20,9 @@ from engine.errors import (
     NotExecutable,
     NotFound,
     NotReady,
+    TooManyAttempts,
 )
+from engine.handles import Person, TokenView
 from engine.messages import MessageRefused, MessageRule
 from engine.parsing import Problem, ValidationFailed
 from engine.states import (
@@ -55,6 +57,9 @@ __all__ = [
     "NotExecutable",
     "NotFound",
     "NotReady",
+    "Person",
+    "TokenView",
+    "TooManyAttempts",
     "Problem",
     "Settings",
     "SubmitAction",

@@ -38,6 +38,7 @@ from engine.db import transaction as _transaction
 from engine.deployments import DeployResult
 from engine.errors import Conflict, EngineError, NotFound
 from engine.forms import FormDefinition, load_form
+from engine.handles import People, Tokens
 from engine.history import ChainReport
 from engine.mailer import MailConfig
 from engine.messages import MessageRule
@@ -117,6 +118,10 @@ class Engine:
         write commits or rolls back with the events): by default the `Notifier`, which
         queues mail. One `Engine` per session factory."""
         event.listen(self.sessions, "before_flush", self._publish)
+        self.people = People(self)
+        """User accounts: look-ups and password sign-in (`engine.handles.People`)."""
+        self.tokens = Tokens(self)
+        """API bearer tokens (`engine.handles.Tokens`)."""
         self.retry_policy = timers.RetryPolicy(
             max_attempts=self.settings.timer_max_attempts,
             backoff_seconds=self.settings.timer_backoff_seconds,

@@ -10,10 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from engine import tokens
-from engine.db import transaction
-from engine.errors import InvalidData, NotFound
-from engine.models import User
+from engine import InvalidData, NotFound
 from web.api.auth import real_now
 from web.auth import login_required, the_engine
 
@@ -23,19 +20,17 @@ Page = str | Response | tuple[str, int]
 
 
 def _page(status: int = 200, **context: object) -> tuple[str, int]:
-    with the_engine().session() as s:
-        user = s.get_one(User, current_user.user_id)
-        rows = tokens.list_tokens(s, user)
-        page = render_template(
-            "account/api_tokens.html",
-            tokens=rows,
-            now=real_now(),
-            max_days=tokens.MAX_LIFETIME_DAYS,
-            default_days=tokens.DEFAULT_LIFETIME_DAYS,
-            errors=context.pop("errors", {}),
-            values=context.pop("values", {}),
-            **context,
-        )
+    tokens = the_engine().tokens
+    page = render_template(
+        "account/api_tokens.html",
+        tokens=tokens.of_user(current_user.user_id),
+        now=real_now(),
+        max_days=tokens.max_days,
+        default_days=tokens.default_days,
+        errors=context.pop("errors", {}),
+        values=context.pop("values", {}),
+        **context,
+    )
     return page, status
 
 
@@ -52,34 +47,25 @@ def api_token_new() -> Page:
     raw_days = request.form.get("expires_in_days", "").strip()
     values = {"name": name, "expires_in_days": raw_days}
     if not raw_days.isdigit():
-        errors = {"expires_in_days": f"Between 1 and {tokens.MAX_LIFETIME_DAYS} days."}
+        errors = {"expires_in_days": f"Between 1 and {the_engine().tokens.max_days} days."}
         return _page(422, errors=errors, values=values)
     try:
-        with transaction(the_engine().sessions) as s:
-            user = s.get_one(User, current_user.user_id)
-            row, plain = tokens.create_token(
-                s, user, name, now=real_now(), lifetime_days=int(raw_days)
-            )
-            created = row.name
+        row, plain = the_engine().tokens.create(current_user.user_id, name, int(raw_days))
     except InvalidData as err:
         return _page(422, errors=err.errors, values=values)
-    return _page(201, new_token=plain, new_name=created)
+    return _page(201, new_token=plain, new_name=row.name)
 
 
 @bp.route("/api-tokens/<int:token_id>/revoke", methods=["GET", "POST"])
 @login_required
 def api_token_revoke(token_id: int) -> Page:
-    with the_engine().session() as s:
-        user = s.get_one(User, current_user.user_id)
-        mine = {t.id: t.name for t in tokens.list_tokens(s, user)}
+    mine = {t.id: t.name for t in the_engine().tokens.of_user(current_user.user_id)}
     if token_id not in mine:
         abort(404)
     if request.method == "GET" or request.form.get("confirm") != "yes":
         return render_template("account/revoke_token.html", token_id=token_id, name=mine[token_id])
     try:
-        with transaction(the_engine().sessions) as s:
-            user = s.get_one(User, current_user.user_id)
-            tokens.revoke_token(s, user, token_id, now=real_now())
+        the_engine().tokens.revoke(current_user.user_id, token_id)
     except NotFound:
         abort(404)
     flash(f"Token {mine[token_id]} revoked; scripts using it are refused from now on.", "success")

@@ -1,0 +1,232 @@
+"""Noun handles on `Engine`: `engine.people` and `engine.tokens`.
+
+Each handle is bound to the engine's sessions and clocks, opens its own transactions and returns
+frozen read types, so the web app and the CLI never hold a database session or a row. (The
+handles for tasks, instances and the rest follow the same shape as they move off the facade.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine import accounts, identities
+from engine import tokens as token_rows
+from engine.access import Actor
+from engine.db import transaction
+from engine.errors import TooManyAttempts
+from engine.models import ApiToken, User
+
+if TYPE_CHECKING:
+    from engine.core import Engine
+
+
+@dataclass(frozen=True)
+class Person:
+    """A user account as the web app and the API read it."""
+
+    id: int
+    """The account's id."""
+    username: str
+    """The sign-in name."""
+    display_name: str | None
+    """The name shown to people, if set."""
+    email: str | None
+    """Where mail goes, if set."""
+    roles: tuple[str, ...]
+    """The account's roles."""
+    country: str | None
+    """ISO alpha-3 country of a country user."""
+    active: bool
+    """False once an admin deactivated the account."""
+
+    @classmethod
+    def of(cls, row: User) -> Person:
+        """The read view of a user row."""
+        return cls(
+            row.id,
+            row.username,
+            row.display_name,
+            row.email,
+            tuple(row.roles or ()),
+            row.country,
+            row.active,
+        )
+
+    @property
+    def actor(self) -> Actor:
+        """The engine identity this person acts as."""
+        return Actor(self.username, self.roles, self.country)
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """An API token as its owner (or an admin) sees it; never the token itself."""
+
+    id: int
+    """The token's id (to revoke it)."""
+    name: str
+    """What the token is for, as its owner named it."""
+    prefix: str
+    """The first characters of the token, to recognise it."""
+    created_at: datetime
+    """When it was issued."""
+    expires_at: datetime | None
+    """When it stops working."""
+    last_used_at: datetime | None
+    """When it was last used (to the minute)."""
+    revoked_at: datetime | None
+    """When it was revoked, if it was."""
+
+    @classmethod
+    def of(cls, row: ApiToken) -> TokenView:
+        """The read view of a token row."""
+        return cls(
+            row.id,
+            row.name,
+            row.prefix,
+            row.created_at,
+            row.expires_at,
+            row.last_used_at,
+            row.revoked_at,
+        )
+
+
+class People:
+    """User accounts as the web app and the API need them (`engine.people`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Bind the handle to `engine`'s sessions and clocks."""
+        self._engine = engine
+
+    def get(self, user_id: int) -> Person | None:
+        """The account with this id, or None."""
+        with self._engine.sessions() as s:
+            row = s.get(User, user_id)
+            return Person.of(row) if row is not None else None
+
+    def by_username(self, username: str) -> Person | None:
+        """The account with this sign-in name, or None."""
+        with self._engine.sessions() as s:
+            row = s.execute(select(User).where(User.username == username)).scalar()
+            return Person.of(row) if row is not None else None
+
+    def sign_in(
+        self, username: str, password: str, *, remote_addr: str | None, method: str
+    ) -> Person | None:
+        """Check a password with the shared throttling (`engine.accounts.sign_in`); None for
+        wrong credentials. `TooManyAttempts` is raised after the refusal is audited."""
+        engine = self._engine
+        try:
+            with transaction(engine.sessions) as s:
+                row = accounts.sign_in(
+                    s, username, password, now=engine.now(), remote_addr=remote_addr, method=method
+                )
+                return Person.of(row) if row is not None else None
+        except TooManyAttempts:
+            with transaction(engine.sessions) as s:
+                identities.audit_refusal(
+                    s, engine.now(), method, "too many attempts", username=username[:150]
+                )
+            raise
+
+
+class Tokens:
+    """API bearer tokens (`engine.tokens`): issued, listed, revoked and checked on the wall
+    clock, so a simulated clock never expires or revives one."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Bind the handle to `engine`'s sessions and clocks."""
+        self._engine = engine
+
+    default_days: int = token_rows.DEFAULT_LIFETIME_DAYS
+    """The lifetime the token form suggests."""
+
+    @property
+    def max_days(self) -> int:
+        """The longest lifetime a token may get (`PATHFINDER_TOKEN_MAX_DAYS`)."""
+        return self._engine.settings.token_max_days
+
+    def of_user(self, user_id: int) -> list[TokenView]:
+        """The user's tokens, newest first (revoked and expired ones included)."""
+        with self._engine.sessions() as s:
+            user = s.get_one(User, user_id)
+            return [TokenView.of(t) for t in token_rows.list_tokens(s, user)]
+
+    def create(
+        self, user_id: int, name: str, lifetime_days: int | None = None
+    ) -> tuple[TokenView, str]:
+        """Issue a token for the user; the plain token is returned only now. `InvalidData`
+        names a bad name or lifetime."""
+        with transaction(self._engine.sessions) as s:
+            user = s.get_one(User, user_id)
+            row, plain = token_rows.create_token(
+                s,
+                user,
+                name,
+                now=self._engine.wall_clock.now(),
+                lifetime_days=lifetime_days,
+                max_days=self.max_days,
+            )
+            return TokenView.of(row), plain
+
+    def issue(
+        self,
+        username: str,
+        password: str,
+        name: str,
+        lifetime_days: int | None,
+        *,
+        remote_addr: str | None,
+    ) -> tuple[TokenView, str] | None:
+        """Check a password (throttled, audited) and issue a token in the same transaction;
+        None for wrong credentials, `TooManyAttempts` while a wait is due."""
+        engine = self._engine
+        method = "api-token-request"
+        try:
+            with transaction(engine.sessions) as s:
+                user = accounts.sign_in(
+                    s, username, password, now=engine.now(), remote_addr=remote_addr, method=method
+                )
+                if user is None:
+                    return None
+                row, plain = token_rows.create_token(
+                    s,
+                    user,
+                    name,
+                    now=engine.wall_clock.now(),
+                    lifetime_days=lifetime_days,
+                    max_days=self.max_days,
+                )
+                return TokenView.of(row), plain
+        except TooManyAttempts:
+            with transaction(engine.sessions) as s:
+                identities.audit_refusal(
+                    s, engine.now(), method, "too many attempts", username=username[:150]
+                )
+            raise
+
+    def revoke(self, user_id: int, token_id: int) -> TokenView:
+        """Revoke one of the user's own tokens; another user's answers `NotFound`."""
+        with transaction(self._engine.sessions) as s:
+            user = s.get_one(User, user_id)
+            row = token_rows.revoke_token(s, user, token_id, now=self._engine.wall_clock.now())
+            return TokenView.of(row)
+
+    def verify(self, token: str) -> Person | None:
+        """The active person a valid token belongs to, or None. Notes when it was last used,
+        best effort: a busy database never fails the request for that."""
+        with self._engine.sessions() as s:
+            user = token_rows.verify_token(s, token, now=self._engine.wall_clock.now())
+            if user is None:
+                return None
+            person = Person.of(user)
+            try:
+                s.commit()
+            except SQLAlchemyError:
+                s.rollback()
+            return person
