@@ -7,8 +7,9 @@ all drive it through these names.
 import engine._startup  # noqa: F401  (first: keeps jsonschema's import cheap)
 from engine import permissions
 from engine.access import SYSTEM, Actor
+from engine.attachments import AttachmentInfo
 from engine.clock import Clock, SystemClock, VirtualClock
-from engine.config import Settings
+from engine.config import PROJECT_ROOT, OidcProvider, Settings
 from engine.core import Engine
 from engine.deployments import DeployResult
 from engine.errors import (
@@ -22,6 +23,9 @@ from engine.errors import (
     NotReady,
     TooManyAttempts,
 )
+from engine.filetypes import KINDS as FILE_KINDS
+from engine.filetypes import describe_accept, human_size
+from engine.forms import FormDefinition, file_rule
 from engine.handles import Person, TokenView
 from engine.messages import MessageRefused, MessageRule
 from engine.parsing import Problem, ValidationFailed
@@ -34,8 +38,18 @@ from engine.states import (
     TimerState,
 )
 from engine.submission_flow import SubmitAction, SubmitResult, Upload
+from engine.submissions import SubmissionInfo
 
 __all__ = [
+    "FILE_KINDS",
+    "PROJECT_ROOT",
+    "AttachmentInfo",
+    "FormDefinition",
+    "OidcProvider",
+    "SubmissionInfo",
+    "describe_accept",
+    "file_rule",
+    "human_size",
     "AttachmentState",
     "EventKind",
     "InstanceStatus",

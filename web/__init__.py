@@ -7,8 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from engine import Engine, Settings
-from engine.clock import Clock, SystemClock, VirtualClock
+from engine import Clock, Engine, Settings, SystemClock, VirtualClock
 
 log = logging.getLogger("pathfinder.web")
 

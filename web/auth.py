@@ -31,10 +31,9 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
-from engine import Actor, Engine, accounts, identities, sessions
+from engine import Actor, Engine, TooManyAttempts, accounts, identities, sessions
 from engine.accounts import actor_for
 from engine.db import transaction
-from engine.errors import TooManyAttempts
 from engine.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -17,8 +17,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from engine.filetypes import KINDS, describe_accept, human_size
-from engine.forms import file_rule
+from engine import FILE_KINDS, describe_accept, file_rule, human_size
 
 FORMAT_INPUT = {"date": "date", "email": "email", "uri": "url", "date-time": "datetime-local"}
 TRUE_VALUES = {"true", "on", "1", "yes"}
@@ -155,7 +154,7 @@ class _Builder:
         ids = value if isinstance(value, list) else [value] if value else []
         f.widget, f.multiple = "file", rule.multiple
         f.files = [self.uploaded[i] for i in ids if isinstance(i, str) and i in self.uploaded]
-        f.accept = ",".join("." + e for k in rule.accept for e in KINDS[k].extensions)
+        f.accept = ",".join("." + e for k in rule.accept for e in FILE_KINDS[k].extensions)
         f.accept_label = describe_accept(rule.accept)
         f.max_label = human_size(rule.max_bytes)
         return f

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, request
 
-from engine.errors import InvalidData
+from engine import InvalidData
 
 NUL = "\x00"
 

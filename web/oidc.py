@@ -21,8 +21,7 @@ from flask_login import current_user
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
-from engine import identities
-from engine.config import OidcProvider
+from engine import OidcProvider, identities
 from engine.db import transaction
 from web.auth import safe_next, sign_in, the_engine
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine import Actor, submissions
-from engine.forms import file_rule
-from engine.models import Instance
-from engine.submissions import SubmissionInfo
+from engine import Actor, SubmissionInfo, file_rule, submissions
 from web.formrender import _ordered, _types, choice_titles, option_label
+
+if TYPE_CHECKING:
+    from engine.models import Instance
 
 DATE_FORMAT = "%d %b %Y"
 

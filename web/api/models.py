@@ -8,8 +8,8 @@ from typing import Any
 from flask import Response, jsonify, request
 from sqlalchemy import select
 
+from engine import InvalidData
 from engine.deployments import instance_counts
-from engine.errors import InvalidData
 from engine.models import ProcessModel, ProcessVersion
 from web.api.auth import current_caller, get_engine, require_role
 from web.api.blueprint import ApiBlueprint

@@ -12,9 +12,8 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
+from engine import human_size, queries
 from engine import procedure as tracker
-from engine import queries
-from engine.filetypes import human_size
 from web import assets
 from web.views import admin, attachments, dashboard, errors, instances, procedure, tasks
 from web.views.common import STAFF, actor, engine, now

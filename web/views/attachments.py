@@ -7,7 +7,7 @@ from typing import BinaryIO
 
 from flask import Blueprint, Response
 
-from engine.attachments import AttachmentInfo
+from engine import AttachmentInfo
 from web.auth import login_required
 from web.served import stored_file
 from web.views.common import actor, engine
