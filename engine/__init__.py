@@ -10,7 +10,13 @@ from engine.access import SYSTEM, Actor
 from engine.attachments import AttachmentInfo
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import PROJECT_ROOT, OidcProvider, Settings
-from engine.core import Engine
+from engine.core import (
+    Engine,
+    as_engine_error,
+    database_revision,
+    seed_demo,
+    upgrade_database,
+)
 from engine.deployments import DeployResult
 from engine.errors import (
     Conflict,
@@ -27,6 +33,7 @@ from engine.filetypes import KINDS as FILE_KINDS
 from engine.filetypes import describe_accept, human_size
 from engine.forms import FormDefinition, file_rule
 from engine.handles import Person, TokenView
+from engine.history import verify_export
 from engine.messages import MessageRefused, MessageRule
 from engine.parsing import Problem, ValidationFailed
 from engine.states import (
@@ -39,8 +46,15 @@ from engine.states import (
 )
 from engine.submission_flow import SubmitAction, SubmitResult, Upload
 from engine.submissions import SubmissionInfo
+from engine.worker import Worker
 
 __all__ = [
+    "Worker",
+    "as_engine_error",
+    "database_revision",
+    "seed_demo",
+    "upgrade_database",
+    "verify_export",
     "FILE_KINDS",
     "PROJECT_ROOT",
     "AttachmentInfo",

@@ -51,6 +51,39 @@ from engine.serialization import SpecCache
 from engine.states import REACHED_KINDS, TaskState
 from engine.submission_flow import SubmitAction, SubmitResult, Upload
 
+
+def as_engine_error(exc: BaseException) -> EngineError | None:
+    """The engine error an exception stands for: itself, `Conflict` for a write that clashed
+    with a concurrent one at the database, or None for anything else (a bug)."""
+    if isinstance(exc, EngineError):
+        return exc
+    if isinstance(exc, IntegrityError | StaleDataError):
+        return Conflict("Another process changed the same data at the same moment.")
+    return None
+
+
+def upgrade_database(url: str, revision: str = "head") -> str | None:
+    """Migrate the database at `url` to `revision` (Alembic); returns the revision now."""
+    from engine.migrate import current, upgrade
+
+    upgrade(url, revision)
+    return current(url)
+
+
+def database_revision(url: str) -> str | None:
+    """The Alembic revision of the database at `url` (None when it was never migrated)."""
+    from engine.migrate import current
+
+    return current(url)
+
+
+def seed_demo(settings: Settings) -> Iterator[str]:
+    """Create the demo users and countries (`make run`); yields what it did."""
+    from engine.demo import seed
+
+    return seed(settings)
+
+
 EventSubscriber = Callable[[Session, Sequence[AuditEvent]], None]
 """Hears of the audit events a flush records, inside that flush (see `Engine.subscribers`)."""
 

@@ -7,6 +7,7 @@ handles for tasks, instances and the rest follow the same shape as they move off
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -114,6 +115,32 @@ class People:
         with self._engine.sessions() as s:
             row = s.execute(select(User).where(User.username == username)).scalar()
             return Person.of(row) if row is not None else None
+
+    def create(
+        self,
+        username: str,
+        password: str,
+        roles: Sequence[str],
+        *,
+        country: str | None = None,
+        email: str | None = None,
+        display_name: str | None = None,
+        actor: str = "system",
+    ) -> Person:
+        """Add an account (recorded on the system chain); `InvalidData` names what is wrong."""
+        with transaction(self._engine.sessions) as s:
+            row = accounts.create_user(
+                s,
+                username,
+                password,
+                roles,
+                now=self._engine.now(),
+                country=country,
+                email=email,
+                display_name=display_name,
+                actor=actor,
+            )
+            return Person.of(row)
 
     def sign_in(
         self, username: str, password: str, *, remote_addr: str | None, method: str

@@ -11,10 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-import engine.core
-import engine.forms
-import engine.tasks
-from engine import Engine
+from engine import Engine, core, forms, tasks
 from engine.models import Attachment, Instance
 from tests.fixtures import documents as docs
 from tests.web.conftest import Web, task_of
@@ -25,9 +22,9 @@ from tests.web.test_tasks import EOI, GOOD
 def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """How many write transactions, permission checks and form loads the engine did."""
     calls = {"transactions": 0, "checks": 0, "form loads": 0}
-    real_transaction = engine.core.transaction
-    real_check = engine.tasks.check_may_act
-    real_load = engine.forms.load_form
+    real_transaction = core.transaction
+    real_check = tasks.check_may_act
+    real_load = forms.load_form
 
     @contextmanager
     def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
@@ -43,9 +40,9 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         calls["form loads"] += 1
         return real_load(*args)
 
-    monkeypatch.setattr(engine.core, "transaction", transaction)
-    monkeypatch.setattr(engine.tasks, "check_may_act", check)
-    monkeypatch.setattr(engine.forms, "load_form", load)
+    monkeypatch.setattr(core, "transaction", transaction)
+    monkeypatch.setattr(tasks, "check_may_act", check)
+    monkeypatch.setattr(forms, "load_form", load)
     return calls
 
 
