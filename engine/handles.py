@@ -7,15 +7,16 @@ handles for tasks, instances and the rest follow the same shape as they move off
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import accounts, identities
+from engine import accounts, identities, sessions
 from engine import tokens as token_rows
 from engine.access import Actor
 from engine.db import transaction
@@ -24,6 +25,8 @@ from engine.models import ApiToken, User
 
 if TYPE_CHECKING:
     from engine.core import Engine
+
+log = logging.getLogger("pathfinder.web")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class Person:
     """ISO alpha-3 country of a country user."""
     active: bool
     """False once an admin deactivated the account."""
+    stamp: str = ""
+    """Changes whenever the password changes (the tail of its hash): part of a web session's
+    id, so a changed password ends sessions even when it was set outside the engine."""
 
     @classmethod
     def of(cls, row: User) -> Person:
@@ -56,6 +62,7 @@ class Person:
             tuple(row.roles or ()),
             row.country,
             row.active,
+            row.password_hash[-12:],
         )
 
     @property
@@ -141,6 +148,77 @@ class People:
                 actor=actor,
             )
             return Person.of(row)
+
+    def refuse(self, method: str, reason: str, **data: object) -> None:
+        """Record a refused sign-in (who tried, as far as known, how and why)."""
+        with transaction(self._engine.sessions) as s:
+            identities.audit_refusal(s, self._engine.now(), method, reason, **data)
+
+    def sign_in_external(
+        self,
+        *,
+        provider: str,
+        issuer: str,
+        claims: Mapping[str, Any],
+        roles_claim: str,
+        username_claim: str,
+    ) -> tuple[Person | None, str | None]:
+        """The person an OpenID provider vouches for (created or updated from the claims),
+        or None with the refusal to show (`engine.identities.sign_in_external`)."""
+        with transaction(self._engine.sessions) as s:
+            result = identities.sign_in_external(
+                s,
+                provider=provider,
+                issuer=issuer,
+                claims=claims,
+                roles_claim=roles_claim,
+                username_claim=username_claim,
+                now=self._engine.now(),
+            )
+            person = Person.of(result.user) if result.user is not None else None
+            return person, result.refusal
+
+    # -- web sessions (on the wall clock) ----------------------------------------------------
+
+    def _limits(self) -> sessions.SessionLimits:
+        settings = self._engine.settings
+        return sessions.SessionLimits(
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            max_age=timedelta(hours=settings.session_max_hours),
+        )
+
+    def open_session(self, user_id: int) -> tuple[Person, str] | None:
+        """Open a server-side web session for an active account: the person and the session's
+        random token (for the cookie); None for a missing or deactivated account."""
+        with transaction(self._engine.sessions) as s:
+            row = s.get(User, user_id)
+            if row is None or not row.active:
+                return None
+            token = sessions.start(s, row, now=self._engine.wall_clock.now())
+            return Person.of(row), token
+
+    def check_session(self, token: str) -> Person | None:
+        """The person whose web session `token` is still open (idle and absolute timeouts),
+        or None. Ends a session that ran out; notes it as seen, best effort."""
+        engine = self._engine
+        now = engine.wall_clock.now()
+        with engine.sessions() as s:
+            found = sessions.check(s, token, now=now, limits=self._limits())
+            person = Person.of(found.user) if found.user is not None else None
+        if found.end_reason:
+            self.end_session(token, found.end_reason)
+        elif found.touch:
+            try:
+                with transaction(engine.sessions) as s:
+                    sessions.touch(s, token, now=now)
+            except Exception:  # noqa: BLE001 - "last seen" is best effort; a busy database may drop it
+                log.warning("could not note the session as seen", exc_info=True)
+        return person
+
+    def end_session(self, token: str, reason: str) -> None:
+        """End a web session (logout, timeout)."""
+        with transaction(self._engine.sessions) as s:
+            sessions.end(s, token, now=self._engine.wall_clock.now(), reason=reason)
 
     def sign_in(
         self, username: str, password: str, *, remote_addr: str | None, method: str

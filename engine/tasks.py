@@ -270,7 +270,7 @@ def _require_may_act(session: Session, ht: HumanTask, username: str) -> None:
         raise refusal
     try:
         check_may_act(session, Actor(user.username, user.roles or (), user.country), ht)
-    except Forbidden as exc:
+    except (Forbidden, NotFound) as exc:  # another country's task is NotFound to its users
         raise refusal from exc
 
 
