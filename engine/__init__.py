@@ -36,6 +36,7 @@ from engine.handles import Person, TokenView
 from engine.history import verify_export
 from engine.messages import MessageRefused, MessageRule
 from engine.parsing import Problem, ValidationFailed
+from engine.processes import ProcessInfo, VersionInfo
 from engine.states import (
     AttachmentState,
     EventKind,
@@ -86,6 +87,8 @@ __all__ = [
     "NotFound",
     "NotReady",
     "Person",
+    "ProcessInfo",
+    "VersionInfo",
     "TokenView",
     "TooManyAttempts",
     "Problem",

@@ -45,6 +45,7 @@ from engine.messages import MessageRule
 from engine.models import AuditEvent, HumanTask, Instance
 from engine.parsing import ModelLimits
 from engine.permissions import may_see_country
+from engine.processes import Processes
 from engine.sandbox import shared_pool
 from engine.scripting import make_script_engine
 from engine.serialization import SpecCache
@@ -155,6 +156,8 @@ class Engine:
         """User accounts: look-ups and password sign-in (`engine.handles.People`)."""
         self.tokens = Tokens(self)
         """API bearer tokens (`engine.handles.Tokens`)."""
+        self.processes = Processes(self)
+        """Deployed process models (`engine.processes.Processes`)."""
         self.retry_policy = timers.RetryPolicy(
             max_attempts=self.settings.timer_max_attempts,
             backoff_seconds=self.settings.timer_backoff_seconds,

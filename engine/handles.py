@@ -1,4 +1,5 @@
-"""Noun handles on `Engine`: `engine.people` and `engine.tokens`.
+"""Noun handles on `Engine`: `engine.people` and `engine.tokens` (and `engine.processes`,
+in `engine/processes.py`).
 
 Each handle is bound to the engine's sessions and clocks, opens its own transactions and returns
 frozen read types, so the web app and the CLI never hold a database session or a row. (The
