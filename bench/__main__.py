@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import engine_steps, http_runs, sandbox_calls, startup, timer_runs
+from bench import engine_steps, flow_runs, http_runs, sandbox_calls, startup, timer_runs
 from bench.common import Table, pg_available, pg_version
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         ("B7", lambda: timer_runs.b7(quick)),
         ("B8", lambda: sandbox_calls.b8(quick)),
         ("B9", lambda: startup.b9(quick)),
+        ("B10", lambda: flow_runs.b10(quick)),
     ]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(exist_ok=True)

@@ -97,3 +97,34 @@ INBOX = _bpmn(
     lanes={"Country": ["start", "country_step"], "Secretariat": ["secretariat_step", "end"]},
 )
 """Two lanes; B5 fills the task table for it directly."""
+
+TWO_FIELDS = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "title": "Two fields",
+    "required": ["title", "amount"],
+    "properties": {
+        "title": {"type": "string", "title": "Title", "minLength": 1, "maxLength": 80},
+        "amount": {"type": "integer", "title": "Amount", "minimum": 0},
+    },
+}
+"""The 2-field form of every step of FLOW."""
+
+
+def _form_task(tid: str, name: str) -> str:
+    return (
+        f'<bpmn:userTask id="{tid}" name="{name}"><bpmn:extensionElements>'
+        '<spiffworkflow:properties><spiffworkflow:property name="formJsonSchemaFilename" '
+        'value="two.schema.json" /></spiffworkflow:properties></bpmn:extensionElements>'
+        "</bpmn:userTask>"
+    )
+
+
+FLOW = _bpmn(
+    "flow",
+    '<bpmn:startEvent id="start" />'
+    + "".join(_form_task(t, f"Step {t[1:]}") for t in FIVE_TASKS)
+    + '<bpmn:endEvent id="end" />'
+    + _chain(["start", *FIVE_TASKS, "end"]),
+)
+"""Five user tasks in a row, each a 2-field form (B10: issue 18's flow)."""

@@ -10,8 +10,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -349,16 +350,58 @@ def serve(host: str, port: int, no_worker: bool, simulate: bool, threads: int) -
         settings = dataclasses.replace(settings, base_url=f"http://{host}:{port}")
     if simulate:
         settings = dataclasses.replace(settings, simulate=True)
-    app = create_app(settings)
-    engine = app.extensions["pathfinder_engine"]
-    if not no_worker:
-        worker_ = Worker(engine, max_sleep=1.0 if simulate else 5.0).attach()
-        app.extensions["pathfinder_worker"] = worker_
-        threading.Thread(target=worker_.run_forever, name="timer-worker", daemon=True).start()
-    click.echo(
-        f"Pathfinder on http://{host}:{port}/ ({'simulated clock' if simulate else 'system clock'})"
-    )
+    if settings.web_processes < 1:
+        raise click.ClickException("PATHFINDER_WORKERS must be 1 or more (web processes).")
+
+    def build() -> Any:
+        app = create_app(settings)
+        engine = app.extensions["pathfinder_engine"]
+        if not no_worker:
+            worker_ = Worker(engine, max_sleep=1.0 if simulate else 5.0).attach()
+            app.extensions["pathfinder_worker"] = worker_
+            threading.Thread(target=worker_.run_forever, name="timer-worker", daemon=True).start()
+        return app
+
+    clock = "simulated clock" if simulate else "system clock"
+    if settings.web_processes > 1:
+        if simulate:
+            raise click.ClickException(
+                "--simulate keeps the virtual clock in one process: use PATHFINDER_WORKERS=1."
+            )
+        click.echo(
+            f"Pathfinder on http://{host}:{port}/ ({clock}, "
+            f"{settings.web_processes} gunicorn processes x {threads} threads)"
+        )
+        _gunicorn(build, f"{host}:{port}", settings.web_processes, threads)
+        return
+    app = build()
+    click.echo(f"Pathfinder on http://{host}:{port}/ ({clock})")
     waitress_serve(app, host=host, port=port, threads=threads, ident="pathfinder")
+
+
+def _gunicorn(build: Callable[[], Any], bind: str, processes: int, threads: int) -> None:
+    """Serve with gunicorn: `processes` worker processes of `threads` threads, each building
+    its own app after the fork (its own database pool, script sandbox and timer worker thread;
+    the timer workers share the due jobs through leases, as separate `pathfinder worker`s do)."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {
+                "bind": bind,
+                "workers": processes,
+                "worker_class": "gthread",
+                "threads": threads,
+                "preload_app": False,
+                "accesslog": None,
+                "graceful_timeout": 10,
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return build()
+
+    Server().run()
 
 
 @main.command()

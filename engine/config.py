@@ -139,6 +139,10 @@ class Settings:
     script_memory_mb: int = 512
     """`PATHFINDER_SCRIPT_MEMORY_MB`: address space limit of each sandbox process."""
 
+    web_processes: int = 1
+    """`PATHFINDER_WORKERS`: web server processes `pathfinder serve` runs (1: one waitress
+    process; more: gunicorn with that many worker processes, so requests use every core)."""
+
     readyz_timeout: float = 2.0
     """`PATHFINDER_READYZ_TIMEOUT`: seconds `/readyz` waits for the database's write lock."""
 
@@ -224,6 +228,7 @@ class Settings:
             max_script_chars=int(env.get("PATHFINDER_MAX_SCRIPT_CHARS", "20000")),
             script_processes=int(env.get("PATHFINDER_SCRIPT_PROCESSES", "2")),
             script_memory_mb=int(env.get("PATHFINDER_SCRIPT_MEMORY_MB", "512")),
+            web_processes=int(env.get("PATHFINDER_WORKERS", "1")),
             readyz_timeout=float(env.get("PATHFINDER_READYZ_TIMEOUT", "2")),
             oidc_providers=oidc_providers_from_env(env),
             password_login=env.get("PATHFINDER_PASSWORD_LOGIN", "1") not in {"0", "false", "no"},

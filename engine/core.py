@@ -316,6 +316,27 @@ class Engine:
                 max_draft_kb=self.settings.max_draft_kb,
             )
 
+    def complete_with_next(
+        self,
+        task_id: str,
+        data: Mapping[str, Any],
+        actor: Actor,
+        *,
+        expected_version: int | None = None,
+    ) -> tuple[Instance, list[HumanTask]]:
+        """`complete`, with the instance's open tasks afterwards (oldest first), so a caller
+        answering with the instance needs no second read."""
+        with transaction(self.sessions) as s:
+            return tasks.complete_task_and_next(
+                s,
+                self.runtime,
+                task_id,
+                data,
+                actor,
+                expected_version=expected_version,
+                max_upload_mb=self.settings.max_upload_mb,
+            )
+
     # -- attachments -------------------------------------------------------------------------
 
     def upload(

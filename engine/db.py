@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -54,7 +56,37 @@ def make_engine(url: str, **kwargs: Any) -> SAEngine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "checkin", _idle_since)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+PING_AFTER_IDLE = 10.0
+"""Seconds a pooled connection may sit unused before it is checked (`SELECT 1`) at checkout.
+
+SQLAlchemy's `pool_pre_ping` pings on every checkout: one more round trip for each session of
+each request, on the hot path. A connection back in the pool a moment ago is alive; one idle
+for a while may have been closed by a database restart or a firewall, so only that one is
+pinged, and a dead one is replaced before the request sees it."""
+
+
+def _idle_since(_dbapi_connection: Any, record: Any) -> None:
+    record.info["pathfinder.idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    since = record.info.get("pathfinder.idle_since")
+    if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception as exc:  # noqa: BLE001 - any failure: let the pool connect afresh
+        raise DisconnectionError(str(exc)) from exc
 
 
 def make_session_factory(engine: SAEngine) -> sessionmaker[Session]:

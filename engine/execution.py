@@ -23,9 +23,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import event, select, text
+from sqlalchemy import delete, event, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.access import Actor
@@ -92,6 +93,9 @@ class Runtime:
     """Owed occurrences of one timer cycle fired in one run; the rest are skipped."""
     min_timer_period: float = 60.0
     """A cycle computed at run time that repeats more often than this stops the instance."""
+    versions: dict[int, ProcessVersion] = field(default_factory=dict)
+    """Detached copies of process version rows by id (never changed once deployed), so a
+    step does not read the version and its spec again; see `version_by_id`."""
     on_timer_written: Callable[[datetime], None] | None = None
     """Called after the commit of a transaction that wrote a timer job, with the earliest due
     time written (an in-process worker uses it to wake up early). Must not block."""
@@ -115,6 +119,14 @@ class Loaded:
     """The timer worker running this instance, if any; recorded on `timer_fired` events."""
     skipped: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=dict)
     """Owed cycle occurrences skipped in this run, [from, to) by timer task id: not fired."""
+    ready_rows: frozenset[str] | None = None
+    """Ids of the instance's `ready` task rows as loaded (the workflow's READY manual tasks at
+    its last save); `save` writes only the difference. None: unknown, so `save` queries them."""
+    added_rows: list[HumanTask] = field(default_factory=list)
+    """Task rows `save` added (the tasks that became ready in this transaction)."""
+    timer_rows: dict[str, tuple[str, datetime]] | None = None
+    """The instance's timer job rows as loaded, task id -> (element id, due time); None:
+    unknown, so `save` queries them."""
 
 
 def version_of(session: Session, process_key: str, version: int | None) -> ProcessVersion:
@@ -143,6 +155,32 @@ def specs_of(rt: Runtime, pv: ProcessVersion) -> tuple[Any, dict[str, Any]]:
     return rt.specs.get(pv.id, pv.dialect, pv.spec_json)
 
 
+MAX_CACHED_VERSIONS = 256
+
+
+def version_by_id(session: Session, rt: Runtime, version_id: int) -> ProcessVersion:
+    """The process version row in `session`, from `rt.versions` without a query when cached.
+
+    A version row is immutable once deployed, so a detached copy of its columns (not its
+    relationships: the process model's lane roles do change) can be merged into each session."""
+    cached = rt.versions.get(version_id)
+    if cached is None:
+        return remember_version(rt, session.get_one(ProcessVersion, version_id))
+    return session.merge(cached, load=False)
+
+
+def remember_version(rt: Runtime, pv: ProcessVersion) -> ProcessVersion:
+    """Keep a detached copy of `pv`'s columns in `rt.versions`; returns `pv`."""
+    if pv.id not in rt.versions:
+        columns = {a.key: getattr(pv, a.key) for a in inspect(ProcessVersion).column_attrs}
+        copy = ProcessVersion(**columns)
+        make_transient_to_detached(copy)
+        if len(rt.versions) >= MAX_CACHED_VERSIONS:
+            rt.versions.clear()
+        rt.versions[pv.id] = copy
+    return pv
+
+
 def lock_instance(session: Session, instance_id: int) -> Instance:
     """The instance row, locked for this transaction (PostgreSQL `FOR UPDATE`; SQLite write
     transactions are already exclusive), so writers on one instance queue up instead of racing."""
@@ -155,10 +193,31 @@ def lock_instance(session: Session, instance_id: int) -> Instance:
 def load(session: Session, rt: Runtime, instance_id: int) -> Loaded:
     """Load an instance and restore its workflow with the live spec of its version."""
     row = lock_instance(session, instance_id)
-    pv = row.process_version
+    pv = version_by_id(session, rt, row.process_version_id)
+    set_committed_value(row, "process_version", pv)  # readable after commit, without a query
     wf = load_state(pv.dialect, row.state, specs_of(rt, pv))
     wf.script_engine = rt.script_engine
-    return Loaded(session, rt, row, pv, wf, Recorder(session, row, rt.now()))
+    loaded = Loaded(session, rt, row, pv, wf, Recorder(session, row, rt.now()))
+    # `save` keeps the task and timer rows equal to the workflow's READY manual tasks and
+    # waiting timers, so the restored workflow says which rows exist without a query.
+    loaded.ready_rows = frozenset(_ready_by_id(wf))
+    loaded.timer_rows = {
+        tid: (_timer_element(task), due) for tid, (task, due) in _live_timers(loaded).items()
+    }
+    return loaded
+
+
+def _ready_by_id(wf: BpmnWorkflow) -> dict[str, Task]:
+    return {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+
+
+def _timer_element(task: Task) -> str:
+    return element_id_of(task) or str(task.task_spec.name)
+
+
+def _live_timers(loaded: Loaded) -> dict[str, tuple[Task, datetime]]:
+    """The waiting timers that have job rows: those of running, suspended or failed instances."""
+    return waiting_timers(loaded.wf) if loaded.row.status in ACTIVE else {}
 
 
 def save(loaded: Loaded) -> None:
@@ -182,6 +241,20 @@ def save(loaded: Loaded) -> None:
             "This instance was changed by someone else in the meantime. Reload and try again.",
             instance_id=row.id,
         ) from exc
+
+
+def open_rows(loaded: Loaded) -> list[HumanTask]:
+    """The instance's open task rows after `save`, oldest first, as `queries.open_tasks` reads
+    them after commit: the rows added in memory, and only the ones that stayed open are read."""
+    added = {ht.id: ht for ht in loaded.added_rows}
+    kept = set(_ready_by_id(loaded.wf)) - added.keys()
+    rows = list(added.values())
+    if kept or loaded.ready_rows is None:
+        query = select(HumanTask).where(
+            HumanTask.instance_id == loaded.row.id, HumanTask.state == "ready"
+        )
+        rows = [r for r in loaded.session.execute(query).scalars() if r.id not in added] + rows
+    return sorted(rows, key=lambda ht: (ht.created_at, ht.id))
 
 
 def _stage(loaded: Loaded) -> str | None:
@@ -564,14 +637,26 @@ def _due_at(loaded: Loaded, task: Task) -> datetime | None:
 
 
 def _sync_tasks(loaded: Loaded) -> None:
+    """Write the task rows that changed: cancel rows of tasks no longer ready, add new ones."""
     session, row, now = loaded.session, loaded.row, loaded.rt.now()
-    ready = {str(t.id): t for t in loaded.wf.get_tasks(state=TaskState.READY, manual=True)}
-    existing = {
-        t.id: t
-        for t in session.execute(
-            select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.state == "ready")
-        ).scalars()
-    }
+    ready = _ready_by_id(loaded.wf)
+    existing: dict[str, HumanTask]
+    if loaded.ready_rows is None:
+        existing = {
+            t.id: t
+            for t in session.execute(
+                select(HumanTask).where(HumanTask.instance_id == row.id, HumanTask.state == "ready")
+            ).scalars()
+        }
+    else:
+        # Only rows that stopped being ready are read (most often the task just completed,
+        # already in the session); the rest are known from the workflow as loaded.
+        existing = {}
+        for task_id in sorted(loaded.ready_rows - ready.keys()):
+            ht = session.get(HumanTask, task_id)
+            if ht is not None and ht.state == "ready":
+                existing[task_id] = ht
+        existing.update({tid: _KNOWN for tid in loaded.ready_rows & ready.keys()})
     for task_id, ht in existing.items():
         if task_id not in ready:
             ht.state = "cancelled"
@@ -603,6 +688,7 @@ def _sync_tasks(loaded: Loaded) -> None:
             created_at=now,
         )
         session.add(ht)
+        loaded.added_rows.append(ht)
         loaded.recorder.record(
             "task_ready",
             element_id=ht.element_id,
@@ -613,6 +699,10 @@ def _sync_tasks(loaded: Loaded) -> None:
                 "due_at": ht.due_at.isoformat() if ht.due_at else None,
             },
         )
+
+
+_KNOWN: Any = object()
+"""Stands for a task row known to exist and stay ready (not read from the database)."""
 
 
 def _timer_due(task: Task) -> datetime | None:
@@ -649,34 +739,43 @@ def waiting_timers(wf: BpmnWorkflow) -> dict[str, tuple[Task, datetime]]:
 
 
 def _sync_timers(loaded: Loaded) -> None:
+    """Write the timer job rows that changed: delete fired or dropped ones, add new ones, move
+    the due time of a cycle's next occurrence (one Core statement each, only when needed)."""
     session, row = loaded.session, loaded.row
-    current = waiting_timers(loaded.wf) if row.status in ("running", "suspended", "error") else {}
-    jobs = {
-        j.task_id: j
-        for j in session.execute(select(TimerJob).where(TimerJob.instance_id == row.id)).scalars()
-    }
+    current = _live_timers(loaded)
+    jobs = loaded.timer_rows
+    if jobs is None:
+        jobs = {
+            j.task_id: (j.element_id, _aware(j.due_at))
+            for j in session.execute(
+                select(TimerJob).where(TimerJob.instance_id == row.id)
+            ).scalars()
+        }
     fired = {e.data.get("task_id") for e in loaded.recorder.events if e.kind == "timer_fired"}
-    for task_id, job in jobs.items():
-        if task_id not in current:
-            if task_id not in fired:
-                # e.g. a boundary timer dropped because its task was completed first
-                loaded.recorder.record(
-                    "timer_cancelled",
-                    element_id=job.element_id,
-                    data={"task_id": task_id, "due_at": job.due_at.isoformat()},
-                )
-            session.delete(job)
+    gone = sorted(task_id for task_id in jobs if task_id not in current)
+    for task_id in gone:
+        if task_id not in fired:
+            # e.g. a boundary timer dropped because its task was completed first
+            element_id, due_at = jobs[task_id]
+            loaded.recorder.record(
+                "timer_cancelled",
+                element_id=element_id,
+                data={"task_id": task_id, "due_at": due_at.isoformat()},
+            )
+    if gone:
+        session.execute(
+            delete(TimerJob).where(TimerJob.instance_id == row.id, TimerJob.task_id.in_(gone))
+        )
     written: list[datetime] = []
     for task_id, (task, due) in current.items():
         existing = jobs.get(task_id)
-        if existing is None or _aware(existing.due_at) != due:
-            written.append(due)
         if existing is None:
+            written.append(due)
             session.add(
                 TimerJob(
                     instance_id=row.id,
                     task_id=task_id,
-                    element_id=element_id_of(task) or task.task_spec.name,
+                    element_id=_timer_element(task),
                     kind=type(task.task_spec.event_definition).__name__,
                     due_at=due,
                     state="waiting",
@@ -689,8 +788,13 @@ def _sync_timers(loaded: Loaded) -> None:
                 element_name=element_name_of(task),
                 data={"due_at": due.isoformat(), "task_id": task_id},
             )
-        elif _aware(existing.due_at) != due:
-            existing.due_at = due
+        elif existing[1] != due:
+            written.append(due)
+            session.execute(
+                update(TimerJob)
+                .where(TimerJob.instance_id == row.id, TimerJob.task_id == task_id)
+                .values(due_at=due)
+            )
             loaded.recorder.record(
                 "timer_scheduled",
                 element_id=element_id_of(task),
@@ -699,6 +803,7 @@ def _sync_timers(loaded: Loaded) -> None:
             )
     if written:
         announce_timer(session, loaded.rt, min(written))
+    loaded.timer_rows = {tid: (_timer_element(task), due) for tid, (task, due) in current.items()}
 
 
 _HOOKED = "pathfinder.timer_hook"

@@ -27,6 +27,7 @@ from engine.execution import (
     Runtime,
     jsonable,
     load,
+    remember_version,
     require_running,
     require_visible,
     run_engine,
@@ -52,7 +53,7 @@ def start(
     version: int | None = None,
 ) -> Instance:
     """Start an instance of a process (latest version unless given) and run it until it waits."""
-    pv = version_of(session, process_key, version)
+    pv = remember_version(rt, version_of(session, process_key, version))
     model = session.get(ProcessModel, process_key)
     if not may_start(actor, model.start_roles if model else ()):
         raise Forbidden(
@@ -104,6 +105,7 @@ def start(
     session.add(row)
     session.flush()
     loaded = Loaded(session, rt, row, pv, wf, Recorder(session, row, now))
+    loaded.ready_rows, loaded.timer_rows = frozenset(), {}  # a new instance has no rows yet
     loaded.recorder.record(
         "instance_started", actor=actor.username, data={"data": data, "version": pv.version}
     )
@@ -238,17 +240,18 @@ def message_rules(session: Session, rt: Runtime, instance_id: int) -> list[Messa
     return waiting_messages(wf)
 
 
-def fire_due(
-    session: Session, rt: Runtime, instance_id: int, worker: str | None = None
-) -> Instance:
-    """Fire the instance's due timers (each owed cycle in turn) and run it on.
+def fire_due(session: Session, rt: Runtime, instance_id: int, worker: str | None = None) -> bool:
+    """Fire the instance's due timers (each owed cycle in turn) and run it on; True when it
+    still has timer jobs afterwards (their leases are to be handed back), False when none is left.
 
     A failing step raises `StepFailed` (the caller's transaction rolls back, so the timer stays
     due and the job can be retried) instead of putting the instance in error.
     """
-    loaded = load(session, rt, instance_id)
-    loaded.worker = worker
-    if loaded.row.status == InstanceStatus.RUNNING:
+    with session.no_autoflush:  # the rows go out together when `save` flushes
+        loaded = load(session, rt, instance_id)
+        loaded.worker = worker
+        if loaded.row.status != InstanceStatus.RUNNING:
+            return True
         run_engine(loaded, fail_fast=True)
         save(loaded)
-    return loaded.row
+    return bool(loaded.timer_rows)

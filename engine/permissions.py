@@ -112,9 +112,15 @@ def may_act_in_lane(actor: Actor, lane: str | None, lane_roles: Mapping[str, str
     return role is None or role in actor.roles
 
 
+_HELD = "pathfinder.held_rows"
+
+
 def lane_roles_of(session: Session, process_key: str) -> Mapping[str, str]:
     """The process model's lane → role mapping (empty when the model has none)."""
     model = session.get(ProcessModel, process_key)
+    # Held for the rest of the transaction (the session keeps rows only while referenced), so
+    # the mail queued for the next task finds the lane roles without reading them again.
+    session.info.setdefault(_HELD, []).append(model)
     return model.lane_roles if model else {}
 
 

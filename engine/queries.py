@@ -144,6 +144,7 @@ def task_query(
     actor: Actor,
     *,
     now: datetime,
+    instance_id: int | None = None,
     process_key: str | None = None,
     country: str | None = None,
     stage: str | None = None,
@@ -157,8 +158,11 @@ def task_query(
 ) -> Page[HumanTask]:
     """The open tasks `actor` may act on, filtered, sorted (`due`, `-due`, `created`, `-created`,
     `name`) and paginated. The total is counted up to `COUNT_CAP` (or the end of the page):
-    `Page.total_capped` says there are more."""
+    `Page.total_capped` says there are more. With `instance_id`, only that instance's tasks
+    (found by its index, without reading the inbox)."""
     query = _actionable(session, actor)
+    if instance_id is not None:
+        query = query.where(HumanTask.instance_id == instance_id)
     if process_key:
         query = query.where(HumanTask.process_key == process_key)
     if country:
@@ -259,6 +263,16 @@ def instance_query(
     return _paginate(
         session, query.order_by(Instance.updated_at.desc(), Instance.id.desc()), page, per_page
     )
+
+
+def task_with_instance(session: Session, task_id: str) -> tuple[HumanTask, Instance] | None:
+    """A task row with its instance row, in one statement (every API task route starts here)."""
+    found = session.execute(
+        select(HumanTask, Instance)
+        .join(Instance, Instance.id == HumanTask.instance_id)
+        .where(HumanTask.id == task_id)
+    ).first()
+    return (found[0], found[1]) if found is not None else None
 
 
 def open_tasks(session: Session, instance_id: int) -> list[HumanTask]:

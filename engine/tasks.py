@@ -26,6 +26,7 @@ from engine.errors import (
     NotReady,
 )
 from engine.execution import (
+    Loaded,
     Runtime,
     absorb,
     data_objects,
@@ -34,6 +35,7 @@ from engine.execution import (
     load,
     lock_instance,
     mark_error,
+    open_rows,
     require_running,
     run_engine,
     save,
@@ -103,13 +105,68 @@ def complete_task(
 
     Attachment ids in file fields must name files uploaded for this task and field; they are
     marked attached here and their hashes go into the `task_completed` event. `opened` is the
-    task already checked and its form already loaded in this transaction (`open_with_form`)."""
+    task already checked and its form already loaded in this transaction (`open_with_form`).
+
+    Nothing is flushed before `save`: the rows this writes go out together at its end."""
+    return complete_task_and_next(
+        session,
+        rt,
+        task_id,
+        data,
+        actor,
+        expected_version=expected_version,
+        max_upload_mb=max_upload_mb,
+        opened=opened,
+    )[0]
+
+
+def complete_task_and_next(
+    session: Session,
+    rt: Runtime,
+    task_id: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    *,
+    expected_version: int | None = None,
+    max_upload_mb: float = 20.0,
+    opened: OpenedTask | None = None,
+) -> tuple[Instance, list[HumanTask]]:
+    """`complete_task`, with the instance's open tasks afterwards (oldest first), known from
+    what the completion wrote rather than read again."""
+    with session.no_autoflush:
+        loaded = _complete_task(
+            session,
+            rt,
+            task_id,
+            data,
+            actor,
+            expected_version,
+            max_upload_mb=max_upload_mb,
+            opened=opened,
+        )
+        return loaded.row, open_rows(loaded)
+
+
+def _complete_task(
+    session: Session,
+    rt: Runtime,
+    task_id: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    expected_version: int | None,
+    *,
+    max_upload_mb: float,
+    opened: OpenedTask | None = None,
+) -> Loaded:
     ht = opened.task if opened else open_task(session, actor, task_id)
     if ht.claimed_by and ht.claimed_by != actor.username and not may_act_for_others(actor):
         raise Conflict(f"'{ht.name}' is claimed by {ht.claimed_by}.", task_id=task_id)
     loaded = load(session, rt, ht.instance_id)
     row = loaded.row
-    session.refresh(ht)  # another writer may have completed it while we waited for the lock
+    if session.get_bind().dialect.name != "sqlite":
+        # Another writer may have completed it while we waited for the row lock. (A SQLite
+        # write transaction holds the database from its first statement: `ht` is already fresh.)
+        session.refresh(ht)
     if ht.state != "ready":
         raise NotReady(
             f"'{ht.name}' is no longer open: it was {ht.state} by {ht.completed_by}.",
@@ -164,7 +221,7 @@ def complete_task(
     if row.status == "running":
         run_engine(loaded)
     save(loaded)
-    return row
+    return loaded
 
 
 def claim(

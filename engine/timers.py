@@ -208,13 +208,13 @@ def _run_one(
     owner: str,
     instance_id: int,
     policy: RetryPolicy,
-) -> bool:
-    """Fire one instance's due timers in one transaction; True when it ran (the caller releases
-    the leases of instances that ran, in bulk)."""
+) -> bool | None:
+    """Fire one instance's due timers in one transaction. None when it did not run; else
+    whether it still holds leased jobs (the caller releases those in bulk; an instance whose
+    jobs all fired has nothing left to release)."""
     try:
         with transaction(factory) as session:
-            instances.fire_due(session, rt, instance_id, worker=owner)
-        return True
+            return instances.fire_due(session, rt, instance_id, worker=owner)
     except (Conflict, NotFound) as exc:
         # Someone else changed the instance meanwhile: release; the next pass sees the new state.
         log.info("timer job for instance %s deferred: %s", instance_id, exc)
@@ -224,7 +224,7 @@ def _run_one(
         log.warning("timer job for instance %s failed: %s", instance_id, exc, exc_info=True)
         with transaction(factory) as session:
             _record_failure(session, rt, owner, instance_id, exc, policy)
-    return False
+    return None
 
 
 def fire_due_timers(
@@ -259,15 +259,19 @@ def fire_due_timers(
             return done
         seen.update(fresh)
         ran: list[int] = []
+        held: list[int] = []
         try:
-            _work_through(factory, rt, owner, fresh, policy, ran, on_fired, should_stop)
+            _work_through(factory, rt, owner, fresh, policy, ran, held, on_fired, should_stop)
         finally:
             # Jobs of instances that ran and are still waiting (a cycle's next occurrence, a
             # second timer) are handed back, and their failure counts cleared; on a stop the
             # ones not reached are handed back too, so another worker can take them at once.
-            with transaction(factory) as session:
-                _release(session, owner, ran, ok=True)
-                _release(session, owner, [i for i in fresh if i not in ran], ok=False)
+            # Instances whose jobs all fired hold no lease any more: nothing to write for them.
+            others = [i for i in fresh if i not in ran]
+            if held or others:
+                with transaction(factory) as session:
+                    _release(session, owner, held, ok=True)
+                    _release(session, owner, others, ok=False)
         done += len(ran)
         if lease.jobs < batch or (should_stop is not None and should_stop()):
             return done
@@ -280,6 +284,7 @@ def _work_through(
     instance_ids: Sequence[int],
     policy: RetryPolicy,
     ran: list[int],
+    held: list[int],
     on_fired: Callable[[int], None] | None,
     should_stop: Callable[[], bool] | None,
 ) -> None:
@@ -291,8 +296,11 @@ def _work_through(
         if time.monotonic() - renewed > policy.lease_seconds / 3:
             _renew(factory, owner, instance_ids[n:], policy.lease_seconds, policy.lease_clock)
             renewed = time.monotonic()
-        if _run_one(factory, rt, owner, instance_id, policy):
+        left = _run_one(factory, rt, owner, instance_id, policy)
+        if left is not None:
             ran.append(instance_id)
+            if left:
+                held.append(instance_id)
             if on_fired:
                 on_fired(instance_id)
 

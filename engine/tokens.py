@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine.errors import InvalidData, NotFound
 from engine.models import ApiToken, User
@@ -85,7 +85,10 @@ def verify_token(session: Session, token: str, *, now: datetime) -> User | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     digest = hash_token(token)
-    row = session.execute(select(ApiToken).where(ApiToken.token_hash == digest)).scalar()
+    row = session.execute(
+        # The user comes with the token in one statement: this runs on every API request.
+        select(ApiToken).options(joinedload(ApiToken.user)).where(ApiToken.token_hash == digest)
+    ).scalar()
     # The lookup is by hash; compare again in constant time so the check never depends on
     # how the database compares strings.
     if row is None or not hmac.compare_digest(row.token_hash, digest):

@@ -25,7 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
-pytest_plugins = ["tests.fixtures.bpmn_files", "tests.fixtures.oidc", "tests.processes.coverage"]
+pytest_plugins = [
+    "tests.fixtures.bpmn_files",
+    "tests.fixtures.oidc",
+    "tests.fixtures.statements",
+    "tests.processes.coverage",
+]
 
 
 def _pg_url(worker: str) -> str | None:

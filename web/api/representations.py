@@ -11,7 +11,7 @@ from engine import Actor, submissions
 from engine.forms import load_form
 from engine.models import HumanTask, Instance, ProcessVersion
 from engine.permissions import may_see_instance
-from engine.queries import open_tasks
+from engine.queries import open_tasks, task_with_instance
 from web.api.errors import not_found
 
 
@@ -26,12 +26,10 @@ def visible_instance(session: Session, actor: Actor, instance_id: int) -> Instan
 
 def visible_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
     """The task if the actor may see its instance (404 otherwise, as for instances)."""
-    task = session.get(HumanTask, task_id)
-    if task is None:
+    found = task_with_instance(session, task_id)
+    if found is None or not may_see_instance(actor, found[1]):
         raise not_found(f"Task {task_id} does not exist.")
-    instance = session.get(Instance, task.instance_id)
-    if instance is None or not may_see_instance(actor, instance):
-        raise not_found(f"Task {task_id} does not exist.")
+    task: HumanTask = found[0]
     return task
 
 
@@ -96,10 +94,15 @@ def instance_summary(row: Instance) -> dict[str, Any]:
 
 
 def instance_detail(session: Session, row: Instance, actor: Actor) -> dict[str, Any]:
+    return instance_detail_of(row, open_tasks(session, row.id), actor)
+
+
+def instance_detail_of(row: Instance, tasks: list[HumanTask], actor: Actor) -> dict[str, Any]:
+    """The instance document from rows already in memory (`tasks`: its open tasks)."""
     return {
         **instance_summary(row),
         "data": submissions.visible_variables(row, actor),
         "error_element_id": row.error_element_id,
         "error_message": row.error_message,
-        "open_tasks": [task_summary(t) for t in open_tasks(session, row.id)],
+        "open_tasks": [task_summary(t) for t in tasks],
     }

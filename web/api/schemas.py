@@ -194,6 +194,13 @@ class TaskSchema(TaskSummarySchema):
 
 
 class TaskQuerySchema(PageQuerySchema):
+    instance_id = fields.Integer(
+        validate=validate.Range(1, 2**31 - 1),
+        metadata={
+            "description": "Only this instance's open tasks (its next task(s), without "
+            "scanning the inbox)."
+        },
+    )
     process_key = fields.String(validate=validate.Length(1, 200))
     country = fields.String(validate=validate.Length(3, 3))
     stage = fields.String(validate=validate.Length(1, 100))

@@ -8,8 +8,7 @@ from uuid import UUID
 from engine.queries import task_query
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import MULTIPART, ApiBlueprint
-from web.api.instances import instance_response
-from web.api.representations import TaskRenderer, visible_task
+from web.api.representations import TaskRenderer, instance_detail_of, visible_task
 from web.api.schemas import (
     AttachmentSchema,
     AttachmentUploadSchema,
@@ -46,7 +45,8 @@ def list_tasks(args: dict[str, Any]) -> dict[str, Any]:
     """Open tasks you may act on (paginated), soonest due first by default
 
     Lanes map to roles; country users only see their own country's tasks. `claimed_by=me` lists
-    the tasks you claimed.
+    the tasks you claimed. `instance_id=` answers one instance's next task(s) (what a client
+    driving an instance asks after each step) without scanning the inbox.
     """
     actor = current_actor()
     engine = get_engine()
@@ -116,13 +116,14 @@ def complete_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
     else, or the instance changed since `expected_version`; 422 with `errors` keyed by field path
     (`actions.0.budget`) when the data does not match the form.
     """
-    row = get_engine().complete(
+    actor = current_actor()
+    row, open_rows = get_engine().complete_with_next(
         _check_visible(task_id),
         args["data"],
-        current_actor(),
+        actor,
         expected_version=args.get("expected_version"),
     )
-    return instance_response(row.id)
+    return instance_detail_of(row, open_rows, actor)  # from memory: no second read
 
 
 @blp.route(f"{TASK}/attachments", methods=["POST"])

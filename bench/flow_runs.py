@@ -1,0 +1,323 @@
+"""B10: issue 18's flow against `pathfinder serve`, as a client sees it.
+
+Each instance: start it, then 5 x (find its next task with `GET /api/v1/tasks?instance_id=`,
+show it, submit its 2-field form). One and four sequential keep-alive clients; SQLite and
+PostgreSQL; one and two server processes (`PATHFINDER_WORKERS`). The server runs as its own
+process tree, so its CPU time (`/proc`, the arbiter and its workers) is measured apart from the
+clients'. SQL statements per request are counted in-process on the same flow (Flask test client
+with a `before_cursor_execute` counter), since a count does not depend on the server setup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import event
+
+from bench.common import (
+    Stats,
+    Table,
+    drop_pg_database,
+    fresh_pg_database,
+    met,
+    pg_available,
+    workdir,
+)
+from bench.http_runs import PASSWORD, add_users
+from engine import Engine, Settings
+
+FORM = {"title": "Workshop", "amount": 3}
+STEPS = 5
+KINDS = ("start", "next", "show", "submit")
+
+
+def _deploy(engine: Engine) -> None:
+    from bench import processes
+
+    engine.deploy(
+        {"flow.bpmn": processes.FLOW},
+        {"two.schema.json": json.dumps(processes.TWO_FIELDS).encode()},
+        actor="bench",
+    )
+
+
+def _prepare(url: str) -> None:
+    engine = Engine.from_settings(Settings(database_url=url, secret_key="bench"))
+    _deploy(engine)
+    add_users(engine)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (live and reaped), from /proc."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime (fields 14-17; index from after the name)
+        total += sum(int(x) for x in fields[11:15]) / tick
+    return total
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _server(url: str, processes: int, folder: Path) -> Iterator[tuple[str, int]]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "PATHFINDER_VAR_DIR": str(folder),
+        "PATHFINDER_SECRET_KEY": "bench-" * 6,
+        "PATHFINDER_SECURE_COOKIES": "0",
+        "PATHFINDER_WORKERS": str(processes),
+    }
+    exe = str(Path(sys.executable).parent / "pathfinder")
+    server = subprocess.Popen(
+        [exe, "serve", "--port", str(port), "--no-worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("pathfinder serve did not come up")
+            time.sleep(0.2)
+        yield base, server.pid
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _instance(http: requests.Session, base: str, headers: dict[str, str]) -> dict[str, list[float]]:
+    """One instance through the flow; milliseconds per request kind."""
+    out: dict[str, list[float]] = {k: [] for k in KINDS}
+
+    def call(kind: str, method: str, path: str, **kw: Any) -> Any:
+        t0 = time.perf_counter()
+        r = http.request(method, base + path, headers=headers, timeout=120, **kw)
+        out[kind].append((time.perf_counter() - t0) * 1000)
+        r.raise_for_status()
+        return r.json()
+
+    iid = call("start", "POST", "/api/v1/instances", json={"process_key": "flow", "data": {}})["id"]
+    for _ in range(STEPS):
+        [task] = call("next", "GET", f"/api/v1/tasks?instance_id={iid}")["items"]
+        call("show", "GET", f"/api/v1/tasks/{task['id']}")
+        call("submit", "POST", f"/api/v1/tasks/{task['id']}/complete", json={"data": FORM})
+    return out
+
+
+def _run(base: str, pid: int, clients: int, n: int) -> dict[str, Any]:
+    token = requests.post(
+        f"{base}/api/v1/auth/token", json={"username": "ada", "password": PASSWORD}, timeout=30
+    ).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    warm = requests.Session()
+    _instance(warm, base, headers)  # imports, caches, connections
+
+    def drive(count: int) -> dict[str, list[float]]:
+        http, merged = requests.Session(), {k: [] for k in KINDS}
+        for _ in range(count):
+            for kind, samples in _instance(http, base, headers).items():
+                merged[kind] += samples
+        return merged
+
+    cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
+    samples: dict[str, list[float]] = {k: [] for k in KINDS}
+    with ThreadPoolExecutor(clients) as pool:
+        for part in pool.map(drive, [n // clients] * clients):
+            for kind in KINDS:
+                samples[kind] += part[kind]
+    wall, cpu = time.perf_counter() - t0, _cpu_seconds(pid) - cpu0
+    done = n // clients * clients
+    return {
+        "instances/s": done / wall,
+        "completions/s": done * STEPS / wall,
+        "requests/s": done * (1 + 3 * STEPS) / wall,
+        "cpu": cpu / done,
+        "stats": {k: Stats.of(v) for k, v in samples.items()},
+    }
+
+
+def statements_per_request() -> dict[str, float]:
+    """SQL statements per request kind on the flow (in-process, SQLite, 3 instances)."""
+    from web import create_app
+
+    with workdir() as folder:
+        url = f"sqlite:///{folder / 'count.db'}"
+        settings = Settings(database_url=url, secret_key="bench", var_dir=folder)
+        engine = Engine.for_tests(folder / "count.db")
+        _deploy(engine)
+        add_users(engine)
+        app = create_app(settings, engine=engine, config={"TESTING": True})
+        client = app.test_client()
+        token = client.post(
+            "/api/v1/auth/token", json={"username": "ada", "password": PASSWORD}
+        ).json["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        counts: dict[str, list[int]] = {k: [] for k in KINDS}
+        bind = engine.sessions.kw["bind"]
+        seen: list[str] = []
+
+        def before(_c: Any, _cu: Any, statement: str, *_a: Any) -> None:
+            if not statement.startswith("BEGIN"):
+                seen.append(statement)
+
+        event.listen(bind, "before_cursor_execute", before)
+
+        def call(kind: str, method: str, path: str, **kw: Any) -> Any:
+            seen.clear()
+            r = client.open(path, method=method, headers=headers, **kw)
+            counts[kind].append(len(seen))
+            return r.json
+
+        for _ in range(4):
+            iid = call("start", "POST", "/api/v1/instances", json={"process_key": "flow"})["id"]
+            for _ in range(STEPS):
+                [task] = call("next", "GET", f"/api/v1/tasks?instance_id={iid}")["items"]
+                call("show", "GET", f"/api/v1/tasks/{task['id']}")
+                call("submit", "POST", f"/api/v1/tasks/{task['id']}/complete", json={"data": FORM})
+        event.remove(bind, "before_cursor_execute", before)
+        # The first instance warms the caches, as on a running server.
+        return {k: sum(v[len(v) // 4 :]) / len(v[len(v) // 4 :]) for k, v in counts.items()}
+
+
+def b10(quick: bool) -> Table:
+    n = 8 if quick else 100
+    table = Table(
+        "B10",
+        f"issue 18's flow: start + 5 x (next task, show, submit a 2-field form), {n} instances "
+        "per row, against `pathfinder serve`",
+        [
+            "database",
+            "server processes",
+            "clients",
+            "instances/s",
+            "completions/s",
+            "requests/s",
+            "server CPU s / instance",
+            "next med/p95 ms",
+            "show med/p95 ms",
+            "submit med/p95 ms",
+        ],
+    )
+    rows: dict[tuple[str, int, int], dict[str, Any]] = {}
+    setups = [("SQLite", 1, 1), ("SQLite", 1, 4), ("SQLite", 2, 4)]
+    if not quick:
+        setups += [("SQLite", 2, 1), ("PostgreSQL", 1, 1), ("PostgreSQL", 1, 4)]
+        setups += [("PostgreSQL", 2, 1), ("PostgreSQL", 2, 4)]
+    have_pg = pg_available()
+    for db, procs, clients in setups:
+        if db == "PostgreSQL" and not have_pg:
+            table.note("PostgreSQL rows skipped: not reachable")
+            continue
+        with workdir() as folder:
+            if db == "SQLite":
+                url = f"sqlite:///{folder / 'b10.db'}"
+                from engine.migrate import upgrade
+
+                upgrade(url)
+            else:
+                url = fresh_pg_database("pf_bench_b10")
+            try:
+                _prepare(url)
+                with _server(url, procs, folder) as (base, pid):
+                    result = _run(base, pid, clients, n)
+            finally:
+                if db == "PostgreSQL":
+                    drop_pg_database("pf_bench_b10")
+        rows[(db, procs, clients)] = result
+        st = result["stats"]
+        table.add(
+            db,
+            procs,
+            clients,
+            result["instances/s"],
+            result["completions/s"],
+            result["requests/s"],
+            f"{result['cpu']:.3f}",
+            f"{st['next'].median:.1f} / {st['next'].p95:.1f}",
+            f"{st['show'].median:.1f} / {st['show'].p95:.1f}",
+            f"{st['submit'].median:.1f} / {st['submit'].p95:.1f}",
+        )
+    counts = statements_per_request()
+    table.note(
+        "SQL statements per request (SQLite, warm): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in counts.items())
+    )
+    _goals(table, rows, counts)
+    return table
+
+
+def _goals(
+    table: Table, rows: dict[tuple[str, int, int], dict[str, Any]], counts: dict[str, float]
+) -> None:
+    one = rows.get(("SQLite", 1, 1))
+    four_two = rows.get(("SQLite", 2, 4))
+    pg_one = rows.get(("PostgreSQL", 1, 1))
+    table.note(
+        f"goal SQL statements per task completion <= 8: {counts['submit']:.1f}, "
+        f"{met(counts['submit'] <= 8)} (left: token+user, task+instance for the 404 check, "
+        "task, lane roles, locked instance, submission round, mail recipients (events, users), "
+        "then one INSERT per audit event on SQLite; fix: cache tokens and lane roles per "
+        "version, queue mail in the outbox worker, batch audit inserts on SQLite)"
+    )
+    if one:
+        table.note(
+            f"goal server CPU per instance <= 0.035 s: {one['cpu']:.3f} s, "
+            f"{met(one['cpu'] <= 0.035)} (limited by ORM row loading and flushes, JSON "
+            "serialisation of the workflow state and Flask/marshmallow per request)"
+        )
+        table.note(
+            f"goal >= 20 instances/s, one client, SQLite (quiet machine): "
+            f"{one['instances/s']:.1f}, {met(one['instances/s'] >= 20)} (measured on a busy "
+            "shared machine: the same CPU per instance bounds it)"
+        )
+    if one and four_two:
+        ratio = four_two["instances/s"] / one["instances/s"]
+        table.note(
+            f"goal 4 clients on 2 processes >= 1.7 x one client: {ratio:.2f} x, "
+            f"{met(ratio >= 1.7)} (2 cores shared with other work; SQLite writers take turns)"
+        )
+    if one and pg_one:
+        ratio = one["instances/s"] / pg_one["instances/s"]
+        table.note(
+            f"goal PostgreSQL within 1.3 x of SQLite (1 client, 1 process): {ratio:.2f} x, "
+            f"{met(ratio <= 1.3)}"
+        )

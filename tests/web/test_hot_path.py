@@ -1,0 +1,112 @@
+"""What the hot path costs in SQL statements: one API task completion, one timer firing.
+
+Counts are deterministic, so these tests pin them (times belong in `bench/`); a change that adds
+a statement fails here. Issue 18's goals are 8 per completion and 6 per timer firing; before it
+the same requests sent 27 and 17 (SQLite, BEGIN not counted). What is left, statement by
+statement, is in docs/benchmarks.md ("SQL statements per request").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from engine import Engine, VirtualClock
+from engine.access import Actor
+from tests.fixtures.bpmn_files import YEARLY
+from tests.fixtures.statements import Statements
+
+pytest_plugins = ["tests.web.api_conftest"]
+
+Counter = Callable[[], AbstractContextManager[Statements]]
+REQUEST = {"title": "Workshop", "amount": 3, "contact": "fp@example.org"}
+
+COMPLETION_STATEMENTS = 14
+"""Ceiling for one API completion (goal 8, missed): token+user, task+instance (visibility),
+task, process model (lane roles), instance (locked; on PostgreSQL the task is read again under
+the lock), submission round, the task_completed events and users for mail, then one flush:
+audit events (one INSERT per event on SQLite, batched on PostgreSQL), the task update, the next
+task, the submission, the instance. The answer is built from memory."""
+TIMER_STATEMENTS = {"sqlite": 11, "postgresql": 9}
+"""Ceiling for one timer firing (goal 6, missed): lease (select + update), instance, job
+delete, events and process model for mail, then audit events (per event on SQLite), the next
+task and the instance."""
+
+
+def test_one_api_task_completion(
+    api_client: FlaskClient,
+    auth: Callable[[str], dict[str, str]],
+    start_review: Callable[..., dict[str, Any]],
+    count_statements: Counter,
+) -> None:
+    [task] = start_review("NPL")["open_tasks"]
+    api_client.get("/api/v1/tasks", headers=auth("country"))  # warm caches, as a live server is
+    with count_statements() as seen:
+        done = api_client.post(
+            f"/api/v1/tasks/{task['id']}/complete", json={"data": REQUEST}, headers=auth("country")
+        )
+    assert done.status_code == 200, done.json
+    assert [t["name"] for t in done.json["open_tasks"]] == ["decide"]
+    assert len(seen) <= COMPLETION_STATEMENTS, seen.report()
+
+
+def test_one_timer_firing(
+    engine: Engine,
+    clock: VirtualClock,
+    actors: dict[str, Actor],
+    count_statements: Counter,
+    is_postgres: bool,
+) -> None:
+    clock.set(datetime(2027, 3, 15, 10, 0, tzinfo=UTC))
+    engine.deploy({"yearly.bpmn": YEARLY}, {}, "olu")
+    inst = engine.start("yearly", {}, actors["admin"])
+    clock.set(datetime(2028, 3, 15, 10, 0, 1, tzinfo=UTC))
+    with count_statements() as seen:
+        assert engine.fire_due_timers() == 1
+    assert [t.element_id for t in engine.ready_tasks(inst.id)] == ["anniversary"]
+    assert not any("SET attempts" in s for s in seen), "no lease is left to hand back"
+    limit = TIMER_STATEMENTS["postgresql" if is_postgres else "sqlite"]
+    assert len(seen) <= limit, seen.report()
+
+
+def test_next_tasks_of_one_instance(
+    api_client: FlaskClient,
+    auth: Callable[[str], dict[str, str]],
+    start_review: Callable[..., dict[str, Any]],
+    count_statements: Counter,
+) -> None:
+    mine = start_review("NPL")
+    start_review("IND")  # another open task in the same inbox
+    other = start_review("KEN")
+    url = f"/api/v1/tasks?instance_id={mine['id']}"
+    page = api_client.get(url, headers=auth("country")).json
+    assert [(t["instance_id"], t["name"]) for t in page["items"]] == [(mine["id"], "fill")]
+    assert page["total"] == 1
+    assert api_client.get("/api/v1/tasks", headers=auth("admin")).json["total"] == 3
+
+    [task] = page["items"]
+    api_client.post(
+        f"/api/v1/tasks/{task['id']}/complete", json={"data": REQUEST}, headers=auth("country")
+    )
+    # Now the Secretariat's: not the country user's to act on, the Secretariat's next task.
+    assert api_client.get(url, headers=auth("country")).json["items"] == []
+    [decide] = api_client.get(url, headers=auth("secretariat")).json["items"]
+    assert decide["name"] == "decide" and decide["instance_id"] == mine["id"]
+
+    # Another country's instance: nothing, as in the inbox; bad ids are refused with 422.
+    other_url = f"/api/v1/tasks?instance_id={other['id']}"
+    assert api_client.get(other_url, headers=auth("country")).json["total"] == 0
+    for bad in ("0", "x", str(2**40)):
+        answer = api_client.get(f"/api/v1/tasks?instance_id={bad}", headers=auth("country"))
+        assert answer.status_code == 422, bad
+
+
+def test_instance_filter_is_in_the_openapi_document(api_client: FlaskClient) -> None:
+    spec = api_client.get("/api/v1/openapi.json").json
+    params = spec["paths"]["/api/v1/tasks"]["get"]["parameters"]
+    [instance_id] = [p for p in params if p["name"] == "instance_id"]
+    assert instance_id["in"] == "query" and instance_id["schema"]["type"] == "integer"
