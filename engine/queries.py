@@ -299,8 +299,10 @@ def completed_tasks(session: Session, instance_id: int) -> list[HumanTask]:
 
 def element_states(
     session: Session, instance_id: int, up_to_seq: int | None = None
-) -> dict[str, list[str]]:
-    """Element ids to highlight on the diagram: completed, active (open tasks), waiting (timers).
+) -> dict[str, Any]:
+    """Element ids to highlight on the diagram: completed, active (open tasks), waiting (timers),
+    and under `counts` how often each element was done, how many of it are open and how many
+    incidents (errors) it had, for the badges on the diagram (as Camunda Operate shows them).
 
     With `up_to_seq`, the state as it stood after that audit event (for replay).
     """
@@ -312,7 +314,13 @@ def element_states(
     completed: set[str] = set()
     active: Counter[str] = Counter()
     waiting: Counter[str] = Counter()
+    finished: dict[str, Counter[str]] = {}
+    incidents: Counter[str] = Counter()
     for kind, element, _data in session.execute(query.order_by(AuditEvent.seq)).all():
+        if kind in ("element_completed", "task_completed", "timer_fired"):
+            finished.setdefault(element, Counter())[kind] += 1
+        if kind in ("instance_error", "incident"):
+            incidents[element] += 1
         if kind in ("element_completed", "task_completed"):
             completed.add(element)
             active[element] = (
@@ -339,7 +347,25 @@ def element_states(
         "completed": sorted(completed),
         "active": sorted(e for e, n in active.items() if n > 0),
         "waiting": sorted(e for e, n in waiting.items() if n > 0),
+        "counts": _element_counts(finished, active, incidents),
     }
+
+
+def _element_counts(
+    finished: dict[str, Counter[str]], active: Counter[str], incidents: Counter[str]
+) -> dict[str, dict[str, int]]:
+    # A user task records both task_completed and element_completed: count the larger, once.
+    done = {e: max(c.values()) for e, c in finished.items()}
+    out: dict[str, dict[str, int]] = {}
+    for element in sorted(set(done) | set(active) | set(incidents)):
+        row = {
+            "done": done.get(element, 0),
+            "active": active[element],
+            "incidents": incidents[element],
+        }
+        if any(row.values()):
+            out[element] = row
+    return out
 
 
 def dashboard(session: Session, now: datetime, process_key: str = "pathfinder") -> dict[str, Any]:

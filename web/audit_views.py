@@ -17,13 +17,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from sqlalchemy import select
 
-from engine import audit, permissions, submissions
+from engine import audit, permissions, queries, submissions
 from engine.models import Instance, ProcessVersion
 from web import submissionview
 from web.auth import current_actor, login_required, roles_required, the_engine
 from web.inputs import db_int
 from web.served import stored_file
-from web.views.common import visible_instance
+from web.views.common import page_number, visible_instance
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -289,14 +289,24 @@ def verify_all() -> str:
     )
 
 
+CHECKPOINTS_PER_PAGE = 50
+
+
 @bp.get("/checkpoints")
 @roles_required(*AUDIT_ROLES)
 def checkpoints() -> str:
     """The signed checkpoints of every chain head, newest first."""
     engine = the_engine()
+    every = engine.list_checkpoints()
+    number = min(page_number(), max(1, -(-len(every) // CHECKPOINTS_PER_PAGE)))
+    start = (number - 1) * CHECKPOINTS_PER_PAGE
+    page = queries.Page(
+        every[start : start + CHECKPOINTS_PER_PAGE], len(every), number, CHECKPOINTS_PER_PAGE
+    )
     return render_template(
         "audit/checkpoints.html",
-        checkpoints=engine.list_checkpoints(),
+        checkpoints=page.items,
+        page=page,
         enabled=engine.settings.checkpoint_key is not None,
         interval=engine.settings.checkpoint_interval_hours,
     )

@@ -362,6 +362,25 @@ def parse_extra(form: MultiDict[str, str]) -> dict[str, int]:
     return out
 
 
+def blank_rows(form: MultiDict[str, str], values: Mapping[str, Any]) -> dict[str, int]:
+    """How many of the rows each repeatable group posted were left blank, so the page shown again
+    keeps those and no more: a blank row the person filled in is not followed by a new one."""
+    out = {}
+    for path in parse_extra(form):
+        pattern = re.compile(re.escape(path) + r"\.(\d+)\.")
+        posted = {m.group(1) for key in form if (m := pattern.match(key))}
+        kept: Any = values
+        for part in path.split("."):
+            if isinstance(kept, Mapping):
+                kept = kept.get(part)
+            elif isinstance(kept, list) and part.isdigit() and int(part) < len(kept):
+                kept = kept[int(part)]
+            else:
+                kept = None
+        out[path] = max(0, len(posted) - (len(kept) if isinstance(kept, list) else 0))
+    return out
+
+
 def without_row(form: MultiDict[str, str], row: str) -> MultiDict[str, str]:
     """The posted form minus one repeatable row (`workplan.1`), for the "remove" button."""
     prefix = row.rstrip(".") + "."

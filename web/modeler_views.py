@@ -38,7 +38,7 @@ from engine import EngineError, ValidationFailed
 from engine import migration as migrations
 from engine.config import PROJECT_ROOT
 from engine.deployments import instance_counts
-from engine.model_diff import diff_files
+from engine.model_diff import diff_files, elements
 from engine.models import Instance, ProcessModel, ProcessVersion
 from engine.parsing import Problem, parse_bundle
 from engine.simulation import SimulationStore, parse_json_object, start_simulation
@@ -417,7 +417,13 @@ def diff_json(key: str) -> Response:
 def migrate_plan(key: str) -> str:
     target = _version(key, request.args.get("to", type=db_int))
     checks = migrations.dry_run(the_engine(), key, target.version)
-    return render_template("modeler/migrate.html", key=key, target=target, checks=checks)
+    names = {  # element names of each version instances are on, shown with the id on hover
+        n: {i: e.name for i, e in elements(_version(key, n).files).items() if e.name}
+        for n in {c.from_version for c in checks}
+    }
+    return render_template(
+        "modeler/migrate.html", key=key, target=target, checks=checks, names=names
+    )
 
 
 @bp.post("/<key>/migrate")

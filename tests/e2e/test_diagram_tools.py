@@ -40,6 +40,11 @@ def test_zoom_fit_and_replay_keep_the_step_in_view(page: Any, live_server: LiveS
     assert page.evaluate(IN_VIEW, ["#diagram", "review_workshop_report"])
     assert not page.evaluate(ALL_IN_VIEW, "#diagram")  # zoomed in: the whole does not fit
 
+    # Operate-style badges: the open task carries "1 open", a finished one "1 done".
+    badge = "#diagram .pf-counts[data-element-id='{}'] .pf-count-{}"
+    assert page.inner_text(badge.format("review_workshop_report", "active")) == "1"
+    assert page.inner_text(badge.format("register_approach", "done")) == "1"
+
     start = page.evaluate(SCALE)
     page.click(".diagram-tools button[aria-label='Zoom in']")
     assert page.evaluate(SCALE) > start
@@ -48,6 +53,20 @@ def test_zoom_fit_and_replay_keep_the_step_in_view(page: Any, live_server: LiveS
     assert page.evaluate(SCALE) < start
     page.click(".diagram-tools button[aria-label='Fit the whole diagram']")
     assert page.evaluate(ALL_IN_VIEW, "#diagram")
+    # A two-finger pinch on a touch screen zooms in.
+    before = page.evaluate(SCALE)
+    box = page.locator("#diagram").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+
+    def fingers(gap: float) -> list[dict[str, float]]:
+        return [{"x": cx - gap, "y": cy, "id": 1}, {"x": cx + gap, "y": cy, "id": 2}]
+
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": fingers(40)})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": fingers(80)})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    assert page.evaluate(SCALE) > before * 1.5
+
     page.focus("#diagram")
     page.keyboard.press("c")  # back to the current step
     assert page.evaluate(IN_VIEW, ["#diagram", "review_workshop_report"])
@@ -61,5 +80,10 @@ def test_zoom_fit_and_replay_keep_the_step_in_view(page: Any, live_server: LiveS
     page.fill("#replay-seq", str(early.seq))
     page.wait_for_selector(f"#replay-diagram[data-seq='{early.seq}']:not([data-loading])")
     assert page.evaluate(IN_VIEW, ["#replay-diagram", "register_approach"])
+    # At that event nothing after it is counted yet.
+    assert (
+        page.locator("#replay-diagram .pf-counts[data-element-id='review_workshop_report']").count()
+        == 0
+    )
     assert page.js_errors == []
     shot(page, "diagram-tools-replay")

@@ -20,7 +20,7 @@ def test_messages_name_the_field_and_the_allowed_values_by_title() -> None:
     eoi = _schema("submit_expression_of_interest")
     errors = field_errors(eoi, {"signed_by_minister": False, "addressee": "somebody"})
     assert errors["addressee"] == (
-        "Choose “Head of secretariat” or “ILO director general” for Addressed to."
+        "Choose “Head of the Secretariat” or “ILO Director-General” for Addressed to."
     )
     assert "was expected" not in " ".join(errors.values())
     workshop = _schema("submit_workshop_report")
@@ -32,7 +32,7 @@ def test_a_const_rule_says_which_value_it_needs() -> None:
     eoi = _schema("submit_expression_of_interest")
     errors = field_errors(eoi, {"signed_by_minister": True, "addressee": "head_of_secretariat"})
     message = errors["addressee"]
-    assert "ILO director general" in message and "was expected" not in message
+    assert "ILO Director-General" in message and "was expected" not in message
     assert "'" not in message
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine import Engine
-from engine.models import Instance, ProcessModel
+from engine import Engine, tokens
+from engine.models import Instance, ProcessModel, User
 from tests.web.conftest import Web, task_of, user_row
 
 
@@ -17,6 +17,7 @@ def test_admin_adds_a_country_user_who_can_then_sign_in(
     bad = web.post("/admin/users/new", {"username": "x y", "password": "short", "roles": "country"})
     text = bad.get_data(as_text=True)
     assert bad.status_code == 422 and "letters, digits" in text and "Country users need" in text
+    assert "At least 8 characters" in text  # every error at once, not one round at a time
     ok = web.post(
         "/admin/users/new",
         [
@@ -111,3 +112,39 @@ def test_lane_roles_can_be_changed_and_take_effect_in_the_inbox(
     assert login("secretariat").get(f"/tasks/{task}").status_code == 403
     bad = login("admin").post("/admin/processes/pathfinder/lanes", {"lane-0": "wizard"})
     assert bad.status_code == 422
+
+
+def test_users_and_tokens_lists_are_filtered_and_paged(
+    deployed: Engine, login: Callable[[str], Web]
+) -> None:
+    with deployed.session() as s:
+        for i in range(55):
+            s.add(
+                User(
+                    username=f"bulk{i:02d}",
+                    password_hash="x",
+                    roles=["gcg"],
+                    created_at=deployed.now(),
+                )
+            )
+        s.commit()
+        gus = s.query(User).filter_by(username="gus").one()
+        for i in range(3):
+            row, _ = tokens.create_token(s, gus, f"tok{i}", now=deployed.now())
+        row.revoked_at = deployed.now()
+        s.commit()
+    web = login("admin")
+    first = web.html("/admin/users")
+    assert "Page 1 of 2" in first and 'rel="next"' in first
+    found = web.html("/admin/users?q=BULK07")
+    assert "bulk07" in found and "bulk08" not in found and "Page 1" not in found
+    admins = web.html("/admin/users?role=admin")
+    assert "ada" in admins and "bulk00" not in admins and "gus" not in admins
+    assert "No user matches" in web.html("/admin/users?q=nobody-like-this")
+    assert 'value="gcg" selected' in web.html("/admin/users?role=gcg")
+    assert web.html("/admin/users?role=nonsense&page=x")  # ignored, not a 500
+    listing = web.html("/admin/tokens?user=gus")
+    assert listing.count('data-label="User">gus<') == 3
+    revoked = web.html("/admin/tokens?state=revoked")
+    assert revoked.count('data-label="User">gus<') == 1 and "tok2" in revoked
+    assert "No token matches" in web.html("/admin/tokens?user=ada")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,22 @@ def test_country_users_may_not_see_checkpoints(login: Callable[[str], Web], app:
         app.register_blueprint(audit_views.bp)
     web = login("nima")
     assert web.get("/audit/checkpoints").status_code in (403, 404)
+
+
+def test_checkpoints_are_paged(
+    auditor: Web,
+    deployed: Engine,
+    nepal_id: int,
+    clock: VirtualClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(audit_views, "CHECKPOINTS_PER_PAGE", 1)
+    first = deployed.write_checkpoint(actor="cli")
+    clock.advance(timedelta(hours=1))
+    second = deployed.write_checkpoint(actor="cli")
+    page_one = auditor.html("/audit/checkpoints")
+    assert f'data-name="{second.name}"' in page_one and first.name not in page_one
+    assert "Page 1 of 2" in page_one
+    page_two = auditor.html("/audit/checkpoints?page=2")
+    assert f'data-name="{first.name}"' in page_two and second.name not in page_two
+    assert f'data-name="{first.name}"' in auditor.html("/audit/checkpoints?page=99")  # the last

@@ -39,6 +39,13 @@ def test_case_page_shows_status_tasks_timeline_data_and_diagram_states(
     states = json.loads(re.search(r"data-states='([^']+)'", page).group(1).replace("&#34;", '"'))
     assert states["active"] == ["submit_expression_of_interest"]
     assert {"register_approach", "invite_to_gcg_meeting"} <= set(states["completed"])
+    # Badges for the diagram: how often each element was done, how many are open, incidents.
+    assert states["counts"]["submit_expression_of_interest"] == {
+        "done": 0,
+        "active": 1,
+        "incidents": 0,
+    }
+    assert states["counts"]["register_approach"] == {"done": 1, "active": 0, "incidents": 0}
     assert "Task completed" in page and "Element completed" not in page
     assert "Element completed" in web.html(f"/instances/{case.id}?events=all")
     assert "/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js" in page

@@ -107,7 +107,19 @@ def test_models_page_lists_versions_with_deployer_and_instances(
     assert 'id="model-pathfinder"' in page
     assert '<tr data-version="1">' in page
     assert "system" in page  # deployed_by of the bundled deploy
-    assert '<td class="count">1</td>' in page
+    assert '<td class="num">1</td>' in page  # a plain right-aligned number, not a nav badge
+
+
+def test_a_superseded_version_does_not_say_it_can_start_cases(
+    login: Callable[[str], Web], deployed: Engine
+) -> None:
+    changed = PATHFINDER.replace('name="Register the approach"', 'name="Register it"')
+    deployed.deploy({"pathfinder.bpmn": changed.encode()}, forms_for(deployed), "olu")
+    page = login("process_owner").html("/modeler/")
+    old = page.split('<tr data-version="1">')[1].split("</tr>")[0]
+    new = page.split('<tr data-version="2">')[1].split("</tr>")[0]
+    assert "superseded by version 2" in old and ">yes<" not in old
+    assert "<td>yes</td>" in new
 
 
 def test_editor_page_carries_the_form_files_and_the_diagram_url(
@@ -370,6 +382,11 @@ def test_migration_page_dry_run_then_move(
     web = login("process_owner")
     page = web.html("/modeler/pathfinder/migrate")
     assert f'<tr data-instance="{case.id}" data-can-move="yes">' in page
+    # Where it is, by element name, with the id on hover.
+    assert (
+        '<span title="register_approach" data-element-id="register_approach">Register the approach</span>'
+        in page
+    )
     response = web.post("/modeler/pathfinder/migrate", [("to", "2"), ("instance", str(case.id))])
     assert response.status_code == 302
     with deployed.session() as s:

@@ -51,7 +51,8 @@ def test_form_is_rendered_on_the_server_with_a_label_for_every_input(
     assert 'type="url" name="letter_url"' in page
     assert 'type="checkbox" name="topics_covered" value="forced_labour"' in page
     assert 'type="radio" name="addressee" value="ilo_director_general"' in page
-    assert "ILO director general" in page  # enum values get readable labels
+    assert "ILO Director-General" in page  # choices carry the titles the form gives them
+    assert "Forced Labour Convention, 1930 (No. 29)" in page and "Buenos Aires Declaration" in page
     assert '<textarea name="summary"' in page
     # every visible input has a label (for=id) or sits inside a <label>/<fieldset>
     import re
@@ -184,7 +185,9 @@ def test_repeatable_rows_add_and_remove_without_javascript(
         ("_extra.workplan", "1"),
     ]
     page = web.post(f"/tasks/{task}", row + [("action", "add_row:workplan")]).get_data(as_text=True)
-    assert 'value="Child labour"' in page and 'name="workplan.2.priority_area"' in page
+    # The filled row and one new blank one: no second blank row appears from nowhere.
+    assert 'value="Child labour"' in page and 'name="workplan.1.priority_area"' in page
+    assert 'name="workplan.2.priority_area"' not in page
     assert 'value="12x"' in page  # unparsable number kept as typed
     two = row + [("workplan.1.priority_area", "Recruitment"), ("_extra.workplan", "2")]
     page = web.post(f"/tasks/{task}", two + [("action", "remove_row:workplan.0")]).get_data(
@@ -197,6 +200,11 @@ def test_repeatable_rows_add_and_remove_without_javascript(
     assert (
         'id="f-workplan-0-budget_usd-error"' in page and 'id="f-workplan-0-outcome-error"' in page
     )
+    # After the error the filled row is shown alone, without an empty "Action 2" under it.
+    assert "Action 1" in page and "Action 2" not in page
+    blank = [("workplan.0.priority_area", ""), ("_extra.workplan", "1"), ("action", "complete")]
+    page = web.post(f"/tasks/{task}", blank).get_data(as_text=True)
+    assert 'name="workplan.0.priority_area"' in page  # a blank row left blank stays
 
 
 def test_claim_release_and_assign_to_a_colleague(

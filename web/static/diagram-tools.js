@@ -1,7 +1,7 @@
 // Zoom, fit and "show the current step" for every read-only diagram (case page, audit replay,
 // version diff). Loaded before the page's own script; no inline script, buttons made here.
 // Keyboard when the diagram has focus: + and - zoom, 0 fits the whole diagram, c shows the
-// current step. Ctrl+wheel (and trackpad pinch) zoom through bpmn-js itself.
+// current step. Ctrl+wheel (and trackpad pinch) zoom through bpmn-js itself, touch pinch here.
 (function () {
   "use strict";
   var MIN = 0.2, MAX = 3;
@@ -72,6 +72,7 @@
     bar.appendChild(button("Fit the whole diagram", "Fit", function () { canvas.zoom("fit-viewport", "auto"); }));
     bar.appendChild(button("Show the current step", "Current step", function () { frame(viewer, current()); }));
     el.parentNode.insertBefore(bar, el.nextSibling);
+    pinch(viewer, el);
     el.setAttribute("tabindex", "0");
     el.addEventListener("keydown", function (ev) {
       if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
@@ -85,5 +86,52 @@
     return bar;
   }
 
-  window.PathfinderDiagram = { attach: attach, frame: frame, reveal: reveal };
+  // Two-finger pinch on a touch screen zooms around the middle of the fingers (bpmn-js itself
+  // handles Ctrl+wheel and trackpad pinch, not touch).
+  function pinch(viewer, el) {
+    var canvas = viewer.get("canvas"), start = null;
+    function spread(t) { return Math.hypot(t[0].clientX - t[1].clientX, t[0].clientY - t[1].clientY); }
+    el.addEventListener("touchstart", function (ev) {
+      if (ev.touches.length === 2) start = { d: spread(ev.touches), z: canvas.zoom() };
+    }, { passive: true });
+    el.addEventListener("touchmove", function (ev) {
+      if (!start || ev.touches.length !== 2) return;
+      ev.preventDefault();
+      var r = el.getBoundingClientRect();
+      var mid = { x: (ev.touches[0].clientX + ev.touches[1].clientX) / 2 - r.left,
+                  y: (ev.touches[0].clientY + ev.touches[1].clientY) / 2 - r.top };
+      canvas.zoom(Math.max(MIN, Math.min(MAX, start.z * spread(ev.touches) / start.d)), mid);
+    }, { passive: false });
+    el.addEventListener("touchend", function (ev) { if (ev.touches.length < 2) start = null; });
+  }
+
+  // Badges under each element, as Camunda Operate shows them: how often it was done (green),
+  // how many of it are open now (blue), how many incidents it had (red). Replaces earlier ones.
+  var KINDS = [["done", "done"], ["active", "open"], ["incidents", "incident(s)"]];
+  function counts(viewer, byElement) {
+    var overlays = viewer.get("overlays"), registry = viewer.get("elementRegistry");
+    overlays.remove({ type: "pf-counts" });
+    Object.keys(byElement || {}).forEach(function (id) {
+      var shape = registry.get(id);
+      if (!shape || shape.waypoints) return;
+      var box = document.createElement("div");
+      box.className = "pf-counts";
+      KINDS.forEach(function (k) {
+        var n = byElement[id][k[0]];
+        if (!n) return;
+        var b = document.createElement("span");
+        b.className = "pf-count pf-count-" + k[0];
+        b.textContent = String(n);
+        b.title = n + " " + k[1];
+        b.setAttribute("data-kind", k[0]);
+        box.appendChild(b);
+      });
+      if (box.childNodes.length) {
+        box.setAttribute("data-element-id", id);
+        overlays.add(id, "pf-counts", { position: { bottom: 10, left: -8 }, html: box });
+      }
+    });
+  }
+
+  window.PathfinderDiagram = { attach: attach, frame: frame, reveal: reveal, counts: counts };
 })();

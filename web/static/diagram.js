@@ -22,6 +22,7 @@
       var tools = window.PathfinderDiagram;
       if (tools) {
         tools.attach(viewer, el, function () { return focus; });
+        tools.counts(viewer, states.counts);
         tools.frame(viewer, focus);  // opens on what is open or waiting, or the whole diagram
       } else {
         canvas.zoom("fit-viewport");

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from engine import human_size, queries
 from engine import procedure as tracker
 from web import assets
+from web.formrender import option_label
 from web.views import admin, attachments, dashboard, errors, instances, procedure, tasks
 from web.views.common import STAFF, actor, engine, now
 
@@ -22,19 +23,21 @@ log = logging.getLogger("pathfinder.web")
 
 
 def pretty(value: Any) -> Markup:
-    """Show submitted data readably: lists as comma lists, dicts as nested lists, ISO dates."""
+    """Show case data readably (the timeline, case variables): lists as comma lists, objects as
+    nested lists with labels for their keys (`budget_usd` -> `Budget USD`), ISO dates; never a
+    Python repr."""
     if value is None or value == "":
         return escape("—")
     if isinstance(value, bool):
         return escape("Yes" if value else "No")
     if isinstance(value, list):
         if all(not isinstance(v, (dict, list)) for v in value):
-            return escape(", ".join(str(v).replace("_", " ") for v in value) or "—")
+            return escape(", ".join(option_label(v) for v in value) or "—")
         items = Markup("").join(Markup("<li>{}</li>").format(pretty(v)) for v in value)
         return Markup("<ol class='nested'>{}</ol>").format(items)
     if isinstance(value, dict):
         rows = Markup("").join(
-            Markup("<dt>{}</dt><dd>{}</dd>").format(str(k).replace("_", " "), pretty(v))
+            Markup("<dt>{}</dt><dd>{}</dd>").format(option_label(k), pretty(v))
             for k, v in value.items()
         )
         return Markup("<dl class='nested'>{}</dl>").format(rows)

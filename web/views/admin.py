@@ -7,19 +7,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from engine import Conflict, InvalidData, NotFound, identities, permissions
+from engine import Conflict, InvalidData, NotFound, identities, permissions, queries
 from engine import tokens as api_tokens
 from engine.access import ROLES, role_for_lane
-from engine.accounts import USERNAME, create_user, reset_password, set_active, update_user
+from engine.accounts import (
+    MIN_PASSWORD,
+    USERNAME,
+    create_user,
+    reset_password,
+    set_active,
+    update_user,
+)
 from engine.db import transaction
 from engine.deployments import set_lane_roles
 from engine.models import ApiToken, ProcessModel, ProcessVersion, User
 from web.auth import roles_required
-from web.views.common import actor, engine, now
+from web.formrender import option_label
+from web.views.common import actor, engine, now, page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -57,9 +65,35 @@ def _get_user(s: Session, user_id: int) -> User:
 @bp.get("/users")
 @roles_required("admin")
 def users() -> str:
+    q = request.args.get("q", "").strip()[:150]
+    role = request.args.get("role", "")
+    role = role if role in ROLES else ""
+    state = request.args.get("state", "")
+    state = state if state in ("active", "inactive") else ""
+    query = select(User).order_by(User.active.desc(), User.username)
+    if q:
+        needle = q.lower()
+        query = query.where(
+            func.lower(User.username).contains(needle, autoescape=True)
+            | func.lower(func.coalesce(User.display_name, "")).contains(needle, autoescape=True)
+            | func.lower(func.coalesce(User.email, "")).contains(needle, autoescape=True)
+            | func.lower(func.coalesce(User.country, "")).contains(needle, autoescape=True)
+        )
+    if state:
+        query = query.where(User.active.is_(state == "active"))
     with engine().session() as s:
-        rows = list(s.execute(select(User).order_by(User.active.desc(), User.username)).scalars())
-        return render_template("admin/users.html", users=rows)
+        if role:  # roles are a JSON list: filter in Python, then page the matching ids
+            ids = [u.id for u in s.execute(query).scalars() if role in (u.roles or [])]
+            query = query.where(User.id.in_(ids))
+        page = queries.paginate(s, query, page_number())
+        args = {k: v for k, v in {"q": q, "role": role, "state": state}.items() if v}
+        return render_template(
+            "admin/users.html",
+            users=page.items,
+            page=page,
+            args=args,
+            role_options=[(r, option_label(r)) for r in ROLES],
+        )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -72,6 +106,8 @@ def user_new() -> Page:
         password = request.form.get("password", "")
         if not USERNAME.match(values["username"]):
             errors["username"] = "2-150 letters, digits or . _ @ -"
+        if len(password) < MIN_PASSWORD:  # checked here too, so every error shows at once
+            errors["password"] = f"At least {MIN_PASSWORD} characters."
         if not errors:
             try:
                 with transaction(engine().sessions) as s:
@@ -220,13 +256,31 @@ def _token_row(t: ApiToken, at: datetime) -> TokenRow:
     )
 
 
+TOKEN_STATES = ("active", "expired", "revoked")
+
+
 @bp.get("/tokens")
 @roles_required("admin")
 def tokens() -> str:
     at = engine().wall_clock.now()  # tokens expire on the wall clock (see web.api.auth)
+    who = request.args.get("user", "").strip()[:150]
+    state = request.args.get("state", "")
+    state = state if state in TOKEN_STATES else ""
+    query = select(ApiToken).join(ApiToken.user).order_by(ApiToken.id.desc())
+    if who:
+        query = query.where(func.lower(User.username).contains(who.lower(), autoescape=True))
+    live = ApiToken.expires_at.is_(None) | (ApiToken.expires_at > at)
+    if state == "revoked":
+        query = query.where(ApiToken.revoked_at.is_not(None))
+    elif state == "expired":
+        query = query.where(ApiToken.revoked_at.is_(None), ~live)
+    elif state == "active":
+        query = query.where(ApiToken.revoked_at.is_(None), live)
     with engine().session() as s:
-        rows = [_token_row(t, at) for t in api_tokens.all_tokens(s)]
-    return render_template("admin/tokens.html", tokens=rows)
+        page = queries.paginate(s, query, page_number())
+        rows = [_token_row(t, at) for t in page.items]
+    args = {k: v for k, v in {"user": who, "state": state}.items() if v}
+    return render_template("admin/tokens.html", tokens=rows, page=page, args=args)
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"])

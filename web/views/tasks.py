@@ -248,12 +248,8 @@ def submit(task_id: str) -> Response | tuple[str, int]:
     button = request.form.get("action", "complete")
     posted: MultiDict[str, str] = MultiDict(request.form)
     lock_version = request.form.get("lock_version", type=db_int)
-    extra = formrender.parse_extra(posted)
     if button.startswith("remove_row:"):
         posted = formrender.without_row(posted, button.split(":", 1)[1])
-    if button.startswith("add_row:"):
-        path = button.split(":", 1)[1]
-        extra[path] = extra.get(path, 1) + 1
     if button.startswith(("add_row:", "remove_row:")):
         action = SubmitAction.KEEP
     else:
@@ -271,6 +267,10 @@ def submit(task_id: str) -> Response | tuple[str, int]:
         expected_version=lock_version,
     )
     if not result.done:
+        extra = formrender.blank_rows(posted, result.values)
+        if button.startswith("add_row:"):
+            path = button.split(":", 1)[1]
+            extra[path] = extra.get(path, 0) + 1
         status = 409 if result.conflict else 422 if result.errors else 200
         with engine().session() as s:
             return _render(

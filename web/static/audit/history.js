@@ -74,6 +74,7 @@
       });
       el.setAttribute("data-" + state, (states[state] || []).join(" "));
     });
+    if (window.PathfinderDiagram) window.PathfinderDiagram.counts(viewer, states.counts);
     frame(states, eventElement);
   }
 
