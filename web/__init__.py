@@ -53,9 +53,11 @@ def create_app(
         modeler_views,
         notifications_views,
         oidc,
+        timing,
         views,
     )
 
+    timing.init_app(app)  # first: the clock starts before any other hook runs
     inputs.init_app(app)  # first: routes added later use its bounded `int` converter
     guards.init_app(app)
     headers.init_app(app)

@@ -48,3 +48,14 @@ def test_readyz_fails_while_another_writer_holds_the_database(settings: Settings
         holder.execute("ROLLBACK")
         holder.close()
     assert client.get("/readyz").status_code == 200
+
+
+def test_every_answer_says_what_it_cost_the_server(settings: Settings) -> None:
+    import re
+
+    client = create_app(settings).test_client()
+    for path in ("/healthz", "/login", "/static/app.css"):
+        header = client.get(path).headers.get("Server-Timing", "")
+        found = re.fullmatch(r"app;dur=([0-9.]+), cpu;dur=([0-9.]+)", header)
+        assert found, f"{path}: {header!r}"
+        assert float(found.group(2)) <= float(found.group(1)) * 2 + 5  # CPU within reach of wall
