@@ -34,6 +34,7 @@ from engine.filetypes import describe_accept, human_size
 from engine.forms import FormDefinition, file_rule
 from engine.handles import Person, TokenView
 from engine.history import verify_export
+from engine.mailer import MailConfig, mail_files
 from engine.messages import MessageRefused, MessageRule
 from engine.parsing import Problem, ValidationFailed
 from engine.processes import ProcessInfo, VersionInfo
@@ -86,6 +87,8 @@ __all__ = [
     "NotExecutable",
     "NotFound",
     "NotReady",
+    "MailConfig",
+    "mail_files",
     "Person",
     "ProcessInfo",
     "VersionInfo",

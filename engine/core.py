@@ -43,6 +43,7 @@ from engine.history import ChainReport
 from engine.mailer import MailConfig
 from engine.messages import MessageRule
 from engine.models import AuditEvent, HumanTask, Instance
+from engine.outbox import Outbox
 from engine.parsing import ModelLimits
 from engine.permissions import may_see_country
 from engine.processes import Processes
@@ -156,6 +157,8 @@ class Engine:
         """User accounts: look-ups and password sign-in (`engine.handles.People`)."""
         self.tokens = Tokens(self)
         """API bearer tokens (`engine.handles.Tokens`)."""
+        self.outbox = Outbox(self)
+        """Queued e-mail and mail settings (`engine.outbox.Outbox`)."""
         self.processes = Processes(self)
         """Deployed process models (`engine.processes.Processes`)."""
         self.retry_policy = timers.RetryPolicy(

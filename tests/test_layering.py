@@ -47,13 +47,6 @@ DEBT: dict[str, set[str]] = {
         "engine.xmlsafe",
         "sqlalchemy",
     },
-    "web/notifications_views.py": {
-        "engine.db",
-        "engine.mailer",
-        "engine.models",
-        "engine.queries",
-        "sqlalchemy",
-    },
     "web/submissionview.py": {"engine.submissions"},
     "web/views/__init__.py": {"engine.procedure", "engine.queries"},
     "web/views/admin.py": {

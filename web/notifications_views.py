@@ -25,13 +25,9 @@ from flask import (
 )
 from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from engine import queries
-from engine.db import transaction
-from engine.mailer import MailConfig, mail_files, read_unsubscribe_token
-from engine.models import OutboxMessage, User
+from engine import MailConfig, mail_files
 from web.auth import login_required, roles_required, the_engine
 from web.views.common import page_number
 
@@ -80,9 +76,8 @@ def settings() -> Page:
     engine = the_engine()
     user_id = cast(Any, current_user).user_id
     errors: dict[str, str] = {}
-    with engine.session() as s:
-        user = s.get_one(User, user_id)
-        values = {"email": user.email or "", "notify": user.notify or "immediate"}
+    email, notify = engine.outbox.settings_of(user_id)
+    values = {"email": email, "notify": notify}
     if request.method == "POST":
         values = {
             "email": request.form.get("email", "").strip(),
@@ -95,10 +90,7 @@ def settings() -> Page:
         if values["notify"] != "none" and not values["email"] and "email" not in errors:
             errors["email"] = "Enter an e-mail address, or choose to receive no e-mails."
         if not errors:
-            with transaction(engine.sessions) as s:
-                row = s.get_one(User, user_id)
-                row.email = values["email"] or None
-                row.notify = values["notify"]
+            engine.outbox.save_settings(user_id, values["email"] or None, values["notify"])
             flash("Your e-mail settings are saved.", "success")
             return redirect(url_for("notifications.settings"))
     page = render_template(
@@ -113,20 +105,16 @@ def settings() -> Page:
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 def unsubscribe(token: str) -> Page:
     """GET asks for confirmation (link scanners must not unsubscribe anyone); POST does it."""
-    user_id = read_unsubscribe_token(_secret(), token)
-    engine = the_engine()
-    with engine.session() as s:
-        user = s.get(User, user_id) if user_id is not None else None
-        name = (user.display_name or user.username) if user else None
-        already = user is not None and user.notify == "none"
-    if user is None:
+    outbox = the_engine().outbox
+    target = outbox.unsubscribe_target(token, _secret())
+    if target is None:
         page = render_template("notifications/unsubscribe.html", state="invalid")
         return page, 400
+    user_id, name, already = target
     if request.method == "GET":
         state = "already" if already else "confirm"
         return render_template("notifications/unsubscribe.html", state=state, name=name)
-    with transaction(engine.sessions) as s:
-        s.get_one(User, user_id).notify = "none"
+    outbox.unsubscribe(user_id)
     return render_template("notifications/unsubscribe.html", state="done", name=name)
 
 
@@ -140,16 +128,8 @@ def outbox() -> str:
     state = state if state in STATES else ""
     to = request.args.get("to", "").strip()[:200]
     config = _mail_config()
-    with the_engine().session() as s:
-        counts = dict(
-            s.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all()
-        )
-        query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
-        if state:
-            query = query.where(OutboxMessage.state == state)
-        if to:
-            query = query.where(OutboxMessage.to_address.contains(to, autoescape=True))
-        page = queries.paginate(s, query, page_number())
+    counts = the_engine().outbox.counts()
+    page = the_engine().outbox.page(state=state, to=to, number=page_number())
     files = [] if config.smtp_url else mail_files(config.drop_dir, limit=MAIL_FILES_SHOWN)
     return render_template(
         "notifications/outbox.html",
@@ -169,13 +149,11 @@ def outbox() -> str:
 @roles_required("admin")
 def retry(message_id: int) -> Response:
     """Put a failed message back in the queue (after fixing the address or the server)."""
-    with transaction(the_engine().sessions) as s:
-        row = s.get(OutboxMessage, message_id)
-        if row is None:
-            abort(404)
-        if row.state == "failed":
-            row.state, row.attempts, row.next_attempt_at = "pending", 0, None
-            flash(f"Message {message_id} will be sent again.", "success")
+    retried = the_engine().outbox.retry(message_id)
+    if retried is None:
+        abort(404)
+    if retried:
+        flash(f"Message {message_id} will be sent again.", "success")
     return redirect(url_for("notifications.outbox", state="failed"))
 
 

@@ -194,10 +194,10 @@ def user_row(engine: Engine, username: str) -> User:
 def session_cookie_id(engine: Engine, username: str) -> str:
     """A flask-login user id for `username` backed by a real server-side session, for tests that
     put it into the cookie directly (`sess["_user_id"] = ...`) instead of signing in."""
-    from engine import sessions
     from web.auth import WebUser
 
-    with transaction(engine.sessions) as s:
-        row = s.query(User).filter_by(username=username).one()
-        token = sessions.start(s, row, now=engine.now())
-        return WebUser(row, token).get_id()
+    person = engine.people.by_username(username)
+    assert person is not None
+    opened = engine.people.open_session(person.id)
+    assert opened is not None
+    return WebUser(*opened).get_id()
