@@ -63,6 +63,14 @@ class Country:
     eoi_sent_back: bool = False
     reviews: tuple[str, ...] = field(default_factory=tuple)
     """Annual review outcomes in turn: progress | justified | unjustified (then progress)."""
+    hold_confirmed: bool = True
+    """What the GCG decides when two unjustified reviews in a row ask it to hold the status."""
+    sends_reports: bool = True
+    """False: the country never sends its annual report (each review goes ahead without it)."""
+    meeting_postponed: bool = False
+    """The Secretariat reschedules the GCG meeting once, a month later."""
+    closed_when_stalled_at: str | None = None
+    """The country stops answering at this task: the Secretariat closes the case a year on."""
 
 
 # fmt: off
@@ -97,6 +105,27 @@ COUNTRIES = (
         "Joseph Mwangi", date(2026, 6, 1), stop_at="submit_expression_of_interest",
     ),
     Country(
+        "UGA", "Uganda", "Africa", "Hon. Betty Amongi",
+        "Ministry of Gender, Labour and Social Development", "Aggrey David Kibenge",
+        date(2021, 9, 6), stop_at="decide_on_hold", sends_reports=False,
+        reviews=("unjustified", "unjustified"),
+    ),
+    Country(
+        "MDG", "Madagascar", "Africa", "Hon. Gisèle Ranampy",
+        "Ministry of Labour, Employment and Social Laws", "Hery Rakoto", date(2021, 7, 5),
+        reviews=("unjustified", "unjustified", "progress"), hold_confirmed=False,
+    ),
+    Country(
+        "CHL", "Chile", "Americas", "Hon. Jeannette Jara", "Ministry of Labour and Social Security",
+        "Camila Rojas", date(2026, 10, 12), meeting_postponed=True,
+        stop_at="record_observer_participation",
+    ),
+    Country(
+        "ARG", "Argentina", "Americas", "Hon. Claudio Moroni",
+        "Ministry of Labour, Employment and Social Security", "Lucía Fernández",
+        date(2022, 4, 4), closed_when_stalled_at="submit_workshop_report",
+    ),
+    Country(
         "ETH", "Ethiopia", "Africa", "H.E. Muferiat Kamil", "Ministry of Labour and Skills",
         "Alemu Bekele", None, stop_at="register_approach",
     ),
@@ -109,7 +138,7 @@ DELAYS = {
     "consider_country_report": 25, "send_confirmation_letter": 14,
     "record_support_to_alliance": 200, "submit_annual_progress_report": 21,
     "prepare_annual_review": 14, "decide_annual_review": 10, "document_progress": 90,
-    "assess_documented_progress": 20,
+    "assess_documented_progress": 20, "decide_on_hold": 21,
 }
 """Days a person typically takes over each task (the clock moves this much before completing)."""
 
@@ -268,6 +297,16 @@ PAYLOADS: dict[str, Payload] = {
         "evidence_url": f"https://docs.example.org/{c.iso.lower()}/evidence.pdf",
     },
     "assess_documented_progress": lambda c, d, n: {"progress_decision": "accepted"},
+    "decide_on_hold": lambda c, d, n: {
+        "hold_decision_date": _d(d),
+        "hold_confirmed": c.hold_confirmed,
+        "hold_decision_reason": (
+            "Two years without progress or explanation; the GCG holds the status."
+            if c.hold_confirmed
+            else "A new government took office; the GCG keeps the status and reviews next year."
+        ),
+        **({"hold_letter_date": _d(d, 3)} if c.hold_confirmed else {}),
+    },
 }
 """A realistic payload per user task id: (country, today, times done before) -> form data."""
 # fmt: on
@@ -383,6 +422,12 @@ class _Driver:
             tasks = self.engine.ready_tasks(instance_id)
             if c.stop_at and any(t.element_id == c.stop_at for t in tasks):
                 return
+            stalled = [t for t in tasks if t.element_id == c.closed_when_stalled_at]
+            if stalled:
+                yield from self._close_stalled(c, instance_id, stalled[0])
+                return
+            if not c.sends_reports:  # the report's due date passes; the review goes on without
+                tasks = [t for t in tasks if t.element_id != "submit_annual_progress_report"]
             if not tasks:
                 due = self._next_timer(instance_id)
                 if due is None or not self.wait_until(instance_id, due):
@@ -400,6 +445,34 @@ class _Driver:
                 yield f"  {c.iso}: could not complete '{task.name}': {err.message}"
                 return
             done[task.element_id] = done.get(task.element_id, 0) + 1
+            if task.element_id == "invite_to_gcg_meeting" and c.meeting_postponed:
+                yield from self._postpone_meeting(c, instance_id)
+
+    def _close_stalled(self, c: Country, instance_id: int, task: HumanTask) -> Iterator[str]:
+        if not self.wait_until(instance_id, task.created_at + timedelta(days=365)):
+            return
+        payload = {
+            "reason": "No workshop report and no answer to three reminders in a year.",
+            "letter_date": self.clock.now().date().isoformat(),
+        }
+        secretariat = next(a for a in self.actors.values() if "secretariat" in a.roles)
+        try:
+            self.engine.send_message(instance_id, "case_closure", payload, secretariat)
+        except EngineError as err:
+            yield f"  {c.iso}: could not close the stalled case: {err.message}"
+
+    def _postpone_meeting(self, c: Country, instance_id: int) -> Iterator[str]:
+        data = self.engine.instance(instance_id).data or {}
+        later = date.fromisoformat(str(data["gcg_meeting_date"])) + timedelta(days=30)
+        payload = {
+            "gcg_meeting_date": later.isoformat(),
+            "reason": "The GCG meeting was postponed.",
+        }
+        secretariat = next(a for a in self.actors.values() if "secretariat" in a.roles)
+        try:
+            self.engine.send_message(instance_id, "gcg_meeting_rescheduled", payload, secretariat)
+        except EngineError as err:
+            yield f"  {c.iso}: could not reschedule the GCG meeting: {err.message}"
 
     def _payload(self, c: Country, task: HumanTask, n: int, inst: Instance) -> dict[str, Any]:
         today = self.clock.now().date()

@@ -25,6 +25,7 @@ from engine.execution import (
     ACTIVE,
     Loaded,
     Runtime,
+    StepFailed,
     jsonable,
     load,
     remember_version,
@@ -36,7 +37,7 @@ from engine.execution import (
     version_of,
 )
 from engine.history import Recorder
-from engine.messages import MessageRule, waiting_message, waiting_messages
+from engine.messages import MessageRefused, MessageRule, waiting_message, waiting_messages
 from engine.messages import check as check_message
 from engine.models import Instance, ProcessModel, TimerJob
 from engine.permissions import may_manage_instances, may_see_country, may_start
@@ -224,7 +225,17 @@ def send_message(
     )
     with use_clock(rt.clock):
         loaded.wf.send_event(BpmnEvent(rule.definition, jsonable(dict(payload))))
-    run_engine(loaded)
+    try:
+        run_engine(loaded, fail_fast=True)
+    except StepFailed as err:
+        # The model could not use the message (say, a date that is not one): refuse it and
+        # roll back, so the case keeps waiting for a corrected message instead of stopping.
+        where = f" at '{err.element_name or err.element_id}'" if err.element_id else ""
+        raise MessageRefused(
+            f"The message '{name}' was not recorded: the process could not use it{where} "
+            f"({err.message}). Nothing was changed; correct it and send it again.",
+            message_name=name,
+        ) from err
     save(loaded)
     return loaded.row
 

@@ -8,6 +8,7 @@ A message's catch event declares both in its SpiffWorkflow properties (the model
   variables the model did not hand to it. Without the property, a message carries no payload.
 - ``messageSenders``: the roles that may send it (e.g. ``secretariat admin``). Without the
   property only admins and the Secretariat may, never a country's focal point.
+- ``messageRequired``: payload fields that must be given and not blank (e.g. ``reason``).
 
 The API and the web's confirmation page both go through `waiting_message` and `check`.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
@@ -60,6 +62,8 @@ class MessageRule:
     """That event's name as shown in the diagram."""
     fields: frozenset[str]
     """Payload fields the message may carry."""
+    required: frozenset[str]
+    """Payload fields it must carry, not blank."""
     senders: frozenset[str]
     """Roles that may send it."""
     definition: Any
@@ -74,26 +78,46 @@ def _split(text: str | None) -> frozenset[str]:
     return frozenset(part for part in _SEPARATORS.split(text or "") if part)
 
 
+def _catchers(task: Any) -> list[tuple[Any, Any]]:
+    """(event definition, spec declaring it) for each message `task` waits for. An event-based
+    gateway holds its events' definitions itself (SpiffWorkflow moves them there), in the order
+    of its outgoing flows; the properties stay on the catch event after it."""
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, MessageEventDefinition):
+        return [(definition, spec)]
+    if isinstance(definition, MultipleEventDefinition) and not getattr(
+        definition, "parallel", False
+    ):
+        targets = list(getattr(spec, "outputs", []) or [])
+        return [
+            (d, targets[i] if i < len(targets) else spec)
+            for i, d in enumerate(definition.event_definitions)
+            if isinstance(d, MessageEventDefinition)
+        ]
+    return []
+
+
 def waiting_messages(wf: BpmnWorkflow) -> list[MessageRule]:
     """The rules of every message a waiting event of `wf` catches, one per message name."""
     rules: dict[str, MessageRule] = {}
     for task in wf.get_tasks(state=TaskState.WAITING):
-        spec = task.task_spec
-        definition = getattr(spec, "event_definition", None)
-        name = getattr(definition, "name", None)
-        if not isinstance(definition, MessageEventDefinition) or not name or name in rules:
-            continue
-        extensions = getattr(spec, "extensions", None) or {}
-        props = extensions.get("properties") or {}
-        senders = _split(props.get("messageSenders")) if "messageSenders" in props else None
-        rules[name] = MessageRule(
-            name=name,
-            element_id=getattr(spec, "bpmn_id", None),
-            element_name=getattr(spec, "bpmn_name", None),
-            fields=_split(props.get("messagePayload")),
-            senders=senders if senders is not None else DEFAULT_SENDERS,
-            definition=type(definition)(name),
-        )
+        for definition, spec in _catchers(task):
+            name = getattr(definition, "name", None)
+            if not name or name in rules:
+                continue
+            extensions = getattr(spec, "extensions", None) or {}
+            props = extensions.get("properties") or {}
+            senders = _split(props.get("messageSenders")) if "messageSenders" in props else None
+            rules[name] = MessageRule(
+                name=name,
+                element_id=getattr(spec, "bpmn_id", None),
+                element_name=getattr(spec, "bpmn_name", None),
+                fields=_split(props.get("messagePayload")),
+                required=_split(props.get("messageRequired")),
+                senders=senders if senders is not None else DEFAULT_SENDERS,
+                definition=type(definition)(name),
+            )
     return list(rules.values())
 
 
@@ -109,6 +133,14 @@ def check(rule: MessageRule, actor: Actor, payload: Mapping[str, Any]) -> None:
         raise Forbidden(
             f"Your roles do not allow sending the message '{rule.name}' (it is for: {roles}).",
             message_name=rule.name,
+        )
+    missing = sorted(f for f in rule.required if not str(payload.get(f) or "").strip())
+    if missing:
+        raise MessageRefused(
+            f"The message '{rule.name}' needs the field '{missing[0]}'; give it and send again.",
+            message_name=rule.name,
+            field=missing[0],
+            fields=missing,
         )
     extra = sorted(set(payload) - rule.fields)
     if extra:

@@ -492,6 +492,7 @@ def parse_bundle(
     infos = {pid: _process_info(pid, el, file, found[pid]) for pid, (el, file) in elements.items()}
     problems += _form_problems(forms, _schema_names(elements), referenced)
     problems += _output_collisions(forms, elements)
+    problems += _data_object_shadows(forms, elements)
     for info in infos.values():
         problems += info.problems
     if not infos and not any(_blocking(p) for p in problems):
@@ -523,6 +524,42 @@ def _schema_names(elements: Mapping[str, tuple[etree._Element, str]]) -> set[str
         path = ".//spiffworkflow:property[@name='formJsonSchemaFilename']/@value"
         names.update(str(v) for v in process.xpath(path, namespaces=NSMAP))
     return names
+
+
+def _data_object_shadows(
+    forms: Mapping[str, bytes], elements: Mapping[str, tuple[etree._Element, str]]
+) -> list[Problem]:
+    """Refuse a form that writes a case variable named like a BPMN data object of its process.
+
+    Scripts and gateway conditions read data objects (`pathfinder_status`) next to task data;
+    a form field of the same name would look like the real value to a reader of the case, so
+    the deployment is refused instead (the engine also lets data objects win in conditions)."""
+    problems = []
+    path = ".//spiffworkflow:property[@name='formJsonSchemaFilename']/@value"
+    for process, source in elements.values():
+        objects = {str(i) for i in process.xpath(".//bpmn:dataObject/@id", namespaces=NSMAP)}
+        if not objects:
+            continue
+        for task in process.xpath(".//bpmn:userTask", namespaces=NSMAP):
+            names = task.xpath(path, namespaces=NSMAP)
+            if not names or str(names[0]) not in forms:
+                continue
+            try:
+                schema = json.loads(forms[str(names[0])])
+            except ValueError:
+                continue  # reported by _form_problems
+            if not isinstance(schema, dict):
+                continue
+            for variable in sorted(set(form_defs.written_variables(schema)) & objects):
+                message = (
+                    f"The form {names[0]} writes the case variable '{variable}', which is a data "
+                    "object of the process: it would hide the real value from gateway conditions "
+                    "and scripts. Rename the field, or map it to another name in x-outputs."
+                )
+                problems.append(
+                    Problem(message, task.get("id"), task.get("name"), source, code="form-shadows")
+                )
+    return problems
 
 
 def _output_collisions(

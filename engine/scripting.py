@@ -538,7 +538,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         if remote:
             return value
         code = _compile(expression, "eval")
-        namespace = {**self.globals, **(external_context or {}), **context}
+        # External context is the workflow's data objects: they win over task data, so a task
+        # field of the same name cannot change which way a gateway goes.
+        namespace = {**self.globals, **context, **(external_context or {})}
         return _run(code, namespace, self.time_limit)
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:

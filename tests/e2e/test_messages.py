@@ -31,3 +31,23 @@ def test_the_secretariat_records_a_withdrawal_after_confirming(
     row = live_server.engine.instance(case.id)
     assert row.data["withdrawal_reason"] == "Letter of 3 May from the Minister"
     assert row.data["pathfinder_status"] == "withdrawn"
+
+
+def test_the_secretariat_closes_a_stalled_case_with_a_dated_letter(
+    page: Any, phone_page: Any, live_server: LiveServer
+) -> None:
+    case = live_server.make_case("SEN", name="Senegal")
+    sign_in(page, "sam")
+    page.goto(f"/instances/{case.id}")
+    page.click("a:has-text('Closed before the award')")
+    page.wait_for_selector("h1:has-text('Closed before the award')")
+    shot(page, "confirm-closure-1280")
+    sign_in(phone_page, "sam")
+    phone_page.goto(f"/instances/{case.id}/messages/case_closure")
+    shot(phone_page, "confirm-closure-390")
+    page.fill("#field-reason", "No answer to three reminders")
+    page.fill("#field-letter_date", "2026-10-30")
+    page.click("button:has-text('Yes, record it')")
+    page.wait_for_url(f"**/instances/{case.id}")
+    row = live_server.engine.instance(case.id)
+    assert (row.status, row.data["closure_letter_date"]) == ("completed", "2026-10-30")

@@ -439,3 +439,19 @@ def test_validate_expression_reports_problems() -> None:
     problem = validate_expression("open('x')")
     assert problem is not None and "open()" in problem
     assert validate_expression("x = 1") is not None  # a statement is not an expression
+
+
+# --- data objects cannot be shadowed -----------------------------------------------------------
+
+
+def test_a_data_object_wins_over_task_data_of_the_same_name(env: Any) -> None:
+    """SpiffWorkflow passes the data objects as external context; a form field named like one
+    (say `pathfinder_status`) must not change which way a gateway goes."""
+    expression = "pathfinder_status == 'on_hold'"
+    assert env.evaluate(
+        expression, {"pathfinder_status": "pathfinder"}, {"pathfinder_status": "on_hold"}
+    )
+    assert not env.evaluate(
+        expression, {"pathfinder_status": "on_hold"}, {"pathfinder_status": "x"}
+    )
+    assert env.evaluate(expression, {"pathfinder_status": "on_hold"}, None)

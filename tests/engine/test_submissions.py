@@ -183,3 +183,33 @@ def test_deploy_warns_when_two_tasks_write_one_variable_undeclared(engine: Engin
     collisions = {w.message.split("'")[1] for w in warnings if w.code == "output-collision"}
     assert collisions == {"minister_name", "letter_url", "ministry"}
     assert all(w.severity == "warning" for w in warnings)
+
+
+def test_deploy_refuses_a_form_that_would_shadow_a_data_object() -> None:
+    from pathlib import Path
+
+    import pytest
+
+    from engine import ValidationFailed
+    from engine.parsing import parse_bundle
+
+    root = Path(__file__).resolve().parents[2]
+    forms = {p.name: p.read_bytes() for p in (root / "forms").glob("*.json")}
+    bpmn = (root / "processes" / "pathfinder.bpmn").read_bytes()
+    review = json.loads(forms["decide_annual_review.schema.json"])
+    review["properties"]["pathfinder_status"] = {
+        "type": "string",
+        "title": "Status",
+        "description": "What the reviewers think the status is.",
+    }
+    review["x-outputs"].append("pathfinder_status")
+    forms["decide_annual_review.schema.json"] = json.dumps(review).encode()
+    with pytest.raises(ValidationFailed) as err:
+        parse_bundle({"p.bpmn": bpmn}, forms)
+    (problem,) = [p for p in err.value.problems if p.code == "form-shadows"]
+    assert problem.element_id == "decide_annual_review"
+    assert "'pathfinder_status'" in problem.message
+    # Mapped to another case variable, the same field is fine.
+    review["x-outputs"] = {"pathfinder_status": "reviewers_view_of_status"}
+    forms["decide_annual_review.schema.json"] = json.dumps(review).encode()
+    assert parse_bundle({"p.bpmn": bpmn}, forms).processes

@@ -1,8 +1,9 @@
-"""BPMN element coverage of processes/pathfinder.bpmn, as a pytest plugin.
+"""BPMN path and element coverage of processes/pathfinder.bpmn, as a pytest plugin.
 
 Scenario tests report which flow nodes and sequence flows their instance reached (taken from the
 engine's audit trail). At the end of the session the report (reached / total, percentage and the
-unreached ids) is printed and written to ``test-output/bpmn-coverage.txt``.
+ids not taken) is printed, for sequence flows (path coverage, with the gateway outcomes
+separately) and for flow nodes, and written to ``test-output/bpmn-coverage.txt``.
 
 With pytest-xdist each worker writes its part to ``test-output/bpmn-coverage-<worker>.json`` and
 the controller merges the parts before reporting.
@@ -115,19 +116,37 @@ def record(test_id: str, elements: set[str]) -> None:
     _reached.setdefault(test_id, set()).update(elements)
 
 
+def _pct(hit: int, total: int) -> str:
+    return f"{hit}/{total} = {100.0 * hit / total if total else 100.0:.1f} %"
+
+
+def gateway_outcomes(path: Path = BPMN) -> set[str]:
+    """Ids of the sequence flows that leave a gateway with more than one way out."""
+    root = etree.parse(str(path)).getroot()
+    out: set[str] = set()
+    for tag in ("exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway"):
+        for gateway in root.iterfind(f".//bpmn:{tag}", NS):
+            leaving = [o.text for o in gateway.iterfind("bpmn:outgoing", NS)]
+            if len(leaving) > 1:
+                out.update(t for t in leaving if t)
+    return out
+
+
 def report(reached: set[str]) -> str:
+    """Path coverage: every sequence flow taken (gateway outcomes included), and elements."""
     nodes, flows = model_elements()
-    every = nodes | set(flows.values())
+    flow_ids = set(flows.values())
+    outcomes = gateway_outcomes()
+    every = nodes | flow_ids
     hit = reached & every
     missing = sorted(every - hit)
-    pct = 100.0 * len(hit) / len(every) if every else 100.0
     lines = [
-        f"BPMN element coverage of {BPMN.relative_to(ROOT)}",
-        f"  flow nodes:      {len(hit & nodes)}/{len(nodes)}",
-        f"  sequence flows:  {len(hit & set(flows.values()))}/{len(flows)}",
-        f"  total:           {len(hit)}/{len(every)} = {pct:.1f} %",
+        f"BPMN coverage of {BPMN.relative_to(ROOT)}",
+        f"  flows (path coverage):  {_pct(len(hit & flow_ids), len(flow_ids))}",
+        f"    gateway outcomes:     {_pct(len(hit & outcomes), len(outcomes))}",
+        f"  elements (flow nodes):  {_pct(len(hit & nodes), len(nodes))}",
     ]
-    lines.append("  unreached: " + (", ".join(missing) if missing else "none"))
+    lines.append("  not taken: " + (", ".join(missing) if missing else "none"))
     return "\n".join(lines) + "\n"
 
 

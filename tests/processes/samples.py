@@ -139,6 +139,12 @@ VALID: dict[str, dict[str, Any]] = {
         "reviewers": "Secretariat (ILO FUNDAMENTALS) and GCG members",
         "substantial_progress": True,
     },
+    "decide_on_hold": {
+        "hold_decision_date": "2029-09-15",
+        "hold_confirmed": True,
+        "hold_decision_reason": "No progress on the workplan for two years and no explanation.",
+        "hold_letter_date": "2029-09-20",
+    },
     "document_progress": {
         "documented_on": "2030-03-01",
         "progress_summary": "Inspections now cover 40 districts; new survey shows 19.5%.",
@@ -196,6 +202,7 @@ INVALID: dict[str, dict[str, Any]] = {
     ),
     "prepare_annual_review": sample("prepare_annual_review", recommendation="maybe"),
     "decide_annual_review": sample("decide_annual_review", substantial_progress=False),
+    "decide_on_hold": sample("decide_on_hold", hold_confirmed=True, hold_letter_date=None),
     "document_progress": sample("document_progress", documented_on="2030-02-30"),
     "assess_documented_progress": sample(
         "assess_documented_progress", progress_decision="sent_back"

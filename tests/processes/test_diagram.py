@@ -23,6 +23,9 @@ LANES = ["Country", "Secretariat", "GCG Chair", "GCG"]
 CONTAINER = "pathfinder_procedure"
 """The embedded subprocess that holds the whole procedure (spans every lane, belongs to none)."""
 
+NO_DEADLINE = {"record_support_to_alliance"}
+"""Tasks that are a standing offer, not a step someone can stall: no due date, no reminders."""
+
 Box = tuple[float, float, float, float]
 
 
@@ -100,7 +103,10 @@ def test_every_user_task_follows_the_conventions(root: etree._Element) -> None:
         }
         assert props["formJsonSchemaFilename"] == f"{tid}.schema.json"
         assert props["formUiSchemaFilename"] == f"{tid}.uischema.json"
-        assert props["dueIn"].startswith("P"), tid
+        if tid in NO_DEADLINE:
+            assert "dueIn" not in props, tid
+        else:
+            assert props["dueIn"].startswith("P"), tid
         instructions = task.find(".//spiffworkflow:instructionsForEndUser", NS)
         assert instructions is not None and len(instructions.text) > 40, tid
 
@@ -192,10 +198,36 @@ def test_hold_rule_gateways_are_readable(root: etree._Element) -> None:
         "Substantial progress?",
         "Reasonable justification?",
         "Second unjustified review in a row?",
+        "GCG confirms the hold?",
     } <= names
     conditions = {
         f.get("id"): f.findtext("bpmn:conditionExpression", namespaces=NS)
         for f in root.iterfind(".//bpmn:sequenceFlow", NS)
     }
     assert conditions["flow_second_yes"] == "consecutive_unjustified_reviews >= 2"
-    assert conditions["flow_justification_no"] == "reasonable_justification == False"
+    assert conditions["flow_justification_yes"] == "reasonable_justification == True"
+    assert conditions["flow_hold_confirmed"] == "hold_confirmed == True"
+    gateways = {g.get("id"): g for g in root.iterfind(".//bpmn:exclusiveGateway", NS)}
+    assert gateways["gw_reasonable_justification"].get("default") == "flow_justification_no"
+    assert gateways["gw_hold_confirmed"].get("default") == "flow_hold_not_confirmed"
+
+
+def test_every_decision_gateway_has_a_default_flow(root: etree._Element) -> None:
+    """A value no condition expects (a missing field, a new enum value) takes the cautious
+    default instead of stopping the case with "no outgoing flow matched"."""
+    decisions = [
+        g
+        for g in root.iterfind(".//bpmn:exclusiveGateway", NS)
+        if len(g.findall("bpmn:outgoing", NS)) > 1
+    ]
+    assert len(decisions) == 10
+    flows = {f.get("id"): f for f in root.iterfind(".//bpmn:sequenceFlow", NS)}
+    for gateway in decisions:
+        default = gateway.get("default")
+        assert default in flows and flows[default].get("sourceRef") == gateway.get("id"), gateway
+        assert flows[default].find("bpmn:conditionExpression", NS) is None, default
+        assert gateway.get("name", "").endswith("?"), gateway.get("id")
+        for out in gateway.iterfind("bpmn:outgoing", NS):
+            assert flows[out.text].get("name"), f"{out.text} has no answer label"
+            if out.text != default:
+                assert flows[out.text].find("bpmn:conditionExpression", NS) is not None

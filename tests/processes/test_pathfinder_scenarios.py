@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Actor, Forbidden
+from engine import Actor, Forbidden, InvalidData, MessageRefused, NotReady
 from tests.processes.driver import LANE_ACTORS, Pathfinder
-from tests.processes.samples import SHORTFALL_JUSTIFIED, SHORTFALL_UNJUSTIFIED
+from tests.processes.samples import SHORTFALL_JUSTIFIED, SHORTFALL_UNJUSTIFIED, sample
+
+CHAIR = LANE_ACTORS["GCG Chair"]
+SECRETARIAT = LANE_ACTORS["Secretariat"]
 
 # -- before the award ---------------------------------------------------------------------------
 
@@ -177,6 +180,7 @@ def test_withdrawal_after_the_award_stops_every_loop(pathfinder: Pathfinder) -> 
     p.to_award()
     p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
     p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do("decide_on_hold")
     assert p.offered() == {"record_support_to_alliance": "Country", "document_progress": "Country"}
     p.withdraw()
     assert (p.stage(), p.variables()["pathfinder_status"]) == ("withdrawn", "withdrawn")
@@ -240,9 +244,14 @@ def test_two_unjustified_shortfalls_in_a_row_put_the_status_on_hold(pathfinder: 
     v = p.variables()
     assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 1)
     p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    # The gateways only detect the second unjustified review; the GCG decides (the Chair records).
+    assert p.offered() == {"record_support_to_alliance": "Country", "decide_on_hold": "GCG Chair"}
+    assert p.status() == "pathfinder"
+    p.do("decide_on_hold")
     v = p.variables()
     assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("on_hold", 2)
     assert v["put_on_hold_at"] == "2029-09-15"
+    assert (v["hold_confirmed"], v["hold_letter_date"]) == (True, "2029-09-20")
     assert p.stage() == "pathfinder"
     # The country can document progress at any time, and the annual cycle continues.
     assert p.offered() == {"record_support_to_alliance": "Country", "document_progress": "Country"}
@@ -266,6 +275,7 @@ def test_on_hold_documented_progress_accepted_reinstates(pathfinder: Pathfinder)
     p.to_award()
     p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
     p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do("decide_on_hold")
     p.wait_until("2030-03-01")
     p.do("document_progress", progress_summary="Some inspections resumed.")
     assert p.offered()["assess_documented_progress"] == "Secretariat"
@@ -289,6 +299,10 @@ def test_a_third_unjustified_review_while_on_hold_keeps_one_hold(pathfinder: Pat
     p.to_award()
     for year in (1, 2, 3):
         p.annual_review(year, **SHORTFALL_UNJUSTIFIED)
+        if year == 2:
+            p.do("decide_on_hold")
+    # Already on hold: the third review asks for no second decision.
+    assert "decide_on_hold" not in p.offered()
     v = p.variables()
     assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("on_hold", 3)
     assert [t.element_id for t in p.ready()].count("document_progress") == 1
@@ -299,6 +313,7 @@ def test_a_second_hold_later(pathfinder: Pathfinder) -> None:
     p.to_award()
     p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
     p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do("decide_on_hold")
     p.do("document_progress")
     p.do("assess_documented_progress")
     assert p.status() == "pathfinder"
@@ -306,6 +321,7 @@ def test_a_second_hold_later(pathfinder: Pathfinder) -> None:
     p.annual_review(3, **SHORTFALL_UNJUSTIFIED)
     assert (p.status(), p.variables()["consecutive_unjustified_reviews"]) == ("pathfinder", 1)
     p.annual_review(4, **SHORTFALL_UNJUSTIFIED)
+    p.do("decide_on_hold")
     assert (p.status(), p.variables()["consecutive_unjustified_reviews"]) == ("on_hold", 2)
     assert p.offered()["document_progress"] == "Country"
     holds = [
@@ -337,7 +353,8 @@ def test_ten_years_of_reviews_on_calendar_exact_anniversaries(pathfinder: Pathfi
         seen.append(p.variables()["next_review_at"])
         p.annual_review(year, **decision)
         p.do("record_support_to_alliance")
-        if year == 6:  # on hold after years 5 and 6: document progress, reinstated
+        if year == 6:
+            p.do("decide_on_hold")  # on hold after years 5 and 6: document progress, reinstated
             assert p.status() == "on_hold"
             p.do("document_progress")
             p.do("assess_documented_progress")
@@ -383,7 +400,214 @@ def test_a_good_review_while_on_hold_resets_the_count_but_does_not_reinstate(
     p.to_award()
     p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
     p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do("decide_on_hold")
     p.annual_review(3)
     v = p.variables()
     assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("on_hold", 0)
     assert p.offered()["document_progress"] == "Country"
+
+
+# -- the second edition: no country gets stuck, the GCG decides a hold ---------------------------
+
+
+def test_support_outside_the_country_has_no_due_date(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    support = p.task("record_support_to_alliance")
+    assert support.due_at is None  # no overdue mail, no escalation for a standing offer
+
+
+def test_a_country_that_never_reports_is_reviewed_on_time_and_can_be_put_on_hold(
+    pathfinder: Pathfinder,
+) -> None:
+    p = pathfinder
+    p.to_award()
+    v = p.variables()
+    assert (v["next_review_at"], v["annual_report_due_at"]) == ("2028-09-15", "2028-11-14")
+    for year, (anniversary, due) in enumerate(
+        [("2028-09-15", "2028-11-14"), ("2029-09-15", "2029-11-14")], start=1
+    ):
+        p.wait_until(anniversary)
+        assert p.offered()["submit_annual_progress_report"] == "Country"
+        p.wait_until(f"{due[:-2]}{int(due[-2:]) - 1:02d}")  # the day before the due date
+        assert "prepare_annual_review" not in p.offered()
+        p.wait_until(due)
+        # The report is no longer asked for; the review goes ahead without it.
+        offered = p.offered()
+        assert "submit_annual_progress_report" not in offered
+        assert offered["prepare_annual_review"] == "Secretariat"
+        assert p.variables()["last_missing_report_review"] == year
+        p.do("prepare_annual_review")
+        p.do("decide_annual_review", **SHORTFALL_UNJUSTIFIED)
+    assert p.variables()["consecutive_unjustified_reviews"] == 2
+    assert p.offered()["decide_on_hold"] == "GCG Chair"
+    assert "record_no_report" in p.reached() and "flow_report_overdue" in p.reached()
+
+
+def test_hold_not_confirmed_keeps_the_status_and_the_count(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    p.do(
+        "decide_on_hold",
+        hold_confirmed=False,
+        hold_letter_date=None,
+        hold_decision_reason="A change of government delayed the plan; the new one is committed.",
+    )
+    v = p.variables()
+    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 2)
+    assert v["hold_confirmed"] is False
+    assert v["hold_decision_reason"].startswith("A change of government")
+    assert "put_on_hold_at" not in v
+    assert p.offered() == {"record_support_to_alliance": "Country"}
+    # The next unjustified review asks the GCG again.
+    p.annual_review(3, **SHORTFALL_UNJUSTIFIED)
+    assert p.offered()["decide_on_hold"] == "GCG Chair"
+    p.do("decide_on_hold")
+    assert p.status() == "on_hold"
+
+
+def test_a_hold_needs_a_reason_and_a_letter_date_when_confirmed(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+    task = p.task("decide_on_hold")
+    with pytest.raises(InvalidData):
+        p.engine.complete(task.id, sample("decide_on_hold", hold_letter_date=None), CHAIR)
+    with pytest.raises(InvalidData):
+        p.engine.complete(task.id, sample("decide_on_hold", hold_decision_reason=""), CHAIR)
+    assert p.status() == "pathfinder"
+
+
+def test_unjustified_justified_unjustified_asks_for_no_hold(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
+    p.annual_review(2, **SHORTFALL_JUSTIFIED)
+    p.annual_review(3, **SHORTFALL_UNJUSTIFIED)
+    v = p.variables()
+    assert (v["pathfinder_status"], v["consecutive_unjustified_reviews"]) == ("pathfinder", 1)
+    assert "decide_on_hold" not in p.offered()
+
+
+def test_a_postponed_gcg_meeting_gets_a_new_date(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.start()
+    p.do("register_approach")
+    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+    rules = {r.name: r for r in p.engine.message_rules(p.id, LANE_ACTORS["Secretariat"])}
+    assert set(rules["gcg_meeting_rescheduled"].fields) == {"gcg_meeting_date", "reason"}
+    assert rules["gcg_meeting_rescheduled"].element_id == "gcg_meeting_rescheduled"
+    assert "gcg_meeting_rescheduled" not in {
+        r.name for r in p.engine.message_rules(p.id, LANE_ACTORS["GCG"])
+    }
+    p.engine.send_message(
+        p.id,
+        "gcg_meeting_rescheduled",
+        {"gcg_meeting_date": "2027-03-20", "reason": "The GCG meeting was postponed."},
+        LANE_ACTORS["Secretariat"],
+    )
+    p.check_round_trip()
+    v = p.variables()
+    assert (v["gcg_meeting_date"], v["previous_gcg_meeting_date"]) == ("2027-03-20", "2027-02-15")
+    assert v["gcg_meeting_reschedule_reason"] == "The GCG meeting was postponed."
+    p.wait_until("2027-02-15")
+    assert p.offered() == {}  # the old date no longer counts
+    p.wait_until("2027-03-20")
+    assert p.offered() == {"record_observer_participation": "GCG"}
+    # Once the meeting took place there is nothing left to reschedule.
+    assert "gcg_meeting_rescheduled" not in {
+        r.name for r in p.engine.message_rules(p.id, LANE_ACTORS["Secretariat"])
+    }
+
+
+def test_a_new_meeting_date_that_is_not_a_date_is_refused_and_nothing_changes(
+    pathfinder: Pathfinder,
+) -> None:
+    p = pathfinder
+    p.start()
+    p.do("register_approach")
+    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+    with pytest.raises(MessageRefused, match="not recorded.*next spring"):
+        p.engine.send_message(
+            p.id,
+            "gcg_meeting_rescheduled",
+            {"gcg_meeting_date": "next spring", "reason": "Postponed"},
+            SECRETARIAT,
+        )
+    assert p.instance().status == "running"
+    assert p.variables()["gcg_meeting_date"] == "2027-02-15"
+    assert "gcg_meeting_rescheduled" in {r.name for r in p.engine.message_rules(p.id, SECRETARIAT)}
+    p.wait_until("2027-02-15")
+    assert p.offered() == {"record_observer_participation": "GCG"}
+
+
+def _close(p: Pathfinder, **payload: str) -> None:
+    p.engine.send_message(p.id, "case_closure", payload, SECRETARIAT)
+    p.check_round_trip()
+
+
+@pytest.mark.parametrize(
+    ("stalled_at", "done_before"),
+    [
+        ("submit_expression_of_interest", []),
+        (
+            "submit_workshop_report",
+            ["submit_expression_of_interest", "review_expression_of_interest"],
+        ),
+        (
+            "report_back_to_gcg",
+            [
+                "submit_expression_of_interest",
+                "review_expression_of_interest",
+                "submit_workshop_report",
+                "review_workshop_report",
+            ],
+        ),
+    ],
+)
+def test_the_secretariat_closes_a_case_that_stalls_before_the_award(
+    pathfinder: Pathfinder, stalled_at: str, done_before: list[str]
+) -> None:
+    p = pathfinder
+    p.to_expression_of_interest()
+    for element in done_before:
+        p.do(element)
+    assert p.offered() == {stalled_at: "Country"}
+    country = LANE_ACTORS["Country"]
+    assert "case_closure" not in {r.name for r in p.engine.message_rules(p.id, country)}
+    with pytest.raises(Forbidden):
+        p.engine.send_message(p.id, "case_closure", {"reason": "x"}, country)
+    p.wait(days=400)  # nothing from the country for over a year
+    _close(p, reason="No answer to three reminders since 2027.", letter_date="2028-06-01")
+    v = p.variables()
+    assert (p.stage(), v["pathfinder_status"]) == ("closed", "closed")
+    assert v["closure_reason"] == "No answer to three reminders since 2027."
+    assert v["closure_letter_date"] == "2028-06-01"
+    assert p.offered() == {}
+    assert p.instance().status == "completed"
+
+
+def test_a_case_cannot_be_closed_as_stalled_after_the_award(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_award()
+    names = {r.name for r in p.engine.message_rules(p.id, SECRETARIAT)}
+    assert "case_closure" not in names and "withdrawal" in names
+    with pytest.raises(NotReady):
+        p.engine.send_message(p.id, "case_closure", {"reason": "x"}, SECRETARIAT)
+    assert p.status() == "pathfinder"
+
+
+def test_closing_needs_a_reason_and_a_letter_date(pathfinder: Pathfinder) -> None:
+    p = pathfinder
+    p.to_expression_of_interest()
+    with pytest.raises(MessageRefused, match="needs the field 'letter_date'"):
+        _close(p, reason="Stalled")
+    with pytest.raises(MessageRefused, match="needs the field 'reason'"):
+        _close(p, reason="  ", letter_date="2027-05-01")
+    with pytest.raises(MessageRefused, match="not recorded"):
+        _close(p, reason="Stalled", letter_date="May 2027")
+    assert p.instance().status == "running"
+    assert p.offered() == {"submit_expression_of_interest": "Country"}

@@ -63,6 +63,8 @@ def _scenario(p: Pathfinder, each_step: Callable[[str], None]) -> None:
         p.do("record_support_to_alliance")
         each_step(f"year {year}: record_support_to_alliance")
         if year in HOLDS:
+            p.do("decide_on_hold")
+            each_step(f"year {year}: decide_on_hold")
             assert p.status() == "on_hold"
             if year == min(HOLDS):
                 p.do("document_progress")
@@ -114,7 +116,7 @@ def test_thirty_years_behave_the_same_with_and_without_pruning(
     whole_state = json.loads(whole.instance().state)
 
     # Pruning really happened, in the subprocess that holds the loops.
-    assert max(_subprocess_sizes(pruned_state)) < 120
+    assert max(_subprocess_sizes(pruned_state)) < 135  # 120 before the hold decision task
     assert max(_subprocess_sizes(whole_state)) > 3 * max(_subprocess_sizes(pruned_state))
     assert {"document_progress", "gw_fork_on_hold", "reinstate_pathfinder_status"} <= {
         e.element_id for e in pruned.engine.history(pruned.id) if e.element_id
@@ -133,7 +135,7 @@ def test_stored_state_stays_bounded_over_thirty_years(pathfinder: Pathfinder) ->
     _scenario(pathfinder, measure)
     chars, tasks = sizes[-1]
     # Unpruned: ~400 subprocess tasks and ~165 KB after 30 years, and growing every year.
-    assert tasks < 120 and chars < 60_000, sizes[-1]
+    assert tasks < 135 and chars < 66_000, sizes[-1]  # the GCG's hold decision added tasks
     # Not growing with the years: after the second hold (year 17) nothing accumulates. The runs
     # of the subprocess's end join left by each finished hold stay (see `_may_drop`).
     middle, last = sizes[len(sizes) // 3 : -len(sizes) // 3], sizes[-len(sizes) // 3 :]

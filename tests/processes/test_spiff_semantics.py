@@ -158,6 +158,7 @@ def test_withdrawal_message_cancels_both_parallel_loops_and_the_on_hold_path(raw
     raw.to_award()
     raw.review(1, **SHORTFALL_UNJUSTIFIED)
     raw.review(2, **SHORTFALL_UNJUSTIFIED)
+    raw.do("decide_on_hold")
     assert raw.offered() == {
         "record_support_to_alliance": "Country",
         "document_progress": "Country",
@@ -197,6 +198,7 @@ def test_reinstatement_on_the_on_hold_path_is_seen_by_the_review_loop(raw: Raw) 
     raw.to_award()
     raw.review(1, **SHORTFALL_UNJUSTIFIED)
     raw.review(2, **SHORTFALL_UNJUSTIFIED)
+    raw.do("decide_on_hold")
     assert raw.shared() == {"pathfinder_status": "on_hold", "consecutive_unjustified_reviews": 2}
     raw.do("document_progress")
     raw.do("assess_documented_progress")
@@ -208,6 +210,7 @@ def test_reinstatement_on_the_on_hold_path_is_seen_by_the_review_loop(raw: Raw) 
     assert "document_progress" not in raw.offered()
     # The second in a row after reinstatement puts it on hold again, through the same gateways.
     raw.review(4, **SHORTFALL_UNJUSTIFIED)
+    raw.do("decide_on_hold")
     assert raw.shared() == {"pathfinder_status": "on_hold", "consecutive_unjustified_reviews": 2}
     assert raw.offered()["document_progress"] == "Country"
 

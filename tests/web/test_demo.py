@@ -24,6 +24,21 @@ def test_seed_creates_users_and_cases_once(deployed: Engine, settings: Settings)
     assert cases["NPL"].data["pathfinder_status"] == "pathfinder"
     assert cases["NPL"].data["review_number"] >= 2  # years into its reviews
     assert cases["TUN"].data["pathfinder_status"] == "on_hold"
+    assert cases["TUN"].data["hold_confirmed"] is True
+    # The new paths of the second edition, each shown once:
+    uga = cases["UGA"].data  # never reported: reviewed anyway, the GCG is asked about a hold
+    assert uga["last_missing_report_review"] == 2 and uga["consecutive_unjustified_reviews"] == 2
+    assert "decide_on_hold" in {t.element_id for t in deployed.ready_tasks(cases["UGA"].id)}
+    mdg = cases["MDG"].data  # the GCG did not confirm the hold
+    assert (mdg["hold_confirmed"], mdg["pathfinder_status"]) == (False, "pathfinder")
+    arg = cases["ARG"]  # stalled before the award, closed by the Secretariat
+    assert (arg.status, arg.stage, arg.data["closure_reason"][:13]) == (
+        "completed",
+        "closed",
+        "No workshop r",
+    )
+    chl = cases["CHL"].data  # the GCG meeting was postponed
+    assert chl["gcg_meeting_date"] > chl["previous_gcg_meeting_date"]
     assert cases["VNM"].stage == "gcg_report"
     assert cases["NPL"].created_at.year == 2021
     assert cases["KEN"].stage == "expression_of_interest"

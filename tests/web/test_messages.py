@@ -104,3 +104,72 @@ def test_a_focal_point_sees_no_withdrawal_action_and_is_refused_the_page(
     web = login("country")
     assert "/messages/withdrawal" not in web.html(f"/instances/{case.id}")
     assert web.get(f"/instances/{case.id}/messages/withdrawal").status_code == 403
+
+
+def test_the_web_reschedules_the_gcg_meeting_after_a_confirmation(
+    login: Callable[[str], Web],
+    deployed: Engine,
+    make_case: Callable[..., Instance],
+    users: dict[str, Actor],
+) -> None:
+    from tests.processes.samples import sample
+    from tests.web.conftest import task_of
+
+    case = make_case("KEN", stop_at="invite_to_gcg_meeting")
+    invite = task_of(deployed, case, "invite_to_gcg_meeting")
+    deployed.complete(
+        invite, sample("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15"), users["sam"]
+    )
+    web = login("secretariat")
+    url = f"/instances/{case.id}/messages/gcg_meeting_rescheduled"
+    assert url in web.html(f"/instances/{case.id}")
+    confirm = web.html(url)
+    assert 'type="date" id="field-gcg_meeting_date" name="gcg_meeting_date" required' in confirm
+    assert 'name="reason"' in confirm
+    assert "GCG meeting rescheduled" in confirm
+    # A value the model cannot use is refused with the reason; nothing changes.
+    refused = web.post(
+        url, data={"confirm": "yes", "gcg_meeting_date": "next spring", "reason": "Postponed"}
+    )
+    assert refused.status_code == 302
+    assert "not recorded" in web.html(f"/instances/{case.id}")
+    assert deployed.instance(case.id).data["gcg_meeting_date"] == "2027-02-15"
+    done = web.post(
+        url, data={"confirm": "yes", "gcg_meeting_date": "2027-03-20", "reason": "Postponed"}
+    )
+    assert done.status_code == 302
+    after = deployed.instance(case.id)
+    assert (after.data["gcg_meeting_date"], after.status) == ("2027-03-20", "running")
+    assert after.data["gcg_meeting_reschedule_reason"] == "Postponed"
+    # The GCG itself is not offered the action.
+    gcg = login("gcg")
+    assert url not in gcg.html(f"/instances/{case.id}")
+
+
+def test_the_web_closes_a_stalled_case_after_a_confirmation(
+    login: Callable[[str], Web], deployed: Engine, make_case: Callable[..., Instance]
+) -> None:
+    case = make_case("KEN")  # waiting for the expression of interest
+    web = login("secretariat")
+    url = f"/instances/{case.id}/messages/case_closure"
+    assert url in web.html(f"/instances/{case.id}")
+    confirm = web.html(url)
+    assert "Closed before the award" in confirm
+    assert 'type="date" id="field-letter_date"' in confirm and 'name="reason"' in confirm
+    assert deployed.instance(case.id).status == "running"  # nothing happens on GET
+    done = web.post(
+        url, data={"confirm": "yes", "reason": "No answer since 2025", "letter_date": "2026-10-30"}
+    )
+    assert done.status_code == 302
+    after = deployed.instance(case.id)
+    assert (after.status, after.stage, after.data["pathfinder_status"]) == (
+        "completed",
+        "closed",
+        "closed",
+    )
+    assert after.data["closure_letter_date"] == "2026-10-30"
+    # The country's focal point is offered no such action on its own open case.
+    other = make_case("KEN")
+    assert f"/instances/{other.id}/messages/case_closure" not in login("kofi").html(
+        f"/instances/{other.id}"
+    )
