@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
-from engine import history, queries, submissions
+from engine import history, queries
 from engine.models import AuditEvent, Instance, ProcessVersion
 from engine.queries import Page
 
@@ -409,8 +409,14 @@ def export_document(
     names = sorted({e.chain for e in found}, key=_chain_order)
     chains = []
     version_ids: set[int] = set()
+    unverifiable: set[str] = set()
     for name in names:
-        events = [_redacted(e, hidden) for e in _full_chain(session, name)]
+        events = []
+        for event in _full_chain(session, name):
+            withheld, verifiable = _withheld(event, hidden)
+            events.append(withheld)
+            if not verifiable:
+                unverifiable.add(name)
         head, count = _chain_head(session, name)
         first = events[0] if events else {}
         chains.append(
@@ -443,17 +449,30 @@ def export_document(
         },
         "matches": [{"chain": e.chain, "seq": e.seq} for e in found],
         "chains": chains,
-        **({"redacted": sorted(hidden)} if hidden else {}),
+        **({"redacted": sorted(hidden), "redaction": _redaction(unverifiable)} if hidden else {}),
     }
 
 
-def _redacted(event: dict[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
-    """The exported event with internal values replaced (exports for country users); such an
-    event no longer matches its hash, which the export's `redacted` list explains."""
+def _redaction(unverifiable: set[str]) -> str:
+    text = (
+        f"Internal values are replaced by {{{history.DIGEST!r}: digest}}; each event's hash covers "
+        "that digest, so the chains verify without revealing the values."
+    )
+    if unverifiable:
+        text += (
+            f" Events recorded before this was introduced ({', '.join(sorted(unverifiable))}) "
+            f"show {history.WITHHELD!r} instead and no longer match their hashes."
+        )
+    return text
+
+
+def _withheld(event: dict[str, Any], hidden: frozenset[str]) -> tuple[dict[str, Any], bool]:
+    """The exported event without internal values (exports for country users); see
+    `history.COMMITMENTS` for why it still verifies."""
     if not hidden:
-        return event
-    data = submissions.redact_event_data(event["kind"], event.get("data") or {}, set(hidden))
-    return {**event, "data": data}
+        return event, True
+    data, verifiable = history.withhold(event.get("data") or {}, hidden, event["kind"])
+    return {**event, "data": data}, verifiable
 
 
 def _chain_order(chain: str) -> tuple[int, int]:
@@ -489,7 +508,7 @@ def export_csv(session: Session, flt: EventFilter, hidden: frozenset[str] = froz
     for e in found:
         pv = pvs.get(e.process_version_id or -1)
         head, count = heads[e.chain]
-        row = _redacted(history.event_to_dict(e), hidden)
+        row, _ = _withheld(history.event_to_dict(e), hidden)
         writer.writerow(
             [
                 row["chain"],

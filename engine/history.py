@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,8 +38,124 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+COMMITMENTS = "commitments"
+"""Event data key: which internal values the hash covers only through a salted digest.
+
+`{"submitted": {"field": "<salt>", ...}}` for a task's fields, `{"old": "<salt>"}` for a whole
+value. An export for country users replaces such a value by `{DIGEST: "<hex>"}` and its salt by
+null: the event's hash is the same either way, so the export still verifies without revealing
+the value (and without the salt, a digest of a short value cannot be guessed)."""
+DIGEST = "$sha256"
+COMMITTED_KINDS = ("task_completed", "instance_started", "instance_completed", "status_changed")
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def value_digest(salt: str, value: Any) -> str:
+    """The commitment to one internal value: SHA-256 over the canonical JSON of [salt, value]."""
+    return hashlib.sha256(_canonical([salt, value]).encode("utf-8")).hexdigest()
+
+
+def _committed(salt: Any, value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping) and set(value) == {DIGEST}:
+        return {DIGEST: value[DIGEST]}
+    return {DIGEST: value_digest(salt, value) if isinstance(salt, str) else None}
+
+
+def hashed_data(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What an event's hash covers of its data: committed values by their digests (and the
+    committed names without their salts); data without `COMMITMENTS` as it is."""
+    spec = data.get(COMMITMENTS)
+    if not isinstance(spec, Mapping):
+        return data
+    out = dict(data)
+    out[COMMITMENTS] = {k: sorted(v) if isinstance(v, Mapping) else None for k, v in spec.items()}
+    for outer, salts in spec.items():
+        if isinstance(salts, Mapping):
+            inner = dict(out.get(outer) or {})
+            for key, salt in salts.items():
+                inner[key] = _committed(salt, inner.get(key))
+            out[outer] = inner
+        else:
+            out[outer] = _committed(salts, out.get(outer))
+    return out
+
+
+def internal_paths(kind: str, data: Mapping[str, Any], hidden: Iterable[str]) -> dict[str, Any]:
+    """Where an event's data holds internal values: `{outer: [fields]}` or `{outer: None}`."""
+    hidden = set(hidden)
+    if not hidden:
+        return {}
+    inner = {
+        "task_completed": "submitted",
+        "instance_started": "data",
+        "instance_completed": "data",
+    }.get(kind)
+    if inner and isinstance(data.get(inner), Mapping):
+        keys = sorted(set(data[inner]) & hidden)
+        return {inner: keys} if keys else {}
+    if kind == "status_changed" and data.get("variable") in hidden:
+        return {"old": None, "new": None}
+    return {}
+
+
+def commit(data: dict[str, Any], paths: Mapping[str, Any]) -> dict[str, Any]:
+    """`data` with a fresh salt for each internal value (see `COMMITMENTS`)."""
+    if not paths:
+        return data
+    spec: dict[str, Any] = {}
+    for outer, keys in paths.items():
+        if keys is None:
+            spec[outer] = secrets.token_hex(16)
+        else:
+            spec[outer] = {k: secrets.token_hex(16) for k in keys}
+    return {**data, COMMITMENTS: spec}
+
+
+def withhold(
+    data: Mapping[str, Any], hidden: Iterable[str], kind: str
+) -> tuple[dict[str, Any], bool]:
+    """`data` with its committed internal values replaced by their digests and their salts
+    removed; returns `(data, verifiable)`: False when an internal value was recorded without a
+    commitment (events recorded before commitments existed) and had to be left out by name."""
+    out = dict(data)
+    paths = internal_paths(kind, data, hidden)
+    spec = data.get(COMMITMENTS)
+    spec = dict(spec) if isinstance(spec, Mapping) else {}
+    verifiable = True
+    for outer, keys in paths.items():
+        salts = spec.get(outer)
+        if keys is None:
+            if isinstance(salts, str) or (salts is None and outer in spec):
+                out[outer] = _committed(salts, out.get(outer))
+                spec[outer] = None
+            else:
+                out[outer], verifiable = WITHHELD, False
+            continue
+        inner, inner_salts = dict(out.get(outer) or {}), dict(salts or {})
+        for key in keys:
+            if key in inner_salts:
+                inner[key] = _committed(inner_salts[key], inner.get(key))
+                inner_salts[key] = None
+            else:
+                inner[key], verifiable = WITHHELD, False
+        out[outer] = inner
+        if outer in spec:
+            spec[outer] = inner_salts
+    if spec:
+        out[COMMITMENTS] = spec
+    return out, verifiable
+
+
+WITHHELD = "(internal)"
+"""What stands for an internal value that was recorded without a commitment."""
+
+
 def event_hash(fields: Mapping[str, Any]) -> str:
-    """SHA-256 over the canonical JSON of an event's content fields and its prev_hash."""
+    """SHA-256 over the canonical JSON of an event's content fields and its prev_hash (internal
+    values that carry a commitment count by their digest, see `COMMITMENTS`)."""
     content = {
         "chain": fields["chain"],
         "seq": fields["seq"],
@@ -50,11 +167,10 @@ def event_hash(fields: Mapping[str, Any]) -> str:
         "country": fields.get("country"),
         "element_id": fields.get("element_id"),
         "element_name": fields.get("element_name"),
-        "data": fields.get("data") or {},
+        "data": hashed_data(fields.get("data") or {}),
         "prev_hash": fields["prev_hash"],
     }
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_canonical(content).encode("utf-8")).hexdigest()
 
 
 def event_to_dict(event: AuditEvent) -> dict[str, Any]:
@@ -89,6 +205,22 @@ def _lock_system_chain(session: Session) -> None:
         session.execute(select(func.pg_advisory_xact_lock(SYSTEM_CHAIN_LOCK)))
 
 
+_INTERNAL_CACHE: dict[str, frozenset[str]] = {}
+
+
+def _internal_of(content_hash: str, forms: Mapping[str, str]) -> frozenset[str]:
+    """Internal fields of a version's forms, cached by the version's content hash."""
+    found = _INTERNAL_CACHE.get(content_hash)
+    if found is None:
+        from engine.submissions import internal_variables  # noqa: PLC0415 (import cycle)
+
+        found = frozenset(internal_variables(forms))
+        if len(_INTERNAL_CACHE) > 256:
+            _INTERNAL_CACHE.clear()
+        _INTERNAL_CACHE[content_hash] = found
+    return found
+
+
 class Recorder:
     """Appends events to one chain inside the caller's transaction."""
 
@@ -110,6 +242,16 @@ class Recorder:
             ).first()
             self._seq, self._prev = (last[0], last[1]) if last else (0, GENESIS)
         self.events: list[AuditEvent] = []
+        self._internal: frozenset[str] | None = None
+
+    def internal(self) -> frozenset[str]:
+        """Case variables the instance's forms mark internal (committed to, not hashed as is)."""
+        if self._internal is None:
+            self._internal = frozenset()
+            pv = self.instance.process_version if self.instance is not None else None
+            if pv is not None:
+                self._internal = _internal_of(pv.content_hash, pv.forms)
+        return self._internal
 
     def record(
         self,
@@ -140,6 +282,9 @@ class Recorder:
             "data": json.loads(json.dumps(dict(data or {}), default=str)),
             "prev_hash": self._prev,
         }
+        if kind in COMMITTED_KINDS and instance is not None and self.internal():
+            paths = internal_paths(kind, fields["data"], self.internal())
+            fields["data"] = commit(fields["data"], paths)
         fields["hash"] = event_hash(fields)
         event = AuditEvent(**{**fields, "at": self.at})
         self.session.add(event)

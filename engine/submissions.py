@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import history
 from engine.access import Actor
 from engine.forms import FormDefinition, load_form
 from engine.models import HumanTask, Instance, Submission
@@ -275,25 +276,21 @@ def visible_variables(instance: Instance, actor: Actor) -> dict[str, Any]:
 
 
 REDACTED = "(internal)"
-"""What country users see instead of an internal value in audit events."""
+"""What country users see instead of an internal value in audit events on pages and the API."""
 
 
 def redact_event_data(kind: str, data: Mapping[str, Any], hidden: set[str]) -> dict[str, Any]:
-    """An audit event's data with internal values replaced by `REDACTED` (for country users).
-
-    The event's hash covers the original, so a redacted copy no longer verifies: exports made for
-    country users say so (`redacted`)."""
+    """An audit event's data with internal values replaced by `REDACTED` (for country users on
+    pages and in the history API; exports use `history.withhold`, which keeps them verifiable)."""
     out = dict(data)
     if not hidden:
         return out
-    if kind == "task_completed" and isinstance(out.get("submitted"), Mapping):
-        out["submitted"] = {
-            k: (REDACTED if k in hidden else v) for k, v in out["submitted"].items()
-        }
-    if kind in ("instance_started", "instance_completed") and isinstance(out.get("data"), Mapping):
-        out["data"] = {k: (REDACTED if k in hidden else v) for k, v in out["data"].items()}
-    if kind == "status_changed" and out.get("variable") in hidden:
-        out["old"] = out["new"] = REDACTED
+    out.pop(history.COMMITMENTS, None)
+    for outer, keys in history.internal_paths(kind, out, hidden).items():
+        if keys is None:
+            out[outer] = REDACTED
+        else:
+            out[outer] = {k: (REDACTED if k in keys else v) for k, v in out[outer].items()}
     return out
 
 

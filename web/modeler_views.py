@@ -8,6 +8,7 @@ called by `web/static/modeler/*.js` with the CSRF token in the `X-CSRFToken` hea
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -94,6 +95,27 @@ def available_forms(
         forms.setdefault(name, text)
     forms.update(extra or {})
     return forms
+
+
+def _is_schema(name: str) -> bool:
+    return name.endswith(".json") and not name.endswith(".uischema.json")
+
+
+def form_outputs(text: str) -> dict[str, Any] | None:
+    """What the properties panel shows of a form's outputs: its `x-outputs` as declared and its
+    fields' titles (modeler.js works out the case variables the same way `engine.forms` does)."""
+    try:
+        schema = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(schema, dict):
+        return None
+    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    fields = {
+        str(k): str(v.get("title") or k) if isinstance(v, dict) else str(k)
+        for k, v in props.items()
+    }
+    return {"outputs": schema.get("x-outputs"), "fields": fields}
 
 
 def _referenced(files: Mapping[str, bytes]) -> set[str]:
@@ -255,13 +277,14 @@ def index() -> str:
 def edit(key: str | None) -> str:
     number = request.args.get("version", type=db_int)
     pv = _version(key, number) if key else None
-    forms = sorted(available_forms(pv))
+    available = available_forms(pv)
     return render_template(
         "modeler/edit.html",
         pv=pv,
         key=key,
         file_name=pv.main_file if pv else "diagram.bpmn",
-        form_files=forms,
+        form_files=sorted(available),
+        form_outputs={n: form_outputs(t) for n, t in available.items() if _is_schema(n)},
         xml_url=url_for("modeler.download", key=key, version=pv.version, name=pv.main_file)
         if pv
         else None,

@@ -135,6 +135,60 @@ class SubmissionView:
 
     sub: SubmissionInfo
     fields: list[Shown]
+    changed: set[str] = field(default_factory=set)
+    """Names of the fields that differ from `previous` (marked on the page)."""
+    previous: SubmissionView | None = None
+    """The same step's previous round, when the page compares with it."""
+    comparison: list[Compared] = field(default_factory=list)
+    """Field by field, this round next to `previous` (changed rows first in the form's order)."""
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One field of a comparison between two rounds of the same step."""
+
+    name: str
+    label: str
+    now: str
+    before: str
+    changed: bool
+
+
+def _flat(fields: list[Shown], trail: str = "") -> dict[str, tuple[str, str]]:
+    """`name -> (label, text)` with groups flattened ("Group › Field"), tables and documents as
+    text, so two rounds compare field by field."""
+    out: dict[str, tuple[str, str]] = {}
+    for f in fields:
+        label = f"{trail}{f.label}"
+        if f.kind == "group":
+            out.update(_flat(f.children, f"{label} › "))
+        elif f.kind == "table":
+            lines = [f"{n}. " + " · ".join(row) for n, row in enumerate(f.rows, start=1)]
+            out[f.name] = (label, "\n".join(lines))
+        elif f.kind == "files":
+            text = ", ".join(
+                f"{d.get('filename')} ({str(d.get('sha256') or '')[:12]})" for d in f.files
+            )
+            out[f.name] = (label, text)
+        else:
+            out[f.name] = (label, f.text)
+    return out
+
+
+def compare(current: SubmissionView, previous: SubmissionView) -> SubmissionView:
+    """`current` with the fields changed since `previous` marked and a field-by-field comparison
+    (fields only one round has count as changed; an unanswered field reads "—")."""
+    now, before = _flat(current.fields), _flat(previous.fields)
+    names = list(now) + [n for n in before if n not in now]
+    rows = []
+    for name in names:
+        label = (now.get(name) or before[name])[0]
+        a, b = now.get(name, (label, "—"))[1], before.get(name, (label, "—"))[1]
+        rows.append(Compared(name, label, a, b, a != b))
+    current.previous = previous
+    current.comparison = rows
+    current.changed = {r.name.split(".")[0] for r in rows if r.changed}
+    return current
 
 
 def view_of(instance: Instance, sub: SubmissionInfo, actor: Actor) -> SubmissionView:

@@ -3,6 +3,7 @@ workplan as a table in the main column; a focal point's case page shows no inter
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from engine.accounts import actor_for, create_user
@@ -84,3 +85,46 @@ def _country() -> Any:
     return Country(
         "UGA", "Uganda", "Africa", "Hon. Minister", "Ministry of Labour", "Official", None
     )
+
+
+def test_the_second_annual_review_compares_with_last_year(
+    page: Any, live_server: LiveServer
+) -> None:
+    from engine.demo import drive
+
+    engine = live_server.engine
+    case = live_server.make_case("MWI", "decide_annual_review", name="Malawi")
+    [decide] = [t for t in engine.ready_tasks(case.id) if t.element_id == "decide_annual_review"]
+    engine.complete(
+        decide.id,
+        sample("decide_annual_review", review_date="2027-10-01"),
+        live_server.actors["gus"],
+    )
+    problems = drive(
+        engine,
+        live_server.clock,
+        case.id,
+        stop_at="decide_annual_review",
+        actors=live_server.actors,
+    )
+    assert not problems, problems
+    [decide] = [t for t in engine.ready_tasks(case.id) if t.element_id == "decide_annual_review"]
+
+    sign_in(page, "gus")
+    for width, name in ((1280, "desktop"), (390, "phone")):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"/tasks/{decide.id}")
+        main = page.locator(".task-main")
+        compared = main.locator("details.comparison")
+        assert compared.count() == 2
+        assert "Compared with round 1" in compared.first.inner_text()
+        assert main.locator("details.comparison tr.changed").count() >= 1
+        link = main.locator("a[href$='#step-submit_annual_progress_report']")
+        assert link.count() == 1
+        # wide tables scroll inside their box: the page itself is no wider than the screen
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        shot(page, f"case-data-03-annual-review-compared-{name}")
+    link.click()
+    page.wait_for_url(re.compile(r".*/instances/\d+#step-submit_annual_progress_report"))
+    step = page.locator("#step-submit_annual_progress_report")
+    assert step.locator("details").count() == 1  # round 1, one click away, under round 2

@@ -318,3 +318,25 @@ def test_saving_through_the_modeller_keeps_extension_elements(owner_page: Any, p
     assert before, "the file has extension elements or attributes to keep"
     assert after == before
     assert page.js_errors == []
+
+
+def test_the_properties_panel_shows_the_case_variables_a_user_task_writes(
+    owner_page: Any, modeler_server: Server
+) -> None:
+    page = owner_page
+    page.goto("/modeler/pathfinder/edit")
+    page.wait_for_selector("#modeler[data-ready='1']")
+    select_element(page, "send_confirmation_letter")
+    open_group(page, "Pathfinder task")
+    outputs = page.locator(".pathfinder-outputs")
+    outputs.wait_for()
+    listed = outputs.locator("li code").all_inner_texts()
+    assert listed == ["confirmation_letter_date", "letter_reference"], listed
+    assert "Date of the letter" in outputs.inner_text()  # the field's title, as the form has it
+    assert "x-outputs" in outputs.inner_text()
+    outputs.scroll_into_view_if_needed()
+    shot(page, "case-data-04-modeler-outputs", full_page=False)
+    # choosing no form: the task writes nothing
+    page.select_option("#bio-properties-panel-pathfinder-form", "")
+    assert "writes no case variables" in page.locator(".pathfinder-outputs").inner_text()
+    assert not page.js_errors, page.js_errors

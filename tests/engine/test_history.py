@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from engine import Engine
+from engine import Engine, history
 from engine.history import verify_export
 from engine.models import AuditEvent
 
@@ -123,3 +123,40 @@ def test_export_verifies_offline_and_detects_a_changed_byte(engine: Engine, fini
     tampered = blob.replace('"amount": 3', '"amount": 4', 1)
     assert tampered != blob
     assert not verify_export(json.loads(tampered))[0].intact
+
+
+def _event(data: dict) -> dict:
+    return {
+        "chain": "instance:1",
+        "seq": 1,
+        "kind": "task_completed",
+        "at": "2027-01-01T00:00:00.000000+00:00",
+        "data": data,
+        "prev_hash": history.GENESIS,
+    }
+
+
+def test_an_internal_value_is_withheld_by_its_digest_and_the_hash_still_matches() -> None:
+    data = {"task_id": "t", "submitted": {"summary": "Evidence", "notes": "Confidential"}}
+    committed = history.commit(data, history.internal_paths("task_completed", data, {"notes"}))
+    recorded = history.event_hash(_event(committed))
+    withheld, verifiable = history.withhold(committed, {"notes"}, "task_completed")
+    assert verifiable and "Confidential" not in json.dumps(withheld)
+    assert withheld["commitments"] == {"submitted": {"notes": None}}  # the salt is not given out
+    assert withheld["submitted"]["summary"] == "Evidence"
+    assert history.event_hash(_event(withheld)) == recorded
+    # a changed visible value, or a changed digest, no longer matches
+    changed = {**withheld, "submitted": {**withheld["submitted"], "summary": "Other"}}
+    assert history.event_hash(_event(changed)) != recorded
+    forged = {**withheld, "submitted": {**withheld["submitted"], "notes": {"$sha256": "0" * 64}}}
+    assert history.event_hash(_event(forged)) != recorded
+    # the value itself, with another salt, gives another digest (nothing to guess from)
+    other = history.commit(data, history.internal_paths("task_completed", data, {"notes"}))
+    assert history.event_hash(_event(other)) != recorded
+
+
+def test_events_recorded_without_commitments_hash_as_before_and_say_they_cannot_verify() -> None:
+    data = {"submitted": {"summary": "Evidence", "notes": "Confidential"}}
+    assert history.hashed_data(data) is data
+    withheld, verifiable = history.withhold(data, {"notes"}, "task_completed")
+    assert not verifiable and withheld["submitted"]["notes"] == "(internal)"

@@ -53,6 +53,10 @@ def textarea(page: str, name: str) -> str:
     return found.group(1).strip() if found else ""
 
 
+def _rows(html: str) -> list[str]:
+    return re.findall(r"<tr[ >].*?</tr>", html, re.S)
+
+
 class WebCase:
     def __init__(
         self, engine: Engine, clock: VirtualClock, login: Callable[[str], Web], case: Instance
@@ -112,6 +116,12 @@ def test_pathfinder_through_the_web_to_the_award_and_three_annual_reviews(
     page = w.do("review_expression_of_interest")
     assert not checked(page), checked(page)  # the second check opens blank, not "sent back"
     assert "What you are reviewing" in page and "12 Feb 2027" in page
+    # ... and compares round 2 with the round it sent back, the changed field marked
+    [compared] = re.findall(r'<details class="comparison".*?</details>', page, re.S)
+    assert "Compared with round 1" in compared and "1 field changed" in compared
+    [changed_row] = re.findall(r'<tr class="changed">.*?</tr>', compared, re.S)
+    assert "Hon. First Draft" in changed_row and "Hon. Ram Bahadur Thapa" in changed_row
+    assert "#step-submit_expression_of_interest" in page  # every round one click away
     w.do("submit_workshop_report")
     w.do("review_workshop_report")
     w.do("report_back_to_gcg")
@@ -164,7 +174,18 @@ def test_pathfinder_through_the_web_to_the_award_and_three_annual_reviews(
         if year > 1:
             main = decide.split('class="task-main"')[1].split("</section>\n<aside")[0]
             assert "What you are reviewing" in main
-            assert f"Evidence of year {year - 1}." not in main  # last year's is not under review
+            # this year's report and evidence next to last year's, the changes marked
+            compared = re.findall(r'<details class="comparison".*?</details>', main, re.S)
+            assert len(compared) == 2, len(compared)
+            report_cmp, evidence_cmp = compared
+            assert f"Compared with round {year - 1}" in report_cmp
+            period = next(r for r in _rows(report_cmp) if "Period end" in r)
+            assert 'class="changed"' in period
+            assert f"14 Sep {2027 + year}" in period and f"14 Sep {2026 + year}" in period
+            assert f"Evidence of year {year - 1}." in evidence_cmp
+            # last year's is only in the comparison, not under review
+            without = re.sub(r'<details class="comparison".*?</details>', "", main, flags=re.S)
+            assert f"Evidence of year {year - 1}." not in without
     assert w.variables()["review_number"] == 4  # three reviews done, the fourth scheduled
     assert w.variables()["pathfinder_status"] == "pathfinder"
     assert w.variables()["consecutive_unjustified_reviews"] == 0

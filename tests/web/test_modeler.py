@@ -3,6 +3,7 @@ migration pages and simulation endpoints."""
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
 from typing import Any
@@ -475,3 +476,65 @@ def test_pathological_scripts_and_timers_are_problems_not_server_errors(
     found = problems_by_code(result)
     assert "calc" in found.get("script-syntax", set()), result["problems"]
     assert "tick" in found.get("timer-cycle", set()), result["problems"]
+
+
+def _two_forms(first_outputs: Any = None) -> dict[str, str]:
+    def form(title: str, outputs: Any) -> str:
+        schema: dict[str, Any] = {
+            "type": "object",
+            "title": title,
+            "properties": {"notes": {"type": "string", "title": "Notes"}},
+        }
+        if outputs is not None:
+            schema["x-outputs"] = outputs
+        return json.dumps(schema)
+
+    return {
+        "first.schema.json": form("First", first_outputs),
+        "second.schema.json": form("Second", None),
+    }
+
+
+COLLIDING = bpmn(
+    "colliding",
+    '<bpmn:startEvent id="start" />'
+    + user_task("first", "Write the first notes", form="first")
+    + user_task("second", "Write the second notes", form="second")
+    + '<bpmn:endEvent id="end" />'
+    + flow("f1", "start", "first")
+    + flow("f2", "first", "second")
+    + flow("f3", "second", "end"),
+).decode()
+
+
+def test_validate_and_deploy_warn_when_two_tasks_write_one_variable_undeclared(
+    login: Callable[[str], Web], deployed: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the fixture has no diagram layout or labels: leave bpmnlint's findings about that out
+    monkeypatch.setattr(modeler_views, "bpmnlint_problems", lambda xml, name: [])
+    web = login("process_owner")
+    result = validate(web, COLLIDING, forms=_two_forms(), file_name="colliding.bpmn")
+    [warning] = [p for p in result["problems"] if p["code"] == "output-collision"]
+    assert warning["severity"] == "warning" and warning["element_id"] == "second"
+    assert "'notes'" in warning["message"] and "'Write the first notes'" in warning["message"]
+    assert "x-outputs" in warning["message"]
+    body = {"xml": COLLIDING, "forms": _two_forms(), "file_name": "colliding.bpmn"}
+    refused = post_json(web, "/modeler/deploy", body)
+    assert refused.status_code == 409, [
+        p for p in refused.get_json()["problems"] if p["severity"] == "error"
+    ]
+    assert any(p["code"] == "output-collision" for p in refused.get_json()["problems"])
+    # the first form writes its notes under another name: nothing collides any more
+    renamed = validate(
+        web, COLLIDING, forms=_two_forms({"notes": "first_notes"}), file_name="colliding.bpmn"
+    )
+    assert not [p for p in renamed["problems"] if p["code"] == "output-collision"]
+
+
+def test_the_modeller_page_carries_each_forms_outputs(login: Callable[[str], Web]) -> None:
+    page = login("process_owner").html("/modeler/pathfinder/edit")
+    config = json.loads(html.unescape(page.split('data-config="')[1].split('"')[0]))
+    letter = config["form_outputs"]["send_confirmation_letter.schema.json"]
+    assert letter["outputs"] == ["confirmation_letter_date", "letter_reference"]
+    assert letter["fields"]["confirmation_letter_date"] == "Date of the letter"
+    assert modeler_views.form_outputs("not json") is None

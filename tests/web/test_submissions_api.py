@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
+from click.testing import CliRunner
 from markupsafe import escape
 
-from engine import Actor, Engine
+from cli.main import main
+from engine import Actor, Engine, history
 from engine.models import Instance
 from tests.web.conftest import Web, task_of
 
@@ -117,7 +121,11 @@ def test_audit_history_api_and_export_leave_internal_values_out_for_countries(
     [chain] = export["chains"]
     prepared = [e for e in chain["events"] if e["element_id"] == "prepare_annual_review"]
     submitted = next(e["data"]["submitted"] for e in prepared if e["kind"] == "task_completed")
-    assert submitted["recommendation"] == "(internal)" and "evidence_summary" in submitted
+    assert set(submitted["recommendation"]) == {"$sha256"} and "evidence_summary" in submitted
+    assert secret not in json.dumps(export)
+    # the redacted export still verifies offline, and so does the staff's full one
+    assert [r.intact for r in history.verify_export(export)] == [True]
+    assert all(r.intact for r in history.verify_export(json.loads(staff_export)))
     csv_text = country.get(f"/audit/instances/{case.id}/export.csv").get_data(as_text=True)
     assert f'""recommendation"":""{secret}""' not in csv_text
     api = country.get(f"/api/v1/instances/{case.id}/history?per_page=100").json
@@ -134,3 +142,45 @@ def test_audit_history_api_and_export_leave_internal_values_out_for_countries(
     assert any(">recommendation<" in p for p in seen)
     country = login("country")
     assert not any(">recommendation<" in country.html(url) for url in pages)
+
+
+def test_country_api_web_and_redacted_export_agree_and_the_export_verifies_offline(
+    make_case: Callable[..., Instance], login: Callable[[str], Web], tmp_path: Path
+) -> None:
+    case = _review_case(make_case)
+    country = login("country")
+    api = country.get(f"/api/v1/instances/{case.id}/submissions").json
+    export = country.get(f"/audit/instances/{case.id}/export.json").json
+    assert api is not None and export is not None
+    [chain] = export["chains"]
+    visible = {  # the export's submitted values without those withheld by their digest
+        e["data"]["task_id"]: {
+            k: v
+            for k, v in e["data"]["submitted"].items()
+            if not (isinstance(v, dict) and "$sha256" in v)
+        }
+        for e in chain["events"]
+        if e["kind"] == "task_completed"
+    }
+    assert {s["task_id"]: s["data"] for s in api["items"]} == visible
+    prepared = next(s for s in api["items"] if s["element_id"] == "prepare_annual_review")
+    assert "recommendation" not in prepared["data"]
+    page = country.html(f"/instances/{case.id}")
+    for item in api["items"]:
+        assert f'id="submission-{item["id"]}"' in page
+    # `pathfinder audit verify --file` passes on the country's export ...
+    path = tmp_path / "country-export.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    result = CliRunner().invoke(main, ["audit", "verify", "--file", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "intact" in result.output
+    # ... and catches a visible value changed in it
+    event = next(
+        e
+        for e in chain["events"]
+        if e["element_id"] == "prepare_annual_review" and e["kind"] == "task_completed"
+    )
+    event["data"]["submitted"]["evidence_summary"] = "Something else."
+    path.write_text(json.dumps(export), encoding="utf-8")
+    tampered = CliRunner().invoke(main, ["audit", "verify", "--file", str(path)])
+    assert tampered.exit_code != 0 and "altered" in tampered.output

@@ -155,10 +155,14 @@ def _render(
     opened = submissions.prefill(s, instance, ht)
     if values is None:
         values = opened.values
-    reviewed = [
-        submissionview.view_of(instance, sub, me)
-        for sub in submissions.under_review(s, instance, form)
-    ]
+    reviewed = []
+    for sub in submissions.under_review(s, instance, form):
+        view = submissionview.view_of(instance, sub, me)
+        rounds = submissions.listing(s, instance.id, sub.element_id)
+        earlier = [r for r in rounds if (r.submitted_at, r.id) < (sub.submitted_at, sub.id)]
+        if earlier:  # compare with the previous round: last year's report, or the sent-back one
+            view = submissionview.compare(view, submissionview.view_of(instance, earlier[-1], me))
+        reviewed.append(view)
     max_mb = engine().settings.max_upload_mb
     ids = [
         i

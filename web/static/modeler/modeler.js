@@ -16,6 +16,20 @@ import NestedLaneBehavior from "./lanes.js";
 import { Simulator } from "./simulate.js";
 import { postJSON } from "./http.js";
 
+// A form added in the modeller, as the properties panel's outputs entry reads it (the server
+// sends the same shape for the forms it knows: web/modeler_views.py form_outputs).
+function formOutputs(textOfForm) {
+  try {
+    const schema = JSON.parse(textOfForm);
+    const props = schema && typeof schema.properties === "object" ? schema.properties : {};
+    const fields = {};
+    for (const [name, sub] of Object.entries(props || {})) fields[name] = (sub && sub.title) || name;
+    return { outputs: schema["x-outputs"], fields };
+  } catch (error) {
+    return null;
+  }
+}
+
 const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_1" targetNamespace="http://bpmn.io/schema/bpmn">
   <bpmn:process id="new_process" name="New process" isExecutable="true">
@@ -63,7 +77,7 @@ class ModelerPage {
       propertiesPanel: { parent: root.querySelector("#properties") },
       additionalModules: [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, PathfinderModule],
       moddleExtensions: { camunda: camundaModdle, spiffworkflow: spiffModdle },
-      pathfinder: { formFiles: this.cfg.form_files },
+      pathfinder: { formFiles: this.cfg.form_files, formOutputs: this.cfg.form_outputs || {} },
     });
     this.status = root.querySelector("#modeler-status");
     this.list = root.querySelector("#problem-list");
@@ -313,6 +327,8 @@ class ModelerPage {
     for (const file of Array.from(input.files || [])) {
       this.extraForms[file.name] = await file.text();
       names.push(file.name);
+      this.cfg.form_outputs = this.cfg.form_outputs || {};
+      this.cfg.form_outputs[file.name] = formOutputs(this.extraForms[file.name]);
       if (!this.cfg.form_files.includes(file.name)) this.cfg.form_files.push(file.name);
     }
     this.cfg.form_files.sort();

@@ -131,6 +131,53 @@ function selectEntry(element, id, property, suffix, label, files, injector) {
   });
 }
 
+// What a form contributes to the case variables, worked out as engine/forms.py does: the fields
+// its x-outputs lists (["field"] or {"field": "variable"}), else every field under its own name.
+export function outputsOf(meta) {
+  if (!meta) return null;
+  const fields = meta.fields || {};
+  const declared = meta.outputs;
+  let pairs;
+  if (Array.isArray(declared)) pairs = declared.map((f) => [String(f), String(f)]);
+  else if (declared && typeof declared === "object") pairs = Object.entries(declared).map(([f, v]) => [f, String(v)]);
+  else pairs = Object.keys(fields).map((f) => [f, f]);
+  return {
+    declared: declared !== undefined && declared !== null,
+    rows: pairs.map(([field, variable]) => ({ field, variable, title: fields[field] || field })),
+  };
+}
+
+function Outputs(props) {
+  const { element, id } = props;
+  const config = useService("config.pathfinder") || {};
+  const file = getSpiffProperty(element, FORM_PROPERTY);
+  const found = file ? outputsOf((config.formOutputs || {})[file]) : null;
+  let note;
+  if (!file) note = "No form: this task writes no case variables.";
+  else if (!found) note = `${file} is not available here (add it with "Add form files…") or is not valid JSON.`;
+  else if (!found.rows.length) note = "This form writes no case variables (x-outputs is empty).";
+  else if (!found.declared) {
+    note = "The form declares no x-outputs, so every field is written to the case variable of the same name. Declare x-outputs to write only what gateways and later steps read.";
+  } else note = "Declared in the form's x-outputs; the other fields are kept only in this task's submission.";
+  const items = (found ? found.rows : []).map((r) =>
+    jsx("li", {
+      children: [
+        jsx("code", { children: r.variable }),
+        r.variable === r.field ? ` ← ${r.title}` : ` ← ${r.title} (field ${r.field})`,
+      ],
+    }),
+  );
+  return jsx("div", {
+    class: "bio-properties-panel-entry pathfinder-outputs",
+    "data-entry-id": id,
+    children: [
+      jsx("p", { class: "bio-properties-panel-label", children: "Case variables this task writes" }),
+      items.length ? jsx("ul", { class: "pathfinder-outputs-list", children: items }) : null,
+      jsx("p", { class: found && !found.declared && found.rows.length ? "pathfinder-outputs-note is-undeclared" : "pathfinder-outputs-note", children: note }),
+    ],
+  });
+}
+
 function DueIn(props) {
   const { element, id } = props;
   const injector = useService("injector");
@@ -214,6 +261,7 @@ function formGroup(element) {
       component: UiSchemaSelect,
       isEdited: isSelectEntryEdited,
     });
+    entries.push({ id: "pathfinder-outputs", component: Outputs });
   }
   entries.push({ id: "pathfinder-due-in", component: DueIn, isEdited: isTextFieldEntryEdited });
   entries.push({ id: "pathfinder-instructions", component: Instructions, isEdited: isTextAreaEntryEdited });
