@@ -110,7 +110,8 @@ def form_outputs(text: str) -> dict[str, Any] | None:
         return None
     if not isinstance(schema, dict):
         return None
-    props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+    declared = schema.get("properties")
+    props: dict[str, Any] = declared if isinstance(declared, dict) else {}
     fields = {
         str(k): str(v.get("title") or k) if isinstance(v, dict) else str(k)
         for k, v in props.items()
