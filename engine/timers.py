@@ -1,4 +1,4 @@
-"""Firing due timers: acquire jobs under a lease, run each instance on, retry, raise incidents.
+"""Firing due timers: acquire jobs under a lease, run the instances on, retry, raise incidents.
 
 A job is leased (owner + expiry, in real time) before its instance is run, so two workers do not
 pick the same job; a lease left by a killed worker expires and another worker takes the job over.
@@ -6,6 +6,10 @@ Exactly-once comes from the instance, not the lease: each firing runs in one tra
 locks the instance row (`lock_instance`; PostgreSQL `FOR UPDATE`, SQLite one writer) and saves
 with a version check, and a timer that already fired is no longer waiting in the restored
 workflow, so a repeated attempt (a taken-over lease, a second worker) fires nothing.
+
+Instances are fired in groups (`GROUP`, 20) in one transaction each, which saves a transaction
+per instance. A group in which any instance fails or conflicts is rolled back as a whole and its
+instances are run again one transaction each, so retries and incidents stay per instance.
 
 Failures: a model step that fails while a timer runs the instance rolls the transaction back (the
 timer stays due) and the job is retried after `RetryPolicy.backoff_seconds`, doubling each time;
@@ -227,6 +231,32 @@ def _run_one(
     return None
 
 
+GROUP = 20
+"""Instances fired together in one transaction (each locks only its own instance row)."""
+
+
+def _run_group(
+    factory: sessionmaker[Session], rt: execution.Runtime, owner: str, instance_ids: Sequence[int]
+) -> list[bool] | None:
+    """Fire several instances' due timers in one transaction, in order; per instance whether
+    it still holds leased jobs. None when any of them failed or conflicted: then nothing of
+    the group was written (the transaction rolled back) and the caller runs them one by one,
+    so the failure is retried and counted on its own instance exactly as for a single firing."""
+    try:
+        with transaction(factory) as session:
+            return [
+                instances.fire_due(session, rt, instance_id, worker=owner)
+                for instance_id in instance_ids
+            ]
+    except Exception as exc:  # noqa: BLE001 - each instance is tried again on its own
+        log.info(
+            "timer group of %d instances rolled back (%s); firing one by one",
+            len(instance_ids),
+            exc,
+        )
+        return None
+
+
 def fire_due_timers(
     factory: sessionmaker[Session],
     rt: execution.Runtime,
@@ -236,10 +266,13 @@ def fire_due_timers(
     policy: RetryPolicy | None = None,
     on_fired: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    group: int = GROUP,
 ) -> int:
-    """Fire every timer due at `rt.now()`, oldest first, one transaction per instance.
+    """Fire every timer due at `rt.now()`, oldest first, up to `group` instances per
+    transaction (a group with a failing or conflicting instance is rolled back and run again
+    one instance per transaction).
 
-    Returns how many instances ran. `should_stop` is asked between instances; on stop, the
+    Returns how many instances ran. `should_stop` is asked between groups; on stop, the
     leases not yet worked on are released so another worker can take them at once.
     """
     policy = policy or RetryPolicy()
@@ -261,7 +294,9 @@ def fire_due_timers(
         ran: list[int] = []
         held: list[int] = []
         try:
-            _work_through(factory, rt, owner, fresh, policy, ran, held, on_fired, should_stop)
+            _work_through(
+                factory, rt, owner, fresh, policy, ran, held, on_fired, should_stop, group
+            )
         finally:
             # Jobs of instances that ran and are still waiting (a cycle's next occurrence, a
             # second timer) are handed back, and their failure counts cleared; on a stop the
@@ -287,22 +322,38 @@ def _work_through(
     held: list[int],
     on_fired: Callable[[int], None] | None,
     should_stop: Callable[[], bool] | None,
+    group: int = GROUP,
 ) -> None:
-    """Run the leased instances in order, renewing the leases on the rest as time passes."""
+    """Run the leased instances in order, `group` per transaction, renewing the leases on the
+    rest as time passes."""
+
+    def fired(instance_id: int, left: bool) -> None:
+        ran.append(instance_id)
+        if left:
+            held.append(instance_id)
+        if on_fired:
+            on_fired(instance_id)
+
     renewed = time.monotonic()
-    for n, instance_id in enumerate(instance_ids):
+    size = max(1, group)
+    for start in range(0, len(instance_ids), size):
         if should_stop is not None and should_stop():
             return
         if time.monotonic() - renewed > policy.lease_seconds / 3:
-            _renew(factory, owner, instance_ids[n:], policy.lease_seconds, policy.lease_clock)
+            _renew(factory, owner, instance_ids[start:], policy.lease_seconds, policy.lease_clock)
             renewed = time.monotonic()
-        left = _run_one(factory, rt, owner, instance_id, policy)
-        if left is not None:
-            ran.append(instance_id)
-            if left:
-                held.append(instance_id)
-            if on_fired:
-                on_fired(instance_id)
+        chunk = instance_ids[start : start + size]
+        results = _run_group(factory, rt, owner, chunk) if len(chunk) > 1 else None
+        if results is not None:
+            for instance_id, left in zip(chunk, results, strict=True):
+                fired(instance_id, left)
+            continue
+        for n, instance_id in enumerate(chunk):
+            if n and should_stop is not None and should_stop():
+                return
+            one = _run_one(factory, rt, owner, instance_id, policy)
+            if one is not None:
+                fired(instance_id, one)
 
 
 def _aware(value: datetime | None) -> datetime | None:

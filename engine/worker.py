@@ -123,7 +123,8 @@ class Worker:
         self._wake.set()
 
     def stop(self) -> None:
-        """Finish the instance in hand, release the other leases and leave `run_forever`."""
+        """Finish the instances in hand (one group, `timers.GROUP`), release the other leases and
+        leave `run_forever`."""
         self._stop.set()
         self._wake.set()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from engine import Actor, Engine, InstanceNotRunnable, VirtualClock
 from engine.db import transaction
@@ -134,3 +134,46 @@ def test_retry_before_the_fix_shows_the_model_error_at_once(
     _bring_registry_back(engine, inst.id)
     assert engine.retry(inst.id, actors["admin"]).status == "running"
     assert _kinds(engine, inst.id).count("timer_fired") == 1
+
+
+def test_one_failing_instance_in_a_group_does_not_hold_back_the_others(
+    engine: Engine, clock: VirtualClock, actors: dict[str, Actor]
+) -> None:
+    """Instances fire several per transaction; a group with a failing one is rolled back and
+    run again one by one: the others fire once, the failing one alone counts an attempt."""
+    engine.deploy({"registry.bpmn": REGISTRY}, {}, "olu")
+    ok = [engine.start("registry", {"registry_offline": False}, actors["admin"]) for _ in range(2)]
+    bad = engine.start("registry", {"registry_offline": True}, actors["admin"])
+    ok.append(engine.start("registry", {"registry_offline": False}, actors["admin"]))
+    clock.advance(timedelta(hours=1, seconds=1))
+
+    assert engine.fire_due_timers() == 3
+    for inst in ok:
+        assert _kinds(engine, inst.id).count("timer_fired") == 1
+        assert [t.element_id for t in engine.ready_tasks(inst.id)] == ["follow_up"]
+    assert "timer_fired" not in _kinds(engine, bad.id)
+    assert _kinds(engine, bad.id).count("timer_retry_scheduled") == 1
+    job = _job(engine)
+    assert (job.instance_id, job.state, job.attempts) == (bad.id, "waiting", 1)
+    assert job.lease_owner is None
+
+
+def test_a_group_of_instances_fires_in_one_transaction(
+    engine: Engine, clock: VirtualClock, actors: dict[str, Actor]
+) -> None:
+    engine.deploy({"registry.bpmn": REGISTRY}, {}, "olu")
+    started = [
+        engine.start("registry", {"registry_offline": False}, actors["admin"]) for _ in range(5)
+    ]
+    clock.advance(timedelta(hours=1, seconds=1))
+    commits: list[object] = []
+    count = commits.append
+    event.listen(engine.sessions, "after_commit", count)
+    try:
+        assert engine.fire_due_timers() == 5
+    finally:
+        event.remove(engine.sessions, "after_commit", count)
+    # The lease, then one group of five (nothing is left to hand back).
+    assert len(commits) == 2
+    for inst in started:
+        assert [t.element_id for t in engine.ready_tasks(inst.id)] == ["follow_up"]
