@@ -5,9 +5,11 @@ all drive it through these names.
 """
 
 import engine._startup  # noqa: F401  (first: keeps jsonschema's import cheap)
-from engine import permissions
-from engine.access import SYSTEM, Actor
-from engine.attachments import AttachmentInfo
+from engine.bpmn.deployments import DeployResult
+from engine.bpmn.forms import FormDefinition, file_rule
+from engine.bpmn.messages import MessageRefused, MessageRule
+from engine.bpmn.parsing import Problem, ValidationFailed
+from engine.bpmn.processes import ProcessInfo, VersionInfo
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import PROJECT_ROOT, OidcProvider, Settings
 from engine.core import (
@@ -17,7 +19,6 @@ from engine.core import (
     seed_demo,
     upgrade_database,
 )
-from engine.deployments import DeployResult
 from engine.errors import (
     Conflict,
     EngineError,
@@ -29,15 +30,17 @@ from engine.errors import (
     NotReady,
     TooManyAttempts,
 )
-from engine.filetypes import KINDS as FILE_KINDS
-from engine.filetypes import describe_accept, human_size
-from engine.forms import FormDefinition, file_rule
-from engine.handles import Person, TokenView
-from engine.history import verify_export
-from engine.mailer import MailConfig, mail_files
-from engine.messages import MessageRefused, MessageRule
-from engine.parsing import Problem, ValidationFailed
-from engine.processes import ProcessInfo, VersionInfo
+from engine.mail.mailer import MailConfig, mail_files
+from engine.people import permissions
+from engine.people.access import SYSTEM, Actor
+from engine.people.handles import Person, TokenView
+from engine.records.attachments import AttachmentInfo
+from engine.records.filetypes import KINDS as FILE_KINDS
+from engine.records.filetypes import describe_accept, human_size
+from engine.records.history import verify_export
+from engine.records.submissions import SubmissionInfo
+from engine.runtime.submission_flow import SubmitAction, SubmitResult, Upload
+from engine.runtime.worker import Worker
 from engine.states import (
     AttachmentState,
     EventKind,
@@ -46,9 +49,6 @@ from engine.states import (
     TaskState,
     TimerState,
 )
-from engine.submission_flow import SubmitAction, SubmitResult, Upload
-from engine.submissions import SubmissionInfo
-from engine.worker import Worker
 
 __all__ = [
     "Worker",

@@ -17,41 +17,33 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import (
-    attachments,
-    checkpoints,
-    deployments,
-    execution,
-    history,
-    instances,
-    notifications,
-    submission_flow,
-    tasks,
-    timers,
-)
-from engine.access import SYSTEM, Actor
-from engine.attachments import AttachmentInfo, FileProblem
+from engine.bpmn import deployments
+from engine.bpmn.deployments import DeployResult
+from engine.bpmn.forms import FormDefinition, load_form
+from engine.bpmn.messages import MessageRule
+from engine.bpmn.parsing import ModelLimits
+from engine.bpmn.processes import Processes
+from engine.bpmn.sandbox import shared_pool
+from engine.bpmn.scripting import make_script_engine
+from engine.bpmn.serialization import SpecCache
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
-from engine.db import check_writable, make_engine, make_session_factory
-from engine.db import transaction as _transaction
-from engine.deployments import DeployResult
 from engine.errors import Conflict, EngineError, NotFound
-from engine.forms import FormDefinition, load_form
-from engine.handles import People, Tokens
-from engine.history import ChainReport
-from engine.mailer import MailConfig
-from engine.messages import MessageRule
-from engine.models import AuditEvent, HumanTask, Instance
-from engine.outbox import Outbox
-from engine.parsing import ModelLimits
-from engine.permissions import may_see_country
-from engine.processes import Processes
-from engine.sandbox import shared_pool
-from engine.scripting import make_script_engine
-from engine.serialization import SpecCache
+from engine.mail import notifications
+from engine.mail.mailer import MailConfig
+from engine.mail.outbox import Outbox
+from engine.people.access import SYSTEM, Actor
+from engine.people.handles import People, Tokens
+from engine.people.permissions import may_see_country
+from engine.records import attachments, checkpoints, history
+from engine.records.attachments import AttachmentInfo, FileProblem
+from engine.records.history import ChainReport
+from engine.runtime import execution, instances, submission_flow, tasks, timers
+from engine.runtime.submission_flow import SubmitAction, SubmitResult, Upload
 from engine.states import REACHED_KINDS, TaskState
-from engine.submission_flow import SubmitAction, SubmitResult, Upload
+from engine.store.db import check_writable, make_engine, make_session_factory
+from engine.store.db import transaction as _transaction
+from engine.store.models import AuditEvent, HumanTask, Instance
 
 
 def as_engine_error(exc: BaseException) -> EngineError | None:
@@ -66,7 +58,7 @@ def as_engine_error(exc: BaseException) -> EngineError | None:
 
 def upgrade_database(url: str, revision: str = "head") -> str | None:
     """Migrate the database at `url` to `revision` (Alembic); returns the revision now."""
-    from engine.migrate import current, upgrade
+    from engine.store.migrate import current, upgrade
 
     upgrade(url, revision)
     return current(url)
@@ -74,7 +66,7 @@ def upgrade_database(url: str, revision: str = "head") -> str | None:
 
 def database_revision(url: str) -> str | None:
     """The Alembic revision of the database at `url` (None when it was never migrated)."""
-    from engine.migrate import current
+    from engine.store.migrate import current
 
     return current(url)
 
@@ -184,7 +176,7 @@ class Engine:
     @classmethod
     def for_tests(cls, db_path: Path | str, clock: Clock | None = None, **settings: Any) -> Engine:
         """An engine on a fresh, migrated SQLite file (or the URL given)."""
-        from engine.migrate import upgrade
+        from engine.store.migrate import upgrade
 
         url = str(db_path) if "://" in str(db_path) else f"sqlite:///{db_path}"
         upgrade(url)

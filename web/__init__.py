@@ -41,21 +41,12 @@ def create_app(
     app.extensions["pathfinder_engine"] = engine
     app.extensions["pathfinder_settings"] = settings
 
-    from web import (
-        account_views,
-        api,
-        audit_views,
-        auth,
-        guards,
-        headers,
-        health,
-        inputs,
-        modeler_views,
-        notifications_views,
-        oidc,
-        timing,
-        views,
-    )
+    from web import api, auth, guards, headers, health, inputs, oidc, timing
+    from web import pages as views
+    from web.pages import account as account_views
+    from web.pages import audit as audit_views
+    from web.pages import modeler as modeler_views
+    from web.pages import notifications as notifications_views
 
     timing.init_app(app)  # first: the clock starts before any other hook runs
     inputs.init_app(app)  # first: routes added later use its bounded `int` converter

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from engine import Actor, Engine, Forbidden, InvalidData, NotFound, VirtualClock
-from engine.attachments import LocalStore
 from engine.demo import drive
-from engine.filetypes import FileRefused, check, safe_filename, sniff
-from engine.models import Attachment, AuditEvent, Instance
+from engine.records.attachments import LocalStore
+from engine.records.filetypes import FileRefused, check, safe_filename, sniff
+from engine.store.models import Attachment, AuditEvent, Instance
 from tests.conftest import ROOT
 from tests.fixtures import documents as docs
 

@@ -15,10 +15,10 @@ from engine import (
     NotFound,
     NotReady,
 )
-from engine.access import Actor
-from engine.accounts import create_user
-from engine.db import transaction
-from engine.serialization import dump_state
+from engine.bpmn.serialization import dump_state
+from engine.people.access import Actor
+from engine.people.accounts import create_user
+from engine.store.db import transaction
 from tests.fixtures.bpmn_files import FAILING
 
 
@@ -86,7 +86,7 @@ def test_completed_task_cannot_be_completed_again(review: Engine, actors) -> Non
 def test_out_of_order_completion_is_refused(review: Engine, actors) -> None:
     """A FUTURE task (not yet reached) cannot be run, even by id."""
     inst = review.start("review", {"country": "NPL"}, actors["country"])
-    from engine.instances import load
+    from engine.runtime.instances import load
 
     with review.session() as s:
         loaded = load(s, review.runtime, inst.id)
@@ -177,8 +177,8 @@ def test_script_error_then_retry(engine: Engine, actors) -> None:
         engine.resume(inst.id, actors["admin"])
 
     # The cause is fixed (the data is corrected), then the instance is retried from the failed step.
-    from engine.db import transaction
-    from engine.instances import load
+    from engine.runtime.instances import load
+    from engine.store.db import transaction
 
     with transaction(engine.sessions) as s:
         loaded = load(s, engine.runtime, inst.id)

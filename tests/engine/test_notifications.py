@@ -24,16 +24,16 @@ from sqlalchemy import select
 
 from engine import SYSTEM, Actor, Engine, VirtualClock
 from engine.clock import add_duration
-from engine.db import make_engine, make_session_factory, transaction
-from engine.mailer import (
+from engine.mail.mailer import (
     MailConfig,
     build_digests,
     read_unsubscribe_token,
     send_pending,
     unsubscribe_token,
 )
-from engine.models import AuditEvent, HumanTask, OutboxMessage, User
-from engine.notifications import Notifier, mail_pass, scan_due
+from engine.mail.notifications import Notifier, mail_pass, scan_due
+from engine.store.db import make_engine, make_session_factory, transaction
+from engine.store.models import AuditEvent, HumanTask, OutboxMessage, User
 from tests.conftest import ROOT, START
 from tests.fixtures.bpmn_files import bpmn, flow, user_task
 
@@ -580,7 +580,7 @@ def test_mail_problems_never_stop_the_procedure(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("template bug")
 
-    monkeypatch.setattr("engine.notifications.render", broken)
+    monkeypatch.setattr("engine.mail.notifications.render", broken)
     nepal = start_nepal(engine)
     assert task_of(engine, nepal, "submit") and outbox(engine) == []
 
@@ -600,7 +600,7 @@ class _DiesAfterSending:
     """Hands the message to the SMTP server, then the worker process dies (before recording)."""
 
     def __init__(self, config: MailConfig) -> None:
-        from engine.mailer import transport_for
+        from engine.mail.mailer import transport_for
 
         self.inner = transport_for(config)
 

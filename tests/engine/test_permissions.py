@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Actor, Engine, Forbidden, NotFound, permissions
-from engine.accounts import create_user, set_active, update_user
+from engine import Actor, Engine, Forbidden, NotFound
 from engine.core import transaction
-from engine.models import HumanTask
+from engine.people import permissions
+from engine.people.accounts import create_user, set_active, update_user
+from engine.store.models import HumanTask
 from tests.fixtures.bpmn_files import bpmn, flow, user_task
 
 

@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 
 from engine import SYSTEM, Engine, Settings, VirtualClock
 from engine.clock import SystemClock
-from engine.db import transaction
-from engine.models import AuditEvent, Instance, TimerJob
+from engine.store.db import transaction
+from engine.store.models import AuditEvent, Instance, TimerJob
 from tests.fixtures.bpmn_files import bpmn, flow
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,10 +15,10 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from engine import Actor, Engine, Settings, VirtualClock
-from engine.accounts import actor_for, create_user
-from engine.db import transaction
 from engine.demo import drive
-from engine.models import Instance, User
+from engine.people.accounts import actor_for, create_user
+from engine.store.db import transaction
+from engine.store.models import Instance, User
 from tests.conftest import ROOT
 from web import create_app
 
@@ -96,10 +96,10 @@ def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """scrypt costs ~0.2 s per hash; tests hash with a cheap method (checked the same way)."""
     from werkzeug.security import generate_password_hash
 
-    import engine.accounts
+    import engine.people.accounts
 
     monkeypatch.setattr(
-        engine.accounts,
+        engine.people.accounts,
         "generate_password_hash",
         lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"),
     )

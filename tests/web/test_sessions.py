@@ -12,9 +12,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from engine import Engine
-from engine.accounts import reset_password, set_active
-from engine.db import transaction
-from engine.models import ApiToken, WebSession
+from engine.people.accounts import reset_password, set_active
+from engine.store.db import transaction
+from engine.store.models import ApiToken, WebSession
 from tests.web.conftest import PASSWORD, Web, user_row
 
 

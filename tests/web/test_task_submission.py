@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import Engine, core, forms, tasks
-from engine.models import Attachment, Instance
+from engine import Engine, core
+from engine.bpmn import forms
+from engine.runtime import tasks
+from engine.store.models import Attachment, Instance
 from tests.fixtures import documents as docs
 from tests.web.conftest import Web, task_of
 from tests.web.test_tasks import EOI, GOOD

@@ -9,7 +9,7 @@ from flask import Response
 from engine import FILE_KINDS
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import ApiBlueprint
-from web.views.attachments import download_response
+from web.pages.attachments import download_response
 
 blp = ApiBlueprint(
     "attachments", __name__, url_prefix="/attachments", description="Attached documents."

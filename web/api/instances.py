@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.queries import instance_query
+from engine.records.queries import instance_query
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import ID, ApiBlueprint
 from web.api.representations import instance_detail, instance_summary, visible_instance
@@ -19,7 +19,7 @@ from web.api.schemas import (
 )
 
 if TYPE_CHECKING:
-    from engine.models import Instance
+    from engine.store.models import Instance
 
 blp = ApiBlueprint(
     "instances", __name__, url_prefix="/instances", description="Process instances (cases)."

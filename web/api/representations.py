@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine import Actor, submissions
-from engine.forms import load_form
-from engine.models import HumanTask, Instance, ProcessVersion
-from engine.permissions import may_see_instance
-from engine.queries import open_tasks, task_with_instance
+from engine import Actor
+from engine.bpmn.forms import load_form
+from engine.people.permissions import may_see_instance
+from engine.records import submissions
+from engine.records.queries import open_tasks, task_with_instance
+from engine.store.models import HumanTask, Instance, ProcessVersion
 from web.api.errors import not_found
 
 
