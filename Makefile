@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: install run serve migrate deploy seed test test-pg lint format bench bench-quick clean e2e-deps
+.PHONY: install translations extract-messages run serve migrate deploy seed test test-pg lint format bench bench-quick clean e2e-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,21 @@ node_modules/.installed: package.json package-lock.json
 web/static/build/modeler.js: node_modules/.installed $(wildcard web/static/modeler/*)
 	npm run build --silent
 
-install: $(VENV)/.installed node_modules/.installed web/static/build/modeler.js
+# Message catalogs: web/translations/<lang>/LC_MESSAGES/messages.po, compiled to .mo (not committed).
+CATALOGS := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
+translations: $(VENV)/.installed $(CATALOGS:.po=.mo)
+
+web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d web/translations -l $* -i $< -o $@ --statistics 2>&1 | grep -v '^compiling' || true
+
+# After changing strings: re-extract web/translations/messages.pot and merge it into each
+# catalog, then translate what `pathfinder i18n check` lists.
+extract-messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output \
+		--project=Pathfinder --copyright-holder="Alliance 8.7" -o web/translations/messages.pot .
+	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete
+
+install: $(VENV)/.installed node_modules/.installed web/static/build/modeler.js translations
 
 migrate: install
 	$(PATHFINDER) db upgrade

@@ -133,8 +133,20 @@ def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor
         if bundled:
             results = engine.deploy_directory(settings.processes_dir, forms_dir, actor)
         elif files:
+            from engine.i18n import form_key, translation_files
+
             sources = {f.name: f.read_bytes() for f in files}
-            results = engine.deploy(sources, _referenced_forms(sources, forms_dir), actor)
+            # Translations beside the diagrams (processes/i18n/) and the forms (forms/i18n/);
+            # the engine keeps those of this upload's forms and processes.
+            referenced = _referenced_forms(sources, forms_dir)
+            stems = {form_key("fr", name).split("/")[-1] for name in referenced}
+            translations = {
+                name: data
+                for name, data in translation_files(files[0].parent, forms_dir).items()
+                if name.split("/")[-1] in stems or "/process." in name
+            }
+            forms = {**referenced, **translations}
+            results = engine.deploy(sources, forms, actor)
         else:
             raise click.UsageError("Name FILES or use --bundled.")
     except ValidationFailed as err:
@@ -147,6 +159,44 @@ def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor
         state = "deployed" if r.created else "unchanged"
         note = "" if r.executable else " (stored for viewing; not executable)"
         click.echo(f"{r.process_key} version {r.version}: {state}{note}")
+
+
+@main.group()
+def i18n() -> None:
+    """Translations: English, French and Spanish."""
+
+
+@i18n.command("check")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path(__file__).resolve().parent.parent,
+    show_default="the source tree",
+    help="The Pathfinder source tree to check.",
+)
+@click.option("--lang", "languages", multiple=True, help="Only these languages (fr, es).")
+@click.option("--quiet", is_flag=True, help="Print the counts only.")
+def i18n_check(root: Path, languages: tuple[str, ...], quiet: bool) -> None:
+    """List what is not translated per language: product, forms, element names (exit 1 if any)."""
+    from cli.i18n_check import check
+    from engine.i18n import TRANSLATED
+
+    reports = check(root, languages or TRANSLATED)
+    for r in reports:
+        click.echo(
+            f"{r.lang}: {r.total} missing "
+            f"(product {len(r.product)}, forms {len(r.forms)}, element names {len(r.elements)})"
+        )
+        if not quiet:
+            for kind, items in (
+                ("product", r.product),
+                ("forms", r.forms),
+                ("elements", r.elements),
+            ):
+                for item in items:
+                    click.echo(f"  {kind}: {item}")
+    if any(r.total for r in reports):
+        sys.exit(1)
 
 
 @main.group()

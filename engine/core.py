@@ -29,6 +29,7 @@ from engine.bpmn.serialization import SpecCache
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
 from engine.errors import Conflict, EngineError, NotFound
+from engine.i18n import translation_files
 from engine.mail import notifications
 from engine.mail.mailer import MailConfig
 from engine.mail.outbox import Outbox
@@ -228,7 +229,7 @@ class Engine:
         form_files = (
             {p.name: p.read_bytes() for p in sorted(forms.glob("*.json"))} if forms.is_dir() else {}
         )
-        return self.deploy(files, form_files, actor)
+        return self.deploy(files, {**form_files, **translation_files(processes, forms)}, actor)
 
     # -- instances ---------------------------------------------------------------------------
 

@@ -45,6 +45,9 @@ DEMO_USERS: tuple[tuple[str, str, tuple[str, ...], str | None, str], ...] = (
 )
 """Every demo account with its password (listed in the README)."""
 
+DEMO_LOCALES = {"fp.tun": "fr", "fp.civ": "fr", "fp.per": "es"}
+"""The demo users who read Pathfinder in French or Spanish (everyone else: their browser's)."""
+
 
 @dataclass(frozen=True)
 class Country:
@@ -507,6 +510,7 @@ def _ensure_users(engine: Engine, now: datetime) -> Iterator[str]:
                 country=country,
                 display_name=name,
                 email=f"{username}@pathfinder.example.org",
+                locale=DEMO_LOCALES.get(username),
             )
             where = f" {country}" if country else ""
             yield f"user {username} ({', '.join(roles)}{where}) password {password}"

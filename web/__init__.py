@@ -41,7 +41,7 @@ def create_app(
     app.extensions["pathfinder_engine"] = engine
     app.extensions["pathfinder_settings"] = settings
 
-    from web import api, auth, guards, headers, health, inputs, oidc, timing
+    from web import api, auth, guards, headers, health, i18n, inputs, oidc, timing
     from web import pages as views
     from web.pages import account as account_views
     from web.pages import audit as audit_views
@@ -52,6 +52,7 @@ def create_app(
     inputs.init_app(app)  # first: routes added later use its bounded `int` converter
     guards.init_app(app)
     headers.init_app(app)
+    i18n.init_app(app)
 
     auth.init_app(app)
     oidc.init_app(app, settings.oidc_providers)

@@ -27,6 +27,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
@@ -47,6 +48,7 @@ class WebUser(UserMixin):  # type: ignore[misc]
         self.display_name = person.display_name or person.username
         self.roles = list(person.roles)
         self.country = person.country
+        self.locale = person.locale
         self.actor: Actor = person.actor
         self.token = token
         # Also part of the id: a changed password ends sessions even when set outside the engine.
@@ -75,7 +77,7 @@ def credential_now() -> datetime:
 
 
 def _load_user(user_id: str) -> WebUser | None:
-    token, _, stamp = user_id.rpartition(":")
+    token, _sep, stamp = user_id.rpartition(":")
     person = the_engine().people.check_session(token)
     if person is not None and person.stamp == stamp:
         return WebUser(person, token)
@@ -163,7 +165,7 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
     if request.method == "GET":
         return _login_page(username=username)
     if not current_app.extensions["pathfinder_settings"].password_login:
-        return _login_page(403, error="Sign-in with a password is turned off here.")
+        return _login_page(403, error=_("Sign-in with a password is turned off here."))
     try:
         person = the_engine().people.sign_in(
             username,
@@ -172,11 +174,13 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
             method="password",
         )
     except TooManyAttempts as err:
-        error = f"{err.message} Or ask an administrator to reset your password."
+        error = _(
+            "%(message)s Or ask an administrator to reset your password.", message=err.message
+        )
         page, status = _login_page(429, error=error, username=username)
         return page, status, {"Retry-After": str(err.details.get("retry_after", 1))}
     if person is None:
-        return _login_page(401, error="Unknown username or wrong password.", username=username)
+        return _login_page(401, error=_("Unknown username or wrong password."), username=username)
     sign_in(person)
     return redirect(safe_next(request.args.get("next")))
 
@@ -190,7 +194,7 @@ def logout() -> str | Response:
     end_session = end_session_url(provider) if provider else None
     if end_session:
         return render_template("signed_out.html", end_session=end_session)
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -202,7 +206,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     manager = LoginManager(app)
     manager.login_view = "auth.login"
-    manager.login_message = "Please sign in to continue."
+    manager.login_message = _("Please sign in to continue.")
     manager.login_message_category = "info"
     manager.session_protection = "basic"
     manager.user_loader(_load_user)

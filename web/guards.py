@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, request
+from flask_babel import gettext as _
 
 from engine import InvalidData
 
@@ -38,8 +39,8 @@ def refuse_nul_characters() -> None:
     if fields:
         unique = sorted(set(fields))
         raise InvalidData(
-            "The request contains a NUL character, which is not allowed.",
-            {field: "Remove the NUL (\\0) character." for field in unique},
+            _("The request contains a NUL character, which is not allowed."),
+            {field: _("Remove the NUL (\\0) character.") for field in unique},
         )
 
 

@@ -17,6 +17,7 @@ import requests
 from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, Flask, abort, current_app, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
@@ -57,15 +58,21 @@ def _metadata(provider: OidcProvider, client: Any) -> dict[str, Any]:
         client.server_metadata = {}
         raise _Refused(
             f"discovery failed: {type(err).__name__}",
-            f"{provider.button_label} cannot be reached just now. Try again in a few minutes.",
+            _(
+                "%(button_label)s cannot be reached just now. Try again in a few minutes.",
+                button_label=provider.button_label,
+            ),
             502,
         ) from err
     if str(metadata.get("issuer", "")).rstrip("/") != provider.issuer:
         client.server_metadata = {}
         raise _Refused(
             f"discovery names issuer {metadata.get('issuer')!r}",
-            f"{provider.button_label} is not set up correctly (it names another issuer). "
-            "Tell your administrator.",
+            _(
+                "%(button_label)s is not set up correctly (it names another "
+                "issuer). Tell your administrator.",
+                button_label=provider.button_label,
+            ),
             502,
         )
     return metadata
@@ -125,8 +132,11 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
     if request.args.get("error"):
         raise _Refused(
             f"provider answered {request.args.get('error')}",
-            f"{provider.button_label} did not sign you in "
-            f"({request.args.get('error_description') or request.args.get('error')}).",
+            _(
+                "%(button_label)s did not sign you in (%(error)s).",
+                button_label=provider.button_label,
+                error=request.args.get("error_description") or request.args.get("error"),
+            ),
         )
     metadata = _metadata(provider, client)
     try:
@@ -140,32 +150,47 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
     except MismatchingStateError as err:
         raise _Refused(
             "state does not match",
-            "This sign-in was not started from this browser, or was already used. "
-            "Please start again.",
+            _(
+                "This sign-in was not started from this browser, or was "
+                "already used. Please start again."
+            ),
         ) from err
     except OAuthError as err:
         raise _Refused(
             f"token request refused: {err.error}",
-            f"{provider.button_label} refused to complete the sign-in. Please start again.",
+            _(
+                "%(button_label)s refused to complete the sign-in. Please start again.",
+                button_label=provider.button_label,
+            ),
         ) from err
     except JoseError as err:
         raise _Refused(
             f"ID token rejected: {type(err).__name__}: {err}",
-            f"The identity token from {provider.button_label} could not be verified "
-            f"({_explain(err)}). Please start again; if it keeps happening, tell your "
-            "administrator.",
+            _(
+                "The identity token from %(button_label)s could not be "
+                "verified (%(err)s). Please start again; if it keeps "
+                "happening, tell your administrator.",
+                button_label=provider.button_label,
+                err=_explain(err),
+            ),
         ) from err
     except requests.RequestException as err:
         raise _Refused(
             f"token request failed: {type(err).__name__}",
-            f"{provider.button_label} cannot be reached just now. Try again in a few minutes.",
+            _(
+                "%(button_label)s cannot be reached just now. Try again in a few minutes.",
+                button_label=provider.button_label,
+            ),
             502,
         ) from err
     claims = token.get("userinfo")
     if not claims or not claims.get("sub"):
         raise _Refused(
             "no ID token",
-            f"{provider.button_label} sent no identity token. Tell your administrator.",
+            _(
+                "%(button_label)s sent no identity token. Tell your administrator.",
+                button_label=provider.button_label,
+            ),
         )
     return _with_userinfo(provider, client, metadata, token, dict(claims)), metadata["issuer"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -151,56 +151,116 @@ def _field_schema(root: Mapping[str, Any], path: Sequence[Any]) -> Mapping[str, 
     return node if isinstance(node, Mapping) else {}
 
 
-def _quoted(titles: Sequence[str]) -> str:
-    quoted = [f"“{t}”" for t in titles]
+Translate = Callable[[str], str]
+"""A gettext function: English message template -> the template in the reader's language."""
+
+
+def _english(text: str) -> str:
+    return text
+
+
+def N_(text: str) -> str:  # noqa: N802 - gettext's name for "mark for translation"
+    """Mark a message template for the catalogs (`pybabel extract -k N_`); `t` translates it."""
+    return text
+
+
+def _quoted(titles: Sequence[str], t: Translate = _english) -> str:
+    quoted = [t("“%(title)s”") % {"title": x} for x in titles]
     if len(quoted) <= 1:
         return "".join(quoted)
-    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return t("%(items)s or %(last)s") % {"items": ", ".join(quoted[:-1]), "last": quoted[-1]}
 
 
-def _message(error: ValidationError, root: Mapping[str, Any] | None = None) -> str:
+_FORMAT_MESSAGES = {
+    "date": N_("Enter a valid date."),
+    "email": N_("Enter a valid email address."),
+    "uri": N_("Enter a valid web address (https://…)."),
+}
+_TYPE_MESSAGES = {
+    "number": N_("Enter a number for %(title)s."),
+    "integer": N_("Enter a whole number for %(title)s."),
+    "string": N_("Enter text for %(title)s."),
+    "boolean": N_("Enter Yes or No for %(title)s."),
+    "array": N_("Enter a list for %(title)s."),
+    "object": N_("Enter a group of answers for %(title)s."),
+}
+_LIMIT_MESSAGES = {
+    "minimum": N_("%(title)s must be at least %(limit)s."),
+    "exclusiveMinimum": N_("%(title)s must be more than %(limit)s."),
+    "maximum": N_("%(title)s must be at most %(limit)s."),
+    "exclusiveMaximum": N_("%(title)s must be less than %(limit)s."),
+    "maxLength": N_("At most %(limit)s characters."),
+    "minLength": N_("At least %(limit)s characters."),
+    "minItems": N_("Add at least %(limit)s."),
+}
+MESSAGE_TEMPLATES: tuple[str, ...] = (
+    N_("This field is required."),
+    N_("Upload the file again: this is not an uploaded file's id."),
+    N_("Enter a valid %(format)s."),
+    N_("Choose %(choices)s for %(title)s."),
+    N_("%(title)s must be “%(value)s” with the other answers given here."),
+    N_("Enter a value for %(title)s."),
+    N_("This field"),
+    N_("Yes"),
+    N_("No"),
+    N_("“%(title)s”"),
+    N_("%(items)s or %(last)s"),
+    N_("%(title)s cannot be in the future (today is %(today)s)."),
+    N_("%(title)s cannot be before %(other)s (%(day)s)."),
+    N_("%(title)s must be after %(other)s (%(day)s)."),
+    *_FORMAT_MESSAGES.values(),
+    *_TYPE_MESSAGES.values(),
+    *_LIMIT_MESSAGES.values(),
+)
+"""Every validation message template, in English (the web catalog translates them; a form's
+`x-messages` on a field replaces them for that field, by JSON Schema keyword)."""
+
+
+def _message(
+    error: ValidationError, root: Mapping[str, Any] | None = None, t: Translate = _english
+) -> str:
     """A plain sentence naming the field and, for choices, the allowed values by their titles."""
     path = list(error.absolute_path)
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else ""
         path.append(missing)
     field = _field_schema(root, path) if root is not None else {}
-    title = str(field.get("title") or (value_title(path[-1]) if path else "This field"))
-    v = error.validator
-    if v == "required":
-        return "This field is required."
+    title = str(field.get("title") or (value_title(path[-1]) if path else t("This field")))
+    v = str(error.validator)
+    own = field.get("x-messages")
+    if isinstance(own, Mapping) and isinstance(own.get(v), str):
+        return str(own[v])
+    if v == "required" or (v == "minLength" and error.validator_value == 1):
+        return t("This field is required.")
     if v == "format" and error.validator_value == ATTACHMENT_FORMAT:
-        return "Upload the file again: this is not an uploaded file's id."
+        return t("Upload the file again: this is not an uploaded file's id.")
     if v == "format":
-        kind = {"date": "date", "email": "email address", "uri": "web address (https://…)"}
-        return f"Enter a valid {kind.get(str(error.validator_value), error.validator_value)}."
+        known = _FORMAT_MESSAGES.get(str(error.validator_value))
+        if known:
+            return t(known)
+        return t("Enter a valid %(format)s.") % {"format": error.validator_value}
     if v == "enum":
         titles = _choice_titles(field) or {str(x): value_title(x) for x in error.validator_value}
-        return f"Choose {_quoted(list(titles.values()))} for {title}."
+        return t("Choose %(choices)s for %(title)s.") % {
+            "choices": _quoted(list(titles.values()), t),
+            "title": title,
+        }
     if v == "const":
         allowed = _choice_titles(field).get(str(error.validator_value))
         shown = allowed or value_title(error.validator_value)
-        return f"{title} must be “{shown}” with the other answers given here."
-    if v in {"minimum", "exclusiveMinimum"}:
-        word = "at least" if v == "minimum" else "more than"
-        return f"{title} must be {word} {error.validator_value}."
-    if v in {"maximum", "exclusiveMaximum"}:
-        word = "at most" if v == "maximum" else "less than"
-        return f"{title} must be {word} {error.validator_value}."
-    if v == "maxLength":
-        return f"At most {error.validator_value} characters."
-    if v == "minLength":
-        return (
-            "This field is required."
-            if error.validator_value == 1
-            else (f"At least {error.validator_value} characters.")
-        )
-    if v == "minItems":
-        return f"Add at least {error.validator_value}."
+        if isinstance(error.validator_value, bool):
+            shown = t(shown)
+        return t("%(title)s must be “%(value)s” with the other answers given here.") % {
+            "title": title,
+            "value": shown,
+        }
+    if v in _LIMIT_MESSAGES:
+        return t(_LIMIT_MESSAGES[v]) % {"title": title, "limit": error.validator_value}
     if v == "type":
         wanted = error.validator_value
-        word = _TYPE_WORDS.get(wanted if isinstance(wanted, str) else str(wanted[0]), "a value")
-        return f"Enter {word} for {title}."
+        key = wanted if isinstance(wanted, str) else str(wanted[0])
+        template = _TYPE_MESSAGES.get(key, "Enter a value for %(title)s.")
+        return t(template) % {"title": title}
     return str(error.message)
 
 
@@ -228,7 +288,12 @@ def _day(value: date) -> str:
 
 
 def date_rule_errors(
-    schema: Mapping[str, Any], data: Any, today: date | None, prefix: str = ""
+    schema: Mapping[str, Any],
+    data: Any,
+    today: date | None,
+    prefix: str = "",
+    t: Translate = _english,
+    day_text: Callable[[date], str] | None = None,
 ) -> dict[str, str]:
     """Cross-field and calendar rules (`x-not-in-future`, `x-not-before`, `x-after`) by path."""
     if not isinstance(data, Mapping):
@@ -240,26 +305,31 @@ def date_rule_errors(
             continue
         value, path = data.get(key), prefix + key
         if isinstance(value, Mapping):
-            errors.update(date_rule_errors(sub, value, today, path + "."))
+            errors.update(date_rule_errors(sub, value, today, path + ".", t, day_text))
         if isinstance(value, list) and isinstance(sub.get("items"), Mapping):
             for i, item in enumerate(value):
-                errors.update(date_rule_errors(sub["items"], item, today, f"{path}.{i}."))
+                errors.update(
+                    date_rule_errors(sub["items"], item, today, f"{path}.{i}.", t, day_text)
+                )
         day = _as_date(value)
         if day is None:
             continue
         title = str(sub.get("title") or value_title(key))
+        show = day_text or _day
         if sub.get(NOT_IN_FUTURE) and today is not None and day > today:
-            errors[path] = f"{title} cannot be in the future (today is {_day(today)})."
+            message = t("%(title)s cannot be in the future (today is %(today)s).")
+            errors[path] = message % {"title": title, "today": show(today)}
         for keyword in (NOT_BEFORE, AFTER):
             other = sub.get(keyword)
             other_day = _as_date(data.get(other)) if isinstance(other, str) else None
             if other_day is None:
                 continue
             other_title = str((props.get(other) or {}).get("title") or value_title(other))
+            shown = {"title": title, "other": other_title, "day": show(other_day)}
             if keyword == NOT_BEFORE and day < other_day:
-                errors[path] = f"{title} cannot be before {other_title} ({_day(other_day)})."
+                errors[path] = t("%(title)s cannot be before %(other)s (%(day)s).") % shown
             if keyword == AFTER and day <= other_day:
-                errors[path] = f"{title} must be after {other_title} ({_day(other_day)})."
+                errors[path] = t("%(title)s must be after %(other)s (%(day)s).") % shown
     return errors
 
 
@@ -272,15 +342,20 @@ def clean_data(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, 
 
 
 def field_errors(
-    schema: Mapping[str, Any], data: Mapping[str, Any], today: date | None = None
+    schema: Mapping[str, Any],
+    data: Mapping[str, Any],
+    today: date | None = None,
+    t: Translate = _english,
+    day_text: Callable[[date], str] | None = None,
 ) -> dict[str, str]:
     """Every problem in `data` keyed by dotted field path (`actions.0.budget`); with `today`,
-    dates marked `x-not-in-future` are checked against it."""
+    dates marked `x-not-in-future` are checked against it. `t` translates the messages and
+    `day_text` writes a date in the reader's language (English by default)."""
     validator = Draft202012Validator(schema, format_checker=FORMATS)
     errors: dict[str, str] = {}
     for error in sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.absolute_path)):
-        errors.setdefault(_path(error), _message(error, schema))
-    for path, message in date_rule_errors(schema, data, today).items():
+        errors.setdefault(_path(error), _message(error, schema, t))
+    for path, message in date_rule_errors(schema, data, today, "", t, day_text).items():
         errors.setdefault(path, message)
     return errors
 

@@ -32,6 +32,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from engine import i18n
 from engine.bpmn import forms as form_defs
 from engine.bpmn.xmlsafe import (
     BPMN_NS,
@@ -259,6 +260,9 @@ def _form_problems(
 ) -> list[Problem]:
     problems = []
     for name, data in forms.items():
+        if name.startswith(i18n.PREFIX):
+            problems += _translation_problems(name, data, referenced)
+            continue
         if name not in referenced:
             message = "No user task uses this form file; it is ignored."
             problems.append(Problem(message, file=name, severity="warning", code="unused-form"))
@@ -281,6 +285,36 @@ def _form_problems(
             message = "A UI schema must be a JSON object."
             problems.append(Problem(message, file=name, code="form-invalid"))
     return problems
+
+
+def _translation_problems(name: str, data: bytes, referenced: set[str]) -> list[Problem]:
+    """A translation overlay must be a JSON object named for a known language and a form or
+    process of the upload (see engine.i18n); anything else is ignored with a warning."""
+    if _translation_target(name, referenced) is None:
+        message = (
+            "This translation names no language Pathfinder speaks, or no form or process of "
+            "this upload; it is ignored."
+        )
+        return [Problem(message, file=name, severity="warning", code="unused-translation")]
+    try:
+        document = json.loads(data)
+    except ValueError as error:
+        message = f"The translation is not valid JSON: {error}."
+        return [Problem(message, file=name, code="form-invalid")]
+    if not isinstance(document, dict):
+        return [Problem("A translation must be a JSON object.", file=name, code="form-invalid")]
+    return []
+
+
+def _translation_target(name: str, referenced: set[str]) -> str | None:
+    parsed = i18n.parse_name(name)
+    if parsed is None or parsed[0] not in i18n.TRANSLATED:
+        return None
+    lang, stem = parsed
+    if stem.startswith("process."):
+        return stem
+    forms = {i18n.form_key(lang, f) for f in referenced}
+    return stem if name in forms else None
 
 
 def _calls(process: etree._Element) -> list[tuple[etree._Element, str]]:
@@ -503,7 +537,12 @@ def parse_bundle(
     return Bundle(
         dialect=context.dialect,
         files=files,
-        forms={name: data for name, data in forms.items() if name in referenced},
+        forms={
+            name: data
+            for name, data in forms.items()
+            if name in referenced
+            or (name.startswith(i18n.PREFIX) and _translation_target(name, referenced))
+        },
         processes=infos,
         warnings=problems,
     )

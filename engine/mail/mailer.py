@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from babel.dates import format_date
+from babel.support import NullTranslations, Translations
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import or_, select, update
@@ -141,23 +143,47 @@ class Rendered:
     html: str
 
 
-@lru_cache(maxsize=4)
-def _environment(folder: Path) -> Environment:
-    return Environment(
+CATALOGS = Path(__file__).resolve().parent.parent / "web" / "translations"
+"""The product's message catalogs (compiled by `make install`); e-mails use the same ones as
+the pages, in the recipient's language."""
+
+
+@lru_cache(maxsize=16)
+def _environment(folder: Path, locale: str = "en") -> Environment:
+    env = Environment(
         loader=FileSystemLoader(folder),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    translations = Translations.load(str(CATALOGS), [locale]) if locale != "en" else None
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations or NullTranslations(), newstyle=True
     )
 
+    def day(value: date | datetime | None) -> str:
+        if value is None:
+            return ""
+        if locale == "en":
+            return value.strftime("%d %B %Y")
+        return str(format_date(value, "long", locale=locale))
 
-def render(kind: str, context: Mapping[str, Any], folder: Path = TEMPLATES) -> Rendered:
-    """Render `<kind>.txt` and `<kind>.html`; the text template sets `subject`."""
-    env = _environment(folder)
-    text = env.get_template(f"{kind}.txt").make_module(dict(context))
-    html = env.get_template(f"{kind}.html").render(**context)
+    env.filters["date"] = day
+    return env
+
+
+def render(
+    kind: str, context: Mapping[str, Any], folder: Path = TEMPLATES, locale: str | None = None
+) -> Rendered:
+    """Render `<kind>.txt` and `<kind>.html` in `locale` (English by default); the text
+    template sets `subject`."""
+    lang = locale if locale in ("fr", "es") else "en"
+    env = _environment(folder, lang)
+    text = env.get_template(f"{kind}.txt").make_module({**context, "lang": lang})
+    html = env.get_template(f"{kind}.html").render({**context, "lang": lang})
     subject = " ".join(str(getattr(text, "subject", "Pathfinder")).split())
     return Rendered(subject=subject[:300], text=str(text).strip() + "\n", html=html)
 
@@ -530,7 +556,7 @@ def _build_digest(
         "settings_link": config.link("notifications/settings"),
         "unsubscribe_link": config.unsubscribe_link(user.id),
     }
-    rendered = render("digest", context)
+    rendered = render("digest", context, locale=user.locale)
     session.add(
         OutboxMessage(
             dedupe_key=key,

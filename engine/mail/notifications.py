@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import i18n
 from engine.clock import add_duration
 from engine.mail.mailer import (
     MailConfig,
@@ -164,6 +165,31 @@ class _Batch:
     _users: list[User] | None = None
     _keys: set[str] = field(default_factory=set)
     _completions: dict[int, list[AuditEvent]] = field(default_factory=dict)
+    _names: dict[tuple[int, str], dict[str, str]] = field(default_factory=dict)
+
+    def localized(
+        self, context: Mapping[str, Any], instance_id: int | None, locale: str | None
+    ) -> dict[str, Any]:
+        """`context` with the task, step and lane names in `locale`, from the translations
+        deployed with the instance's process version (English ones stay when there are none)."""
+        out = dict(context)
+        if instance_id is None or locale not in i18n.TRANSLATED:
+            return out
+        key = (instance_id, str(locale))
+        if key not in self._names:
+            instance = self.session.get(Instance, instance_id)
+            version = instance.process_version if instance else None
+            self._names[key] = (
+                i18n.names(version.forms or {}, version.files or {}, version.process_key, key[1])[1]
+                if version is not None
+                else {}
+            )
+        names = self._names[key]
+        for name in ("task_name", "reviewer_step", "lane"):
+            value = out.get(name)
+            if isinstance(value, str) and value in names:
+                out[name] = names[value]
+        return out
 
     @property
     def users(self) -> list[User]:
@@ -260,11 +286,12 @@ class _Batch:
         rendered = render(
             kind,
             {
-                **context,
+                **self.localized(context, instance_id, user.locale),
                 "recipient": _name(user),
                 "settings_link": self.config.link("notifications/settings"),
                 "unsubscribe_link": self.config.unsubscribe_link(user.id),
             },
+            locale=user.locale,
         )
         digest = user.notify == "digest"
         self.session.add(
@@ -411,6 +438,21 @@ def _on_status_changed(batch: _Batch, ev: AuditEvent) -> None:
 
 def _country_users(batch: _Batch, country: str) -> Iterable[User]:
     return [u for u in batch.with_role("country", country) if u.country == country]
+
+
+def N_(text: str) -> str:  # noqa: N802 - gettext's name for "mark for translation"
+    """Mark a text for the message catalogs; e-mail templates translate it when shown."""
+    return text
+
+
+STATUS_WORDS = (
+    N_("pathfinder status"),
+    N_("candidate"),
+    N_("pathfinder"),
+    N_("on hold"),
+    N_("withdrawn"),
+)
+"""The status words a status-change e-mail shows (`_label` of the diagram's codes)."""
 
 
 def _label(value: Any) -> str:

@@ -65,6 +65,7 @@ def create_user(
     email: str | None = None,
     display_name: str | None = None,
     actor: str = "system",
+    locale: str | None = None,
 ) -> User:
     """Add a user (recorded on the system chain).
 
@@ -85,6 +86,7 @@ def create_user(
         display_name=display_name,
         active=True,
         notify="immediate",
+        locale=locale,
         created_at=now,
     )
     session.add(user)

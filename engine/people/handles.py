@@ -48,6 +48,8 @@ class Person:
     """ISO alpha-3 country of a country user."""
     active: bool
     """False once an admin deactivated the account."""
+    locale: str | None = None
+    """The language the person chose for pages and mail, if any."""
     stamp: str = ""
     """Changes whenever the password changes (the tail of its hash): part of a web session's
     id, so a changed password ends sessions even when it was set outside the engine."""
@@ -63,6 +65,7 @@ class Person:
             tuple(row.roles or ()),
             row.country,
             row.active,
+            row.locale,
             row.password_hash[-12:],
         )
 

@@ -72,6 +72,8 @@ class SubmitResult:
     """Why someone else's change won (the instance moved on since the page was rendered)."""
     done: bool = False
     """Whether the draft was saved or the task completed."""
+    element_id: str | None = None
+    """The task's element id (to show its name in the reader's language)."""
 
 
 def submit(
@@ -142,7 +144,7 @@ def submit(
         savepoint.rollback()
         return SubmitResult(name, values, stored, conflict=STALE)
     savepoint.commit()
-    return SubmitResult(name, values, stored, done=True)
+    return SubmitResult(name, values, stored, done=True, element_id=opened.task.element_id)
 
 
 def _store(

@@ -242,6 +242,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     notify: Mapped[str] = mapped_column(String(20), default="immediate")
     """immediate | digest | none"""
+    locale: Mapped[str | None] = mapped_column(String(10))
+    """The user's language (`en`, `fr`, `es`); None: the browser's Accept-Language decides."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -41,6 +41,7 @@ ALLOWED = {
     "notifications.unsubscribe": "the signed link in one's own e-mails; changes only that",
     "account.api_token_new": "an auditor's own API token, as through the API",
     "account.api_token_revoke": "revoking a token only narrows the caller's own access",
+    "i18n.choose": "the language one reads Pathfinder in is one's own profile setting",
 }
 """Mutating endpoints an auditor may call, each with the reason. They are still called below and
 must leave cases, tasks, events, models and other users untouched."""

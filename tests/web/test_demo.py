@@ -42,4 +42,12 @@ def test_seed_creates_users_and_cases_once(deployed: Engine, settings: Settings)
     assert cases["VNM"].stage == "gcg_report"
     assert cases["NPL"].created_at.year == 2021
     assert cases["KEN"].stage == "expression_of_interest"
+    # Côte d'Ivoire and Tunisia work in French, Peru in Spanish; the others follow their browser.
+    assert {u: users[u].locale for u in ("fp.civ", "fp.tun", "fp.per", "fp.npl", "admin")} == {
+        "fp.civ": "fr",
+        "fp.tun": "fr",
+        "fp.per": "es",
+        "fp.npl": None,
+        "admin": None,
+    }
     assert list(seed(settings, now=NOW)) == []  # nothing new the second time

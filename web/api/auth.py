@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
+from flask_babel import gettext as _
 
 from engine import Actor, Engine, Person
 from web.api.errors import forbidden, unauthorized
@@ -65,13 +66,13 @@ def _caller_for(person: Person, via: str) -> Caller:
 
 
 def _token_caller(header: str) -> Caller:
-    scheme, _, token = header.partition(" ")
+    scheme, _sep, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise unauthorized("Use `Authorization: Bearer <token>`.")
     person = get_engine().tokens.verify(token)
     if person is None:
-        raise unauthorized("The token is invalid, expired or revoked.")
+        raise unauthorized(_("The token is invalid, expired or revoked."))
     return _caller_for(person, "token")
 
 
@@ -113,8 +114,10 @@ def _check_csrf() -> None:
         validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
     except ValidationError as exc:
         raise forbidden(
-            "Changes made with a browser session need the X-CSRFToken header; scripts should use "
-            "a bearer token."
+            _(
+                "Changes made with a browser session need the X-CSRFToken "
+                "header; scripts should use a bearer token."
+            )
         ) from exc
 
 
@@ -128,7 +131,7 @@ def authenticate_request() -> None:
     caller = _token_caller(header) if header else _session_caller()
     if caller is None:
         raise unauthorized(
-            "Send `Authorization: Bearer <token>` (from POST /api/v1/auth/token) or sign in."
+            _("Send `Authorization: Bearer <token>` (from POST /api/v1/auth/token) or sign in.")
         )
     g.api_caller = caller
     if (
@@ -136,13 +139,13 @@ def authenticate_request() -> None:
         and caller.read_only
         and not getattr(view, "api_read_only_ok", False)
     ):
-        raise forbidden("Auditors have read-only access.")
+        raise forbidden(_("Auditors have read-only access."))
 
 
 def current_caller() -> Caller:
     caller: Caller | None = g.get("api_caller")
     if caller is None:  # only reachable from a @public view
-        raise unauthorized("Authentication required.")
+        raise unauthorized(_("Authentication required."))
     return caller
 
 
@@ -154,5 +157,7 @@ def require_role(*roles: str) -> Actor:
     """The caller's actor, if it holds any of `roles` (admins always do); otherwise 403."""
     actor = current_actor()
     if not actor.has("admin", *roles):
-        raise forbidden(f"This needs one of the roles: {', '.join(('admin', *roles))}.")
+        raise forbidden(
+            _("This needs one of the roles: %(roles)s.", roles=", ".join(("admin", *roles)))
+        )
     return actor

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from engine import EngineError, InvalidData, ValidationFailed
@@ -56,16 +57,19 @@ class ApiError(Exception):
 
 def unauthorized(detail: str) -> ApiError:
     return ApiError(
-        401, "Authentication required", detail, {"WWW-Authenticate": 'Bearer realm="pathfinder"'}
+        401,
+        _("Authentication required"),
+        detail,
+        {"WWW-Authenticate": 'Bearer realm="pathfinder"'},
     )
 
 
 def forbidden(detail: str) -> ApiError:
-    return ApiError(403, "Not allowed", detail)
+    return ApiError(403, _("Not allowed"), detail)
 
 
 def not_found(detail: str) -> ApiError:
-    return ApiError(404, "Not found", detail)
+    return ApiError(404, _("Not found"), detail)
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
@@ -105,8 +109,8 @@ def handle_http(exc: HTTPException) -> Response:
     if errors is not None:
         return problem(
             status,
-            "Invalid request",
-            "The request has invalid fields.",
+            _("Invalid request"),
+            _("The request has invalid fields."),
             headers=headers,
             errors=errors,
         )
@@ -149,7 +153,7 @@ def handle_unexpected(exc: BaseException) -> Response:
     if not isinstance(original, HTTPException) or isinstance(original, InternalServerError):
         log.error("API request failed: %s %s", request.method, request.path, exc_info=original)
     return problem(
-        500, "Internal error", "The server failed to handle this request; it has been logged."
+        500, _("Internal error"), _("The server failed to handle this request; it has been logged.")
     )
 
 

@@ -6,6 +6,7 @@ import posixpath
 from typing import Any
 
 from flask import Response, jsonify, request
+from flask_babel import gettext as _
 
 from engine import InvalidData, ProcessInfo, VersionInfo
 from web.api.auth import current_caller, get_engine, require_role
@@ -74,7 +75,7 @@ def get_model(key: str) -> dict[str, Any]:
     current_caller()
     model = get_engine().processes.get(key)
     if model is None:
-        raise not_found(f"No process model '{key}' is deployed.")
+        raise not_found(_("No process model '%(key)s' is deployed.", key=key))
     return {**_model_dict(model), "versions": [_version_dict(v) for v in model.versions]}
 
 
@@ -87,17 +88,17 @@ def _split_upload() -> tuple[dict[str, bytes], dict[str, bytes]]:
         name = posixpath.basename((upload.filename or "").replace("\\", "/")).strip()
         lowered = name.lower()
         if not name:
-            errors["files"] = "Every uploaded file needs a file name."
+            errors["files"] = _("Every uploaded file needs a file name.")
         elif lowered.endswith(DIAGRAM_SUFFIXES):
             diagrams[name] = upload.read()
         elif lowered.endswith(FORM_SUFFIXES):
             forms[name] = upload.read()
         else:
-            errors[f"files.{name}"] = "Upload .bpmn or .dmn diagrams and .json forms only."
+            errors[f"files.{name}"] = _("Upload .bpmn or .dmn diagrams and .json forms only.")
     if not diagrams and not errors:
-        errors["files"] = "Upload at least one .bpmn or .dmn file."
+        errors["files"] = _("Upload at least one .bpmn or .dmn file.")
     if errors:
-        raise InvalidData("The upload cannot be deployed.", errors)
+        raise InvalidData(_("The upload cannot be deployed."), errors)
     return diagrams, forms
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from engine import Actor
@@ -21,7 +22,7 @@ def visible_instance(session: Session, actor: Actor, instance_id: int) -> Instan
     (404), exactly like one that does not exist, so ids do not reveal other countries' cases."""
     row = session.get(Instance, instance_id)
     if row is None or not may_see_instance(actor, row):
-        raise not_found(f"Instance {instance_id} does not exist.")
+        raise not_found(_("Instance %(instance_id)s does not exist.", instance_id=instance_id))
     return row
 
 
@@ -29,7 +30,7 @@ def visible_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
     """The task if the actor may see its instance (404 otherwise, as for instances)."""
     found = task_with_instance(session, task_id)
     if found is None or not may_see_instance(actor, found[1]):
-        raise not_found(f"Task {task_id} does not exist.")
+        raise not_found(_("Task %(task_id)s does not exist.", task_id=task_id))
     task: HumanTask = found[0]
     return task
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from engine import VirtualClock
 from web.api.auth import current_caller, get_engine, require_role
@@ -23,7 +24,9 @@ def _virtual_clock() -> VirtualClock:
     settings = current_app.extensions.get("pathfinder_settings")
     clock = get_engine().clock
     if not (settings is not None and settings.simulate and isinstance(clock, VirtualClock)):
-        raise not_found("Simulation is off: start the server with `pathfinder serve --simulate`.")
+        raise not_found(
+            _("Simulation is off: start the server with `pathfinder serve --simulate`.")
+        )
     return clock
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, request
+from flask_babel import gettext as _
 
 from engine import TokenView, TooManyAttempts
 from web.api.auth import allowed_read_only, current_caller, get_engine, public
@@ -45,9 +46,12 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
     if not current_app.extensions["pathfinder_settings"].password_login:
         raise ApiError(
             403,
-            "Passwords are turned off",
-            "Sign-in with a password is turned off here. Sign in on the web and create a token "
-            "on your API tokens page (/account/api-tokens).",
+            _("Passwords are turned off"),
+            _(
+                "Sign-in with a password is turned off here. Sign in on the "
+                "web and create a token on your API tokens page "
+                "(/account/api-tokens)."
+            ),
         )
     try:
         issued = get_engine().tokens.issue(
@@ -65,7 +69,7 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
             {"Retry-After": str(exc.details.get("retry_after", 1))},
         ) from exc
     if issued is None:
-        raise unauthorized("Unknown username or wrong password.")
+        raise unauthorized(_("Unknown username or wrong password."))
     row, plain = issued
     return {**_token_dict(row), "token": plain, "token_type": "Bearer"}
 

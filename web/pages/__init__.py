@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, g, redirect, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
@@ -16,6 +17,7 @@ from engine import human_size
 from engine.records import procedure as tracker
 from engine.records import queries
 from web import assets
+from web.i18n import element_filter
 from web.pages import admin, attachments, dashboard, errors, instances, procedure, tasks
 from web.pages.common import STAFF, actor, engine, now
 from web.pages.formrender import option_label
@@ -30,7 +32,7 @@ def pretty(value: Any) -> Markup:
     if value is None or value == "":
         return escape("—")
     if isinstance(value, bool):
-        return escape("Yes" if value else "No")
+        return escape(_("Yes") if value else _("No"))
     if isinstance(value, list):
         if all(not isinstance(v, (dict, list)) for v in value):
             return escape(", ".join(option_label(v) for v in value) or "—")
@@ -71,7 +73,7 @@ def stage_name(code: str | None) -> str:
         except Exception:  # noqa: BLE001 - a label must not break an (error) page
             log.exception("Could not read the stage titles")
             g.stage_titles = {}
-    return str(g.stage_titles.get(code) or code.replace("_", " ").capitalize())
+    return element_filter(g.stage_titles.get(code) or code.replace("_", " ").capitalize())
 
 
 def _favicon() -> Response:

@@ -7,6 +7,7 @@ token at the API, so they make their tokens here.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -68,5 +69,11 @@ def api_token_revoke(token_id: int) -> Page:
         the_engine().tokens.revoke(current_user.user_id, token_id)
     except NotFound:
         abort(404)
-    flash(f"Token {mine[token_id]} revoked; scripts using it are refused from now on.", "success")
+    flash(
+        _(
+            "Token %(token_id)s revoked; scripts using it are refused from now on.",
+            token_id=mine[token_id],
+        ),
+        "success",
+    )
     return redirect(url_for("account.api_tokens"))

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -28,8 +29,8 @@ from engine.records import queries
 from engine.store.db import transaction
 from engine.store.models import ApiToken, ProcessModel, ProcessVersion, User
 from web.auth import roles_required
+from web.i18n import role_label
 from web.pages.common import actor, engine, now, page_number
-from web.pages.formrender import option_label
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -47,13 +48,13 @@ def _user_form() -> tuple[dict[str, Any], dict[str, str]]:
     }
     errors: dict[str, str] = {}
     if not values["roles"]:
-        errors["roles"] = "Choose at least one role."
+        errors["roles"] = _("Choose at least one role.")
     if values["country"] and not (len(values["country"]) == 3 and values["country"].isalpha()):
-        errors["country"] = "Use an ISO 3166-1 alpha-3 code, such as NPL."
+        errors["country"] = _("Use an ISO 3166-1 alpha-3 code, such as NPL.")
     if "country" in values["roles"] and not values["country"]:
-        errors["country"] = "Country users need their country (ISO 3166-1 alpha-3, such as NPL)."
+        errors["country"] = _("Country users need their country (ISO 3166-1 alpha-3, such as NPL).")
     if values["email"] and "@" not in values["email"]:
-        errors["email"] = "Enter a valid e-mail address."
+        errors["email"] = _("Enter a valid e-mail address.")
     return values, errors
 
 
@@ -94,7 +95,7 @@ def users() -> str:
             users=page.items,
             page=page,
             args=args,
-            role_options=[(r, option_label(r)) for r in ROLES],
+            role_options=[(r, role_label(r)) for r in ROLES],
         )
 
 
@@ -107,9 +108,9 @@ def user_new() -> Page:
         values, errors = _user_form()
         password = request.form.get("password", "")
         if not USERNAME.match(values["username"]):
-            errors["username"] = "2-150 letters, digits or . _ @ -"
+            errors["username"] = _("2-150 letters, digits or . _ @ -")
         if len(password) < MIN_PASSWORD:  # checked here too, so every error shows at once
-            errors["password"] = f"At least {MIN_PASSWORD} characters."
+            errors["password"] = _("At least %(min)s characters.", min=MIN_PASSWORD)
         if not errors:
             try:
                 with transaction(engine().sessions) as s:
@@ -129,7 +130,7 @@ def user_new() -> Page:
             except Conflict as err:
                 errors = {"username": err.message}
             else:
-                flash(f"User {values['username']} added.", "success")
+                flash(_("User %(username)s added.", username=values["username"]), "success")
                 return redirect(url_for("admin.users"))
         return render_template(
             "admin/user_form.html", user=None, values=values, errors=errors, roles=ROLES
@@ -157,7 +158,7 @@ def user_edit(user_id: int) -> Page:
         posted["username"] = values["username"]
         values = posted
         if not permissions.may_change_roles(actor().username, user.username, values["roles"]):
-            errors["roles"] = "You cannot remove your own admin role."
+            errors["roles"] = _("You cannot remove your own admin role.")
         if not errors:
             try:
                 with transaction(engine().sessions) as s:
@@ -174,7 +175,7 @@ def user_edit(user_id: int) -> Page:
             except InvalidData as err:
                 errors = err.errors
             else:
-                flash(f"User {values['username']} updated.", "success")
+                flash(_("User %(username)s updated.", username=values["username"]), "success")
                 return redirect(url_for("admin.users"))
         return render_template(
             "admin/user_form.html", user=user, values=values, errors=errors, roles=ROLES
@@ -190,14 +191,16 @@ def user_active(user_id: int, change: str) -> Page:
     with engine().session() as s:
         user = _get_user(s, user_id)
     if not permissions.may_change_active(actor().username, user.username, change == "activate"):
-        flash("You cannot deactivate your own account.", "error")
+        flash(_("You cannot deactivate your own account."), "error")
         return redirect(url_for("admin.users"))
     if request.method == "GET" or request.form.get("confirm") != "yes":
         return render_template("admin/confirm_user.html", user=user, change=change)
     with transaction(engine().sessions) as s:
         set_active(s, user_id, change == "activate", actor=actor().username, now=now())
     flash(
-        f"User {user.username} {'re-activated' if change == 'activate' else 'deactivated'}.",
+        _("User %(username)s re-activated.", username=user.username)
+        if change == "activate"
+        else _("User %(username)s deactivated.", username=user.username),
         "success",
     )
     return redirect(url_for("admin.users"))
@@ -212,7 +215,7 @@ def user_password(user_id: int) -> Page:
     if request.method == "POST":
         password = request.form.get("password", "")
         if password != request.form.get("password_again", ""):
-            errors["password"] = "The two passwords differ."  # noqa: S105
+            errors["password"] = _("The two passwords differ.")  # noqa: S105
         else:
             try:
                 with transaction(engine().sessions) as s:
@@ -221,7 +224,10 @@ def user_password(user_id: int) -> Page:
                 errors = err.errors
             else:
                 flash(
-                    f"Password of {user.username} reset; their other sessions are signed out.",
+                    _(
+                        "Password of %(username)s reset; their other sessions are signed out.",
+                        username=user.username,
+                    ),
                     "success",
                 )
                 return redirect(url_for("admin.users"))
@@ -297,7 +303,10 @@ def token_revoke(token_id: int) -> Page:
         return render_template("admin/confirm_token.html", token=token)
     with transaction(engine().sessions) as s:
         api_tokens.revoke_token(s, None, token_id, now=engine().wall_clock.now())
-    flash(f"Token {token.name} of {token.username} revoked.", "success")
+    flash(
+        _("Token %(name)s of %(username)s revoked.", name=token.name, username=token.username),
+        "success",
+    )
     return redirect(url_for("admin.tokens"))
 
 
@@ -349,11 +358,18 @@ def process_lanes(key: str) -> Page:
                 name=name,
                 current=chosen,
                 roles=ROLES,
-                error=f"Choose a role for: {', '.join(bad)}.",
+                error=_("Choose a role for: %(bad)s.", bad=", ".join(bad)),
             ), 422
         with transaction(engine().sessions) as s:
             set_lane_roles(s, key, chosen, actor=actor().username, now=now())
-        flash(f"Lane roles of {name} saved by {actor().username}.", "success")
+        flash(
+            _(
+                "Lane roles of %(name)s saved by %(username)s.",
+                name=name,
+                username=actor().username,
+            ),
+            "success",
+        )
         return redirect(url_for("admin.processes"))
     return render_template(
         "admin/lanes.html", key=key, name=name, current=current, roles=ROLES, error=None
@@ -408,7 +424,14 @@ def claim_mapping_new() -> Page:
         return _mappings_page(422, errors=err.errors, values=values)
     except Conflict as err:
         return _mappings_page(409, errors={"claim_value": err.message}, values=values)
-    flash(f"'{values['claim_value'].strip()}' now grants the role {values['role']}.", "success")
+    flash(
+        _(
+            "'%(claim_value)s' now grants the role %(role)s.",
+            claim_value=values["claim_value"].strip(),
+            role=values["role"],
+        ),
+        "success",
+    )
     return redirect(url_for("admin.claim_mappings"))
 
 
@@ -428,5 +451,5 @@ def claim_mapping_delete(mapping_id: int) -> Page:
             identities.delete_mapping(s, mapping_id, actor=actor().username, now=now())
     except NotFound:
         abort(404)
-    flash(f"Mapping of '{row.claim_value}' deleted.", "success")
+    flash(_("Mapping of '%(claim_value)s' deleted.", claim_value=row.claim_value), "success")
     return redirect(url_for("admin.claim_mappings"))

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from engine.people import permissions
@@ -48,10 +49,10 @@ def _date(name: str, errors: dict[str, str]) -> date | None:
     try:
         day = date.fromisoformat(raw)
     except ValueError:
-        errors[name] = "Enter a date as YYYY-MM-DD."
+        errors[name] = _("Enter a date as YYYY-MM-DD.")
         return None
     if not 1900 <= day.year <= 9000:
-        errors[name] = "Enter a date between the years 1900 and 9000."
+        errors[name] = _("Enter a date between the years 1900 and 9000.")
         return None
     return day
 
@@ -63,7 +64,7 @@ def _search_filter() -> tuple[audit.EventFilter, dict[str, str]]:
     instance = request.args.get("instance", "").strip()
     instance_id = request.args.get("instance", type=db_int)
     if instance and instance_id is None:
-        errors["instance"] = "Enter an instance number."
+        errors["instance"] = _("Enter an instance number.")
     flt = audit.EventFilter(
         country=request.args.get("country", "").strip().upper() or None,
         kinds=tuple(k for k in request.args.getlist("kind") if k),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -13,17 +15,23 @@ from engine import EngineError
 log = logging.getLogger("pathfinder.web")
 
 TITLES = {
-    400: ("Bad request", "The request could not be understood."),
-    403: ("Not allowed", "Your roles or your country do not give you access to this page."),
+    400: (_l("Bad request"), _l("The request could not be understood.")),
+    403: (_l("Not allowed"), _l("Your roles or your country do not give you access to this page.")),
     404: (
-        "Not found",
-        "There is nothing at this address. It may have been removed, or the link is wrong.",
+        _l("Not found"),
+        _l("There is nothing at this address. It may have been removed, or the link is wrong."),
     ),
-    405: ("Not allowed", "This address does not accept that kind of request."),
-    409: ("Changed by someone else", "Someone changed this in the meantime. Reload and try again."),
-    422: ("Cannot be processed", "The data sent could not be processed."),
-    429: ("Too many requests", "Please wait a moment and try again."),
-    500: ("Something went wrong", "An unexpected error happened on our side. It has been logged."),
+    405: (_l("Not allowed"), _l("This address does not accept that kind of request.")),
+    409: (
+        _l("Changed by someone else"),
+        _l("Someone changed this in the meantime. Reload and try again."),
+    ),
+    422: (_l("Cannot be processed"), _l("The data sent could not be processed.")),
+    429: (_l("Too many requests"), _l("Please wait a moment and try again.")),
+    500: (
+        _l("Something went wrong"),
+        _l("An unexpected error happened on our side. It has been logged."),
+    ),
 }
 
 
@@ -49,9 +57,12 @@ def init_app(app: Flask) -> None:
     def csrf_error(err: CSRFError) -> tuple[str, int]:
         return _page(
             400,
-            "This form has expired or was not sent from this site (missing security token). "
-            "Go back, reload the page and submit it again.",
-            "Form expired",
+            _(
+                "This form has expired or was not sent from this site "
+                "(missing security token). Go back, reload the page and "
+                "submit it again."
+            ),
+            _("Form expired"),
         )
 
     @app.errorhandler(EngineError)

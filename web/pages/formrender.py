@@ -15,9 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
-from engine import FILE_KINDS, describe_accept, file_rule, human_size
+from engine import FILE_KINDS, file_rule, human_size
+from web.i18n import kind_label
 
 FORMAT_INPUT = {"date": "date", "email": "email", "uri": "url", "date-time": "datetime-local"}
 TRUE_VALUES = {"true", "on", "1", "yes"}
@@ -56,7 +59,7 @@ class Field:
     """For `group`: the nested fields."""
     rows: list[list[Field]] = field(default_factory=list)
     """For `rows`: one list of fields per row (filled rows first, then blank ones)."""
-    row_title: str = "Row"
+    row_title: str = _l("Row")
     extra: int = 1
     files: list[Any] = field(default_factory=list)
     """For `file`: the files already uploaded (`AttachmentInfo`), kept as hidden ids."""
@@ -155,7 +158,11 @@ class _Builder:
         f.widget, f.multiple = "file", rule.multiple
         f.files = [self.uploaded[i] for i in ids if isinstance(i, str) and i in self.uploaded]
         f.accept = ",".join("." + e for k in rule.accept for e in FILE_KINDS[k].extensions)
-        f.accept_label = describe_accept(rule.accept)
+        f.accept_label = ", ".join(
+            f"{kind_label(FILE_KINDS[k].label)} (.{FILE_KINDS[k].extensions[0]})"
+            for k in rule.accept
+            if k in FILE_KINDS
+        )
         f.max_label = human_size(rule.max_bytes)
         return f
 
@@ -208,8 +215,8 @@ class _Builder:
             f.widget = "checkbox" if checkbox else "yesno"
             f.value = _text(value)
             f.options = [
-                Option("true", "Yes", value is True),
-                Option("false", "No", value is False),
+                Option("true", _("Yes"), value is True),
+                Option("false", _("No"), value is False),
             ]
             return f
         f.value = _text(value)
@@ -238,7 +245,7 @@ class _Builder:
         current = value if isinstance(value, list) else []
         if _types(items)[0] == "object":
             f.widget = "rows"
-            f.row_title = str(items.get("title") or "Row")
+            f.row_title = str(items.get("title") or _("Row"))
             f.extra = max(0, self.extra.get(f.name, 1))
             item_ui = ui.get("items") or {}
             total = len(current) + f.extra

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
@@ -31,28 +33,32 @@ bp = Blueprint("instances", __name__, url_prefix="/instances")
 
 ACTIONS: dict[str, dict[str, Any]] = {
     "suspend": {
-        "label": "Suspend",
+        "label": _l("Suspend"),
+        "done": _l("suspended"),
         "from": ("running", "error"),
         "reason": True,
-        "explain": "Nobody can complete its tasks and its timers wait until it is resumed.",
+        "explain": _l("Nobody can complete its tasks and its timers wait until it is resumed."),
     },
     "resume": {
-        "label": "Resume",
+        "label": _l("Resume"),
+        "done": _l("resumed"),
         "from": ("suspended",),
         "reason": False,
-        "explain": "Its tasks become workable again and overdue timers fire.",
+        "explain": _l("Its tasks become workable again and overdue timers fire."),
     },
     "cancel": {
-        "label": "Cancel",
+        "label": _l("Cancel"),
+        "done": _l("cancelled"),
         "from": ("running", "suspended", "error"),
         "reason": True,
-        "explain": "This ends the procedure for this country for good. It cannot be undone.",
+        "explain": _l("This ends the procedure for this country for good. It cannot be undone."),
     },
     "retry": {
-        "label": "Retry",
+        "label": _l("Retry"),
+        "done": _l("retried"),
         "from": ("error",),
         "reason": False,
-        "explain": "The failed step runs again with the current data.",
+        "explain": _l("The failed step runs again with the current data."),
     },
 }
 
@@ -163,10 +169,10 @@ def start() -> str | BaseResponse | tuple[str, int]:
     errors: dict[str, str] = {}
     message = None
     if request.method == "POST":
-        if values["process"] not in {k for k, _ in choices}:
-            errors["process"] = "Choose a process."
+        if values["process"] not in {k for k, _label in choices}:
+            errors["process"] = _("Choose a process.")
         if not values["country_name"]:
-            errors["country_name"] = "Enter the country's name."
+            errors["country_name"] = _("Enter the country's name.")
         if not errors:
             data = {
                 "country": values["country"].upper() or None,
@@ -181,7 +187,7 @@ def start() -> str | BaseResponse | tuple[str, int]:
             except Conflict as err:
                 message = err.message
             else:
-                flash(f"Started: {inst.label}.", "success")
+                flash(_("Started: %(label)s.", label=inst.label), "success")
                 return redirect(url_for("instances.show", instance_id=inst.id))
         status = 409 if message else 422
         return render_template(
@@ -210,10 +216,10 @@ def manage(instance_id: int, action: str) -> tuple[str, int] | BaseResponse:
     errors: dict[str, str] = {}
     if request.method == "POST" and request.form.get("confirm") == "yes":
         if spec["reason"] and not reason:
-            errors["reason"] = "Give the reason: it is recorded in the case's history."
+            errors["reason"] = _("Give the reason: it is recorded in the case's history.")
         typed = request.form.get("confirm_name", "").strip()
         if action == "cancel" and typed.casefold() != name.casefold():
-            errors["confirm_name"] = f"Type the country's name, {name}, to confirm."
+            errors["confirm_name"] = _("Type the country's name, %(name)s, to confirm.", name=name)
     if request.method == "GET" or request.form.get("confirm") != "yes" or errors:
         return render_template(
             "confirm_action.html",
@@ -238,14 +244,16 @@ def manage(instance_id: int, action: str) -> tuple[str, int] | BaseResponse:
     except Conflict as err:
         flash(err.message, "error")
     else:
-        flash(f"{spec['label']}: done for {label}.", "success")
+        flash(_("%(label)s: done for %(label2)s.", label=spec["label"], label2=label), "success")
     return redirect(url_for("instances.show", instance_id=instance_id))
 
 
 def _message_rule(instance_id: int, name: str) -> MessageRule:
     rules = {rule.name: rule for rule in engine().message_rules(instance_id, actor())}
     if name not in rules:
-        raise Forbidden(f"There is no message '{name}' that you may record for this case now.")
+        raise Forbidden(
+            _("There is no message '%(name)s' that you may record for this case now.", name=name)
+        )
     return rules[name]
 
 
@@ -270,5 +278,8 @@ def message(instance_id: int, name: str) -> str | BaseResponse:
             raise
         flash(err.message, "error")
     else:
-        flash(f"Recorded for {label}: {rule.element_name or name}.", "success")
+        flash(
+            _("Recorded for %(label)s: %(name)s.", label=label, name=rule.element_name or name),
+            "success",
+        )
     return redirect(url_for("instances.show", instance_id=instance_id))

@@ -32,6 +32,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -127,7 +128,7 @@ def _referenced(files: Mapping[str, bytes]) -> set[str]:
         except ValidationFailed:
             continue  # parse_bundle reports it
         for process in root.xpath("//bpmn:process", namespaces=NSMAP):
-            names.update(form for _, form in form_refs(process))
+            names.update(form for _el, form in form_refs(process))
     return names
 
 
@@ -152,7 +153,10 @@ def bpmnlint_problems(xml: str, file_name: str) -> list[dict[str, Any]]:
         return [
             _problem_dict(
                 Problem(
-                    "bpmnlint is not installed (run `make install`); only the engine's checks ran.",
+                    _(
+                        "bpmnlint is not installed (run `make install`); only the "
+                        "engine's checks ran."
+                    ),
                     file=file_name,
                     severity="warning",
                     code="bpmnlint-missing",
@@ -190,7 +194,10 @@ def bpmnlint_problems(xml: str, file_name: str) -> list[dict[str, Any]]:
             )
     if result.returncode not in (0, 1) or (result.returncode == 1 and not problems):
         text = (result.stderr or result.stdout).strip().splitlines()
-        message = f"bpmnlint could not check the diagram: {text[-1] if text else 'no output'}."
+        message = _(
+            "bpmnlint could not check the diagram: %(output)s.",
+            output=text[-1] if text else _("no output"),
+        )
         problems.append(
             _problem_dict(
                 Problem(message, file=file_name, severity="warning", code="bpmnlint-failed"),
@@ -252,6 +259,9 @@ def _posted() -> tuple[ProcessVersion | None, str, dict[str, bytes], dict[str, b
     available = available_forms(pv, {str(k): str(v) for k, v in extra.items()})
     wanted = _referenced(files)
     forms = {n: available[n].encode("utf-8") for n in sorted(wanted) if n in available}
+    # The base version's translations travel with the edit (the engine keeps those that still
+    # name a form or process of the bundle).
+    forms.update({n: t.encode("utf-8") for n, t in available.items() if n.startswith("i18n/")})
     return pv, name, files, forms
 
 
@@ -278,7 +288,7 @@ def index() -> str:
 def edit(key: str | None) -> str:
     number = request.args.get("version", type=db_int)
     pv = _version(key, number) if key else None
-    available = available_forms(pv)
+    available = {n: t for n, t in available_forms(pv).items() if not n.startswith("i18n/")}
     return render_template(
         "modeler/edit.html",
         pv=pv,
@@ -332,7 +342,7 @@ def upload() -> Page:
         target = forms if name.lower().endswith(".json") else files
         target[name] = storage.read()
     if not files:
-        outcome = {"refused": True, "problems": [{"message": "Choose at least one .bpmn file."}]}
+        outcome = {"refused": True, "problems": [{"message": _("Choose at least one .bpmn file.")}]}
         return render_template("modeler/upload.html", outcome=outcome), 422
     referenced = _referenced(files)
     disk = _disk_forms()
@@ -361,7 +371,7 @@ def upload() -> Page:
 @bp.post("/validate")
 @owners_only
 def validate() -> Response:
-    _, name, files, forms = _posted()
+    _key, name, files, forms = _posted()
     problems = check(files, forms, name)
     return jsonify({"problems": problems, **_counts(problems)})
 
@@ -369,15 +379,18 @@ def validate() -> Response:
 @bp.post("/deploy")
 @owners_only
 def deploy() -> tuple[Response, int]:
-    _, name, files, forms = _posted()
+    _key, name, files, forms = _posted()
     problems = check(files, forms, name)
     counts = _counts(problems)
     body = request.get_json(silent=True) or {}
     if counts["errors"]:
-        message = f"Not deployed: fix the {counts['errors']} error(s) first."
+        message = _("Not deployed: fix the %(errors)s error(s) first.", errors=counts["errors"])
         return jsonify({"deployed": False, "message": message, "problems": problems, **counts}), 422
     if counts["warnings"] and body.get("accept_warnings") is not True:
-        message = f"Not deployed: accept the {counts['warnings']} warning(s) to deploy anyway."
+        message = _(
+            "Not deployed: accept the %(warnings)s warning(s) to deploy anyway.",
+            warnings=counts["warnings"],
+        )
         return jsonify({"deployed": False, "message": message, "problems": problems, **counts}), 409
     try:
         results = the_engine().deploy(files, forms, current_actor().username)
@@ -398,7 +411,7 @@ def deploy() -> tuple[Response, int]:
     message = (
         "Deployed " + ", ".join(f"{v['process_key']} version {v['version']}" for v in created)
         if created
-        else "Nothing changed: this content is already deployed."
+        else _("Nothing changed: this content is already deployed.")
     )
     return jsonify({"deployed": True, "message": message, "versions": versions}), 200
 
@@ -467,11 +480,25 @@ def migrate_run(key: str) -> Page:
     moved = [o for o in outcomes if o.migrated]
     refused = [o for o in outcomes if not o.migrated]
     if moved:
-        flash(f"Moved {len(moved)} instance(s) to version {target.version}.", "success")
+        flash(
+            _(
+                "Moved %(moved)s instance(s) to version %(version)s.",
+                moved=len(moved),
+                version=target.version,
+            ),
+            "success",
+        )
     for outcome in refused:
-        flash(f"Instance {outcome.instance_id} not moved: {' '.join(outcome.reasons)}", "error")
+        flash(
+            _(
+                "Instance %(instance_id)s not moved: %(reasons)s",
+                instance_id=outcome.instance_id,
+                reasons=" ".join(outcome.reasons),
+            ),
+            "error",
+        )
     if not outcomes:
-        flash("Choose at least one instance to move.", "error")
+        flash(_("Choose at least one instance to move."), "error")
     return redirect(url_for("modeler.migrate_plan", key=key, to=target.version))
 
 
@@ -496,7 +523,7 @@ def _engine_error(error: EngineError) -> tuple[Response, int]:
 @bp.post("/simulate")
 @owners_only
 def simulate_start() -> tuple[Response, int]:
-    _, _, files, forms = _posted()
+    _key, _name, files, forms = _posted()
     body = request.get_json(silent=True) or {}
     try:
         data = parse_json_object(body.get("data"))
@@ -506,7 +533,7 @@ def simulate_start() -> tuple[Response, int]:
     except EngineError as error:
         return _engine_error(error)
     except ValueError as error:
-        return jsonify({"message": f"Invalid start date: {error}."}), 400
+        return jsonify({"message": _("Invalid start date: %(error)s.", error=error)}), 400
     _simulations().add(sim)
     return jsonify(sim.snapshot()), 200
 
@@ -532,7 +559,7 @@ def simulate_act(token: str, action: str) -> tuple[Response, int]:
     except EngineError as error:
         return _engine_error(error)
     except (TypeError, ValueError, OverflowError):
-        return jsonify({"message": "Days, months and years must be whole numbers."}), 400
+        return jsonify({"message": _("Days, months and years must be whole numbers.")}), 400
 
 
 def init_app(app: Flask) -> None:

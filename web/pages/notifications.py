@@ -24,6 +24,8 @@ from flask import (
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -36,7 +38,7 @@ bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 Page = str | Response | tuple[str, int]
 
 PREFERENCES = {
-    "immediate": "Immediately, one e-mail per event",
+    "immediate": _l("Immediately, one e-mail per event"),
     "digest": "Once a day, in a digest",
     "none": "Never (no e-mails)",
 }
@@ -84,14 +86,14 @@ def settings() -> Page:
             "notify": request.form.get("notify", ""),
         }
         if values["email"] and (len(values["email"]) > 300 or not EMAIL.match(values["email"])):
-            errors["email"] = "Enter an e-mail address such as name@example.org."
+            errors["email"] = _("Enter an e-mail address such as name@example.org.")
         if values["notify"] not in PREFERENCES:
-            errors["notify"] = "Choose one of the options."
+            errors["notify"] = _("Choose one of the options.")
         if values["notify"] != "none" and not values["email"] and "email" not in errors:
-            errors["email"] = "Enter an e-mail address, or choose to receive no e-mails."
+            errors["email"] = _("Enter an e-mail address, or choose to receive no e-mails.")
         if not errors:
             engine.outbox.save_settings(user_id, values["email"] or None, values["notify"])
-            flash("Your e-mail settings are saved.", "success")
+            flash(_("Your e-mail settings are saved."), "success")
             return redirect(url_for("notifications.settings"))
     page = render_template(
         "notifications/settings.html", values=values, errors=errors, preferences=PREFERENCES
@@ -153,7 +155,7 @@ def retry(message_id: int) -> Response:
     if retried is None:
         abort(404)
     if retried:
-        flash(f"Message {message_id} will be sent again.", "success")
+        flash(_("Message %(message_id)s will be sent again.", message_id=message_id), "success")
     return redirect(url_for("notifications.outbox", state="failed"))
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import NotFound
@@ -40,5 +41,5 @@ def of_case(instance_id: int) -> str:
         inst = _visible(instance_id, s)
         tracker = procedure.build(s, inst, me, now())
         if tracker is None:
-            raise NotFound("This case's process does not declare stages.")
+            raise NotFound(_("This case's process does not declare stages."))
         return render_template("procedure.html", tracker=tracker, instance=inst, own=False)

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import gettext as _
+
 from engine import Actor, SubmissionInfo, file_rule
 from engine.records import submissions
+from web.i18n import translated_form
 from web.pages.formrender import _ordered, _types, choice_titles, option_label
 
 if TYPE_CHECKING:
@@ -66,7 +69,7 @@ def text_of(schema: Mapping[str, Any], ui: Mapping[str, Any], value: Any) -> str
     if isinstance(value, list):
         return ", ".join(titles.get(str(v), option_label(v)) for v in value)
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return str(_("Yes") if value else _("No"))
     if titles:
         return titles.get(str(value), option_label(value))
     if isinstance(value, float) and value.is_integer():
@@ -199,6 +202,7 @@ def view_of(instance: Instance, sub: SubmissionInfo, actor: Actor) -> Submission
         return SubmissionView(sub, [Shown(k, option_label(k), str(v)) for k, v in sub.data.items()])
     form = submissions.visible_schema(form, actor)
     data = submissions.visible_data(form, sub.data, actor)
+    form = translated_form(instance.process_version.forms, form)  # labels in the reader's language
     files = {str(a.get("id")): a for a in sub.attachments}
     return SubmissionView(sub, shown(form.schema, form.ui_schema, data, files))
 

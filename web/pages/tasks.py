@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -17,6 +19,7 @@ from engine.records import attachments, procedure, queries, submissions
 from engine.runtime.tasks import held_since
 from engine.store.models import HumanTask, Instance, User
 from web.auth import login_required
+from web.i18n import element_filter, translate_errors, translated_form
 from web.inputs import db_int
 from web.pages import formrender, submissionview
 from web.pages.common import STAFF, actor, engine, filter_options, now, page_number
@@ -27,11 +30,11 @@ MAX_DUE_DAYS = 3660
 """The inbox's "due within N days" filter looks at most ten years ahead."""
 
 SORTS = [
-    ("due", "Due date"),
-    ("-due", "Due date, latest first"),
-    ("created", "Oldest first"),
-    ("-created", "Newest first"),
-    ("name", "Task name"),
+    ("due", _l("Due date")),
+    ("-due", _l("Due date, latest first")),
+    ("created", _l("Oldest first")),
+    ("-created", _l("Newest first")),
+    ("name", _l("Task name")),
 ]
 DUE_WITHIN = [("7", "Within 7 days"), ("30", "Within 30 days"), ("90", "Within 90 days")]
 
@@ -116,8 +119,11 @@ def _task(s: Session, task_id: str) -> HumanTask:
 
 
 def _form(instance: Instance, ht: HumanTask) -> FormDefinition:
+    """The task's form in the reader's language (validation uses the same rules in any)."""
     form = load_form(instance.process_version.forms, ht.form_file, ht.ui_form_file)
-    return form or FormDefinition(schema={"type": "object", "properties": {}}, ui_schema={})
+    if form is None:
+        return FormDefinition(schema={"type": "object", "properties": {}}, ui_schema={})
+    return translated_form(instance.process_version.forms, form)
 
 
 def _colleagues(s: Session, ht: HumanTask) -> list[User]:
@@ -233,7 +239,7 @@ def take_over(task_id: str) -> Response | tuple[str, int]:
     except InvalidData as err:
         with engine().session() as s:
             return _held(s, _task(s, task_id), err.errors.get("reason"))
-    flash(f"You now hold '{ht.name}'.", "success")
+    flash(_("You now hold '%(name)s'.", name=ht.name), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
@@ -269,20 +275,28 @@ def submit(task_id: str) -> Response | tuple[str, int]:
             extra[path] = extra.get(path, 0) + 1
         status = 409 if result.conflict else 422 if result.errors else 200
         with engine().session() as s:
+            ht = _task(s, task_id)
+            instance = s.get(Instance, ht.instance_id)
+            assert instance is not None
+            errors = (
+                translate_errors(_form(instance, ht), result.values, now().date(), result.errors)
+                if result.errors
+                else None
+            )
             return _render(
                 s,
-                _task(s, task_id),
+                ht,
                 values=result.values,
-                errors=result.errors or None,
+                errors=errors,
                 extra=extra,
                 conflict=result.conflict,
                 lock_version=lock_version,
                 status=status,
             )
     if action == SubmitAction.SAVE_DRAFT:
-        flash("Draft saved. You can come back to it at any time.", "success")
+        flash(_("Draft saved. You can come back to it at any time."), "success")
         return redirect(url_for("tasks.show", task_id=task_id))
-    flash(f"Done: {result.task_name}.", "success")
+    flash(_("Done: %(name)s.", name=element_filter(result.task_name, result.element_id)), "success")
     return redirect(url_for("tasks.inbox"))
 
 
@@ -305,7 +319,7 @@ def claim(task_id: str) -> Response:
         flash(err.message, "error")
         return _back(task_id)
     who = "you" if ht.claimed_by == actor().username else ht.claimed_by
-    flash(f"'{ht.name}' is now assigned to {who}.", "success")
+    flash(_("'%(name)s' is now assigned to %(who)s.", name=ht.name, who=who), "success")
     return _back(task_id)
 
 
@@ -319,5 +333,5 @@ def unclaim(task_id: str) -> Response:
     except Conflict as err:
         flash(err.message, "error")
         return _back(task_id)
-    flash(f"'{ht.name}' is released; anyone in its lane can take it.", "success")
+    flash(_("'%(name)s' is released; anyone in its lane can take it.", name=ht.name), "success")
     return _back(task_id)

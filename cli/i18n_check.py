@@ -1,0 +1,141 @@
+"""`pathfinder i18n check`: what is not translated yet, per language.
+
+Three sources of text are checked against their French and Spanish translations:
+
+- the product: every message the sources hold today (extracted afresh with `babel.cfg`, so a
+  string added since the last `make extract-messages` counts too) must have a translation in
+  `web/translations/<lang>/LC_MESSAGES/messages.po` that is not fuzzy;
+- the forms: every title, description, help, placeholder and choice title of `forms/*.json`
+  must be in `forms/i18n/<lang>/<form>.json`;
+- the diagrams: every named element and declared stage of `processes/*.bpmn` must be in
+  `processes/i18n/<lang>/<process id>.json`.
+
+Missing translations never break a page (English shows instead); this report is how they are
+found, and `make test` fails while it lists any.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from engine import i18n
+
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "N_": None}
+SOURCES = ("web", "engine")
+"""The top-level folders `babel.cfg` extracts from (the walk skips everything else)."""
+
+
+@dataclass
+class Report:
+    """Missing translations of one language, by source."""
+
+    lang: str
+    product: list[str] = field(default_factory=list)
+    forms: list[str] = field(default_factory=list)
+    elements: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.product) + len(self.forms) + len(self.elements)
+
+
+def source_messages(root: Path) -> set[str]:
+    """Every msgid (the singular of plurals) the product's sources hold now."""
+    with (root / "babel.cfg").open() as cfg:
+        method_map, options_map = parse_mapping_cfg(cfg)
+    found: set[str] = set()
+
+    def wanted(path: str) -> bool:
+        parts = Path(path).resolve().relative_to(root.resolve()).parts
+        return bool(parts) and parts[0] in SOURCES and not parts[-1].startswith((".", "_"))
+
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(root), method_map, options_map, keywords=KEYWORDS, directory_filter=wanted
+    ):
+        text = message[0] if isinstance(message, tuple) else message
+        if text:
+            found.add(text)
+    return found
+
+
+def _catalog(root: Path, lang: str) -> dict[str, bool]:
+    """msgid -> translated (and not fuzzy) in the language's catalog."""
+    path = root / "web" / "translations" / lang / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    out: dict[str, bool] = {}
+    for m in catalog:
+        if not m.id:
+            continue
+        key = m.id[0] if isinstance(m.id, (list, tuple)) else m.id
+        strings = m.string if isinstance(m.string, (list, tuple)) else [m.string]
+        out[str(key)] = bool(strings) and all(strings) and not m.fuzzy
+    return out
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def missing_forms(root: Path, lang: str) -> list[str]:
+    """`<form>: <path>` for each form text without a translation in `lang`."""
+    out: list[str] = []
+    for schema_path in sorted((root / "forms").glob("*.schema.json")):
+        stem = schema_path.name[: -len(".schema.json")]
+        schema = _json(schema_path)
+        ui = _json(root / "forms" / f"{stem}.uischema.json")
+        overlay = _json(root / "forms" / "i18n" / lang / f"{stem}.json")
+        out += [f"{stem}: {p}" for p in i18n.missing_form_texts(schema, ui, overlay)]
+    return out
+
+
+def missing_elements(root: Path, lang: str) -> list[str]:
+    """`<process>: <element id> (<English name>)` for each name without a translation."""
+    out: list[str] = []
+    for bpmn in sorted((root / "processes").glob("*.bpmn")):
+        text = bpmn.read_text(encoding="utf-8")
+        files = {bpmn.name: text}
+        for process_id in re.findall(r'<(?:bpmn2?:)?process\s[^>]*\bid="([^"]+)"', text):
+            data = _json(root / "processes" / "i18n" / lang / f"{process_id}.json")
+            have = data.get("elements") or {}
+            for eid, name in i18n.english_names(files).items():
+                if name.startswith("__") or (isinstance(have, dict) and have.get(eid)):
+                    continue
+                out.append(f"{process_id}: {eid} ({name})")
+            have_ins = data.get("instructions") or {}
+            for eid in i18n.english_instructions(files):
+                if not (isinstance(have_ins, dict) and have_ins.get(eid)):
+                    out.append(f"{process_id}: instructions of {eid}")
+            stages = data.get("stages") or {}
+            for code, title in i18n.stage_titles(files).items():
+                if not (isinstance(stages, dict) and stages.get(code)):
+                    out.append(f"{process_id}: stage {code} ({title})")
+    return out
+
+
+def check(root: Path, languages: tuple[str, ...] = i18n.TRANSLATED) -> list[Report]:
+    """What each language misses, in the product, the forms and the diagram element names."""
+    messages = source_messages(root)
+    reports = []
+    for lang in languages:
+        catalog = _catalog(root, lang)
+        report = Report(lang)
+        report.product = sorted(m for m in messages if not catalog.get(m))
+        report.forms = missing_forms(root, lang)
+        report.elements = missing_elements(root, lang)
+        reports.append(report)
+    return reports
