@@ -143,7 +143,7 @@ class Rendered:
     html: str
 
 
-CATALOGS = Path(__file__).resolve().parent.parent / "web" / "translations"
+CATALOGS = Path(__file__).resolve().parents[2] / "web" / "translations"
 """The product's message catalogs (compiled by `make install`); e-mails use the same ones as
 the pages, in the recipient's language."""
 
