@@ -68,7 +68,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy engine
+	$(BIN)/mypy engine web cli
 
 format: install
 	$(BIN)/ruff format .

@@ -150,7 +150,7 @@ def pg_version() -> str:
 
 def fresh_pg_database(name: str) -> str:
     """Drop and re-create database `name` and migrate it; return its URL."""
-    from engine.migrate import upgrade
+    from engine.store.migrate import upgrade
 
     url = make_url(PG_ADMIN_URL)
     admin = create_engine(url, isolation_level="AUTOCOMMIT")

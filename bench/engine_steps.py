@@ -24,8 +24,8 @@ from bench.common import (
     workdir,
 )
 from engine import Engine
-from engine.execution import version_of
-from engine.serialization import dump_state, load_state
+from engine.bpmn.serialization import dump_state, load_state
+from engine.runtime.execution import version_of
 
 
 def _specs(engine: Engine, key: str) -> Any:
@@ -106,7 +106,7 @@ def _pruning(enabled: bool) -> Iterator[None]:
     if enabled:
         yield
         return
-    with mock.patch("engine.serialization.prune_state", lambda *a, **k: 0):
+    with mock.patch("engine.bpmn.serialization.prune_state", lambda *a, **k: 0):
         yield
 
 

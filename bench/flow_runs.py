@@ -250,7 +250,7 @@ def b10(quick: bool) -> Table:
         with workdir() as folder:
             if db == "SQLite":
                 url = f"sqlite:///{folder / 'b10.db'}"
-                from engine.migrate import upgrade
+                from engine.store.migrate import upgrade
 
                 upgrade(url)
             else:

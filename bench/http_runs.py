@@ -33,9 +33,9 @@ from bench.common import (
     workdir,
 )
 from engine import Engine, Settings
-from engine.accounts import create_user
-from engine.db import transaction
-from engine.models import AuditEvent, HumanTask, Instance
+from engine.people.accounts import create_user
+from engine.store.db import transaction
+from engine.store.models import AuditEvent, HumanTask, Instance
 
 PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway account in a throwaway database
 USERS = {"sam": (["secretariat"], None), "nima": (["country"], "NPL"), "ada": (["admin"], None)}
@@ -151,7 +151,7 @@ def b2(quick: bool, b1_step_ms: float | None) -> Table:
 def _bulk_fill(engine: Engine, instances: int, tasks: int, events: int, chunk: int = 5000) -> None:
     """Open tasks and audit events for `instances` instances of INBOX, inserted in bulk."""
     with engine.session() as s:
-        from engine.execution import version_of
+        from engine.runtime.execution import version_of
 
         pv = version_of(s, "inbox", None)
     now = datetime.now(UTC)

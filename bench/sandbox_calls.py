@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from bench.common import ADMIN, Stats, Table, met, sqlite_engine, timed, workdir
 from engine import Engine, VirtualClock
-from engine.sandbox import SandboxPool
-from engine.scripting import make_script_engine
+from engine.bpmn.sandbox import SandboxPool
+from engine.bpmn.scripting import make_script_engine
 
 SCRIPTED = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"

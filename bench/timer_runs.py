@@ -29,8 +29,8 @@ from bench.common import (
     workdir,
 )
 from engine import Engine, Settings
-from engine.models import AuditEvent, Instance, TimerJob
-from engine.worker import Worker
+from engine.runtime.worker import Worker
+from engine.store.models import AuditEvent, Instance, TimerJob
 
 MARK = "2099-01-01T00:00:00+00:00"
 

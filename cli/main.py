@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,14 +41,13 @@ class _Main(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as exc:
-            from sqlalchemy.exc import IntegrityError
+            from engine import Conflict, EngineError, as_engine_error
 
-            from engine import EngineError
-
+            known = as_engine_error(exc)
             if isinstance(exc, EngineError):
                 click.echo(f"error: {exc.message}", err=True)
                 ctx.exit(1)
-            if isinstance(exc, IntegrityError):
+            if isinstance(known, Conflict):
                 click.echo(
                     "error: another process changed the same data at the same moment; "
                     "nothing was saved. Run the command again.",
@@ -79,19 +77,18 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Migrate the database named by DATABASE_URL to the newest schema."""
-    from engine.migrate import current, upgrade
+    from engine import upgrade_database
 
     url = _settings().database_url
-    upgrade(url, revision)
-    click.echo(f"database at revision {current(url)}")
+    click.echo(f"database at revision {upgrade_database(url, revision)}")
 
 
 @db.command("current")
 def db_current() -> None:
     """Show the schema revision of the database."""
-    from engine.migrate import current
+    from engine import database_revision
 
-    click.echo(current(_settings().database_url) or "not migrated")
+    click.echo(database_revision(_settings().database_url) or "not migrated")
 
 
 def _print_problems(err: ValidationFailed) -> None:
@@ -224,8 +221,6 @@ def users_add(
 ) -> None:
     """Create a user (prompts for the password unless --password-stdin)."""
     from engine import EngineError
-    from engine.accounts import create_user
-    from engine.core import transaction
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -233,17 +228,9 @@ def users_add(
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     engine = _engine()
     try:
-        with transaction(engine.sessions) as s:
-            create_user(
-                s,
-                username,
-                password,
-                roles,
-                now=datetime.now(UTC),
-                country=country,
-                email=email,
-                display_name=display_name,
-            )
+        engine.people.create(
+            username, password, roles, country=country, email=email, display_name=display_name
+        )
     except EngineError as err:
         click.echo(f"error: {err.message} {json.dumps(err.details.get('errors', {}))}", err=True)
         sys.exit(1)
@@ -282,13 +269,13 @@ def audit_verify(
 ) -> None:
     """Recompute the hash chains and the attached files' SHA-256; name the first altered,
     inserted or removed event and every changed or missing file."""
-    from engine import history
+    from engine import verify_export
 
     if checkpoint is not None:
         _verify_checkpoint(checkpoint, public_key)
         return
     if export is not None:
-        reports = history.verify_export(_read_json(export, "a Pathfinder export"))
+        reports = verify_export(_read_json(export, "a Pathfinder export"))
         files = []
     else:
         engine = _engine()
@@ -376,7 +363,7 @@ def audit_checkpoint() -> None:
 @click.option("--name", help="Lease owner name, unique per worker (default host:pid:thread).")
 def worker(once: bool, max_sleep: float, batch: int, name: str | None) -> None:
     """Fire due timers, forever (or --once); several may run against one PostgreSQL."""
-    from engine.worker import Worker
+    from engine import Worker
 
     w = Worker(_engine(), max_sleep=max_sleep, batch=batch, name=name)
     if once:
@@ -400,7 +387,7 @@ def serve(host: str, port: int, no_worker: bool, simulate: bool, threads: int) -
 
     from waitress import serve as waitress_serve
 
-    from engine.worker import Worker
+    from engine import Worker
     from web import create_app
 
     settings = _settings()
@@ -470,7 +457,7 @@ def _gunicorn(build: Callable[[], Any], bind: str, processes: int, threads: int)
 @main.command()
 def seed() -> None:
     """Create demo users and countries at different stages (idempotent)."""
-    from engine.demo import seed as seed_demo
+    from engine import seed_demo
 
     for line in seed_demo(_settings()):
         click.echo(line)

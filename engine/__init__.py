@@ -5,11 +5,20 @@ all drive it through these names.
 """
 
 import engine._startup  # noqa: F401  (first: keeps jsonschema's import cheap)
-from engine.access import SYSTEM, Actor
+from engine.bpmn.deployments import DeployResult
+from engine.bpmn.forms import FormDefinition, file_rule
+from engine.bpmn.messages import MessageRefused, MessageRule
+from engine.bpmn.parsing import Problem, ValidationFailed
+from engine.bpmn.processes import ProcessInfo, VersionInfo
 from engine.clock import Clock, SystemClock, VirtualClock
-from engine.config import Settings
-from engine.core import Engine
-from engine.deployments import DeployResult
+from engine.config import PROJECT_ROOT, OidcProvider, Settings
+from engine.core import (
+    Engine,
+    as_engine_error,
+    database_revision,
+    seed_demo,
+    upgrade_database,
+)
 from engine.errors import (
     Conflict,
     EngineError,
@@ -19,11 +28,50 @@ from engine.errors import (
     NotExecutable,
     NotFound,
     NotReady,
+    TooManyAttempts,
 )
-from engine.messages import MessageRefused, MessageRule
-from engine.parsing import Problem, ValidationFailed
+from engine.mail.mailer import MailConfig, mail_files
+from engine.people import permissions
+from engine.people.access import SYSTEM, Actor
+from engine.people.handles import Person, TokenView
+from engine.records.attachments import AttachmentInfo
+from engine.records.filetypes import KINDS as FILE_KINDS
+from engine.records.filetypes import describe_accept, human_size
+from engine.records.history import verify_export
+from engine.records.submissions import SubmissionInfo
+from engine.runtime.submission_flow import SubmitAction, SubmitResult, Upload
+from engine.runtime.worker import Worker
+from engine.states import (
+    AttachmentState,
+    EventKind,
+    InstanceStatus,
+    OutboxState,
+    TaskState,
+    TimerState,
+)
 
 __all__ = [
+    "Worker",
+    "as_engine_error",
+    "database_revision",
+    "seed_demo",
+    "upgrade_database",
+    "verify_export",
+    "FILE_KINDS",
+    "PROJECT_ROOT",
+    "AttachmentInfo",
+    "FormDefinition",
+    "OidcProvider",
+    "SubmissionInfo",
+    "describe_accept",
+    "file_rule",
+    "human_size",
+    "AttachmentState",
+    "EventKind",
+    "InstanceStatus",
+    "OutboxState",
+    "TaskState",
+    "TimerState",
     "SYSTEM",
     "Actor",
     "Clock",
@@ -39,9 +87,20 @@ __all__ = [
     "NotExecutable",
     "NotFound",
     "NotReady",
+    "MailConfig",
+    "mail_files",
+    "Person",
+    "ProcessInfo",
+    "VersionInfo",
+    "TokenView",
+    "TooManyAttempts",
     "Problem",
     "Settings",
+    "SubmitAction",
+    "SubmitResult",
     "SystemClock",
+    "Upload",
     "ValidationFailed",
     "VirtualClock",
+    "permissions",
 ]

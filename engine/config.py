@@ -175,6 +175,7 @@ class Settings:
 
     @property
     def checkpoints_folder(self) -> Path:
+        """Where checkpoint files go: `checkpoint_dir`, else `var/checkpoints`."""
         return self.checkpoint_dir or self.var_dir / "checkpoints"
 
     dev: bool = False
@@ -287,6 +288,7 @@ class OidcProvider:
 
     @property
     def button_label(self) -> str:
+        """The sign-in button's text: the label, else the provider's name."""
         return self.label or self.name
 
 

@@ -6,45 +6,81 @@ passed in; nothing here reads globals.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import (
-    attachments,
-    checkpoints,
-    deployments,
-    execution,
-    history,
-    instances,
-    notifications,
-    tasks,
-    timers,
-)
-from engine.access import SYSTEM, Actor, may_see_country
-from engine.attachments import AttachmentInfo, FileProblem
+from engine.bpmn import deployments
+from engine.bpmn.deployments import DeployResult
+from engine.bpmn.forms import FormDefinition, load_form
+from engine.bpmn.messages import MessageRule
+from engine.bpmn.parsing import ModelLimits
+from engine.bpmn.processes import Processes
+from engine.bpmn.sandbox import shared_pool
+from engine.bpmn.scripting import make_script_engine
+from engine.bpmn.serialization import SpecCache
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
-from engine.db import check_writable, make_engine, make_session_factory
-from engine.db import transaction as _transaction
-from engine.deployments import DeployResult
 from engine.errors import Conflict, EngineError, NotFound
-from engine.forms import load_form
-from engine.history import ChainReport
 from engine.i18n import translation_files
-from engine.messages import MessageRule
-from engine.models import AuditEvent, HumanTask, Instance
-from engine.parsing import ModelLimits
-from engine.sandbox import shared_pool
-from engine.scripting import make_script_engine
-from engine.serialization import SpecCache
+from engine.mail import notifications
+from engine.mail.mailer import MailConfig
+from engine.mail.outbox import Outbox
+from engine.people.access import SYSTEM, Actor
+from engine.people.handles import People, Tokens
+from engine.people.permissions import may_see_country
+from engine.records import attachments, checkpoints, history
+from engine.records.attachments import AttachmentInfo, FileProblem
+from engine.records.history import ChainReport
+from engine.runtime import execution, instances, submission_flow, tasks, timers
+from engine.runtime.submission_flow import SubmitAction, SubmitResult, Upload
+from engine.states import REACHED_KINDS, TaskState
+from engine.store.db import check_writable, make_engine, make_session_factory
+from engine.store.db import transaction as _transaction
+from engine.store.models import AuditEvent, HumanTask, Instance
+
+
+def as_engine_error(exc: BaseException) -> EngineError | None:
+    """The engine error an exception stands for: itself, `Conflict` for a write that clashed
+    with a concurrent one at the database, or None for anything else (a bug)."""
+    if isinstance(exc, EngineError):
+        return exc
+    if isinstance(exc, IntegrityError | StaleDataError):
+        return Conflict("Another process changed the same data at the same moment.")
+    return None
+
+
+def upgrade_database(url: str, revision: str = "head") -> str | None:
+    """Migrate the database at `url` to `revision` (Alembic); returns the revision now."""
+    from engine.store.migrate import current, upgrade
+
+    upgrade(url, revision)
+    return current(url)
+
+
+def database_revision(url: str) -> str | None:
+    """The Alembic revision of the database at `url` (None when it was never migrated)."""
+    from engine.store.migrate import current
+
+    return current(url)
+
+
+def seed_demo(settings: Settings) -> Iterator[str]:
+    """Create the demo users and countries (`make run`); yields what it did."""
+    from engine.demo import seed
+
+    return seed(settings)
+
+
+EventSubscriber = Callable[[Session, Sequence[AuditEvent]], None]
+"""Hears of the audit events a flush records, inside that flush (see `Engine.subscribers`)."""
 
 
 @contextmanager
@@ -68,10 +104,17 @@ class Engine:
         clock: Clock | None = None,
         *,
         settings: Settings | None = None,
+        wall_clock: Clock | None = None,
+        subscribers: Sequence[EventSubscriber] | None = None,
     ) -> None:
+        """Wire the engine: `sessions` opens database sessions; `clock` is the one clock the
+        procedure runs on (instances, timers, due dates, audit times; a `VirtualClock` in tests
+        and simulations); `wall_clock` is the real time that leases and credentials expire on;
+        `subscribers` hear of every recorded audit event (default: the mail `Notifier`)."""
         self.sessions = sessions
         self.settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
+        self.wall_clock: Clock = wall_clock or SystemClock()
         self.runtime = execution.Runtime(
             clock=self.clock,
             script_engine=make_script_engine(
@@ -94,13 +137,35 @@ class Engine:
             self.settings.var_dir / "attachments"
         )
         """Where uploaded documents are stored (content-addressed by SHA-256)."""
-        self.mail = notifications.install(self)
-        """Mail settings; new audit events queue outbox messages in their own transaction."""
+        self.mail = MailConfig.from_settings(self.settings, self.wall_clock)
+        """Mail settings (links, sender, SMTP, leases on the wall clock)."""
+        self.subscribers: list[EventSubscriber] = (
+            list(subscribers) if subscribers is not None else [notifications.Notifier(self.mail)]
+        )
+        """Called with the audit events each flush records, in that flush (so what they
+        write commits or rolls back with the events): by default the `Notifier`, which
+        queues mail. One `Engine` per session factory."""
+        event.listen(self.sessions, "before_flush", self._publish)
+        self.people = People(self)
+        """User accounts: look-ups and password sign-in (`engine.handles.People`)."""
+        self.tokens = Tokens(self)
+        """API bearer tokens (`engine.handles.Tokens`)."""
+        self.outbox = Outbox(self)
+        """Queued e-mail and mail settings (`engine.outbox.Outbox`)."""
+        self.processes = Processes(self)
+        """Deployed process models (`engine.processes.Processes`)."""
         self.retry_policy = timers.RetryPolicy(
             max_attempts=self.settings.timer_max_attempts,
             backoff_seconds=self.settings.timer_backoff_seconds,
             lease_seconds=self.settings.timer_lease_seconds,
+            lease_clock=self.wall_clock,
         )
+
+    def _publish(self, session: Session, _context: Any, _instances: Any) -> None:
+        events = [o for o in session.new if isinstance(o, AuditEvent)]
+        if events:
+            for subscriber in self.subscribers:
+                subscriber(session, events)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Engine:
@@ -112,13 +177,14 @@ class Engine:
     @classmethod
     def for_tests(cls, db_path: Path | str, clock: Clock | None = None, **settings: Any) -> Engine:
         """An engine on a fresh, migrated SQLite file (or the URL given)."""
-        from engine.migrate import upgrade
+        from engine.store.migrate import upgrade
 
         url = str(db_path) if "://" in str(db_path) else f"sqlite:///{db_path}"
         upgrade(url)
         return cls.from_settings(Settings(database_url=url, **settings), clock)
 
     def now(self) -> datetime:
+        """The engine clock's current time."""
         return self.clock.now()
 
     def check_writable(self) -> None:
@@ -174,10 +240,13 @@ class Engine:
         actor: Actor = SYSTEM,
         version: int | None = None,
     ) -> Instance:
+        """Start an instance of the newest (or given) version of a process as `actor`; it runs
+        until it waits for a person, a timer or a message."""
         with transaction(self.sessions) as s:
             return instances.start(s, self.runtime, process_key, data or {}, actor, version)
 
     def instance(self, instance_id: int) -> Instance:
+        """The instance row (`NotFound` when there is none); no permission check."""
         with self.sessions() as s:
             row = s.get(Instance, instance_id)
             if row is None:
@@ -187,7 +256,7 @@ class Engine:
     def ready_tasks(self, instance_id: int | None = None) -> list[HumanTask]:
         """Open human tasks (of one instance, or all), oldest first."""
         with self.sessions() as s:
-            q = select(HumanTask).where(HumanTask.state == "ready")
+            q = select(HumanTask).where(HumanTask.state == TaskState.READY)
             if instance_id is not None:
                 q = q.where(HumanTask.instance_id == instance_id)
             return list(s.execute(q.order_by(HumanTask.created_at, HumanTask.id)).scalars())
@@ -200,6 +269,9 @@ class Engine:
         *,
         expected_version: int | None = None,
     ) -> Instance:
+        """Complete a ready task with form data as `actor` and run the instance on, in one
+        transaction (`engine.tasks.complete_task`); `expected_version` refuses a stale page
+        with `Conflict`."""
         with transaction(self.sessions) as s:
             return tasks.complete_task(
                 s,
@@ -209,6 +281,35 @@ class Engine:
                 actor,
                 expected_version=expected_version,
                 max_upload_mb=self.settings.max_upload_mb,
+            )
+
+    def submit_task(
+        self,
+        task_id: str,
+        actor: Actor,
+        *,
+        parse: Callable[[FormDefinition], dict[str, Any]],
+        uploads: Sequence[Upload] = (),
+        action: SubmitAction = SubmitAction.COMPLETE,
+        expected_version: int | None = None,
+    ) -> SubmitResult:
+        """Handle one posted task form in one transaction: one permission check, one form
+        load, the files stored, then a draft saved or the task completed (see
+        `engine.submission_flow`). Refusals come back in the result, with the files kept."""
+        with transaction(self.sessions) as s:
+            return submission_flow.submit(
+                s,
+                self.runtime,
+                self.files,
+                actor,
+                task_id,
+                parse=parse,
+                uploads=uploads,
+                action=action,
+                expected_version=expected_version,
+                now=self.now(),
+                max_upload_mb=self.settings.max_upload_mb,
+                max_draft_kb=self.settings.max_draft_kb,
             )
 
     def complete_with_next(
@@ -287,6 +388,7 @@ class Engine:
         return len(shas)
 
     def claim(self, task_id: str, actor: Actor, assignee: str | None = None) -> HumanTask:
+        """Take a task (or, for the Secretariat and admins, give it to `assignee`)."""
         with transaction(self.sessions) as s:
             return tasks.claim(s, task_id, actor, assignee, now=self.now())
 
@@ -296,10 +398,12 @@ class Engine:
             return tasks.take_over(s, task_id, actor, reason, now=self.now())
 
     def unclaim(self, task_id: str, actor: Actor) -> HumanTask:
+        """Release a task so anyone in its lane can take it."""
         with transaction(self.sessions) as s:
             return tasks.unclaim(s, task_id, actor, now=self.now())
 
     def save_draft(self, task_id: str, data: Mapping[str, Any], actor: Actor) -> HumanTask:
+        """Keep unfinished form input on the task for later (not validated)."""
         with transaction(self.sessions) as s:
             return tasks.save_draft(
                 s,
@@ -311,24 +415,29 @@ class Engine:
             )
 
     def suspend(self, instance_id: int, actor: Actor, reason: str = "") -> Instance:
+        """Pause a running instance (managers); its tasks and timers wait."""
         with transaction(self.sessions) as s:
             return instances.suspend(s, self.runtime, instance_id, actor, reason)
 
     def resume(self, instance_id: int, actor: Actor) -> Instance:
+        """Resume a suspended instance (managers)."""
         with transaction(self.sessions) as s:
             return instances.resume(s, self.runtime, instance_id, actor)
 
     def cancel(self, instance_id: int, actor: Actor, reason: str = "") -> Instance:
+        """End an instance for good, with a reason (managers)."""
         with transaction(self.sessions) as s:
             return instances.cancel(s, self.runtime, instance_id, actor, reason)
 
     def retry(self, instance_id: int, actor: Actor) -> Instance:
+        """Run an instance stopped by an incident again (managers)."""
         with transaction(self.sessions) as s:
             return instances.retry(s, self.runtime, instance_id, actor)
 
     def send_message(
         self, instance_id: int, name: str, payload: Mapping[str, Any], actor: Actor
     ) -> Instance:
+        """Deliver a BPMN message the instance waits for, if `actor` may send it."""
         with transaction(self.sessions) as s:
             return instances.send_message(s, self.runtime, instance_id, name, payload, actor)
 
@@ -361,7 +470,7 @@ class Engine:
         previous: datetime | None = None
         for _ in range(max_steps):
             with self.sessions() as session:
-                due = timers.next_due(session)
+                due = timers.next_due(session, self.wall_clock)
             if due is None or due > target or (previous is not None and due <= previous):
                 break
             previous = due
@@ -375,6 +484,7 @@ class Engine:
     # -- history -----------------------------------------------------------------------------
 
     def history(self, instance_id: int) -> list[AuditEvent]:
+        """The instance's audit events, oldest first."""
         with self.sessions() as s:
             return list(
                 s.execute(
@@ -387,10 +497,13 @@ class Engine:
     def reached_elements(self, instance_id: int) -> set[str]:
         """Flow node ids this instance reached (completed, or became ready/waiting)."""
         return {
-            e.element_id for e in self.history(instance_id) if e.element_id and e.kind in _REACHED
+            e.element_id
+            for e in self.history(instance_id)
+            if e.element_id and e.kind in REACHED_KINDS
         }
 
     def verify(self, instance_id: int | None = None) -> Sequence[ChainReport]:
+        """Check the hash chain of one instance, or of every chain."""
         with self.sessions() as s:
             if instance_id is None:
                 return history.verify_all(s)
@@ -452,6 +565,3 @@ class Engine:
         with self.sessions() as s:
             reports = history.verify_all(s)
             return checkpoints.verify(s, document, public, reports), reports
-
-
-_REACHED = {"element_completed", "task_ready", "task_completed", "timer_scheduled", "timer_fired"}

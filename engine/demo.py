@@ -14,15 +14,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.access import Actor, role_for_lane
-from engine.accounts import actor_for, create_user
+from engine.bpmn.forms import field_errors, load_form
 from engine.clock import VirtualClock
 from engine.config import Settings
 from engine.core import Engine
-from engine.db import transaction
 from engine.errors import EngineError
-from engine.forms import field_errors, load_form
-from engine.models import HumanTask, Instance, ProcessModel, TimerJob, User
+from engine.people.access import Actor, role_for_lane
+from engine.people.accounts import actor_for, create_user
+from engine.store.db import transaction
+from engine.store.models import HumanTask, Instance, ProcessModel, TimerJob, User
 
 PROCESS = "pathfinder"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from engine import models  # noqa: F401  (registers every table on Base.metadata)
 from engine.config import Settings
-from engine.db import Base, make_engine
+from engine.store import models  # noqa: F401  (registers every table on Base.metadata)
+from engine.store.db import Base, make_engine
 
 config = context.config
 

@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from engine import Actor, Engine, Settings, VirtualClock
-from engine.db import Base
-from engine.migrate import upgrade
+from engine.store.db import Base
+from engine.store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -7,8 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from engine import Engine, Settings
-from engine.clock import Clock, SystemClock, VirtualClock
+from engine import Clock, Engine, Settings, SystemClock, VirtualClock
 
 log = logging.getLogger("pathfinder.web")
 
@@ -42,22 +41,12 @@ def create_app(
     app.extensions["pathfinder_engine"] = engine
     app.extensions["pathfinder_settings"] = settings
 
-    from web import (
-        account_views,
-        api,
-        audit_views,
-        auth,
-        guards,
-        headers,
-        health,
-        i18n,
-        inputs,
-        modeler_views,
-        notifications_views,
-        oidc,
-        timing,
-        views,
-    )
+    from web import api, auth, guards, headers, health, i18n, inputs, oidc, timing
+    from web import pages as views
+    from web.pages import account as account_views
+    from web.pages import audit as audit_views
+    from web.pages import modeler as modeler_views
+    from web.pages import notifications as notifications_views
 
     timing.init_app(app)  # first: the clock starts before any other hook runs
     inputs.init_app(app)  # first: routes added later use its bounded `int` converter

@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, abort, current_app, send_from_directory
 from werkzeug.wrappers import Response
 
-from engine.config import PROJECT_ROOT
+from engine import PROJECT_ROOT
 
 SUFFIXES = {".js", ".css", ".woff", ".woff2", ".ttf", ".eot", ".svg", ".map"}
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")

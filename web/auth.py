@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -32,11 +32,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
-from engine import Actor, Engine, accounts, identities, sessions
-from engine.accounts import actor_for
-from engine.db import transaction
-from engine.errors import TooManyAttempts
-from engine.models import User
+from engine import Actor, Engine, Person, TooManyAttempts
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("pathfinder.web")
@@ -44,19 +40,19 @@ bp = Blueprint("auth", __name__)
 
 
 class WebUser(UserMixin):  # type: ignore[misc]
-    """The signed-in person as flask-login sees them (a detached copy of the user row)."""
+    """The signed-in person as flask-login sees them (from the engine's `Person`)."""
 
-    def __init__(self, row: User, token: str = "") -> None:
-        self.user_id = row.id
-        self.username = row.username
-        self.display_name = row.display_name or row.username
-        self.roles = list(row.roles or [])
-        self.country = row.country
-        self.locale = row.locale
-        self.actor: Actor = actor_for(row)
+    def __init__(self, person: Person, token: str = "") -> None:
+        self.user_id = person.id
+        self.username = person.username
+        self.display_name = person.display_name or person.username
+        self.roles = list(person.roles)
+        self.country = person.country
+        self.locale = person.locale
+        self.actor: Actor = person.actor
         self.token = token
         # Also part of the id: a changed password ends sessions even when set outside the engine.
-        self._stamp = row.password_hash[-12:]
+        self._stamp = person.stamp
 
     def get_id(self) -> str:
         return f"{self.token}:{self._stamp}"
@@ -77,61 +73,33 @@ def current_actor() -> Actor:
 
 def credential_now() -> datetime:
     """Wall-clock time for sessions: a simulated (virtual) clock must not end or revive them."""
-    return datetime.now(UTC)
-
-
-def _limits() -> sessions.SessionLimits:
-    settings = current_app.extensions["pathfinder_settings"]
-    return sessions.SessionLimits(
-        idle=timedelta(minutes=settings.session_idle_minutes),
-        max_age=timedelta(hours=settings.session_max_hours),
-    )
+    return the_engine().wall_clock.now()
 
 
 def _load_user(user_id: str) -> WebUser | None:
     token, _sep, stamp = user_id.rpartition(":")
-    engine = the_engine()
-    now = credential_now()
-    with engine.session() as s:
-        found = sessions.check(s, token, now=now, limits=_limits())
-        user = found.user
-        if user is not None and user.password_hash[-12:] == stamp:
-            web_user: WebUser | None = WebUser(user, token)
-        else:
-            web_user = None
-    if found.end_reason:
-        with transaction(engine.sessions) as s:
-            sessions.end(s, token, now=now, reason=found.end_reason)
-    elif found.touch:
-        try:
-            with transaction(engine.sessions) as s:
-                sessions.touch(s, token, now=now)
-        except Exception:  # noqa: BLE001 - "last seen" is best effort; a busy database may drop it
-            log.warning("could not note the session as seen", exc_info=True)
-    return web_user
+    person = the_engine().people.check_session(token)
+    if person is not None and person.stamp == stamp:
+        return WebUser(person, token)
+    return None
 
 
-def sign_in(user: User) -> None:
-    """Open a server-side session for `user` and sign them in: the one entry point every sign-in
-    method calls once it has established who the user is."""
-    engine = the_engine()
-    with transaction(engine.sessions) as s:
-        row = s.get(User, user.id)
-        if row is None or not row.active:
-            abort(403)
-        token = sessions.start(s, row, now=credential_now())
-        web_user = WebUser(row, token)
+def sign_in(person: Person) -> None:
+    """Open a server-side session for `person` and sign them in: the one entry point every
+    sign-in method calls once it has established who the user is."""
+    opened = the_engine().people.open_session(person.id)
+    if opened is None:
+        abort(403)
+    fresh, token = opened
     session.pop("oidc_provider", None)
-    login_user(web_user)
+    login_user(WebUser(fresh, token))
 
 
 def sign_out() -> None:
     """End the current session on the server and clear the cookie."""
     if current_user.is_authenticated:
         token = cast(WebUser, current_user).token
-        engine = the_engine()
-        with transaction(engine.sessions) as s:
-            sessions.end(s, token, now=credential_now(), reason="logout")
+        the_engine().people.end_session(token, "logout")
     logout_user()
     session.pop("oidc_provider", None)
 
@@ -198,29 +166,22 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
         return _login_page(username=username)
     if not current_app.extensions["pathfinder_settings"].password_login:
         return _login_page(403, error=_("Sign-in with a password is turned off here."))
-    engine = the_engine()
     try:
-        with transaction(engine.sessions) as s:
-            row = accounts.sign_in(
-                s,
-                username,
-                request.form.get("password", ""),
-                now=engine.now(),
-                remote_addr=request.remote_addr,
-            )
+        person = the_engine().people.sign_in(
+            username,
+            request.form.get("password", ""),
+            remote_addr=request.remote_addr,
+            method="password",
+        )
     except TooManyAttempts as err:
-        with transaction(engine.sessions) as s:
-            identities.audit_refusal(
-                s, engine.now(), "password", "too many attempts", username=username[:150]
-            )
         error = _(
             "%(message)s Or ask an administrator to reset your password.", message=err.message
         )
         page, status = _login_page(429, error=error, username=username)
         return page, status, {"Retry-After": str(err.details.get("retry_after", 1))}
-    if row is None:
+    if person is None:
         return _login_page(401, error=_("Unknown username or wrong password."), username=username)
-    sign_in(row)
+    sign_in(person)
     return redirect(safe_next(request.args.get("next")))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, request
 from flask_babel import gettext as _
 
-from engine.errors import InvalidData
+from engine import InvalidData
 
 NUL = "\x00"
 

@@ -27,8 +27,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from engine import i18n as content
-from engine.forms import FormDefinition, field_errors
-from engine.models import ProcessVersion
+from engine.bpmn.forms import FormDefinition, field_errors
+from engine.store.models import ProcessVersion
 
 log = logging.getLogger("pathfinder.web")
 
@@ -191,8 +191,8 @@ def choose() -> Response:
         return redirect(back)
     session["locale"] = code
     if current_user.is_authenticated:
-        from engine.db import transaction
-        from engine.models import User
+        from engine.store.db import transaction
+        from engine.store.models import User
         from web.auth import the_engine
 
         with transaction(the_engine().sessions) as s:

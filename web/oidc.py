@@ -22,9 +22,7 @@ from flask_login import current_user
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
-from engine import identities
-from engine.config import OidcProvider
-from engine.db import transaction
+from engine import OidcProvider
 from web.auth import safe_next, sign_in, the_engine
 
 log = logging.getLogger("pathfinder.web.oidc")
@@ -81,15 +79,9 @@ def _metadata(provider: OidcProvider, client: Any) -> dict[str, Any]:
 
 
 def _refusal_page(provider: OidcProvider, refused: _Refused) -> tuple[str, int]:
-    engine = the_engine()
-    with transaction(engine.sessions) as s:
-        identities.audit_refusal(
-            s,
-            engine.now(),
-            f"oidc:{provider.name}",
-            refused.reason,
-            remote_addr=request.remote_addr,
-        )
+    the_engine().people.refuse(
+        f"oidc:{provider.name}", refused.reason, remote_addr=request.remote_addr
+    )
     log.warning("OpenID sign-in through %s refused: %s", provider.name, refused.reason)
     return render_template(
         "oidc_refused.html", provider=provider, message=refused.message
@@ -117,20 +109,15 @@ def callback(name: str) -> Page:
         claims, issuer = _verified_claims(provider, client)
     except _Refused as refused:
         return _refusal_page(provider, refused)
-    engine = the_engine()
-    with transaction(engine.sessions) as s:
-        result = identities.sign_in_external(
-            s,
-            provider=provider.name,
-            issuer=issuer,
-            claims=claims,
-            roles_claim=provider.roles_claim,
-            username_claim=provider.username_claim,
-            now=engine.now(),
-        )
-        user = result.user
-    if result.refusal:
-        page = render_template("oidc_refused.html", provider=provider, message=result.refusal)
+    user, refusal = the_engine().people.sign_in_external(
+        provider=provider.name,
+        issuer=issuer,
+        claims=claims,
+        roles_claim=provider.roles_claim,
+        username_claim=provider.username_claim,
+    )
+    if refusal or user is None:
+        page = render_template("oidc_refused.html", provider=provider, message=refusal)
         return page, 403
     target = session.pop("oidc_next", None) or url_for("tasks.inbox")
     sign_in(user)

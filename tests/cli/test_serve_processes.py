@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from engine.migrate import upgrade
+from engine.store.migrate import upgrade
 
 
 def _free_port() -> int:

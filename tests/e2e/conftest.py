@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 
 from engine import Actor, Engine, Settings, VirtualClock
-from engine.accounts import actor_for, create_user
-from engine.db import transaction
 from engine.demo import drive
-from engine.migrate import upgrade
-from engine.models import Instance
+from engine.people.accounts import actor_for, create_user
+from engine.store.db import transaction
+from engine.store.migrate import upgrade
+from engine.store.models import Instance
 from tests.conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.accounts import actor_for, create_user
-from engine.db import transaction
 from engine.demo import _workplan
+from engine.people.accounts import actor_for, create_user
+from engine.store.db import transaction
 from tests.e2e.conftest import E2E, E2E_PASSWORD, LiveServer, shot, sign_in
 from tests.processes.samples import WORKPLAN_ACTION, sample
 

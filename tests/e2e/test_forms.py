@@ -13,8 +13,8 @@ def test_add_row_in_place_then_validation_keeps_both_rows(
     page: Any, live_server: LiveServer
 ) -> None:
     live_server.make_case("CIV", "submit_workshop_report", name="Côte d'Ivoire")
-    from engine.accounts import create_user
-    from engine.db import transaction
+    from engine.people.accounts import create_user
+    from engine.store.db import transaction
     from tests.e2e.conftest import E2E_PASSWORD
 
     with transaction(live_server.engine.sessions) as s:

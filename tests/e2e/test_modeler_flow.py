@@ -20,11 +20,11 @@ from lxml import etree
 from sqlalchemy import select
 
 from engine import Actor, Engine, Settings, VirtualClock
-from engine.accounts import create_user
-from engine.db import transaction
-from engine.migrate import upgrade
-from engine.models import Instance
-from engine.simulation import sample_data
+from engine.people.accounts import create_user
+from engine.runtime.simulation import sample_data
+from engine.store.db import transaction
+from engine.store.migrate import upgrade
+from engine.store.models import Instance
 from tests.conftest import ROOT, SHARED
 from tests.e2e.conftest import E2E, E2E_PASSWORD, shot, sign_in
 
@@ -44,7 +44,8 @@ class Server:
 def modeler_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     from werkzeug.serving import make_server
 
-    from web import create_app, modeler_views
+    from web import create_app
+    from web.pages import modeler as modeler_views
 
     folder = tmp_path_factory.mktemp("e2e-modeler")
     url = f"sqlite:///{folder / 'pathfinder.db'}"

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine.db import transaction
-from engine.identities import add_mapping
-from engine.models import User
+from engine.people.identities import add_mapping
+from engine.store.db import transaction
+from engine.store.models import User
 from tests.e2e.conftest import E2E, LiveServer, running_server, shot
 from tests.fixtures.oidc import start_provider
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.accounts import create_user
-from engine.db import transaction
+from engine.people.accounts import create_user
+from engine.store.db import transaction
 from tests.e2e.conftest import E2E, E2E_PASSWORD, LiveServer, shot, sign_in
 from tests.e2e.test_inbox_flow import fill_expression_of_interest
 

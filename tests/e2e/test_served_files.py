@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.models import Instance
+from engine.store.models import Instance
 from tests.e2e.conftest import E2E, LiveServer, sign_in
 
 pytestmark = E2E

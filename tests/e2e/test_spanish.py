@@ -11,9 +11,9 @@ from typing import Any
 from babel.dates import format_date
 from sqlalchemy import select
 
-from engine.accounts import create_user
-from engine.db import transaction
-from engine.models import OutboxMessage, User
+from engine.people.accounts import create_user
+from engine.store.db import transaction
+from engine.store.models import OutboxMessage, User
 from tests.e2e.conftest import E2E, E2E_PASSWORD, LiveServer, running_server, shot
 
 pytestmark = E2E

@@ -10,8 +10,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine import Actor, Engine
-from engine.archive import prune_state
-from engine.serialization import dump_state, load_state, serializer
+from engine.bpmn.serialization import dump_state, load_state, serializer
+from engine.runtime.archive import prune_state
 
 
 def _cycle(parallel: bool) -> bytes:
@@ -97,7 +97,7 @@ def parallel_cycle(engine: Engine) -> Engine:
 
 def _specs(engine: Engine) -> Any:
     with engine.session() as s:
-        from engine.execution import version_of
+        from engine.runtime.execution import version_of
 
         pv = version_of(s, "cycle", None)
         return engine.runtime.specs.get(pv.id, pv.dialect, pv.spec_json)
@@ -199,7 +199,7 @@ def test_long_running_instance_through_the_engine(cycle: Engine) -> None:
         sizes.append(len(cycle.instance(inst.id).state))
         # What the inbox shows and what the stored tree holds agree after every pruning save.
         with cycle.session() as s:
-            from engine.execution import load
+            from engine.runtime.execution import load
 
             wf = load(s, cycle.runtime, inst.id).wf
             ready = {str(t.id) for t in wf.get_tasks(state=TaskState.READY, manual=True)}

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from engine import Actor, Engine, Forbidden, InvalidData, NotFound, VirtualClock
-from engine.attachments import LocalStore
 from engine.demo import drive
-from engine.filetypes import FileRefused, check, safe_filename, sniff
-from engine.models import Attachment, AuditEvent, Instance
+from engine.records.attachments import LocalStore
+from engine.records.filetypes import FileRefused, check, safe_filename, sniff
+from engine.store.models import Attachment, AuditEvent, Instance
 from tests.conftest import ROOT
 from tests.fixtures import documents as docs
 
@@ -167,9 +167,10 @@ def test_upload_is_refused_for_an_unknown_field_a_wrong_type_and_other_people(
     with pytest.raises(InvalidData) as wrong:
         deployed.upload(task, "letter_file", "sheet.xlsx", docs.office("xlsx"), people["nima"])
     assert "this field takes" in wrong.value.errors["letter_file"]
-    for who in ("kofi", "aud"):
-        with pytest.raises(Forbidden):
-            deployed.upload(task, "letter_file", "a.pdf", docs.PDF, people[who])
+    with pytest.raises(NotFound):  # another country's task: as if it did not exist
+        deployed.upload(task, "letter_file", "a.pdf", docs.PDF, people["kofi"])
+    with pytest.raises(Forbidden):  # auditors see it and never act
+        deployed.upload(task, "letter_file", "a.pdf", docs.PDF, people["aud"])
 
 
 def test_completion_refuses_a_file_uploaded_for_another_task(

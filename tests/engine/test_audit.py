@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 
-from engine import Actor, Engine, VirtualClock, audit, history
-from engine.accounts import create_user
-from engine.db import transaction
-from engine.models import AuditEvent, User
+from engine import Actor, Engine, VirtualClock
+from engine.people.accounts import create_user
+from engine.records import audit, history
+from engine.store.db import transaction
+from engine.store.models import AuditEvent, User
 from tests.processes.driver import LANE_ACTORS, SECRETARIAT, Pathfinder, deploy_pathfinder
 from tests.processes.samples import SHORTFALL_UNJUSTIFIED, sample
 

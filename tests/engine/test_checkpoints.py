@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from engine import Engine, EngineError, Settings, VirtualClock
-from engine.models import AuditEvent, OutboxMessage
-from engine.worker import Worker
+from engine.runtime.worker import Worker
+from engine.store.models import AuditEvent, OutboxMessage
 from tests.fixtures.tamper import rewrite_chain
 
 

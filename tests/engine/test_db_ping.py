@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from engine import db
-from engine.db import make_engine
+from engine.store import db
+from engine.store.db import make_engine
 
 
 @pytest.fixture

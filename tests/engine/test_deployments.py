@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import Engine, ValidationFailed
-from engine.models import AuditEvent, ProcessVersion
+from engine.store.models import AuditEvent, ProcessVersion
 from tests.fixtures.bpmn_files import REVIEW, bpmn, flow, forms_json, user_task
 
 

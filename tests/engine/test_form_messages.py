@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from engine.forms import field_errors
+from engine.bpmn.forms import field_errors
 
 FORMS = Path(__file__).resolve().parents[2] / "forms"
 

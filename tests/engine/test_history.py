@@ -7,9 +7,10 @@ import json
 import pytest
 from sqlalchemy import text
 
-from engine import Engine, history
-from engine.history import verify_export
-from engine.models import AuditEvent
+from engine import Engine
+from engine.records import history
+from engine.records.history import verify_export
+from engine.store.models import AuditEvent
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ def test_inserted_event_is_named(engine: Engine, finished: int) -> None:
 
 
 def test_export_verifies_offline_and_detects_a_changed_byte(engine: Engine, finished: int) -> None:
-    from engine.history import event_to_dict
+    from engine.records.history import event_to_dict
 
     events = engine.history(finished)
     doc = {

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from engine import Conflict, Engine, InvalidData
-from engine.accounts import authenticate, create_user, set_active
-from engine.db import transaction
-from engine.identities import add_mapping, delete_mapping, sign_in_external
-from engine.models import AuditEvent, User
+from engine.people.accounts import authenticate, create_user, set_active
+from engine.people.identities import add_mapping, delete_mapping, sign_in_external
+from engine.store.db import transaction
+from engine.store.models import AuditEvent, User
 
 ISSUER = "https://login.example.org"
 

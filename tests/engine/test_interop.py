@@ -17,7 +17,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine.parsing import ValidationFailed, parse_bundle
+from engine.bpmn.parsing import ValidationFailed, parse_bundle
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "interop"
 if not CORPUS.is_dir():
@@ -244,7 +244,7 @@ def test_runnable_corpus_file_deploys_and_starts_in_the_engine(name: str, engine
 def _waiting(engine, instance_id: int) -> bool:
     from sqlalchemy import select
 
-    from engine.models import TimerJob
+    from engine.store.models import TimerJob
 
     with engine.session() as s:
         return (

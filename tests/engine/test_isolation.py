@@ -8,7 +8,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_engine_modules_do_not_import_flask_or_web() -> None:
-    modules = sorted(p.stem for p in (ROOT / "engine").glob("*.py") if p.stem != "__init__")
+    modules = sorted(
+        ".".join(p.relative_to(ROOT / "engine").with_suffix("").parts)
+        for p in (ROOT / "engine").rglob("*.py")
+        if p.stem != "__init__"
+    )
     code = (
         "import importlib, sys\n"
         f"for m in {modules!r}: importlib.import_module('engine.' + m)\n"

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from engine import Actor, Engine, Forbidden
-from engine.migration import dry_run, migrate
-from engine.models import Instance
+from engine.runtime.migration import dry_run, migrate
+from engine.store.models import Instance
 from tests.fixtures.bpmn_files import REVIEW, bpmn, flow, forms_json, user_task
 
 RENAMED = REVIEW.replace(b'name="Decide on request"', b'name="Decide on the request"')

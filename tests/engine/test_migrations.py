@@ -7,8 +7,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
-from engine.db import Base
-from engine.migrate import alembic_config, current
+from engine.store.db import Base
+from engine.store.migrate import alembic_config, current
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.model_diff import diff_files
+from engine.bpmn.model_diff import diff_files
 from tests.conftest import ROOT
 from tests.fixtures.bpmn_files import REVIEW, YEARLY
 

@@ -24,16 +24,16 @@ from sqlalchemy import select
 
 from engine import SYSTEM, Actor, Engine, VirtualClock
 from engine.clock import add_duration
-from engine.db import make_engine, make_session_factory, transaction
-from engine.mailer import (
+from engine.mail.mailer import (
     MailConfig,
     build_digests,
     read_unsubscribe_token,
     send_pending,
     unsubscribe_token,
 )
-from engine.models import AuditEvent, HumanTask, OutboxMessage, User
-from engine.notifications import install, mail_pass, scan_due
+from engine.mail.notifications import Notifier, mail_pass, scan_due
+from engine.store.db import make_engine, make_session_factory, transaction
+from engine.store.models import AuditEvent, HumanTask, OutboxMessage, User
 from tests.conftest import ROOT, START
 from tests.fixtures.bpmn_files import bpmn, flow, user_task
 
@@ -172,7 +172,7 @@ def smtp() -> Iterator[SmtpSink]:
 @pytest.fixture
 def mail(engine: Engine, smtp: SmtpSink, tmp_path: Path) -> MailConfig:
     config = mail_config(smtp.port, tmp_path)
-    install(engine, config)
+    engine.subscribers = [Notifier(config)]
     engine.deploy({"notify_demo.bpmn": DEMO}, {}, "olu")
     return config
 
@@ -534,7 +534,7 @@ def test_without_smtp_messages_are_written_to_the_mail_folder(
     engine: Engine, tmp_path: Path, people: dict[str, str]
 ) -> None:
     config = mail_config(None, tmp_path)
-    install(engine, config)
+    engine.subscribers = [Notifier(config)]
     engine.deploy({"notify_demo.bpmn": DEMO}, {}, "olu")
     start_nepal(engine)
     assert len(send_pending(engine.sessions, config, now=engine.now, owner="w1").sent) == 2
@@ -545,12 +545,20 @@ def test_without_smtp_messages_are_written_to_the_mail_folder(
     assert {m["Subject"] for m in parsed} == {"New task: Submit report (Nepal)"}
 
 
-def test_install_twice_queues_each_message_once(
+def test_subscribers_are_passed_in_and_hear_each_event_once(
     engine: Engine, mail: MailConfig, people: dict[str, str]
 ) -> None:
-    install(engine, mail)
-    start_nepal(engine)
-    assert len(outbox(engine)) == 2
+    heard: list[str] = []
+    quiet = Engine(
+        engine.sessions,
+        engine.clock,
+        settings=engine.settings,
+        subscribers=[lambda _s, events: heard.extend(e.kind for e in events)],
+    )
+    engine.subscribers = []  # this test's engine alone writes (one Engine per session factory)
+    start_nepal(quiet)
+    assert outbox(engine) == []  # no Notifier given: no mail
+    assert heard.count("task_ready") == 1 and heard.count("instance_started") == 1
 
 
 def _message(key: str, to: str, engine: Engine) -> OutboxMessage:
@@ -572,7 +580,7 @@ def test_mail_problems_never_stop_the_procedure(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("template bug")
 
-    monkeypatch.setattr("engine.notifications.render", broken)
+    monkeypatch.setattr("engine.mail.notifications.render", broken)
     nepal = start_nepal(engine)
     assert task_of(engine, nepal, "submit") and outbox(engine) == []
 
@@ -581,7 +589,7 @@ def test_without_a_secret_key_mails_link_to_the_settings_page(
     engine: Engine, tmp_path: Path, people: dict[str, str]
 ) -> None:
     config = mail_config(None, tmp_path, secret_key="")
-    install(engine, config)
+    engine.subscribers = [Notifier(config)]
     engine.deploy({"notify_demo.bpmn": DEMO}, {}, "olu")
     start_nepal(engine)
     body = outbox(engine)[0].body_text
@@ -592,7 +600,7 @@ class _DiesAfterSending:
     """Hands the message to the SMTP server, then the worker process dies (before recording)."""
 
     def __init__(self, config: MailConfig) -> None:
-        from engine.mailer import transport_for
+        from engine.mail.mailer import transport_for
 
         self.inner = transport_for(config)
 
@@ -604,9 +612,11 @@ class _DiesAfterSending:
 def test_a_message_accepted_before_a_crash_is_not_resent_within_the_lease(
     engine: Engine, smtp: SmtpSink, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import dataclasses
     from datetime import UTC, datetime
 
-    config = mail_config(smtp.port, tmp_path)
+    wall = VirtualClock(datetime.now(UTC))  # leases run on the injected wall clock
+    config = dataclasses.replace(mail_config(smtp.port, tmp_path), lease_clock=wall)
     with transaction(engine.sessions) as s:
         s.add(_message("once", "o@example.org", engine))
     with pytest.raises(SystemExit):
@@ -622,8 +632,7 @@ def test_a_message_accepted_before_a_crash_is_not_resent_within_the_lease(
     assert len(smtp.messages) == 1
 
     # After the lease: sent again with the same Message-ID, and the resend is on the record.
-    later = datetime.now(UTC) + timedelta(seconds=config.lease_seconds + 1)
-    monkeypatch.setattr("engine.mailer._real_now", lambda: later)
+    wall.set(wall.now() + timedelta(seconds=config.lease_seconds + 1))
     assert len(send_pending(engine.sessions, config, now=engine.now, owner="w2").sent) == 1
     first, second = smtp.messages
     assert first["Message-ID"] == second["Message-ID"] == row.message_id

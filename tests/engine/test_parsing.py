@@ -13,8 +13,8 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine import xmlsafe
-from engine.parsing import Bundle, Problem, ValidationFailed, parse_bundle, safe_xml
+from engine.bpmn import xmlsafe
+from engine.bpmn.parsing import Bundle, Problem, ValidationFailed, parse_bundle, safe_xml
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bpmn"
 LEAVE = "leave_request.bpmn"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine import SYSTEM, Engine, procedure
-from engine.models import Instance, ProcessVersion
+from engine import SYSTEM, Engine
+from engine.records import procedure
+from engine.store.models import Instance, ProcessVersion
 from tests.conftest import ROOT
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import insert
 
 from engine import Engine
-from engine.models import HumanTask
-from engine.queries import COUNT_CAP, task_counts, task_query
+from engine.records.queries import COUNT_CAP, task_counts, task_query
+from engine.store.models import HumanTask
 
 
 def test_long_inbox_counts_are_capped_and_pages_go_past_the_cap(

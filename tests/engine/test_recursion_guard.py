@@ -13,9 +13,9 @@ import pytest
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine import Engine, Settings
-from engine.db import transaction
-from engine.models import ProcessModel, ProcessVersion
-from engine.serialization import dump_spec
+from engine.bpmn.serialization import dump_spec
+from engine.store.db import transaction
+from engine.store.models import ProcessModel, ProcessVersion
 
 RECURSIVE = (
     Path(__file__).resolve().parents[3]

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from engine import Actor, Engine, ValidationFailed, VirtualClock
-from engine.worker import Worker
+from engine.runtime.worker import Worker
 from tests.fixtures.bpmn_files import bpmn, flow, user_task
 
 

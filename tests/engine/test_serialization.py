@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from engine import Engine
-from engine.execution import load
-from engine.serialization import dump_state, load_state
+from engine.bpmn.serialization import dump_state, load_state
+from engine.runtime.execution import load
 
 
 def _snapshot(engine: Engine, instance_id: int) -> tuple[str, list[tuple[str, str, int]]]:

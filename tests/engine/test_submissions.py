@@ -9,10 +9,11 @@ from typing import Any
 from alembic import command
 from sqlalchemy import select
 
-from engine import Engine, Settings, VirtualClock, submissions
+from engine import Engine, Settings, VirtualClock
 from engine.demo import seed
-from engine.migrate import alembic_config
-from engine.models import HumanTask, Instance, Submission
+from engine.records import submissions
+from engine.store.migrate import alembic_config
+from engine.store.models import HumanTask, Instance, Submission
 from tests.processes.driver import LANE_ACTORS, Pathfinder, deploy_pathfinder
 from tests.web.test_demo import NOW
 
@@ -170,7 +171,7 @@ def test_only_declared_outputs_become_case_variables(engine: Engine, clock: Virt
 def test_deploy_warns_when_two_tasks_write_one_variable_undeclared(engine: Engine) -> None:
     from pathlib import Path
 
-    from engine.parsing import parse_bundle
+    from engine.bpmn.parsing import parse_bundle
 
     root = Path(__file__).resolve().parents[2]
     forms = {p.name: p.read_bytes() for p in (root / "forms").glob("*.json")}
@@ -193,7 +194,7 @@ def test_deploy_refuses_a_form_that_would_shadow_a_data_object() -> None:
     import pytest
 
     from engine import ValidationFailed
-    from engine.parsing import parse_bundle
+    from engine.bpmn.parsing import parse_bundle
 
     root = Path(__file__).resolve().parents[2]
     forms = {p.name: p.read_bytes() for p in (root / "forms").glob("*.json")}

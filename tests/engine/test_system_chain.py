@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from engine import Engine
-from engine.accounts import create_user
-from engine.db import transaction
-from engine.history import SYSTEM_CHAIN
-from engine.models import AuditEvent
+from engine.people.accounts import create_user
+from engine.records.history import SYSTEM_CHAIN
+from engine.store.db import transaction
+from engine.store.models import AuditEvent
 
 THREADS = 8
 WRITES = 20
@@ -26,7 +26,7 @@ def test_concurrent_system_chain_writes_all_succeed_and_the_chain_verifies(
     they used to take the same next seq and fail with a unique violation."""
     # Password hashing is not under test; a cheap hash keeps the writes close together.
     cheap = partial(generate_password_hash, method="pbkdf2:sha256:1")
-    monkeypatch.setattr("engine.accounts.generate_password_hash", cheap)
+    monkeypatch.setattr("engine.people.accounts.generate_password_hash", cheap)
     errors: list[BaseException] = []
     barrier = threading.Barrier(THREADS)
 

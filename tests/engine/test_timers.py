@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from engine import Engine
-from engine.models import TimerJob
-from engine.worker import Worker
+from engine.runtime.worker import Worker
+from engine.store.models import TimerJob
 from tests.fixtures.bpmn_files import YEARLY
 
 

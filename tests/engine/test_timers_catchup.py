@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from engine import Actor, Engine, VirtualClock
-from engine.models import AuditEvent, TimerJob
-from engine.worker import Worker
+from engine.runtime.worker import Worker
+from engine.store.models import AuditEvent, TimerJob
 from tests.fixtures.bpmn_files import bpmn, flow, user_task
 
 # A review with an hourly reminder, five times at most (non-interrupting cycle boundary timer).

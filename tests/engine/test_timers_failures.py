@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import event, select
 
 from engine import Actor, Engine, InstanceNotRunnable, VirtualClock
-from engine.db import transaction
-from engine.execution import load
-from engine.models import TimerJob
-from engine.serialization import dump_state
-from engine.worker import Worker
+from engine.bpmn.serialization import dump_state
+from engine.runtime.execution import load
+from engine.runtime.worker import Worker
+from engine.store.db import transaction
+from engine.store.models import TimerJob
 from tests.fixtures.bpmn_files import bpmn, flow, user_task
 
 # One hour after the start a script checks the partner registry, which fails while it is offline.

@@ -9,9 +9,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine import Actor, Conflict, Engine, VirtualClock
-from engine.execution import load
-from engine.models import HumanTask, TimerJob
-from engine.worker import Worker
+from engine.runtime.execution import load
+from engine.runtime.worker import Worker
+from engine.store.models import HumanTask, TimerJob
 from tests.fixtures.bpmn_files import bpmn, flow, user_task
 
 # Answer within a day, or the question escalates (interrupting boundary timer).

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from engine import Actor, Engine, Settings, VirtualClock
-from engine.db import transaction
-from engine.models import AuditEvent, TimerJob
-from engine.timers import acquire, fire_due_timers
-from engine.worker import Worker
+from engine.runtime.timers import acquire, fire_due_timers
+from engine.runtime.worker import Worker
+from engine.store.db import transaction
+from engine.store.models import AuditEvent, TimerJob
 from tests.fixtures.bpmn_files import YEARLY, bpmn, flow, user_task
 
 # A timer one second after the start (real time in these tests), then a task.

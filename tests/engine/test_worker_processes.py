@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import SYSTEM, Engine, Settings, VirtualClock
-from engine.db import transaction
-from engine.models import AuditEvent, Instance, TimerJob
-from engine.timers import real_now
+from engine.clock import SystemClock
+from engine.store.db import transaction
+from engine.store.models import AuditEvent, Instance, TimerJob
 from tests.fixtures.bpmn_files import bpmn, flow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def due_timers(settings: Settings, count: int) -> Engine:
     timer job, a fresh audit chain each), which is what `count` starts would have written, in a
     fraction of the time.
     """
-    engine = Engine.from_settings(settings, VirtualClock(real_now() - timedelta(hours=2)))
+    engine = Engine.from_settings(settings, VirtualClock(SystemClock().now() - timedelta(hours=2)))
     engine.deploy({"tick.bpmn": TICK}, {}, "olu")
     first = engine.start("tick", {}, SYSTEM)
     with transaction(engine.sessions) as s:

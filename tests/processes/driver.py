@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from engine import Actor, Engine, VirtualClock
-from engine.models import HumanTask, Instance
-from engine.serialization import dump_state, load_state
+from engine.bpmn.serialization import dump_state, load_state
+from engine.store.models import HumanTask, Instance
 from tests.processes import coverage
 from tests.processes.samples import sample
 

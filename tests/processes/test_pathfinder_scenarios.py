@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import Actor, Forbidden, InvalidData, MessageRefused, NotReady, submissions
+from engine import Actor, Forbidden, InvalidData, MessageRefused, NotFound, NotReady
+from engine.records import submissions
 from tests.processes.driver import LANE_ACTORS, Pathfinder
 from tests.processes.samples import (
     SHORTFALL_JUSTIFIED,
@@ -160,7 +161,7 @@ def test_only_the_lane_role_and_own_country_may_act(pathfinder: Pathfinder) -> N
     task = p.task("submit_expression_of_interest")
     with pytest.raises(Forbidden):
         p.engine.complete(task.id, {}, LANE_ACTORS["Secretariat"])
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another country's task: as if it did not exist (404)
         p.engine.complete(task.id, {}, Actor("kofi", ["country"], country="KEN"))
 
 

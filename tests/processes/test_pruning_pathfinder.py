@@ -110,7 +110,7 @@ def test_thirty_years_behave_the_same_with_and_without_pruning(
         assert step == expected_step
         assert _snapshot(whole) == expected, step
 
-    with mock.patch("engine.serialization.prune_state", lambda *a, **k: 0):
+    with mock.patch("engine.bpmn.serialization.prune_state", lambda *a, **k: 0):
         _scenario(whole, compare)
     assert next(steps, None) is None
     whole_state = json.loads(whole.instance().state)

@@ -27,8 +27,8 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine import VirtualClock
+from engine.bpmn.scripting import make_script_engine
 from engine.clock import use_clock
-from engine.scripting import make_script_engine
 from tests.processes import coverage
 from tests.processes.driver import BPMN
 from tests.processes.samples import SHORTFALL_UNJUSTIFIED, sample

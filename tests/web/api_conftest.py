@@ -16,9 +16,9 @@ from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
 from engine import Engine, Settings, VirtualClock
-from engine.db import transaction
-from engine.models import User
-from engine.tokens import create_token
+from engine.people.tokens import create_token
+from engine.store.db import transaction
+from engine.store.models import User
 from web import create_app
 
 PASSWORD = "correct-horse-battery"

@@ -15,10 +15,10 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from engine import Actor, Engine, Settings, VirtualClock
-from engine.accounts import actor_for, create_user
-from engine.db import transaction
 from engine.demo import drive
-from engine.models import Instance, User
+from engine.people.accounts import actor_for, create_user
+from engine.store.db import transaction
+from engine.store.models import Instance, User
 from tests.conftest import ROOT
 from web import create_app
 
@@ -96,10 +96,10 @@ def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """scrypt costs ~0.2 s per hash; tests hash with a cheap method (checked the same way)."""
     from werkzeug.security import generate_password_hash
 
-    import engine.accounts
+    import engine.people.accounts
 
     monkeypatch.setattr(
-        engine.accounts,
+        engine.people.accounts,
         "generate_password_hash",
         lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"),
     )
@@ -194,10 +194,10 @@ def user_row(engine: Engine, username: str) -> User:
 def session_cookie_id(engine: Engine, username: str) -> str:
     """A flask-login user id for `username` backed by a real server-side session, for tests that
     put it into the cookie directly (`sess["_user_id"] = ...`) instead of signing in."""
-    from engine import sessions
     from web.auth import WebUser
 
-    with transaction(engine.sessions) as s:
-        row = s.query(User).filter_by(username=username).one()
-        token = sessions.start(s, row, now=engine.now())
-        return WebUser(row, token).get_id()
+    person = engine.people.by_username(username)
+    assert person is not None
+    opened = engine.people.open_session(person.id)
+    assert opened is not None
+    return WebUser(*opened).get_id()

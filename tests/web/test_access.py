@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from engine import Engine
-from engine.models import Instance
+from engine.store.models import Instance
 from tests.web.conftest import Web, task_of, user_row
 
 ALL = {"admin", "process_owner", "secretariat", "chair", "gcg", "country", "auditor"}
@@ -104,7 +104,7 @@ def test_error_pages_use_the_layout_and_show_no_trace(
 def test_unexpected_errors_show_a_500_page_without_a_trace(
     app, login: Callable[[str], Web], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from web.views import dashboard
+    from web.pages import dashboard
 
     app.config["PROPAGATE_EXCEPTIONS"] = False
     web = login("admin")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine import Engine, tokens
-from engine.models import Instance, ProcessModel, User
+from engine import Engine
+from engine.people import tokens
+from engine.store.models import Instance, ProcessModel, User
 from tests.web.conftest import Web, task_of, user_row
 
 

@@ -12,10 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from engine import Engine
-from engine.accounts import THROTTLE_FREE_FAILURES
-from engine.db import transaction
-from engine.models import ApiToken, User
-from engine.tokens import hash_token
+from engine.people.accounts import THROTTLE_FREE_FAILURES
+from engine.people.tokens import hash_token
+from engine.store.db import transaction
+from engine.store.models import ApiToken, User
 
 pytest_plugins = ["tests.web.api_conftest"]
 

@@ -8,8 +8,8 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from engine import Engine
-from engine.db import transaction
-from engine.models import AuditEvent
+from engine.store.db import transaction
+from engine.store.models import AuditEvent
 from tests.fixtures.bpmn_files import FAILING
 
 pytest_plugins = ["tests.web.api_conftest"]

@@ -98,8 +98,8 @@ def test_claimed_by_someone_else_is_409(
     engine: Any,
     api_users: Any,
 ) -> None:
-    from engine.db import transaction
-    from engine.models import User
+    from engine.store.db import transaction
+    from engine.store.models import User
 
     with transaction(engine.sessions) as session:
         session.get_one(User, api_users["other_country"]).country = "NPL"

@@ -13,8 +13,8 @@ import pytest
 from flask import Flask
 
 from engine import Engine
-from engine.attachments import LocalStore
-from engine.models import Attachment, Instance
+from engine.records.attachments import LocalStore
+from engine.store.models import Attachment, Instance
 from tests.fixtures import documents as docs
 from tests.web.conftest import Web, task_of
 from tests.web.test_tasks import EOI, GOOD

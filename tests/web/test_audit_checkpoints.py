@@ -14,7 +14,7 @@ from engine import Actor, Engine, Settings, VirtualClock
 from tests.engine.test_audit import country_with_two_reviews
 from tests.fixtures.tamper import rewrite_chain
 from tests.web.conftest import Web
-from web import audit_views
+from web.pages import audit as audit_views
 
 
 @pytest.fixture

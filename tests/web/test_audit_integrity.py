@@ -14,12 +14,13 @@ from flask import Flask
 from sqlalchemy import text
 
 from cli.main import main as cli
-from engine import Actor, Engine, VirtualClock, history
-from engine.models import AuditEvent
+from engine import Actor, Engine, VirtualClock
+from engine.records import history
+from engine.store.models import AuditEvent
 from tests.engine.test_audit import country_with_two_reviews
 from tests.processes.driver import Pathfinder
 from tests.web.conftest import Web
-from web import audit_views
+from web.pages import audit as audit_views
 
 
 @pytest.fixture

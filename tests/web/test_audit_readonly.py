@@ -16,9 +16,9 @@ from werkzeug.routing import Rule
 from werkzeug.routing.converters import AnyConverter
 
 from engine import Actor, Engine
-from engine.db import Base, transaction
-from engine.identities import add_mapping
-from engine.models import (
+from engine.people.identities import add_mapping
+from engine.store.db import Base, transaction
+from engine.store.models import (
     ApiToken,
     AuditEvent,
     HumanTask,
@@ -28,7 +28,7 @@ from engine.models import (
     User,
 )
 from tests.web.conftest import PASSWORD, Web, user_row
-from web import audit_views
+from web.pages import audit as audit_views
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -64,9 +64,9 @@ def full_app(app: Flask) -> Flask:
     if "audit" not in app.blueprints:
         app.register_blueprint(audit_views.bp)
     if "notifications" not in app.blueprints and importlib.util.find_spec(
-        "web.notifications_views"
+        "web.pages.notifications"
     ):
-        from web import notifications_views
+        from web.pages import notifications as notifications_views
 
         notifications_views.init_app(app)
     return app

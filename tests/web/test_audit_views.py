@@ -13,7 +13,8 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
-from engine import Actor, Engine, VirtualClock, history
+from engine import Actor, Engine, VirtualClock
+from engine.records import history
 from tests.engine.test_audit import (
     country_with_two_reviews,
     second_review_offered,
@@ -21,7 +22,7 @@ from tests.engine.test_audit import (
 )
 from tests.processes.driver import Pathfinder
 from tests.web.conftest import Web
-from web import audit_views
+from web.pages import audit as audit_views
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from engine import Engine, VirtualClock
-from engine.accounts import THROTTLE_FREE_FAILURES, set_password
-from engine.db import transaction
-from engine.models import User
+from engine.people.accounts import THROTTLE_FREE_FAILURES, set_password
+from engine.store.db import transaction
+from engine.store.models import User
 from tests.web.conftest import PASSWORD, Web
 
 
@@ -66,16 +66,16 @@ def test_repeated_failures_slow_down_that_username_from_that_address(
 def test_unknown_usernames_cost_a_password_check_too(
     web: Web, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import engine.accounts
+    import engine.people.accounts
 
     checked: list[str] = []
-    real = engine.accounts.check_password_hash
+    real = engine.people.accounts.check_password_hash
 
     def counting(pwhash: str, password: str) -> bool:
         checked.append(pwhash)
         return real(pwhash, password)
 
-    monkeypatch.setattr(engine.accounts, "check_password_hash", counting)
+    monkeypatch.setattr(engine.people.accounts, "check_password_hash", counting)
     assert web.login("nobody-at-all", "guess-guess").status_code == 401
     assert web.login("sam", "guess-guess").status_code == 401
     assert len(checked) == 2  # the same work for an unknown and a known username
@@ -130,7 +130,7 @@ def test_every_password_sign_in_and_refusal_is_on_the_system_audit_chain(
 ) -> None:
     from sqlalchemy import select
 
-    from engine.models import AuditEvent
+    from engine.store.models import AuditEvent
 
     assert web.login("sam", "wrong-password").status_code == 401
     assert web.login("sam").status_code == 302

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine import Actor, Engine, VirtualClock
-from engine.models import Instance
+from engine.store.models import Instance
 from tests.processes.samples import sample
 from tests.web.conftest import Web, task_of
 

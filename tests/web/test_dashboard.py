@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from engine import VirtualClock
-from engine.models import Instance
+from engine.store.models import Instance
 from tests.web.conftest import Web
 
 

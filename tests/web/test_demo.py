@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from engine import Engine, Settings
-from engine.access import ROLES
 from engine.demo import DEMO_USERS, seed
-from engine.models import Instance, User
+from engine.people.access import ROLES
+from engine.store.models import Instance, User
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from werkzeug.datastructures import MultiDict
 
-from engine.forms import FormDefinition, validate
-from web.formrender import build, labels, option_label, parse, parse_extra, without_row
+from engine.bpmn.forms import FormDefinition, validate
+from web.pages.formrender import build, labels, option_label, parse, parse_extra, without_row
 
 SCHEMA = {
     "type": "object",

@@ -16,7 +16,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from engine import Engine, VirtualClock
-from engine.access import Actor
+from engine.people.access import Actor
 from tests.fixtures.bpmn_files import YEARLY
 from tests.fixtures.statements import Statements
 

@@ -20,9 +20,9 @@ from werkzeug.routing.converters import AnyConverter
 
 from cli.i18n_check import check, missing_elements, missing_forms
 from engine import Actor, Engine, Settings, i18n
-from engine.db import transaction
-from engine.identities import add_mapping
-from engine.models import Instance, User
+from engine.people.identities import add_mapping
+from engine.store.db import transaction
+from engine.store.models import Instance, User
 from tests.conftest import ROOT
 from tests.web.conftest import PASSWORD, Web, task_of, user_row
 
@@ -190,7 +190,7 @@ def test_api_messages_follow_accept_language(app: Flask) -> None:
 
 def test_translations_are_stored_in_the_process_version(deployed: Engine) -> None:
     with deployed.session() as s:
-        from engine.models import ProcessVersion
+        from engine.store.models import ProcessVersion
 
         version = s.query(ProcessVersion).filter_by(process_key="pathfinder").one()
         stored = set(version.forms)

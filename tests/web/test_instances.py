@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 
 from engine import Engine
-from engine.models import Instance
+from engine.store.models import Instance
 from tests.web.conftest import Web
 
 

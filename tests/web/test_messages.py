@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from flask import Flask
 
 from engine import Actor, Engine
-from engine.db import transaction
-from engine.models import Instance, User
-from engine.tokens import create_token
+from engine.people.tokens import create_token
+from engine.store.db import transaction
+from engine.store.models import Instance, User
 from tests.web.conftest import Web
 
 

@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from engine import Actor, Engine
-from engine.models import Instance, ProcessVersion
+from engine.store.models import Instance, ProcessVersion
 from tests.conftest import ROOT
 from tests.fixtures.bpmn_files import REVIEW, bpmn, flow, forms_json, user_task
 from tests.web.conftest import Web
-from web import modeler_views
+from web.pages import modeler as modeler_views
 
 PATHFINDER = (ROOT / "processes" / "pathfinder.bpmn").read_text(encoding="utf-8")
 OTHERS = ["secretariat", "chair", "gcg", "country", "auditor"]

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import Actor, Engine
-from engine.models import Instance, ProcessVersion
+from engine.store.models import Instance, ProcessVersion
 from tests.conftest import SHARED
 from tests.web.conftest import Web
 from tests.web.test_modeler import app  # noqa: F401 - the app with the Models area

@@ -12,13 +12,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from engine import SYSTEM, Engine, Settings, VirtualClock
-from engine.db import transaction
-from engine.mailer import MailConfig, send_pending
-from engine.models import OutboxMessage, User
-from engine.notifications import install
+from engine.mail.mailer import MailConfig, send_pending
+from engine.mail.notifications import Notifier
+from engine.store.db import transaction
+from engine.store.models import OutboxMessage, User
 from tests.engine.test_notifications import BASE_URL, DEMO, SmtpSink, add_user, mail_config
 from tests.web.conftest import session_cookie_id
-from web import create_app, notifications_views
+from web import create_app
+from web.pages import notifications as notifications_views
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def app(engine: Engine, settings: Settings, clock: VirtualClock) -> Flask:
 def config(engine: Engine, settings: Settings, tmp_path: Path) -> MailConfig:
     """Mail as the app would send it: no SMTP, so `.eml` files under the app's var/mail."""
     config = mail_config(None, tmp_path, drop_dir=settings.var_dir / "mail")
-    install(engine, config)
+    engine.subscribers = [Notifier(config)]
     engine.deploy({"notify_demo.bpmn": DEMO}, {}, "olu")
     return config
 

@@ -15,9 +15,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from engine import Engine, Settings, VirtualClock
-from engine.db import transaction
-from engine.identities import add_mapping
-from engine.models import AuditEvent, ExternalIdentity, User
+from engine.people.identities import add_mapping
+from engine.store.db import transaction
+from engine.store.models import AuditEvent, ExternalIdentity, User
 from tests.fixtures.oidc import RunningProvider
 from tests.web.conftest import Web
 from web import create_app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from web.views import pretty
+from web.pages import pretty
 
 
 def test_lists_of_objects_read_like_a_submission_not_like_python() -> None:

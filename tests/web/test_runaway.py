@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from engine import Actor, Engine, ValidationFailed
-from engine.models import Instance
+from engine.store.models import Instance
 from tests.engine.test_runaway_timers import RUNAWAY_CYCLES, reminders
 from tests.fixtures.bpmn_files import bpmn, flow, user_task
 from tests.web.conftest import Web, task_of

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from engine import Engine, Settings
-from engine.models import Instance
+from engine.store.models import Instance
 from tests.web.conftest import Web, task_of
 from web import create_app
 
@@ -221,7 +221,7 @@ def test_drafts_hold_only_this_tasks_files_and_a_bounded_size(
     import io
 
     from engine import InvalidData
-    from engine.models import Attachment
+    from engine.store.models import Attachment
     from tests.fixtures import documents as docs
 
     kenya = make_case("KEN", "submit_expression_of_interest")

@@ -11,11 +11,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-import web.auth
 from engine import Engine
-from engine.accounts import reset_password, set_active
-from engine.db import transaction
-from engine.models import ApiToken, WebSession
+from engine.people.accounts import reset_password, set_active
+from engine.store.db import transaction
+from engine.store.models import ApiToken, WebSession
 from tests.web.conftest import PASSWORD, Web, user_row
 
 
@@ -60,10 +59,15 @@ def test_password_reset_and_deactivation_end_sessions(
 
 
 @pytest.fixture
-def wall_clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], None]:
-    """Move the wall clock that sessions run on."""
+def wall_clock(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Callable[[timedelta], None]:
+    """Move the wall clock that sessions run on (the engine's injected `wall_clock`)."""
     offset = [timedelta(0)]
-    monkeypatch.setattr(web.auth, "credential_now", lambda: datetime.now(UTC) + offset[0])
+
+    class Shifted:
+        def now(self) -> datetime:
+            return datetime.now(UTC) + offset[0]
+
+    monkeypatch.setattr(app.extensions["pathfinder_engine"], "wall_clock", Shifted())
 
     def advance(by: timedelta) -> None:
         offset[0] += by

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.models import Instance
+from engine.store.models import Instance
 from tests.web.conftest import Web
 
 

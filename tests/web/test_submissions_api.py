@@ -10,8 +10,9 @@ from click.testing import CliRunner
 from markupsafe import escape
 
 from cli.main import main
-from engine import Actor, Engine, history
-from engine.models import Instance
+from engine import Actor, Engine
+from engine.records import history
+from engine.store.models import Instance
 from tests.web.conftest import Web, task_of
 
 pytest_plugins = ["tests.web.api_conftest"]

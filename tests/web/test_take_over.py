@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine import Actor, Engine
-from engine.models import Instance
+from engine.store.models import Instance
 from tests.web.conftest import Web, task_of
 
 

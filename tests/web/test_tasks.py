@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from engine import Engine
-from engine.models import Instance
+from engine.store.models import Instance
 from tests.web.conftest import Web, task_of
 
 EOI = "submit_expression_of_interest"

@@ -27,6 +27,7 @@ from web.api import (
     tokens,
 )
 from web.api.auth import authenticate_request
+from web.api.blueprint import ApiBlueprint
 from web.api.schemas import ProblemSchema
 
 PREFIX = "/api/v1"
@@ -111,10 +112,10 @@ def _make_api(app: Flask) -> PathfinderApi:
     return api
 
 
-def _make_blueprint() -> Any:
-    from flask_smorest import Blueprint
-
-    blueprint = Blueprint("api", __name__, url_prefix=PREFIX)
+def _make_blueprint() -> ApiBlueprint:
+    # An `ApiBlueprint` too: the outer blueprint prepares the OpenAPI document of the nested
+    # ones, with its own content-type mapping (multipart bodies).
+    blueprint = ApiBlueprint("api", __name__, url_prefix=PREFIX)
     for resource in RESOURCES:
         blueprint.register_blueprint(resource)
     # Routes outside the OpenAPI document: the document itself, its reference page, and a

@@ -6,17 +6,17 @@ from uuid import UUID
 
 from flask import Response
 
-from engine.filetypes import KINDS
+from engine import FILE_KINDS
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import ApiBlueprint
-from web.views.attachments import download_response
+from web.pages.attachments import download_response
 
 blp = ApiBlueprint(
     "attachments", __name__, url_prefix="/attachments", description="Attached documents."
 )
 
 BINARY = {"schema": {"type": "string", "format": "binary"}}
-CONTENT = {kind.content_type.split(";")[0]: BINARY for kind in KINDS.values()}
+CONTENT = {kind.content_type.split(";")[0]: BINARY for kind in FILE_KINDS.values()}
 
 
 @blp.route("/<uuid:attachment_id>")

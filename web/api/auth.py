@@ -9,17 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
-from engine import Actor, Engine, tokens
-from engine.accounts import actor_for
-from engine.models import User
+from engine import Actor, Engine, Person
 from web.api.errors import forbidden, unauthorized
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,11 +58,11 @@ def get_engine() -> Engine:
 
 def real_now() -> datetime:
     """Wall-clock time for credentials: a simulated clock must not expire or revive tokens."""
-    return datetime.now(UTC)
+    return get_engine().wall_clock.now()
 
 
-def _caller_for(user: User, via: str) -> Caller:
-    return Caller(user.id, user.username, user.display_name, actor_for(user), via)
+def _caller_for(person: Person, via: str) -> Caller:
+    return Caller(person.id, person.username, person.display_name, person.actor, via)
 
 
 def _token_caller(header: str) -> Caller:
@@ -74,16 +70,10 @@ def _token_caller(header: str) -> Caller:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise unauthorized("Use `Authorization: Bearer <token>`.")
-    with get_engine().session() as session:
-        user = tokens.verify_token(session, token, now=real_now())
-        if user is None:
-            raise unauthorized(_("The token is invalid, expired or revoked."))
-        caller = _caller_for(user, "token")
-        try:
-            session.commit()  # last_used_at; best effort, never worth failing a request for
-        except SQLAlchemyError:
-            session.rollback()
-    return caller
+    person = get_engine().tokens.verify(token)
+    if person is None:
+        raise unauthorized(_("The token is invalid, expired or revoked."))
+    return _caller_for(person, "token")
 
 
 def _session_user() -> Any:
@@ -99,16 +89,15 @@ def _session_caller() -> Caller | None:
     if signed_in is None:
         return None
     username = getattr(signed_in, "username", None)
-    with get_engine().session() as session:
-        if username is None:
-            ident = str(signed_in.get_id())
-            by = User.id == int(ident) if ident.isdigit() else User.username == ident
-        else:
-            by = User.username == username
-        user = session.execute(select(User).where(by)).scalar()
-        if user is None or not user.active:
-            return None
-        caller = _caller_for(user, "session")
+    people = get_engine().people
+    if username is None:
+        ident = str(signed_in.get_id())
+        person = people.get(int(ident)) if ident.isdigit() else people.by_username(ident)
+    else:
+        person = people.by_username(username)
+    if person is None or not person.active:
+        return None
+    caller = _caller_for(person, "session")
     if request.method not in SAFE_METHODS:
         _check_csrf()
     return caller

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import submissions
-from engine.history import event_to_dict, verify_instance
-from engine.queries import history_page
+from engine.records import submissions
+from engine.records.history import event_to_dict, verify_instance
+from engine.records.queries import history_page
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import ID, ApiBlueprint
 from web.api.representations import visible_instance

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.models import Instance
-from engine.queries import instance_query
+from engine.records.queries import instance_query
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import ID, ApiBlueprint
 from web.api.representations import instance_detail, instance_summary, visible_instance
@@ -18,6 +17,9 @@ from web.api.schemas import (
     ReasonSchema,
     StartInstanceSchema,
 )
+
+if TYPE_CHECKING:
+    from engine.store.models import Instance
 
 blp = ApiBlueprint(
     "instances", __name__, url_prefix="/instances", description="Process instances (cases)."

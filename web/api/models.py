@@ -7,11 +7,8 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from engine.deployments import instance_counts
-from engine.errors import InvalidData
-from engine.models import ProcessModel, ProcessVersion
+from engine import InvalidData, ProcessInfo, VersionInfo
 from web.api.auth import current_caller, get_engine, require_role
 from web.api.blueprint import ApiBlueprint
 from web.api.errors import not_found
@@ -34,31 +31,31 @@ DIAGRAM_SUFFIXES = (".bpmn", ".dmn")
 FORM_SUFFIXES = (".json",)
 
 
-def _model_dict(model: ProcessModel, latest: ProcessVersion | None) -> dict[str, Any]:
+def _model_dict(model: ProcessInfo) -> dict[str, Any]:
     return {
         "key": model.key,
         "name": model.name,
-        "latest_version": latest.version if latest else None,
-        "executable": bool(latest and latest.executable),
-        "start_roles": list(model.start_roles or []),
+        "latest_version": model.latest_version,
+        "executable": model.executable,
+        "start_roles": list(model.start_roles),
         "created_at": model.created_at,
     }
 
 
-def _version_dict(pv: ProcessVersion, active: int) -> dict[str, Any]:
+def _version_dict(pv: VersionInfo) -> dict[str, Any]:
     return {
         "version": pv.version,
         "name": pv.name,
         "executable": pv.executable,
         "not_executable_reason": pv.not_executable_reason,
         "main_file": pv.main_file,
-        "files": sorted(pv.files),
-        "forms": sorted(pv.forms),
-        "lanes": list(pv.lanes or []),
-        "warnings": list(pv.warnings or []),
+        "files": list(pv.files),
+        "forms": list(pv.forms),
+        "lanes": list(pv.lanes),
+        "warnings": list(pv.warnings),
         "deployed_by": pv.deployed_by,
         "deployed_at": pv.deployed_at,
-        "active_instances": active,
+        "active_instances": pv.active_instances,
     }
 
 
@@ -67,9 +64,7 @@ def _version_dict(pv: ProcessVersion, active: int) -> dict[str, Any]:
 def list_models() -> list[dict[str, Any]]:
     """List deployed process models (any signed-in role)"""
     current_caller()
-    with get_engine().session() as session:
-        models = session.execute(select(ProcessModel).order_by(ProcessModel.key)).scalars().all()
-        return [_model_dict(m, m.versions[-1] if m.versions else None) for m in models]
+    return [_model_dict(m) for m in get_engine().processes.all()]
 
 
 @blp.route("/<string(maxlength=200):key>")
@@ -78,16 +73,10 @@ def list_models() -> list[dict[str, Any]]:
 def get_model(key: str) -> dict[str, Any]:
     """A process model with every deployed version, newest first"""
     current_caller()
-    with get_engine().session() as session:
-        model = session.get(ProcessModel, key)
-        if model is None:
-            raise not_found(_("No process model '%(key)s' is deployed.", key=key))
-        counts = instance_counts(session, key)
-        versions = [_version_dict(v, counts.get(v.version, 0)) for v in reversed(model.versions)]
-        return {
-            **_model_dict(model, model.versions[-1] if model.versions else None),
-            "versions": versions,
-        }
+    model = get_engine().processes.get(key)
+    if model is None:
+        raise not_found(_("No process model '%(key)s' is deployed.", key=key))
+    return {**_model_dict(model), "versions": [_version_dict(v) for v in model.versions]}
 
 
 def _split_upload() -> tuple[dict[str, bytes], dict[str, bytes]]:

@@ -8,10 +8,12 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from engine import Actor, submissions
-from engine.forms import load_form
-from engine.models import HumanTask, Instance, ProcessVersion
-from engine.queries import can_view_instance, open_tasks, task_with_instance
+from engine import Actor
+from engine.bpmn.forms import load_form
+from engine.people.permissions import may_see_instance
+from engine.records import submissions
+from engine.records.queries import open_tasks, task_with_instance
+from engine.store.models import HumanTask, Instance, ProcessVersion
 from web.api.errors import not_found
 
 
@@ -19,7 +21,7 @@ def visible_instance(session: Session, actor: Actor, instance_id: int) -> Instan
     """The instance if the actor may see it. Another country's instance is reported as missing
     (404), exactly like one that does not exist, so ids do not reveal other countries' cases."""
     row = session.get(Instance, instance_id)
-    if row is None or not can_view_instance(actor, row):
+    if row is None or not may_see_instance(actor, row):
         raise not_found(_("Instance %(instance_id)s does not exist.", instance_id=instance_id))
     return row
 
@@ -27,7 +29,7 @@ def visible_instance(session: Session, actor: Actor, instance_id: int) -> Instan
 def visible_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
     """The task if the actor may see its instance (404 otherwise, as for instances)."""
     found = task_with_instance(session, task_id)
-    if found is None or not can_view_instance(actor, found[1]):
+    if found is None or not may_see_instance(actor, found[1]):
         raise not_found(_("Task %(task_id)s does not exist.", task_id=task_id))
     task: HumanTask = found[0]
     return task

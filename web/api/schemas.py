@@ -59,7 +59,7 @@ class _PageSchema(Schema):
     pages = fields.Integer(required=True, metadata={"description": "Number of pages (at least 1)."})
 
 
-def page_of(item: type[Schema], name: str, **extra: fields.Field) -> type[Schema]:
+def page_of(item: type[Schema], name: str, **extra: fields.Field[Any]) -> type[Schema]:
     """A page envelope `{items, page, per_page, total, pages}` around `item` (plus `extra`)."""
     return type(
         name, (_PageSchema,), {"items": fields.List(fields.Nested(item), required=True), **extra}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import submissions
+from engine.records import submissions
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import ID, ApiBlueprint
 from web.api.representations import visible_instance

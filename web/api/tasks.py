@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from engine.queries import task_query
+from engine.records.queries import task_query
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import MULTIPART, ApiBlueprint
 from web.api.representations import TaskRenderer, instance_detail_of, visible_task

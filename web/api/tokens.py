@@ -7,13 +7,8 @@ from typing import Any
 from flask import current_app, request
 from flask_babel import gettext as _
 
-from engine import tokens
-from engine.accounts import sign_in
-from engine.db import transaction
-from engine.errors import TooManyAttempts
-from engine.identities import audit_refusal
-from engine.models import ApiToken, User
-from web.api.auth import allowed_read_only, current_caller, get_engine, public, real_now
+from engine import TokenView, TooManyAttempts
+from web.api.auth import allowed_read_only, current_caller, get_engine, public
 from web.api.blueprint import ID, ApiBlueprint
 from web.api.errors import ApiError, unauthorized
 from web.api.schemas import MeSchema, NewTokenSchema, TokenRequestSchema, TokenSchema
@@ -23,7 +18,7 @@ blp = ApiBlueprint(
 )
 
 
-def _token_dict(row: ApiToken) -> dict[str, Any]:
+def _token_dict(row: TokenView) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,
@@ -58,43 +53,25 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
                 "(/account/api-tokens)."
             ),
         )
-    engine = get_engine()
     try:
-        with transaction(engine.sessions) as session:
-            user = sign_in(
-                session,
-                args["username"],
-                args["password"],
-                now=engine.now(),
-                remote_addr=request.remote_addr,
-                method="api-token-request",
-            )
-            if user is not None:
-                row, plain = tokens.create_token(
-                    session,
-                    user,
-                    args["name"],
-                    now=real_now(),
-                    lifetime_days=args["expires_in_days"],
-                    max_days=engine.settings.token_max_days,
-                )
-                return {**_token_dict(row), "token": plain, "token_type": "Bearer"}
+        issued = get_engine().tokens.issue(
+            args["username"],
+            args["password"],
+            args["name"],
+            args["expires_in_days"],
+            remote_addr=request.remote_addr,
+        )
     except TooManyAttempts as exc:
-        with transaction(engine.sessions) as session:
-            audit_refusal(
-                session,
-                engine.now(),
-                "api-token-request",
-                "too many attempts",
-                username=str(args["username"])[:150],
-            )
         raise ApiError(
             429,
             exc.title,
             exc.message,
             {"Retry-After": str(exc.details.get("retry_after", 1))},
         ) from exc
-    raise unauthorized(_("Unknown username or wrong password."))
+    if issued is None:
+        raise unauthorized(_("Unknown username or wrong password."))
+    row, plain = issued
+    return {**_token_dict(row), "token": plain, "token_type": "Bearer"}
 
 
 @blp.route("/tokens")
@@ -102,9 +79,7 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
 def list_tokens() -> list[dict[str, Any]]:
     """List your tokens (revoked and expired ones included)"""
     caller = current_caller()
-    with get_engine().session() as session:
-        user = session.get_one(User, caller.user_id)
-        return [_token_dict(t) for t in tokens.list_tokens(session, user)]
+    return [_token_dict(t) for t in get_engine().tokens.of_user(caller.user_id)]
 
 
 @blp.route(f"/tokens/<{ID}:token_id>", methods=["DELETE"])
@@ -114,9 +89,7 @@ def list_tokens() -> list[dict[str, Any]]:
 def revoke_token(token_id: int) -> None:
     """Revoke one of your tokens"""
     caller = current_caller()
-    with transaction(get_engine().sessions) as session:
-        user = session.get_one(User, caller.user_id)
-        tokens.revoke_token(session, user, token_id, now=real_now())
+    get_engine().tokens.revoke(caller.user_id, token_id)
 
 
 @blp.route("/me")

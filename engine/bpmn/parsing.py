@@ -1,0 +1,642 @@
+"""Validate an uploaded bundle of BPMN/DMN files and forms, then hand SpiffWorkflow a safe parse.
+
+`parse_bundle` reports every problem at once. Two outcomes besides success:
+
+- **Refused** (`ValidationFailed`): the files are hostile, broken, or contain mistakes a modeller
+  must fix before the model can be stored (script syntax, missing form, missing called process...).
+- **Stored for viewing only**: a process SpiffWorkflow cannot run here (`isExecutable="false"`,
+  data stores, unsupported elements, Camunda timer literals, cron, JUEL, recursion) parses, with
+  `ProcessInfo.executable=False` and a reason naming the element. Mistakes inside such a process
+  are downgraded to warnings: it will never run, and the diagram should still be shown.
+
+The hardened XML intake and the static checks of each process live in `engine.xmlsafe`; this
+module decides what the findings mean, runs SpiffWorkflow's own parser on the hardened trees, and
+walks the call graph (recursion, callers of processes that cannot run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from engine import i18n
+from engine.bpmn import forms as form_defs
+from engine.bpmn.xmlsafe import (
+    BPMN_NS,
+    CAMUNDA_NS,
+    NSMAP,
+    SPIFF_NS,
+    CheckContext,
+    ModelLimits,
+    Problem,
+    ValidationFailed,
+    check_process,
+    element_label,
+    form_refs,
+    is_dmn,
+    safe_xml,
+    size_problems,
+    xsd_problems,
+)
+
+__all__ = [
+    "Bundle",
+    "ProcessInfo",
+    "ModelLimits",
+    "Problem",
+    "ValidationFailed",
+    "parse_bundle",
+    "safe_xml",
+]
+
+log = logging.getLogger(__name__)
+
+VIEW_ONLY_CODES = frozenset(
+    {
+        "non-executable",
+        "unsupported-element",
+        "unsupported-expression",
+        "timer-expression",
+        "timer-cron",
+        "timer-empty",
+        "data-store",
+        "recursive-call",
+        "called-process-not-executable",
+    }
+)
+"""Problems that make a process view-only instead of refusing the bundle."""
+
+
+@dataclass
+class ProcessInfo:
+    """What the rest of Pathfinder needs to know about one top-level process."""
+
+    process_id: str
+    name: str | None
+    file: str
+    executable: bool
+    not_executable_reason: Problem | None
+    """Why it cannot be started (names the element), or None."""
+    lanes: list[str]
+    """Lane names in document order."""
+    form_files: set[str]
+    """Form files its user tasks reference."""
+    problems: list[Problem] = field(default_factory=list)
+    """Everything found in this process that did not refuse the bundle."""
+
+
+@dataclass
+class Bundle:
+    """A validated set of BPMN/DMN files and forms, ready to be stored."""
+
+    dialect: str
+    """"spiff" or "camunda": which SpiffWorkflow parser reads the files."""
+    files: dict[str, bytes]
+    forms: dict[str, bytes]
+    """The referenced form files."""
+    processes: dict[str, ProcessInfo]
+    """Top-level processes by id."""
+    warnings: list[Problem]
+    """Problems that did not refuse the bundle (including why processes are view-only)."""
+
+    def parser(self) -> BpmnParser:
+        """A fresh SpiffWorkflow parser with every file added (from hardened trees)."""
+        parser = _make_parser(self.dialect)
+        trees = {name: safe_xml(data, name) for name, data in self.files.items()}
+        for name, root in sorted(trees.items(), key=lambda item: not is_dmn(item[1])):
+            if is_dmn(root):
+                parser.add_dmn_xml(root, filename=name)
+            else:
+                parser.add_bpmn_xml(root, filename=name)
+        return parser
+
+    def spec_for(self, process_id: str) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
+        """The spec and subprocess specs of an executable process.
+
+        Raises:
+            ValidationFailed: unknown or view-only process (with the reason).
+        """
+        info = self.processes.get(process_id)
+        if info is None:
+            raise ValidationFailed(
+                [Problem(f"There is no process '{process_id}' in this model.", code="no-process")]
+            )
+        if not info.executable:
+            raise ValidationFailed([p for p in info.problems if p.severity == "error"])
+        parser = self.parser()
+        try:
+            return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+        except Exception as error:  # SpiffWorkflow raises many kinds; all mean "cannot load".
+            raise ValidationFailed([_from_spiff(error, process_id, info.file, {})]) from None
+
+
+class _SpiffParser(SpiffBpmnParser):  # type: ignore[misc]
+    def _add_data_stores(self, bpmn: Any) -> None:
+        # No data store has an implementation here; processes that use one are marked
+        # view-only by the checks, instead of SpiffWorkflow refusing the whole file.
+        return None
+
+
+class _CamundaParser(CamundaParser):  # type: ignore[misc]
+    def _add_data_stores(self, bpmn: Any) -> None:
+        return None
+
+    def _find_dependencies(self, process: Any) -> None:
+        # A businessRuleTask without camunda:decisionRef raises KeyError; the checks report it.
+        with contextlib.suppress(KeyError):
+            super()._find_dependencies(process)
+
+
+def _make_parser(dialect: str) -> BpmnParser:
+    return _CamundaParser() if dialect == "camunda" else _SpiffParser()
+
+
+def _blocking(problem: Problem) -> bool:
+    return problem.severity == "error" and problem.code not in VIEW_ONLY_CODES
+
+
+def _view_only(problems: Iterable[Problem]) -> Problem | None:
+    reasons = [p for p in problems if p.severity == "error" and p.code in VIEW_ONLY_CODES]
+    first = [p for p in reasons if p.code == "non-executable"] or reasons
+    return first[0] if first else None
+
+
+_SPIFF_CODES = (
+    ("no support implemented", "unsupported-element"),
+    ("Service Task must have an operator", "unsupported-element"),
+    ("Time Specification", "timer-expression"),
+    ("No DMN Diagram", "missing-decision"),
+    ("was not found", "missing-called-process"),
+    ("Duplicate process ID", "duplicate-id"),
+)
+
+
+def _from_spiff(
+    error: Exception, process_id: str | None, file: str | None, trees: Mapping[str, Any]
+) -> Problem:
+    """Turn whatever SpiffWorkflow raised into a Problem that names the element."""
+    element_id, line = None, None
+    if isinstance(error, ValidationException):
+        element_id = error.id or None
+        file = error.file_name or file
+        line = error.line_number if isinstance(error.line_number, int) else None
+        text = str(error.args[0]) if error.args else str(error)
+    else:
+        text = f"{type(error).__name__}: {error}"
+    root = trees.get(file) if file else None
+    name, found_line = element_label(root, element_id) if root is not None else (None, None)
+    code = next((c for marker, c in _SPIFF_CODES if marker in text), "parse-error")
+    return Problem(
+        f"SpiffWorkflow cannot load this: {text.rstrip('.')}.",
+        element_id=element_id or process_id,
+        element_name=name,
+        file=file,
+        line=line or found_line,
+        code=code,
+    )
+
+
+def _dialect(roots: Iterable[etree._Element]) -> str:
+    """camunda when some file uses the Camunda namespace and none uses SpiffWorkflow's."""
+    declared: set[str] = set()
+    for root in roots:
+        for element in root.iter(etree.Element):
+            declared.update(element.nsmap.values())
+    return "camunda" if CAMUNDA_NS in declared and SPIFF_NS not in declared else "spiff"
+
+
+def _load(files: Mapping[str, bytes]) -> tuple[dict[str, etree._Element], list[Problem]]:
+    trees, problems = {}, []
+    for name, data in files.items():
+        try:
+            root = safe_xml(data, name)
+        except ValidationFailed as refused:
+            problems += refused.problems
+            continue
+        qname = etree.QName(root)
+        if qname.localname != "definitions" or not (qname.namespace == BPMN_NS or is_dmn(root)):
+            message = "This is not a BPMN or DMN file (its root is not <definitions>)."
+            problems.append(Problem(message, file=name, line=root.sourceline, code="not-bpmn"))
+            continue
+        problems += xsd_problems(root, name)
+        problems += _dangling_di(root, name)
+        trees[name] = root
+    return trees, problems
+
+
+def _dangling_di(root: etree._Element, file: str) -> list[Problem]:
+    ids = set(root.xpath("//@id"))
+    problems = []
+    for shape in root.xpath("//bpmndi:*[@bpmnElement]", namespaces=NSMAP):
+        ref = shape.get("bpmnElement")
+        if ref not in ids:
+            message = (
+                f"The diagram refers to '{ref}', which is not in the model, so that part cannot "
+                "be drawn. Open and save the diagram in the modeller to clean it up."
+            )
+            problems.append(
+                Problem(
+                    message, shape.get("id"), ref, file, shape.sourceline, "warning", "dangling-di"
+                )
+            )
+    return problems
+
+
+def _form_problems(
+    forms: Mapping[str, bytes], schemas: set[str], referenced: set[str]
+) -> list[Problem]:
+    problems = []
+    for name, data in forms.items():
+        if name.startswith(i18n.PREFIX):
+            problems += _translation_problems(name, data, referenced)
+            continue
+        if name not in referenced:
+            message = "No user task uses this form file; it is ignored."
+            problems.append(Problem(message, file=name, severity="warning", code="unused-form"))
+            continue
+        try:
+            document = json.loads(data)
+        except ValueError as error:
+            line = getattr(error, "lineno", None)
+            message = f"The form is not valid JSON: {error}."
+            problems.append(Problem(message, file=name, line=line, code="form-invalid"))
+            continue
+        if name in schemas:
+            try:
+                Draft202012Validator.check_schema(document)
+            except SchemaError as error:
+                where = "/".join(str(p) for p in error.path) or "top level"
+                message = f"The form is not a valid JSON Schema at {where}: {error.message}."
+                problems.append(Problem(message, file=name, code="form-invalid"))
+        elif not isinstance(document, dict):
+            message = "A UI schema must be a JSON object."
+            problems.append(Problem(message, file=name, code="form-invalid"))
+    return problems
+
+
+def _translation_problems(name: str, data: bytes, referenced: set[str]) -> list[Problem]:
+    """A translation overlay must be a JSON object named for a known language and a form or
+    process of the upload (see engine.i18n); anything else is ignored with a warning."""
+    if _translation_target(name, referenced) is None:
+        message = (
+            "This translation names no language Pathfinder speaks, or no form or process of "
+            "this upload; it is ignored."
+        )
+        return [Problem(message, file=name, severity="warning", code="unused-translation")]
+    try:
+        document = json.loads(data)
+    except ValueError as error:
+        message = f"The translation is not valid JSON: {error}."
+        return [Problem(message, file=name, code="form-invalid")]
+    if not isinstance(document, dict):
+        return [Problem("A translation must be a JSON object.", file=name, code="form-invalid")]
+    return []
+
+
+def _translation_target(name: str, referenced: set[str]) -> str | None:
+    parsed = i18n.parse_name(name)
+    if parsed is None or parsed[0] not in i18n.TRANSLATED:
+        return None
+    lang, stem = parsed
+    if stem.startswith("process."):
+        return stem
+    forms = {i18n.form_key(lang, f) for f in referenced}
+    return stem if name in forms else None
+
+
+def _calls(process: etree._Element) -> list[tuple[etree._Element, str]]:
+    found = process.xpath(".//bpmn:callActivity[@calledElement]", namespaces=NSMAP)
+    return [(call, call.get("calledElement")) for call in found]
+
+
+def _reaches(calls: Mapping[str, list[tuple[etree._Element, str]]], start: str, goal: str) -> bool:
+    seen, todo = set(), [start]
+    while todo:
+        current = todo.pop()
+        if current == goal:
+            return True
+        if current not in seen:
+            seen.add(current)
+            todo += [callee for _, callee in calls.get(current, [])]
+    return False
+
+
+def _mark_recursion(
+    calls: Mapping[str, list[tuple[etree._Element, str]]],
+    found: dict[str, list[Problem]],
+    files: Mapping[str, str],
+) -> None:
+    for pid, edges in calls.items():
+        for call, callee in edges:
+            if callee in calls and _reaches(calls, callee, pid):
+                message = (
+                    f"It calls '{callee}', which leads back to this process ('{pid}'): it would "
+                    "call itself without end. Break the cycle."
+                )
+                found[pid].append(_problem_at(call, files[pid], message, "recursive-call"))
+
+
+def _propagate(
+    calls: Mapping[str, list[tuple[etree._Element, str]]],
+    found: dict[str, list[Problem]],
+    files: Mapping[str, str],
+) -> None:
+    """A process that calls one that cannot be started cannot be started either."""
+    changed = True
+    while changed:
+        changed = False
+        for pid, edges in calls.items():
+            if _view_only(found[pid]):
+                continue
+            for call, callee in edges:
+                reason = _view_only(found.get(callee, []))
+                if reason is not None:
+                    message = f"It calls '{callee}', which cannot be started: {reason.message}"
+                    code = "called-process-not-executable"
+                    found[pid].append(_problem_at(call, files[pid], message, code))
+                    changed = True
+                    break
+
+
+def _problem_at(element: etree._Element, file: str, message: str, code: str) -> Problem:
+    return Problem(
+        message, element.get("id"), element.get("name"), file, element.sourceline, code=code
+    )
+
+
+RESERVED_IDS = frozenset({"Start", "End", "Root"})
+"""Task spec names SpiffWorkflow 3.2 gives its own tasks in every process (BpmnProcessSpec)."""
+RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin")
+"""Suffixes of the names SpiffWorkflow gives a process's end join and a task's boundary events."""
+_FLOW_NODE_TAGS = ("Task", "task", "Event", "Gateway", "subProcess", "callActivity", "transaction")
+
+
+def _reserved_id_problems(process: etree._Element, file: str) -> list[Problem]:
+    """Elements whose id clashes with a task SpiffWorkflow adds by itself: such a model parses,
+    then every start fails (`Start` would replace the library's own start task)."""
+    problems = []
+    for element in process.iter(f"{{{BPMN_NS}}}*"):
+        element_id = element.get("id")
+        tag = etree.QName(element).localname
+        if not element_id or not tag.endswith(_FLOW_NODE_TAGS):
+            continue
+        if element_id in RESERVED_IDS or element_id.endswith(RESERVED_SUFFIXES):
+            message = (
+                f"The id '{element_id}' is reserved by the workflow engine. "
+                "Give this element another id (for example StartEvent_1)."
+            )
+            problems.append(_problem_at(element, file, message, "reserved-id"))
+    return problems
+
+
+def _callee_first(calls: Mapping[str, list[tuple[etree._Element, str]]]) -> list[str]:
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(pid: str) -> None:
+        if pid in order or pid in visiting or pid not in calls:
+            return
+        visiting.add(pid)
+        for _, callee in calls[pid]:
+            visit(callee)
+        order.append(pid)
+
+    for pid in calls:
+        visit(pid)
+    return order
+
+
+def _spiff_problems(
+    dialect: str,
+    trees: Mapping[str, etree._Element],
+    candidates: list[str],
+    files: Mapping[str, str],
+    found: dict[str, list[Problem]],
+) -> list[Problem]:
+    """Let SpiffWorkflow load every file and build every candidate process's specs."""
+    parser = _make_parser(dialect)
+    file_problems = []
+    for name, root in sorted(trees.items(), key=lambda item: not is_dmn(item[1])):
+        try:
+            if is_dmn(root):
+                parser.add_dmn_xml(root, filename=name)
+            else:
+                parser.add_bpmn_xml(root, filename=name)
+        except Exception as error:  # SpiffWorkflow raises many kinds; all mean "cannot load".
+            file_problems.append(_from_spiff(error, None, name, trees))
+    if file_problems:
+        return file_problems
+    for pid in candidates:
+        if _view_only(found[pid]) or any(_blocking(p) for p in found[pid]):
+            continue
+        try:
+            parser.get_subprocess_specs(pid)
+        except Exception as error:
+            found[pid].append(_from_spiff(error, pid, files[pid], trees))
+    return []
+
+
+def _process_info(
+    pid: str, element: etree._Element, file: str, problems: list[Problem]
+) -> ProcessInfo:
+    reason = _view_only(problems)
+    if reason is not None:  # it will never run here: its other mistakes are only warnings
+        problems = [replace(p, severity="warning") if _blocking(p) else p for p in problems]
+    lanes = [lane.get("name") for lane in element.xpath(".//bpmn:lane", namespaces=NSMAP)]
+    return ProcessInfo(
+        process_id=pid,
+        name=element.get("name"),
+        file=file,
+        executable=reason is None,
+        not_executable_reason=reason,
+        lanes=list(dict.fromkeys(name for name in lanes if name)),
+        form_files={form for _, form in form_refs(element)},
+        problems=problems,
+    )
+
+
+def parse_bundle(
+    files: Mapping[str, bytes],
+    forms: Mapping[str, bytes] | None = None,
+    *,
+    max_bytes: int = 5 * 1024 * 1024,
+    limits: ModelLimits | None = None,
+) -> Bundle:
+    """Validate everything before anything is stored.
+
+    `max_bytes` limits each file and the whole upload (files and forms together); `limits`
+    bounds timer periods and script sizes (the defaults of the settings when None).
+
+    Raises:
+        ValidationFailed: with every problem found (errors and warnings), when any file is
+            hostile, too large or broken, when a process has a mistake to fix before storing, or
+            when there is no process at all.
+    """
+    files, forms = dict(files), dict(forms or {})
+    too_large = size_problems(files, forms, max_bytes)
+    if too_large:
+        raise ValidationFailed(too_large)  # nothing oversized is parsed at all
+    trees, problems = _load(files)
+    bpmn = {name: root for name, root in trees.items() if not is_dmn(root)}
+    elements: dict[str, tuple[etree._Element, str]] = {}
+    for name, root in bpmn.items():
+        found = root.xpath("//bpmn:process[@id]", namespaces=NSMAP)
+        if not found:
+            message = "The file contains no process."
+            problems.append(Problem(message, file=name, severity="warning", code="no-process"))
+        for process in found:
+            pid = process.get("id")
+            if pid in elements:
+                message = f"The process id '{pid}' is also used in {elements[pid][1]}."
+                problems.append(_problem_at(process, name, message, "duplicate-id"))
+            elements.setdefault(pid, (process, name))
+    referenced = {form for p, _ in elements.values() for _, form in form_refs(p)}
+    context = CheckContext(
+        dialect=_dialect(bpmn.values()),
+        process_ids=set(elements),
+        decision_ids=_decision_ids(trees),
+        forms=forms,
+        complete=len(trees) == len(files),
+        limits=limits or ModelLimits(),
+    )
+    found = {
+        pid: check_process(el, file, context) + _reserved_id_problems(el, file)
+        for pid, (el, file) in elements.items()
+    }
+    calls = {pid: _calls(el) for pid, (el, _) in elements.items()}
+    owners = {pid: file for pid, (_, file) in elements.items()}
+    _mark_recursion(calls, found, owners)
+    _propagate(calls, found, owners)
+    if not any(_blocking(p) for p in problems):
+        problems += _spiff_problems(context.dialect, trees, _callee_first(calls), owners, found)
+        _propagate(calls, found, owners)
+    infos = {pid: _process_info(pid, el, file, found[pid]) for pid, (el, file) in elements.items()}
+    problems += _form_problems(forms, _schema_names(elements), referenced)
+    problems += _output_collisions(forms, elements)
+    problems += _data_object_shadows(forms, elements)
+    for info in infos.values():
+        problems += info.problems
+    if not infos and not any(_blocking(p) for p in problems):
+        message = "The upload contains no BPMN process. Upload at least one .bpmn file."
+        problems.append(Problem(message, code="no-process"))
+    if not infos or any(_blocking(p) for p in problems):
+        raise ValidationFailed(problems)
+    return Bundle(
+        dialect=context.dialect,
+        files=files,
+        forms={
+            name: data
+            for name, data in forms.items()
+            if name in referenced
+            or (name.startswith(i18n.PREFIX) and _translation_target(name, referenced))
+        },
+        processes=infos,
+        warnings=problems,
+    )
+
+
+def _decision_ids(trees: Mapping[str, etree._Element]) -> set[str]:
+    ids: set[str] = set()
+    for root in trees.values():
+        if is_dmn(root):  # SpiffWorkflow knows a DMN file by its first decision
+            first = root.xpath("./*[local-name()='decision'][1]/@id")
+            ids.update(str(i) for i in first)
+    return ids
+
+
+def _schema_names(elements: Mapping[str, tuple[etree._Element, str]]) -> set[str]:
+    names: set[str] = set()
+    for process, _ in elements.values():
+        path = ".//spiffworkflow:property[@name='formJsonSchemaFilename']/@value"
+        names.update(str(v) for v in process.xpath(path, namespaces=NSMAP))
+    return names
+
+
+def _data_object_shadows(
+    forms: Mapping[str, bytes], elements: Mapping[str, tuple[etree._Element, str]]
+) -> list[Problem]:
+    """Refuse a form that writes a case variable named like a BPMN data object of its process.
+
+    Scripts and gateway conditions read data objects (`pathfinder_status`) next to task data;
+    a form field of the same name would look like the real value to a reader of the case, so
+    the deployment is refused instead (the engine also lets data objects win in conditions)."""
+    problems = []
+    path = ".//spiffworkflow:property[@name='formJsonSchemaFilename']/@value"
+    for process, source in elements.values():
+        objects = {str(i) for i in process.xpath(".//bpmn:dataObject/@id", namespaces=NSMAP)}
+        if not objects:
+            continue
+        for task in process.xpath(".//bpmn:userTask", namespaces=NSMAP):
+            names = task.xpath(path, namespaces=NSMAP)
+            if not names or str(names[0]) not in forms:
+                continue
+            try:
+                schema = json.loads(forms[str(names[0])])
+            except ValueError:
+                continue  # reported by _form_problems
+            if not isinstance(schema, dict):
+                continue
+            for variable in sorted(set(form_defs.written_variables(schema)) & objects):
+                message = (
+                    f"The form {names[0]} writes the case variable '{variable}', which is a data "
+                    "object of the process: it would hide the real value from gateway conditions "
+                    "and scripts. Rename the field, or map it to another name in x-outputs."
+                )
+                problems.append(
+                    Problem(message, task.get("id"), task.get("name"), source, code="form-shadows")
+                )
+    return problems
+
+
+def _output_collisions(
+    forms: Mapping[str, bytes], elements: Mapping[str, tuple[etree._Element, str]]
+) -> list[Problem]:
+    """Warn when two user tasks write the same case variable and not both declare it as an
+    output (`x-outputs`): the later one would silently overwrite what the earlier one meant."""
+    writers: dict[str, list[tuple[str, str | None, bool, str]]] = {}
+    path = ".//spiffworkflow:property[@name='formJsonSchemaFilename']/@value"
+    for process, source in elements.values():
+        for task in process.xpath(".//bpmn:userTask", namespaces=NSMAP):
+            names = task.xpath(path, namespaces=NSMAP)
+            if not names or str(names[0]) not in forms:
+                continue
+            try:
+                schema = json.loads(forms[str(names[0])])
+            except ValueError:
+                continue  # reported by _form_problems
+            if not isinstance(schema, dict):
+                continue
+            declared = form_defs.declared_outputs(schema) is not None
+            for variable in form_defs.written_variables(schema):
+                writers.setdefault(variable, []).append(
+                    (task.get("id"), task.get("name"), declared, source)
+                )
+    problems = []
+    for variable, found in sorted(writers.items()):
+        if len(found) < 2 or all(f[2] for f in found):
+            continue
+        tasks = ", ".join(f"'{name or tid}'" for tid, name, *_ in found)
+        message = (
+            f"The case variable '{variable}' is written by several tasks ({tasks}) and not every "
+            "one declares it in its form's x-outputs, so a later task silently replaces what an "
+            "earlier one recorded. Rename the field, or declare it in x-outputs of each form "
+            "that should write it."
+        )
+        tid, name, _, file = found[-1]
+        problems.append(
+            Problem(message, tid, name, file, severity="warning", code="output-collision")
+        )
+    return problems

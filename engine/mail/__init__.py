@@ -1,0 +1,1 @@
+"""Who is told what (the Notifier subscriber) and how mail is delivered."""

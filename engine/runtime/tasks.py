@@ -1,0 +1,368 @@
+"""Human tasks: completing with validated form data, claiming, assigning, drafts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.bpmn import forms as form_defs
+from engine.clock import use_clock
+from engine.errors import (
+    Conflict,
+    Forbidden,
+    InvalidData,
+    NotFound,
+    NotReady,
+)
+from engine.people.access import Actor
+from engine.people.permissions import check_may_act, may_act_for_others, may_take_over
+from engine.records import attachments, submissions
+from engine.records.history import Recorder
+from engine.runtime.execution import (
+    Loaded,
+    Runtime,
+    absorb,
+    data_objects,
+    from_element,
+    jsonable,
+    load,
+    lock_instance,
+    mark_error,
+    open_rows,
+    require_running,
+    run_engine,
+    save,
+)
+from engine.store.models import AuditEvent, HumanTask, Instance, User
+
+
+def ready_task(session: Session, task_id: str) -> HumanTask:
+    """The task row, or NotFound."""
+    ht = session.get(HumanTask, task_id)
+    if ht is None:
+        raise NotFound(f"Task {task_id} does not exist.", task_id=task_id)
+    return ht
+
+
+def open_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
+    """The READY task row the actor may act on (NotFound, Forbidden or NotReady otherwise)."""
+    ht = ready_task(session, task_id)
+    check_may_act(session, actor, ht)
+    if ht.state != "ready":
+        who = f" by {ht.completed_by}" if ht.completed_by else ""
+        raise NotReady(
+            f"'{ht.name}' is no longer open: it was {ht.state}{who}.",
+            task_id=task_id,
+            state=ht.state,
+        )
+    return ht
+
+
+@dataclass(frozen=True)
+class OpenedTask:
+    """A READY task the actor may act on, with its form: checked and loaded once, then handed
+    to `complete_task` / `save_draft` so one request does neither twice."""
+
+    task: HumanTask
+    form: form_defs.FormDefinition | None
+
+
+def open_with_form(session: Session, actor: Actor, task_id: str) -> OpenedTask:
+    """The open task (as `open_task`) and its form definition (None for a form-less task)."""
+    ht = open_task(session, actor, task_id)
+    return OpenedTask(ht, form_of(session, ht))
+
+
+def form_of(session: Session, ht: HumanTask) -> form_defs.FormDefinition | None:
+    """The task's form definition from its instance's process version (None: no form)."""
+    instance = session.get(Instance, ht.instance_id)
+    assert instance is not None
+    version = instance.process_version
+    return form_defs.load_form(version.forms, ht.form_file, ht.ui_form_file)
+
+
+def complete_task(
+    session: Session,
+    rt: Runtime,
+    task_id: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    *,
+    expected_version: int | None = None,
+    max_upload_mb: float = 20.0,
+    opened: OpenedTask | None = None,
+) -> Instance:
+    """Complete a READY human task with validated form data and run the instance on.
+
+    Attachment ids in file fields must name files uploaded for this task and field; they are
+    marked attached here and their hashes go into the `task_completed` event. `opened` is the
+    task already checked and its form already loaded in this transaction (`open_with_form`).
+
+    Nothing is flushed before `save`: the rows this writes go out together at its end."""
+    return complete_task_and_next(
+        session,
+        rt,
+        task_id,
+        data,
+        actor,
+        expected_version=expected_version,
+        max_upload_mb=max_upload_mb,
+        opened=opened,
+    )[0]
+
+
+def complete_task_and_next(
+    session: Session,
+    rt: Runtime,
+    task_id: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    *,
+    expected_version: int | None = None,
+    max_upload_mb: float = 20.0,
+    opened: OpenedTask | None = None,
+) -> tuple[Instance, list[HumanTask]]:
+    """`complete_task`, with the instance's open tasks afterwards (oldest first), known from
+    what the completion wrote rather than read again."""
+    with session.no_autoflush:
+        loaded = _complete_task(
+            session,
+            rt,
+            task_id,
+            data,
+            actor,
+            expected_version,
+            max_upload_mb=max_upload_mb,
+            opened=opened,
+        )
+        return loaded.row, open_rows(loaded)
+
+
+def _complete_task(
+    session: Session,
+    rt: Runtime,
+    task_id: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    expected_version: int | None,
+    *,
+    max_upload_mb: float,
+    opened: OpenedTask | None = None,
+) -> Loaded:
+    ht = opened.task if opened else open_task(session, actor, task_id)
+    if ht.claimed_by and ht.claimed_by != actor.username and not may_act_for_others(actor):
+        raise Conflict(f"'{ht.name}' is claimed by {ht.claimed_by}.", task_id=task_id)
+    loaded = load(session, rt, ht.instance_id)
+    row = loaded.row
+    if session.get_bind().dialect.name != "sqlite":
+        # Another writer may have completed it while we waited for the row lock. (A SQLite
+        # write transaction holds the database from its first statement: `ht` is already fresh.)
+        session.refresh(ht)
+    if ht.state != "ready":
+        raise NotReady(
+            f"'{ht.name}' is no longer open: it was {ht.state} by {ht.completed_by}.",
+            task_id=task_id,
+        )
+    require_running(row)
+    if expected_version is not None and row.lock_version != expected_version:
+        raise Conflict(
+            "This instance changed since you opened the task. Reload to see the latest state.",
+            instance_id=row.id,
+        )
+    form = (
+        opened.form
+        if opened
+        else form_defs.load_form(loaded.version.forms, ht.form_file, ht.ui_form_file)
+    )
+    clean = form_defs.validate(form, data, today=rt.now().date())
+    files = attachments.attach(session, ht, form, clean, max_mb=max_upload_mb)
+    task = loaded.wf.get_task_from_id(UUID(task_id))
+    if task is None or task.state != TaskState.READY:
+        raise NotReady(f"'{ht.name}' is not ready.", task_id=task_id)
+    out = form_defs.outputs(form, clean)
+    task.set_data(**jsonable(out))
+    try:
+        with use_clock(rt.clock):
+            task.run()
+    except Exception as exc:  # noqa: BLE001 - a failing post-script becomes an incident
+        mark_error(loaded, exc)
+    now = rt.now()
+    ht.state = "completed"
+    ht.completed_at = now
+    ht.completed_by = actor.username
+    ht.draft = None
+    loaded.recorder.record(
+        "task_completed",
+        actor=actor.username,
+        element_id=ht.element_id,
+        element_name=ht.name,
+        data={
+            "task_id": task_id,
+            "lane": ht.lane,
+            "submitted": jsonable(clean),
+            "from": from_element(task),
+            **({"attachments": files} if files else {}),
+        },
+    )
+    submissions.record(
+        session, ht, jsonable(clean), files, actor=actor.username, now=loaded.recorder.at
+    )
+    absorb(loaded, data_objects(loaded.wf), actor.username, ht.element_id)
+    absorb(loaded, out, actor.username, ht.element_id)
+    if row.status == "running":
+        run_engine(loaded)
+    save(loaded)
+    return loaded
+
+
+def claim(
+    session: Session, task_id: str, actor: Actor, assignee: str | None = None, *, now: datetime
+) -> HumanTask:
+    """Claim a task for `actor` (or, for the Secretariat and admins, assign it to `assignee`)."""
+    ht = open_task(session, actor, task_id)
+    target = assignee or actor.username
+    if assignee and assignee != actor.username and not may_act_for_others(actor):
+        raise Forbidden("Only the Secretariat and admins assign tasks to colleagues.")
+    if target != actor.username:
+        _require_may_act(session, ht, target)
+    if ht.claimed_by and ht.claimed_by != actor.username and not may_act_for_others(actor):
+        raise Conflict(f"'{ht.name}' is already claimed by {ht.claimed_by}.", task_id=task_id)
+    row = lock_instance(session, ht.instance_id)
+    session.refresh(ht)
+    ht.claimed_by = target
+    row.updated_at = now
+    Recorder(session, row, now).record(
+        "task_claimed" if target == actor.username else "task_assigned",
+        actor=actor.username,
+        element_id=ht.element_id,
+        element_name=ht.name,
+        data={"task_id": task_id, "claimed_by": target},
+    )
+    _flush(session, row)
+    return ht
+
+
+def unclaim(session: Session, task_id: str, actor: Actor, *, now: datetime) -> HumanTask:
+    """Release a claim so anyone in the lane may take the task."""
+    ht = open_task(session, actor, task_id)
+    if ht.claimed_by is None:
+        return ht
+    if ht.claimed_by != actor.username and not may_act_for_others(actor):
+        raise Forbidden(f"'{ht.name}' is claimed by {ht.claimed_by}; only they can release it.")
+    row = lock_instance(session, ht.instance_id)
+    previous, ht.claimed_by = ht.claimed_by, None
+    row.updated_at = now
+    Recorder(session, row, now).record(
+        "task_unclaimed",
+        actor=actor.username,
+        element_id=ht.element_id,
+        element_name=ht.name,
+        data={"task_id": task_id, "was_claimed_by": previous},
+    )
+    _flush(session, row)
+    return ht
+
+
+def take_over(
+    session: Session, task_id: str, actor: Actor, reason: str, *, now: datetime
+) -> HumanTask:
+    """Move a task someone else holds to `actor`, with the reason on the audit trail."""
+    ht = open_task(session, actor, task_id)
+    if not may_take_over(actor):
+        raise Forbidden("Only the Secretariat and admins take over a colleague's task.")
+    reason = reason.strip()
+    if not reason:
+        raise InvalidData("Say why you take it over.", {"reason": "Say why you take it over."})
+    if ht.claimed_by in (None, actor.username):
+        return claim(session, task_id, actor, now=now)
+    row = lock_instance(session, ht.instance_id)
+    session.refresh(ht)
+    previous, ht.claimed_by = ht.claimed_by, actor.username
+    row.updated_at = now
+    Recorder(session, row, now).record(
+        "task_taken_over",
+        actor=actor.username,
+        element_id=ht.element_id,
+        element_name=ht.name,
+        data={
+            "task_id": task_id,
+            "claimed_by": actor.username,
+            "previous": previous,
+            "reason": reason,
+        },
+    )
+    _flush(session, row)
+    return ht
+
+
+def held_since(session: Session, ht: HumanTask) -> datetime | None:
+    """When the task's current holder got it (from the audit trail)."""
+    kinds = ("task_claimed", "task_assigned", "task_taken_over")
+    events = session.execute(
+        select(AuditEvent)
+        .where(AuditEvent.instance_id == ht.instance_id, AuditEvent.kind.in_(kinds))
+        .order_by(AuditEvent.seq.desc())
+    ).scalars()
+    return next((e.at for e in events if (e.data or {}).get("task_id") == ht.id), None)
+
+
+def _require_may_act(session: Session, ht: HumanTask, username: str) -> None:
+    """Refuse to assign a task to anyone who could not act on it (unknown, inactive, wrong role
+    or country): they would get the mail and the task would be stuck."""
+    user = session.execute(select(User).where(User.username == username)).scalar()
+    refusal = InvalidData(
+        f"'{username}' cannot be assigned '{ht.name}'.",
+        {"assignee": "Choose an active colleague whose role and country may act on this task."},
+    )
+    if user is None or not user.active:
+        raise refusal
+    try:
+        check_may_act(session, Actor(user.username, user.roles or (), user.country), ht)
+    except (Forbidden, NotFound) as exc:  # another country's task is NotFound to its users
+        raise refusal from exc
+
+
+def save_draft(
+    session: Session,
+    task_id: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    *,
+    max_kb: int = 256,
+    max_upload_mb: float = 20.0,
+    opened: OpenedTask | None = None,
+) -> HumanTask:
+    """Keep unfinished form input on the task (not part of the instance data).
+
+    Not validated against the form (it is unfinished), but held to what a submission is: file
+    fields may name only files uploaded for this task, and the draft is at most `max_kb`."""
+    ht = opened.task if opened else open_task(session, actor, task_id)
+    draft = jsonable(dict(data))
+    if len(json.dumps(draft, default=str)) > max_kb * 1024:
+        raise InvalidData(
+            f"This draft is larger than {max_kb} KB; shorten the answers or submit the form.",
+            {"_draft": f"At most {max_kb} KB."},
+        )
+    if ht.form_file:
+        form = opened.form if opened else form_of(session, ht)
+        attachments.attach(session, ht, form, draft, max_mb=max_upload_mb, mark=False)
+    ht.draft = draft
+    ht.draft_by = actor.username
+    session.flush()
+    return ht
+
+
+def _flush(session: Session, row: Instance) -> None:
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict("This instance was changed by someone else. Reload and try again.") from exc

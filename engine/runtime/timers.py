@@ -1,0 +1,393 @@
+"""Firing due timers: acquire jobs under a lease, run the instances on, retry, raise incidents.
+
+A job is leased (owner + expiry, in real time) before its instance is run, so two workers do not
+pick the same job; a lease left by a killed worker expires and another worker takes the job over.
+Exactly-once comes from the instance, not the lease: each firing runs in one transaction that
+locks the instance row (`lock_instance`; PostgreSQL `FOR UPDATE`, SQLite one writer) and saves
+with a version check, and a timer that already fired is no longer waiting in the restored
+workflow, so a repeated attempt (a taken-over lease, a second worker) fires nothing.
+
+Instances are fired in groups (`GROUP`, 20) in one transaction each, which saves a transaction
+per instance. A group in which any instance fails or conflicts is rolled back as a whole and its
+instances are run again one transaction each, so retries and incidents stay per instance.
+
+Failures: a model step that fails while a timer runs the instance rolls the transaction back (the
+timer stays due) and the job is retried after `RetryPolicy.backoff_seconds`, doubling each time;
+after `max_attempts` the job becomes an **incident**: the instance goes to `error` with the message
+in `error_message`, an `incident` audit event is written, and `Engine.retry` resolves it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, case, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.clock import Clock, SystemClock
+from engine.errors import Conflict, NotFound
+from engine.records.history import Recorder
+from engine.runtime import execution, instances
+from engine.store.db import transaction
+from engine.store.models import Instance, TimerJob
+
+log = logging.getLogger("pathfinder.timers")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failing timer jobs are retried."""
+
+    max_attempts: int = 3
+    """Attempts before the job becomes an incident on its instance."""
+    backoff_seconds: float = 30.0
+    """Delay before the second attempt; doubled for each further one."""
+    lease_seconds: int = 60
+    """How long a worker owns a job before another worker may take it over. A worker renews its
+    leases while it works through a batch, so this bounds the recovery time after a crash."""
+    lease_clock: Clock = field(default_factory=SystemClock)
+    """The clock leases run on: real time (the engine's `wall_clock`), even when instances run
+    on a virtual clock."""
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait before the next attempt after `attempts` failed ones."""
+        return timedelta(seconds=self.backoff_seconds * 2 ** max(0, attempts - 1))
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Jobs leased in one acquire."""
+
+    instance_ids: list[int]
+    """Distinct instances of the leased jobs, oldest due first."""
+    jobs: int
+    """How many jobs were leased (an instance may have several)."""
+
+
+def _effective_due() -> ColumnElement[datetime]:
+    """When a waiting job may next run: its due time, or later while it backs off."""
+    return case(
+        (
+            TimerJob.next_attempt_at > TimerJob.due_at,
+            TimerJob.next_attempt_at,
+        ),
+        else_=TimerJob.due_at,
+    )
+
+
+def acquire(
+    session: Session,
+    owner: str,
+    due_before: datetime,
+    limit: int,
+    lease_seconds: int,
+    lease_clock: Clock | None = None,
+) -> Lease:
+    """Lease up to `limit` due jobs for `owner`, oldest due first.
+
+    On PostgreSQL the rows are taken with `FOR UPDATE SKIP LOCKED`, so concurrent workers lease
+    disjoint jobs without waiting on each other; on SQLite write transactions are serialized.
+    """
+    now = (lease_clock or SystemClock()).now()
+    query = (
+        select(TimerJob.id, TimerJob.instance_id)
+        .join(Instance, Instance.id == TimerJob.instance_id)
+        .where(
+            TimerJob.state == "waiting",
+            TimerJob.due_at <= due_before,
+            Instance.status == "running",
+            or_(TimerJob.next_attempt_at.is_(None), TimerJob.next_attempt_at <= due_before),
+            or_(TimerJob.lease_expires_at.is_(None), TimerJob.lease_expires_at < now),
+        )
+        .order_by(TimerJob.due_at, TimerJob.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=TimerJob)
+    jobs = session.execute(query).all()
+    if not jobs:
+        return Lease([], 0)
+    session.execute(
+        update(TimerJob)
+        .where(TimerJob.id.in_([job_id for job_id, _ in jobs]))
+        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
+    )
+    return Lease(list(dict.fromkeys(instance_id for _, instance_id in jobs)), len(jobs))
+
+
+def _release(session: Session, owner: str, instance_ids: Sequence[int], *, ok: bool) -> None:
+    """Give up `owner`'s leases on these instances' jobs; `ok` also clears their failure count."""
+    if not instance_ids:
+        return
+    values: dict[str, object] = {"lease_owner": None, "lease_expires_at": None}
+    if ok:
+        values |= {"attempts": 0, "next_attempt_at": None, "last_error": None}
+    session.execute(
+        update(TimerJob)
+        .where(TimerJob.instance_id.in_(instance_ids), TimerJob.lease_owner == owner)
+        .values(**values)
+    )
+
+
+def _renew(
+    factory: sessionmaker[Session],
+    owner: str,
+    instance_ids: Sequence[int],
+    seconds: int,
+    lease_clock: Clock,
+) -> None:
+    """Extend `owner`'s leases on jobs it has not reached yet (a heartbeat during long batches)."""
+    with transaction(factory) as session:
+        session.execute(
+            update(TimerJob)
+            .where(TimerJob.instance_id.in_(instance_ids), TimerJob.lease_owner == owner)
+            .values(lease_expires_at=lease_clock.now() + timedelta(seconds=seconds))
+        )
+
+
+def _record_failure(
+    session: Session,
+    rt: execution.Runtime,
+    owner: str,
+    instance_id: int,
+    exc: Exception,
+    policy: RetryPolicy,
+) -> None:
+    """Count a failed attempt on `owner`'s jobs of the instance: back off, or raise an incident."""
+    row = execution.lock_instance(session, instance_id)
+    jobs = list(
+        session.execute(
+            select(TimerJob).where(
+                TimerJob.instance_id == instance_id, TimerJob.lease_owner == owner
+            )
+        ).scalars()
+    )
+    if not jobs:
+        return  # the lease was taken over meanwhile: the other worker counts its own attempt
+    error = exc.message if isinstance(exc, execution.StepFailed) else f"{type(exc).__name__}: {exc}"
+    failed_at = getattr(exc, "element_id", None)
+    attempts = max(j.attempts for j in jobs) + 1
+    now = rt.now()
+    incident = attempts >= policy.max_attempts
+    for job in jobs:
+        job.attempts, job.last_error = attempts, error
+        job.lease_owner = job.lease_expires_at = None
+        job.state = "incident" if incident else "waiting"
+        job.next_attempt_at = None if incident else now + policy.delay(attempts)
+    timer = jobs[0].element_id
+    data = {
+        "error": error,
+        "attempts": attempts,
+        "timer": timer,
+        "failed_element": failed_at,
+        "task_ids": [j.task_id for j in jobs],
+        "worker": owner,
+    }
+    recorder = Recorder(session, row, now)
+    if not incident:
+        next_at = jobs[0].next_attempt_at
+        recorder.record(
+            "timer_retry_scheduled",
+            element_id=timer,
+            data=data | {"next_attempt_at": next_at.isoformat() if next_at else None},
+        )
+        return
+    row.status = "error"
+    row.error_element_id = failed_at or timer
+    row.error_message = (
+        f"The timer '{timer}' failed {attempts} times; the last error was: {error}. "
+        "Fix the cause, then retry the instance."
+    )
+    row.updated_at = now
+    recorder.record("incident", element_id=failed_at or timer, data=data)
+
+
+def _run_one(
+    factory: sessionmaker[Session],
+    rt: execution.Runtime,
+    owner: str,
+    instance_id: int,
+    policy: RetryPolicy,
+) -> bool | None:
+    """Fire one instance's due timers in one transaction. None when it did not run; else
+    whether it still holds leased jobs (the caller releases those in bulk; an instance whose
+    jobs all fired has nothing left to release)."""
+    try:
+        with transaction(factory) as session:
+            return instances.fire_due(session, rt, instance_id, worker=owner)
+    except (Conflict, NotFound) as exc:
+        # Someone else changed the instance meanwhile: release; the next pass sees the new state.
+        log.info("timer job for instance %s deferred: %s", instance_id, exc)
+        with transaction(factory) as session:
+            _release(session, owner, [instance_id], ok=False)
+    except Exception as exc:  # noqa: BLE001 - any failure is retried, then an incident
+        log.warning("timer job for instance %s failed: %s", instance_id, exc, exc_info=True)
+        with transaction(factory) as session:
+            _record_failure(session, rt, owner, instance_id, exc, policy)
+    return None
+
+
+GROUP = 20
+"""Instances fired together in one transaction (each locks only its own instance row)."""
+
+
+def _run_group(
+    factory: sessionmaker[Session], rt: execution.Runtime, owner: str, instance_ids: Sequence[int]
+) -> list[bool] | None:
+    """Fire several instances' due timers in one transaction, in order; per instance whether
+    it still holds leased jobs. None when any of them failed or conflicted: then nothing of
+    the group was written (the transaction rolled back) and the caller runs them one by one,
+    so the failure is retried and counted on its own instance exactly as for a single firing."""
+    try:
+        with transaction(factory) as session:
+            return [
+                instances.fire_due(session, rt, instance_id, worker=owner)
+                for instance_id in instance_ids
+            ]
+    except Exception as exc:  # noqa: BLE001 - each instance is tried again on its own
+        log.info(
+            "timer group of %d instances rolled back (%s); firing one by one",
+            len(instance_ids),
+            exc,
+        )
+        return None
+
+
+def fire_due_timers(
+    factory: sessionmaker[Session],
+    rt: execution.Runtime,
+    *,
+    owner: str = "worker",
+    batch: int = 100,
+    policy: RetryPolicy | None = None,
+    on_fired: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    group: int = GROUP,
+) -> int:
+    """Fire every timer due at `rt.now()`, oldest first, up to `group` instances per
+    transaction (a group with a failing or conflicting instance is rolled back and run again
+    one instance per transaction).
+
+    Returns how many instances ran. `should_stop` is asked between groups; on stop, the
+    leases not yet worked on are released so another worker can take them at once.
+    """
+    policy = policy or RetryPolicy()
+    done = 0
+    seen: set[int] = set()
+    while True:
+        with transaction(factory) as session:
+            lease = acquire(
+                session, owner, rt.now(), batch, policy.lease_seconds, policy.lease_clock
+            )
+            fresh = [i for i in lease.instance_ids if i not in seen]
+            again = [i for i in lease.instance_ids if i in seen]
+            if again:
+                # Run once already in this pass and due again (a timer set a moment later).
+                _release(session, owner, again, ok=False)
+        if not fresh:
+            return done
+        seen.update(fresh)
+        ran: list[int] = []
+        held: list[int] = []
+        try:
+            _work_through(
+                factory, rt, owner, fresh, policy, ran, held, on_fired, should_stop, group
+            )
+        finally:
+            # Jobs of instances that ran and are still waiting (a cycle's next occurrence, a
+            # second timer) are handed back, and their failure counts cleared; on a stop the
+            # ones not reached are handed back too, so another worker can take them at once.
+            # Instances whose jobs all fired hold no lease any more: nothing to write for them.
+            others = [i for i in fresh if i not in ran]
+            if held or others:
+                with transaction(factory) as session:
+                    _release(session, owner, held, ok=True)
+                    _release(session, owner, others, ok=False)
+        done += len(ran)
+        if lease.jobs < batch or (should_stop is not None and should_stop()):
+            return done
+
+
+def _work_through(
+    factory: sessionmaker[Session],
+    rt: execution.Runtime,
+    owner: str,
+    instance_ids: Sequence[int],
+    policy: RetryPolicy,
+    ran: list[int],
+    held: list[int],
+    on_fired: Callable[[int], None] | None,
+    should_stop: Callable[[], bool] | None,
+    group: int = GROUP,
+) -> None:
+    """Run the leased instances in order, `group` per transaction, renewing the leases on the
+    rest as time passes."""
+
+    def fired(instance_id: int, left: bool) -> None:
+        ran.append(instance_id)
+        if left:
+            held.append(instance_id)
+        if on_fired:
+            on_fired(instance_id)
+
+    renewed = time.monotonic()
+    size = max(1, group)
+    for start in range(0, len(instance_ids), size):
+        if should_stop is not None and should_stop():
+            return
+        if time.monotonic() - renewed > policy.lease_seconds / 3:
+            _renew(factory, owner, instance_ids[start:], policy.lease_seconds, policy.lease_clock)
+            renewed = time.monotonic()
+        chunk = instance_ids[start : start + size]
+        results = _run_group(factory, rt, owner, chunk) if len(chunk) > 1 else None
+        if results is not None:
+            for instance_id, left in zip(chunk, results, strict=True):
+                fired(instance_id, left)
+            continue
+        for n, instance_id in enumerate(chunk):
+            if n and should_stop is not None and should_stop():
+                return
+            one = _run_one(factory, rt, owner, instance_id, policy)
+            if one is not None:
+                fired(instance_id, one)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def next_due(session: Session, lease_clock: Clock | None = None) -> datetime | None:
+    """When a worker next has something to fire (engine clock): the earliest due time of a
+    waiting job of a running instance that no live lease holds (by `lease_clock`, real time),
+    or its retry time while it backs off."""
+    lease_now = (lease_clock or SystemClock()).now()
+    effective = _effective_due()
+    value = session.execute(
+        select(func.min(effective))
+        .select_from(TimerJob)
+        .join(Instance, Instance.id == TimerJob.instance_id)
+        .where(
+            TimerJob.state == "waiting",
+            Instance.status == "running",
+            or_(TimerJob.lease_expires_at.is_(None), TimerJob.lease_expires_at < lease_now),
+        )
+    ).scalar()
+    return _aware(value)
+
+
+def next_lease_expiry(session: Session, lease_clock: Clock | None = None) -> datetime | None:
+    """When the earliest live lease on a waiting job runs out (real time): a worker that died
+    holding it leaves its jobs to whoever wakes up then."""
+    lease_now = (lease_clock or SystemClock()).now()
+    value = session.execute(
+        select(func.min(TimerJob.lease_expires_at)).where(
+            TimerJob.state == "waiting", TimerJob.lease_expires_at >= lease_now
+        )
+    ).scalar()
+    return _aware(value)
