@@ -6,6 +6,7 @@ passed in; nothing here reads globals.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -145,7 +146,16 @@ class Engine:
         """Called with the audit events each flush records, in that flush (so what they
         write commits or rolls back with the events): by default the `Notifier`, which
         queues mail. One `Engine` per session factory."""
-        event.listen(self.sessions, "before_flush", self._publish)
+        # The listener holds the engine weakly: SQLAlchemy's event registry would otherwise keep
+        # a dropped engine, and its pooled database connections, alive for good.
+        publish = weakref.WeakMethod(self._publish)
+
+        def _on_flush(session: Session, context: Any, instances: Any) -> None:
+            method = publish()
+            if method is not None:
+                method(session, context, instances)
+
+        event.listen(self.sessions, "before_flush", _on_flush)
         self.people = People(self)
         """User accounts: look-ups and password sign-in (`engine.handles.People`)."""
         self.tokens = Tokens(self)
