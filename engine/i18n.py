@@ -23,6 +23,8 @@ from typing import Any
 
 from lxml import etree
 
+from engine.bpmn.xmlsafe import ValidationFailed, safe_xml
+
 LANGUAGES = ("en", "fr", "es")
 """The product's languages; English is the source language of models and forms."""
 TRANSLATED = ("fr", "es")
@@ -91,17 +93,21 @@ def instructions(stored: Mapping[str, str], process_id: str, lang: str) -> dict[
     return {str(k): str(v) for k, v in (data.get("instructions") or {}).items() if v}
 
 
+def _bpmn_roots(files: Mapping[str, str]) -> Iterator[etree._Element]:
+    """The parsed root of each BPMN file of a version (the engine's safe parser; a file that
+    does not parse is skipped: deploying reports it)."""
+    for name, text in files.items():
+        if name.endswith(".bpmn"):
+            try:
+                yield safe_xml(text.encode(), name)
+            except ValidationFailed:
+                continue
+
+
 def english_instructions(files: Mapping[str, str]) -> dict[str, str]:
     """User task id -> its instructions (spiffworkflow:instructionsForEndUser), in English."""
     found: dict[str, str] = {}
-    for name, text in files.items():
-        if not name.endswith(".bpmn"):
-            continue
-        try:
-            parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-            root = etree.fromstring(text.encode(), parser=parser)
-        except (etree.XMLSyntaxError, ValueError):
-            continue
+    for root in _bpmn_roots(files):
         for el in root.iter("{*}userTask"):
             for ins in el.iter("{*}instructionsForEndUser"):
                 if el.get("id") and (ins.text or "").strip():
@@ -120,14 +126,7 @@ def lane_names(stored: Mapping[str, str], process_id: str, lang: str) -> dict[st
 def english_names(files: Mapping[str, str]) -> dict[str, str]:
     """Element id -> English name, from a version's BPMN files."""
     names: dict[str, str] = {}
-    for name, text in files.items():
-        if not name.endswith(".bpmn"):
-            continue
-        try:
-            parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
-            root = etree.fromstring(text.encode(), parser=parser)
-        except (etree.XMLSyntaxError, ValueError):
-            continue
+    for root in _bpmn_roots(files):
         for el in root.iter():
             eid, label = el.get("id"), el.get("name")
             if eid and label:

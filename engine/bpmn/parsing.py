@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -574,11 +574,27 @@ def _data_object_shadows(
     a form field of the same name would look like the real value to a reader of the case, so
     the deployment is refused instead (the engine also lets data objects win in conditions)."""
     problems = []
+    for process, source, task, form, schema in _user_task_forms(forms, elements):
+        objects = {str(i) for i in process.xpath(".//bpmn:dataObject/@id", namespaces=NSMAP)}
+        for variable in sorted(set(form_defs.written_variables(schema)) & objects):
+            message = (
+                f"The form {form} writes the case variable '{variable}', which is a data "
+                "object of the process: it would hide the real value from gateway conditions "
+                "and scripts. Rename the field, or map it to another name in x-outputs."
+            )
+            problems.append(
+                Problem(message, task.get("id"), task.get("name"), source, code="form-shadows")
+            )
+    return problems
+
+
+def _user_task_forms(
+    forms: Mapping[str, bytes], elements: Mapping[str, tuple[etree._Element, str]]
+) -> Iterator[tuple[etree._Element, str, etree._Element, str, dict[str, Any]]]:
+    """Each user task with a form of the bundle: (process, source file, task, form file, schema).
+    Forms that are not a JSON object are left out (`_form_problems` reports them)."""
     path = ".//spiffworkflow:property[@name='formJsonSchemaFilename']/@value"
     for process, source in elements.values():
-        objects = {str(i) for i in process.xpath(".//bpmn:dataObject/@id", namespaces=NSMAP)}
-        if not objects:
-            continue
         for task in process.xpath(".//bpmn:userTask", namespaces=NSMAP):
             names = task.xpath(path, namespaces=NSMAP)
             if not names or str(names[0]) not in forms:
@@ -586,19 +602,9 @@ def _data_object_shadows(
             try:
                 schema = json.loads(forms[str(names[0])])
             except ValueError:
-                continue  # reported by _form_problems
-            if not isinstance(schema, dict):
                 continue
-            for variable in sorted(set(form_defs.written_variables(schema)) & objects):
-                message = (
-                    f"The form {names[0]} writes the case variable '{variable}', which is a data "
-                    "object of the process: it would hide the real value from gateway conditions "
-                    "and scripts. Rename the field, or map it to another name in x-outputs."
-                )
-                problems.append(
-                    Problem(message, task.get("id"), task.get("name"), source, code="form-shadows")
-                )
-    return problems
+            if isinstance(schema, dict):
+                yield process, source, task, str(names[0]), schema
 
 
 def _output_collisions(
@@ -607,23 +613,12 @@ def _output_collisions(
     """Warn when two user tasks write the same case variable and not both declare it as an
     output (`x-outputs`): the later one would silently overwrite what the earlier one meant."""
     writers: dict[str, list[tuple[str, str | None, bool, str]]] = {}
-    path = ".//spiffworkflow:property[@name='formJsonSchemaFilename']/@value"
-    for process, source in elements.values():
-        for task in process.xpath(".//bpmn:userTask", namespaces=NSMAP):
-            names = task.xpath(path, namespaces=NSMAP)
-            if not names or str(names[0]) not in forms:
-                continue
-            try:
-                schema = json.loads(forms[str(names[0])])
-            except ValueError:
-                continue  # reported by _form_problems
-            if not isinstance(schema, dict):
-                continue
-            declared = form_defs.declared_outputs(schema) is not None
-            for variable in form_defs.written_variables(schema):
-                writers.setdefault(variable, []).append(
-                    (task.get("id"), task.get("name"), declared, source)
-                )
+    for _process, source, task, _form, schema in _user_task_forms(forms, elements):
+        declared = form_defs.declared_outputs(schema) is not None
+        for variable in form_defs.written_variables(schema):
+            writers.setdefault(variable, []).append(
+                (task.get("id"), task.get("name"), declared, source)
+            )
     problems = []
     for variable, found in sorted(writers.items()):
         if len(found) < 2 or all(f[2] for f in found):
