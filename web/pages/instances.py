@@ -119,7 +119,9 @@ def show(instance_id: int) -> str:
             actionable=actionable,
             states=states,
             history=[e for e in engine().history(inst.id) if show_all or e.kind not in QUIET],
-            documents=attachments.listing(s, instance_id=inst.id),
+            documents=attachments.listing(
+                s, instance_id=inst.id, hidden_fields=attachments.hidden_fields(inst, me)
+            ),
             task_names={t.id: t.name for t in queries.completed_tasks(s, inst.id)},
             show_all=show_all,
             now=now(),

@@ -198,7 +198,9 @@ def _render(
             if (last := submissions.previous_round(s, instance, ht, form)) and not opened.previous
             else None
         ),
-        documents=attachments.listing(s, instance_id=instance.id),
+        documents=attachments.listing(
+            s, instance_id=instance.id, hidden_fields=attachments.hidden_fields(instance, me)
+        ),
         colleagues=_colleagues(s, ht) if permissions.may_act_for_others(me) else [],
         now=now(),
     )
