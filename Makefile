@@ -33,9 +33,9 @@ web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messa
 # After changing strings: re-extract web/translations/messages.pot and merge it into each
 # catalog, then translate what `pathfinder i18n check` lists.
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output --width=100 \
 		--project=Pathfinder --copyright-holder="Alliance 8.7" -o web/translations/messages.pot .
-	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete --width=100
 
 install: $(VENV)/.installed node_modules/.installed web/static/build/modeler.js translations
 

@@ -53,6 +53,7 @@ STATUS_LABELS = {
     "candidate": _l("candidate"),
     "pathfinder": _l("pathfinder"),
     "on_hold": _l("on hold"),
+    "closed": _l("closed"),
     "withdrawn": _l("withdrawn"),
     "unknown": _l("unknown"),  # a case that has no stage or status yet (dashboard)
     # outbox messages and tokens

@@ -163,7 +163,7 @@ def test_printable_country_report(auditor: Web, nepal: Pathfinder) -> None:
     assert "<code>substantial_progress = false</code>" in page
     # each step's submission, read-only from its own form (labels, readable dates)
     assert "<h3>Submissions</h3>" in page and 'id="submission-' in page
-    assert "Send confirmation letter awarding pathfinder status" in page and "15 Sep 2027" in page
+    assert "Send confirmation letter awarding pathfinder status" in page and "Sep 15, 2027" in page
     assert auditor.get("/audit/countries/XYZ").status_code == 404
 
 
