@@ -205,5 +205,7 @@ def test_every_choice_has_a_title(task: str) -> None:
 
 
 def test_an_untitled_choice_is_caught() -> None:
-    schema = {"properties": {"a": {"type": "array", "items": {"enum": ["x", "y"], "enumNames": ["X"]}}}}
+    schema = {
+        "properties": {"a": {"type": "array", "items": {"enum": ["x", "y"], "enumNames": ["X"]}}}
+    }
     assert _untitled_choices(schema, {}) == [".a[]: y"]

@@ -61,7 +61,10 @@ def test_case_values_use_their_forms_titles_and_the_readers_formats(
             assert all(s in html for s in shown), (lang, html)
             assert "on_track" not in html
             topics = str(values.case_value(["forced_labour"], "topics_covered", forms, vid))
-            assert topics == {"en": "Forced labour", "fr": "Travail forcé", "es": "Trabajo forzoso"}[lang]
+            assert (
+                topics
+                == {"en": "Forced labour", "fr": "Travail forcé", "es": "Trabajo forzoso"}[lang]
+            )
             assert str(values.case_value("on_hold", "pathfinder_status", forms, vid)) != "on_hold"
     with app.test_request_context(headers={"Accept-Language": "fr"}):
         assert str(values.case_value("2026-03-05", "letter_date", forms, vid)) == "5 mars 2026"

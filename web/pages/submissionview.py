@@ -22,6 +22,7 @@ from web.pages.formrender import _ordered, _types, choice_titles, option_label
 if TYPE_CHECKING:
     from engine.store.models import Instance
 
+
 @dataclass
 class Shown:
     """One field of a submission as a reader sees it."""
