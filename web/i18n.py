@@ -26,6 +26,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from engine import EngineError, InvalidData
 from engine import i18n as content
 from engine.bpmn.forms import FormDefinition, field_errors
 from engine.store.models import ProcessVersion
@@ -222,6 +223,30 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(element_filter, "element")
     app.add_template_filter(role_label, "role_label")
     app.add_template_filter(instructions_filter, "instructions")
+
+
+# -- engine errors -------------------------------------------------------------------------------
+
+
+def error_text(err: EngineError) -> str:
+    """An engine error's message in the reader's language (the API's reader: `Accept-Language`):
+    its message id translated by the catalogs, with task names and states translated too."""
+    params = dict(err.params)
+    if params.get("task"):
+        params["task"] = element_filter(params["task"])
+    if params.get("state"):
+        params["state"] = status_label(params["state"])
+    return str(_(err.msgid, **params)) if params else str(_(err.msgid))
+
+
+def error_title(err: EngineError) -> str:
+    """An engine error's title (`Changed by someone else`) in the reader's language."""
+    return str(_(err.title))
+
+
+def error_fields(err: InvalidData) -> dict[str, str]:
+    """An `InvalidData`'s messages by field, each translated when the catalogs know it."""
+    return {path: str(_(message)) for path, message in err.errors.items()}
 
 
 # -- forms and element names of the deployed models ---------------------------------------------

@@ -19,7 +19,13 @@ from engine.records import attachments, procedure, queries, submissions
 from engine.runtime.tasks import held_since
 from engine.store.models import HumanTask, Instance, User
 from web.auth import login_required
-from web.i18n import element_filter, translate_errors, translated_form
+from web.i18n import (
+    element_filter,
+    error_fields,
+    error_text,
+    translate_errors,
+    translated_form,
+)
 from web.inputs import db_int
 from web.pages import formrender, submissionview
 from web.pages.common import STAFF, actor, engine, filter_options, now, page_number
@@ -240,7 +246,7 @@ def take_over(task_id: str) -> Response | tuple[str, int]:
         ht = engine().take_over(task_id, actor(), request.form.get("reason", ""))
     except InvalidData as err:
         with engine().session() as s:
-            return _held(s, _task(s, task_id), err.errors.get("reason"))
+            return _held(s, _task(s, task_id), error_fields(err).get("reason"))
     flash(_("You now hold '%(name)s'.", name=ht.name), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
@@ -291,7 +297,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
                 values=result.values,
                 errors=errors,
                 extra=extra,
-                conflict=result.conflict,
+                conflict=error_text(result.conflict) if result.conflict else None,
                 lock_version=lock_version,
                 status=status,
             )
@@ -318,7 +324,7 @@ def claim(task_id: str) -> Response:
     try:
         ht = engine().claim(task_id, actor(), assignee=assignee)
     except (Conflict, InvalidData) as err:
-        flash(err.message, "error")
+        flash(error_text(err), "error")
         return _back(task_id)
     who = "you" if ht.claimed_by == actor().username else ht.claimed_by
     flash(_("'%(name)s' is now assigned to %(who)s.", name=ht.name, who=who), "success")
@@ -333,7 +339,7 @@ def unclaim(task_id: str) -> Response:
     try:
         ht = engine().unclaim(task_id, actor())
     except Conflict as err:
-        flash(err.message, "error")
+        flash(error_text(err), "error")
         return _back(task_id)
     flash(_("'%(name)s' is released; anyone in its lane can take it.", name=ht.name), "success")
     return _back(task_id)
