@@ -59,6 +59,7 @@ serve: install
 # The PostgreSQL pass leaves out browser tests and `slow` scenarios (the engine logic they
 # cover does not depend on the database). Each pass ends with its 10 slowest tests.
 test: install
+	$(PATHFINDER) i18n check --stale --quiet
 	env -u TEST_DATABASE_URL $(BIN)/pytest -n auto --dist loadgroup -q --durations=10 $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL ($$TEST_DATABASE_URL), browser and slow tests excluded =="; \

@@ -8,7 +8,13 @@ Three sources of text are checked against their French and Spanish translations:
 - the forms: every title, description, help, placeholder and choice title of `forms/*.json`
   must be in `forms/i18n/<lang>/<form>.json`;
 - the diagrams: every named element and declared stage of `processes/*.bpmn` must be in
-  `processes/i18n/<lang>/<process id>.json`.
+  `processes/i18n/<lang>/<process id>.json`;
+- the templates: a `title`, `aria-label`, `alt` or `placeholder` attribute with literal text
+  (outside `{{ ... }}`) is untranslatable, and counts as missing in every language.
+
+`--stale` also lists form and element translations whose English source changed since they
+were translated (each overlay records the English it was made from under `_source`;
+`pathfinder i18n stamp` updates it after review). Stale translations are reported, never fatal.
 
 Missing translations never break a page (English shows instead); this report is how they are
 found, and `make test` fails while it lists any.
@@ -18,15 +24,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from engine import i18n
+from engine import translation_sources as sources
 
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "N_": None}
 SOURCES = ("web", "engine")
@@ -130,12 +139,92 @@ def missing_elements(root: Path, lang: str) -> list[str]:
 def check(root: Path, languages: tuple[str, ...] = i18n.TRANSLATED) -> list[Report]:
     """What each language misses, in the product, the forms and the diagram element names."""
     messages = source_messages(root)
+    attributes = [f"{a} (not translated: use _())" for a in untranslated_attributes(root)]
     reports = []
     for lang in languages:
         catalog = _catalog(root, lang)
         report = Report(lang)
-        report.product = sorted(m for m in messages if not catalog.get(m))
+        report.product = sorted(m for m in messages if not catalog.get(m)) + attributes
         report.forms = missing_forms(root, lang)
         report.elements = missing_elements(root, lang)
         reports.append(report)
     return reports
+
+
+# -- stale translations -------------------------------------------------------------------------
+
+
+def _overlays(root: Path, lang: str) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    """(`<form or process>`, overlay file, English texts by overlay path) of every overlay."""
+    for schema_path in sorted((root / "forms").glob("*.schema.json")):
+        stem = schema_path.name[: -len(".schema.json")]
+        ui = _json(root / "forms" / f"{stem}.uischema.json")
+        english = sources.english_form_texts(_json(schema_path), ui)
+        yield stem, root / "forms" / "i18n" / lang / f"{stem}.json", english
+    for bpmn in sorted((root / "processes").glob("*.bpmn")):
+        text = bpmn.read_text(encoding="utf-8")
+        for process_id in re.findall(r'<(?:bpmn2?:)?process\s[^>]*\bid="([^"]+)"', text):
+            english = sources.english_process_texts({bpmn.name: text}, process_id)
+            yield process_id, root / "processes" / "i18n" / lang / f"{process_id}.json", english
+
+
+def stale(root: Path, lang: str) -> list[str]:
+    """`<form or process>: <path> (<English now>)` for each translation in `lang` made from an
+    English text that has changed since (`pathfinder i18n stamp` records it once reviewed)."""
+    out: list[str] = []
+    for name, path, english in _overlays(root, lang):
+        overlay = _json(path)
+        out += [f"{name}: {p} ({english[p]})" for p in sources.stale(english, overlay)]
+    return out
+
+
+def stamp(root: Path, lang: str) -> list[Path]:
+    """Record the current English source of every translation in `lang` (after reviewing what
+    `stale` lists); returns the overlay files that changed."""
+    changed: list[Path] = []
+    for _name, path, english in _overlays(root, lang):
+        if not path.exists():
+            continue
+        overlay = _json(path)
+        updated = sources.stamped(english, overlay)
+        if updated != overlay:
+            path.write_text(json.dumps(updated, indent=2, ensure_ascii=False) + "\n", "utf-8")
+            changed.append(path)
+    return changed
+
+
+def report_stale(root: Path, languages: tuple[str, ...], quiet: bool) -> None:
+    """Print what `stale` finds per language (a report: stale translations never fail)."""
+    for lang in languages:
+        found = stale(root, lang)
+        click.echo(f"{lang}: {len(found)} stale (English changed since translated)")
+        if not quiet:
+            for item in found:
+                click.echo(f"  stale: {item}")
+
+
+# -- literal English in template attributes -------------------------------------------------------
+
+ATTRIBUTES = ("title", "aria-label", "aria-description", "alt", "placeholder")
+"""Attributes people read (or hear, with a screen reader) that `pybabel extract` cannot see
+unless their text goes through `_()`."""
+_ATTRIBUTE = re.compile(
+    r"\s(" + "|".join(ATTRIBUTES) + r')\s*=\s*"((?:\{\{.*?\}\}|\{%.*?%\}|[^"])*)"', re.S
+)
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+
+
+def untranslated_attributes(root: Path) -> list[str]:
+    """`<template>:<line>: <attribute>="<text>"` for each attribute of the page and mail
+    templates whose text has words outside `{{ ... }}` (literal English no catalog holds)."""
+    out: list[str] = []
+    for folder in ("web/templates", "engine/mail/templates"):
+        for path in sorted((root / folder).glob("**/*.html")):
+            text = path.read_text(encoding="utf-8")
+            for found in _ATTRIBUTE.finditer(text):
+                literal = _JINJA.sub(" ", found.group(2))
+                if re.search(r"[^\W\d_]{2,}", literal):
+                    line = text.count("\n", 0, found.start()) + 1
+                    where = path.relative_to(root)
+                    out.append(f'{where}:{line}: {found.group(1)}="{" ".join(literal.split())}"')
+    return out
