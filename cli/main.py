@@ -489,3 +489,15 @@ def seed() -> None:
 
     for line in seed_demo(_settings()):
         click.echo(line)
+
+
+@main.command()
+def purge() -> None:
+    """Delete ended web sessions and sign-in attempts older than
+    PATHFINDER_SESSION_RETENTION_DAYS (the worker also does this in its housekeeping)."""
+    engine = _engine()
+    ended, attempts = engine.people.purge()
+    days = engine.settings.session_retention_days
+    click.echo(
+        f"Deleted {ended} web session(s) and {attempts} sign-in attempt(s) over {days} days old."
+    )
