@@ -87,6 +87,52 @@ KIND_LABELS = {
 """File kinds whose name is a word (the others are product names: PDF, Word, Excel)."""
 
 
+EVENT_LABELS = {
+    "instance_started": _l("Case started"),
+    "instance_completed": _l("Case completed"),
+    "instance_cancelled": _l("Case cancelled"),
+    "instance_suspended": _l("Case suspended"),
+    "instance_resumed": _l("Case resumed"),
+    "instance_retried": _l("Case retried"),
+    "instance_error": _l("Case error"),
+    "instance_migrated": _l("Case migrated"),
+    "incident": _l("Incident"),
+    "warning": _l("Warning"),
+    "status_changed": _l("Status changed"),
+    "element_completed": _l("Element completed"),
+    "gateway_decision": _l("Gateway decision"),
+    "message_received": _l("Message received"),
+    "task_ready": _l("Task ready"),
+    "task_completed": _l("Task completed"),
+    "task_cancelled": _l("Task cancelled"),
+    "task_claimed": _l("Task claimed"),
+    "task_unclaimed": _l("Task unclaimed"),
+    "task_assigned": _l("Task assigned"),
+    "task_taken_over": _l("Task taken over"),
+    "timer_scheduled": _l("Timer scheduled"),
+    "timer_fired": _l("Timer fired"),
+    "timer_cancelled": _l("Timer cancelled"),
+    "timer_skipped": _l("Timer skipped"),
+    "timer_retry_scheduled": _l("Timer retry scheduled"),
+    "model_deployed": _l("Model deployed"),
+    "lane_roles_changed": _l("Lane roles changed"),
+    "user_created": _l("User created"),
+    "user_updated": _l("User updated"),
+    "user_activated": _l("User activated"),
+    "user_deactivated": _l("User deactivated"),
+    "user_signed_in": _l("User signed in"),
+    "user_roles_mapped": _l("User roles mapped"),
+    "password_reset": _l("Password reset"),
+    "sign_in_refused": _l("Sign in refused"),
+    "claim_mapping_added": _l("Claim mapping added"),
+    "claim_mapping_deleted": _l("Claim mapping deleted"),
+    "checkpoint_written": _l("Checkpoint written"),
+    "uploads_removed": _l("Uploads removed"),
+    "mail_resent": _l("Mail resent"),
+}
+"""What each kind of recorded event is called on the timeline and the audit pages."""
+
+
 def supported(code: str | None) -> str | None:
     """`code` if Pathfinder speaks it (`fr-CA` -> `fr`), else None."""
     if not code:
@@ -162,6 +208,13 @@ def status_label(code: Any) -> str:
     return str(label) if label is not None else str(code).replace("_", " ")
 
 
+def event_label(kind: Any) -> str:
+    """`{{ e.kind|event_label }}`: an event kind in the reader's language (`task_ready` ->
+    `Tâche prête`); an unknown kind shows as words."""
+    label = EVENT_LABELS.get(str(kind))
+    return str(label) if label is not None else str(kind).replace("_", " ").capitalize()
+
+
 def role_label(code: Any) -> str:
     """`{{ role|role_label }}`: a role in the reader's language."""
     label = ROLE_LABELS.get(str(code))
@@ -220,6 +273,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(datetime_filter, "datetime")
     app.add_template_filter(number_filter, "number")
     app.add_template_filter(status_label, "status_label")
+    app.add_template_filter(event_label, "event_label")
     app.add_template_filter(element_filter, "element")
     app.add_template_filter(role_label, "role_label")
     app.add_template_filter(instructions_filter, "instructions")
