@@ -208,6 +208,22 @@ def status_label(code: Any) -> str:
     return str(label) if label is not None else str(code).replace("_", " ")
 
 
+MILESTONE_LABELS = {
+    "candidate": _l("candidate"),
+    "pathfinder awarded": _l("pathfinder awarded"),
+    "put on hold": _l("put on hold"),
+    "reinstated": _l("reinstated"),
+}
+"""The status changes the history names (`engine.records.audit.MILESTONES`), translated."""
+
+
+def milestone_label(label: Any) -> str:
+    """`{{ m|milestone_label }}`: a named status change (`pathfinder awarded`) in the reader's
+    language; another status value by its status label."""
+    known = MILESTONE_LABELS.get(str(label))
+    return str(known) if known is not None else status_label(str(label).replace(" ", "_"))
+
+
 def event_label(kind: Any) -> str:
     """`{{ e.kind|event_label }}`: an event kind in the reader's language (`task_ready` ->
     `Tâche prête`); an unknown kind shows as words."""
@@ -274,6 +290,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(number_filter, "number")
     app.add_template_filter(status_label, "status_label")
     app.add_template_filter(event_label, "event_label")
+    app.add_template_filter(milestone_label, "milestone_label")
     app.add_template_filter(element_filter, "element")
     app.add_template_filter(role_label, "role_label")
     app.add_template_filter(instructions_filter, "instructions")

@@ -93,8 +93,8 @@ def test_timeline_values_and_procedure_documents_in_each_language(
     timeline = page.inner_text("main")
     assert line in timeline
     assert "pathfinder_status" not in timeline and "expression_of_interest" not in timeline
-    page.locator("#timeline-heading").scroll_into_view_if_needed()
-    shot(page, f"timeline-status-values-{lang}-desktop")
+    page.evaluate("document.getElementById('timeline-heading').scrollIntoView()")
+    shot(page, f"timeline-status-values-{lang}-desktop", full_page=False)
     assert page.js_errors == []
 
     _as(page, focal)
@@ -114,4 +114,7 @@ def test_timeline_values_and_procedure_documents_in_each_language(
     _as(phone_page, staff)
     phone_page.goto(f"/instances/{case_id}")
     assert line in phone_page.inner_text("main")
-    shot(phone_page, f"timeline-status-values-{lang}-phone")
+    phone_page.evaluate(
+        "[...document.querySelectorAll('.ev-status_changed')].pop().scrollIntoView()"
+    )
+    shot(phone_page, f"timeline-status-values-{lang}-phone", full_page=False)

@@ -69,3 +69,14 @@ def test_case_values_use_their_forms_titles_and_the_readers_formats(
     with app.test_request_context(headers={"Accept-Language": "fr"}):
         assert str(values.case_value("2026-03-05", "letter_date", forms, vid)) == "5 mars 2026"
         assert str(values.case_value(1200, "no_such_field", forms, vid)) == "1200"
+
+
+def test_the_procedure_history_names_the_status_in_the_readers_language(
+    make_case: Callable[..., Instance], login: Callable[[str], Web]
+) -> None:
+    case = make_case("NPL", "submit_workshop_report")
+    web = login("secretariat")
+    web.post("/language", {"language": "es", "next": "/inbox"})
+    page = web.html(f"/instances/{case.id}/procedure")
+    assert "Condición de país pionero: <strong>candidato</strong>" in page
+    assert "Tarea terminada" in web.html(f"/instances/{case.id}")  # event kinds too
