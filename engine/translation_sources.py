@@ -44,7 +44,8 @@ def english_form_texts(
     has_own = schema.get("enum") or schema.get("oneOf")
     if isinstance(items, Mapping) and not has_own:
         node = items
-        node_ui = ui.get("items") if isinstance(ui.get("items"), Mapping) else {}
+        item_ui = ui.get("items")
+        node_ui = item_ui if isinstance(item_ui, Mapping) else {}
         if isinstance(items.get("properties"), Mapping):
             out.update(_english_props(items, node_ui, f"{path}items."))
     for value, title in _choice_pairs(node, node_ui, ui):

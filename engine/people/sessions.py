@@ -114,6 +114,8 @@ def purge(
     attempts) deleted. Attempts only throttle guessing for minutes; sign-ins and refusals stay
     in the audit."""
     over = func.coalesce(WebSession.ended_at, WebSession.last_seen_at) < sessions_before
-    ended = session.execute(delete(WebSession).where(over)).rowcount
-    tried = session.execute(delete(LoginAttempt).where(LoginAttempt.at < attempts_before)).rowcount
+    ended = session.execute(delete(WebSession).where(over)).rowcount  # type: ignore[attr-defined]
+    tried = session.execute(  # type: ignore[attr-defined]
+        delete(LoginAttempt).where(LoginAttempt.at < attempts_before)
+    ).rowcount
     return int(ended or 0), int(tried or 0)
