@@ -22,9 +22,10 @@ found, and `make test` fails while it lists any.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,6 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from engine import i18n
-from engine import translation_sources as sources
 
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "N_": None}
 SOURCES = ("web", "engine")
@@ -152,6 +152,110 @@ def check(root: Path, languages: tuple[str, ...] = i18n.TRANSLATED) -> list[Repo
 
 
 # -- stale translations -------------------------------------------------------------------------
+#
+# Stale translations: which French and Spanish texts were made from an English text that has
+# changed since.
+#
+# Each overlay keeps, under "_source", a short digest of the English text each of its
+# translations was made from (`{"properties.letter_date.title": "3f2a9c01d4"}`). When the English
+# changes, the digest no longer matches and `pathfinder i18n check --stale` lists the
+# translation; `pathfinder i18n stamp` records the current English once the translation is
+# reviewed.
+
+SOURCE_KEY = "_source"
+
+
+def digest(text: str) -> str:
+    """A short, stable fingerprint of an English text."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:10]
+
+
+def english_form_texts(
+    schema: Mapping[str, Any], ui: Mapping[str, Any], path: str = ""
+) -> dict[str, str]:
+    """Every translatable English text of a form by its overlay path (the paths `missing`
+    reports), e.g. `properties.addressee.choices.ilo_director_general` -> `ILO Director-General`."""
+    out: dict[str, str] = {}
+    for key in ("title", "description"):
+        if schema.get(key):
+            out[f"{path}{key}"] = str(schema[key])
+    if ui.get("ui:help"):
+        out[f"{path}help"] = str(ui["ui:help"])
+    if ui.get("ui:placeholder"):
+        out[f"{path}placeholder"] = str(ui["ui:placeholder"])
+    node: Mapping[str, Any] = schema
+    node_ui: Mapping[str, Any] = ui
+    items = schema.get("items")
+    has_own = schema.get("enum") or schema.get("oneOf")
+    if isinstance(items, Mapping) and not has_own:
+        node = items
+        item_ui = ui.get("items")
+        node_ui = item_ui if isinstance(item_ui, Mapping) else {}
+        if isinstance(items.get("properties"), Mapping):
+            out.update(_english_props(items, node_ui, f"{path}items."))
+    for value, title in _choice_pairs(node, node_ui, ui):
+        out[f"{path}choices.{value}"] = title
+    out.update(_english_props(schema, ui, path))
+    return out
+
+
+def _choice_pairs(
+    node: Mapping[str, Any], node_ui: Mapping[str, Any], ui: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    if isinstance(node.get("enum"), list):
+        names = list(ui.get("ui:enumNames") or node_ui.get("ui:enumNames") or [])
+        names = names or list(node.get("enumNames") or [])
+        for i, v in enumerate(node["enum"]):
+            if isinstance(v, str):
+                yield v, str(names[i]) if i < len(names) and names[i] else v
+    for option in node.get("oneOf") or []:
+        if isinstance(option, Mapping) and isinstance(option.get("const"), str):
+            yield option["const"], str(option.get("title") or option["const"])
+
+
+def _english_props(schema: Mapping[str, Any], ui: Mapping[str, Any], path: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, sub in (schema.get("properties") or {}).items():
+        if isinstance(sub, Mapping):
+            sub_ui = ui.get(name) if isinstance(ui.get(name), Mapping) else {}
+            out.update(english_form_texts(sub, sub_ui or {}, f"{path}properties.{name}."))
+    return out
+
+
+def english_process_texts(files: Mapping[str, str], process_id: str) -> dict[str, str]:
+    """The English texts a process overlay translates, by overlay path (`name`,
+    `elements.<id>`, `instructions.<id>`, `stages.<code>`)."""
+    out: dict[str, str] = {}
+    for text in files.values():
+        found = re.search(
+            r'<(?:bpmn2?:)?process\s[^>]*\bid="' + re.escape(process_id) + r'"[^>]*>', text
+        )
+        if found and (name := re.search(r'\bname="([^"]+)"', found.group(0))):
+            out["name"] = name.group(1)
+    out.update({f"elements.{k}": v for k, v in i18n.english_names(files).items()})
+    out.update({f"instructions.{k}": v for k, v in i18n.english_instructions(files).items()})
+    out.update({f"stages.{k}": v for k, v in i18n.stage_titles(files).items()})
+    return out
+
+
+def stale_paths(english: Mapping[str, str], overlay: Mapping[str, Any]) -> list[str]:
+    """Paths the overlay translates whose English changed since (or was never recorded)."""
+    recorded = overlay.get(SOURCE_KEY)
+    recorded = recorded if isinstance(recorded, Mapping) else {}
+    return [
+        path
+        for path, text in english.items()
+        if i18n.has_translation(overlay, path) and recorded.get(path) != digest(text)
+    ]
+
+
+def stamped(english: Mapping[str, str], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """The overlay with `_source` recording the current English of each translated text."""
+    out = {k: v for k, v in overlay.items() if k != SOURCE_KEY}
+    sources = {p: digest(t) for p, t in sorted(english.items()) if i18n.has_translation(overlay, p)}
+    if sources:
+        out[SOURCE_KEY] = sources
+    return out
 
 
 def _overlays(root: Path, lang: str) -> Iterator[tuple[str, Path, dict[str, str]]]:
@@ -159,12 +263,12 @@ def _overlays(root: Path, lang: str) -> Iterator[tuple[str, Path, dict[str, str]
     for schema_path in sorted((root / "forms").glob("*.schema.json")):
         stem = schema_path.name[: -len(".schema.json")]
         ui = _json(root / "forms" / f"{stem}.uischema.json")
-        english = sources.english_form_texts(_json(schema_path), ui)
+        english = english_form_texts(_json(schema_path), ui)
         yield stem, root / "forms" / "i18n" / lang / f"{stem}.json", english
     for bpmn in sorted((root / "processes").glob("*.bpmn")):
         text = bpmn.read_text(encoding="utf-8")
         for process_id in re.findall(r'<(?:bpmn2?:)?process\s[^>]*\bid="([^"]+)"', text):
-            english = sources.english_process_texts({bpmn.name: text}, process_id)
+            english = english_process_texts({bpmn.name: text}, process_id)
             yield process_id, root / "processes" / "i18n" / lang / f"{process_id}.json", english
 
 
@@ -174,7 +278,7 @@ def stale(root: Path, lang: str) -> list[str]:
     out: list[str] = []
     for name, path, english in _overlays(root, lang):
         overlay = _json(path)
-        out += [f"{name}: {p} ({english[p]})" for p in sources.stale(english, overlay)]
+        out += [f"{name}: {p} ({english[p]})" for p in stale_paths(english, overlay)]
     return out
 
 
@@ -186,7 +290,7 @@ def stamp(root: Path, lang: str) -> list[Path]:
         if not path.exists():
             continue
         overlay = _json(path)
-        updated = sources.stamped(english, overlay)
+        updated = stamped(english, overlay)
         if updated != overlay:
             path.write_text(json.dumps(updated, indent=2, ensure_ascii=False) + "\n", "utf-8")
             changed.append(path)

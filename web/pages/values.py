@@ -5,6 +5,7 @@ stage codes by their stage names and status codes by their translated labels; ne
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +13,7 @@ from flask import g
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-from engine.bpmn.forms import load_form
+from engine import FormDefinition
 from web.i18n import STATUS_LABELS, current, translated_form
 from web.pages.formrender import _types, option_label
 from web.pages.submissionview import text_of
@@ -40,11 +41,12 @@ def _fields(forms: Mapping[str, str], version_id: int) -> dict[str, Field]:
             continue
         ui_name = name[: -len(".schema.json")] + ".uischema.json"
         try:
-            form = load_form(forms, name, ui_name)
+            schema, ui = json.loads(forms[name]), json.loads(forms.get(ui_name) or "{}")
         except ValueError:
             continue
-        if form is None:
+        if not isinstance(schema, dict) or not isinstance(ui, dict):
             continue
+        form = FormDefinition(schema=schema, ui_schema=ui, file=name)
         form = translated_form(dict(forms), form)
         for prop, sub in (form.schema.get("properties") or {}).items():
             if isinstance(sub, Mapping):
