@@ -1,8 +1,8 @@
 """Static checks of one process on the hardened tree, before SpiffWorkflow sees it.
 
 Executability, unsupported elements, flows, timers, scripts, conditions, gateways, references and
-ids SpiffWorkflow reserves: everything that can be said about a model from its XML alone. `engine.bpmn.parsing` runs them
-for every process of a bundle.
+ids SpiffWorkflow reserves: everything that can be said about a model from its XML alone.
+`engine.bpmn.parsing` runs them for every process of a bundle.
 """
 
 from __future__ import annotations
