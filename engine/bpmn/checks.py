@@ -16,7 +16,7 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.bpmn.calls import _problem_at
-from engine.bpmn.scripting import validate_expression, validate_script
+from engine.bpmn.restricted import validate_expression, validate_script
 from engine.bpmn.timer_checks import (
     ModelLimits,
     _timer_problem,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.bpmn.scripting import validate_expression
+from engine.bpmn.restricted import validate_expression
 
 _CRON_FIELD = r"(?:[\d*?/,\-LW#]+|[A-Z]{3}(?:-[A-Z]{3})?)"
 _CRON = re.compile(rf"{_CRON_FIELD}(?:\s+{_CRON_FIELD}){{4,6}}")
