@@ -26,7 +26,7 @@ from engine.records import attachments
 from engine.records.attachments import AttachmentInfo
 from engine.records.file_store import Store
 from engine.runtime import tasks
-from engine.runtime.execution import Runtime
+from engine.runtime.context import Runtime
 
 STALE = "Someone else changed this at the same moment. Reload and try again."
 
