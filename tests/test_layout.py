@@ -21,7 +21,6 @@ ALLOWED: dict[str, int] = {
     "engine/records/audit.py": 603,
     "engine/records/history.py": 421,
     "engine/records/queries.py": 425,
-    "engine/runtime/execution.py": 861,
     "web/api/schemas.py": 411,
     "web/pages/admin.py": 455,
     "web/pages/formrender.py": 402,
