@@ -139,6 +139,3 @@ def sample_data(schema: Mapping[str, Any], today: date | None = None) -> dict[st
     """A valid submission for a form schema (an object)."""
     value = sample_value(schema, root=schema, today=today)
     return value if isinstance(value, dict) else {}
-
-
-# -- one simulation ---------------------------------------------------------------------------
