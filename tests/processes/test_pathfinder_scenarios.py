@@ -37,7 +37,7 @@ def test_straight_path_to_the_award(pathfinder: Pathfinder) -> None:
     p.wait_until("2027-02-14")
     assert p.offered() == {}
     p.wait_until("2027-02-15")
-    assert p.offered() == {"record_observer_participation": "GCG"}
+    assert p.offered() == {"record_observer_participation": "Secretariat"}
     p.do("record_observer_participation")
     assert p.stage() == "expression_of_interest"
     assert p.offered() == {"submit_expression_of_interest": "Country"}
@@ -223,7 +223,7 @@ def test_one_good_review(pathfinder: Pathfinder) -> None:
     p.do("submit_annual_progress_report")
     assert p.offered()["prepare_annual_review"] == "Secretariat"
     p.do("prepare_annual_review")
-    assert p.offered()["decide_annual_review"] == "GCG"
+    assert p.offered()["decide_annual_review"] == "Secretariat"
     p.do("decide_annual_review")
     v = p.variables()
     assert v["pathfinder_status"] == "pathfinder"
@@ -570,7 +570,7 @@ def test_a_postponed_gcg_meeting_gets_a_new_date(pathfinder: Pathfinder) -> None
     p.wait_until("2027-02-15")
     assert p.offered() == {}  # the old date no longer counts
     p.wait_until("2027-03-20")
-    assert p.offered() == {"record_observer_participation": "GCG"}
+    assert p.offered() == {"record_observer_participation": "Secretariat"}
     # Once the meeting took place there is nothing left to reschedule.
     assert "gcg_meeting_rescheduled" not in {
         r.name for r in p.engine.message_rules(p.id, LANE_ACTORS["Secretariat"])
@@ -595,7 +595,7 @@ def test_a_new_meeting_date_that_is_not_a_date_is_refused_and_nothing_changes(
     assert p.variables()["gcg_meeting_date"] == "2027-02-15"
     assert "gcg_meeting_rescheduled" in {r.name for r in p.engine.message_rules(p.id, SECRETARIAT)}
     p.wait_until("2027-02-15")
-    assert p.offered() == {"record_observer_participation": "GCG"}
+    assert p.offered() == {"record_observer_participation": "Secretariat"}
 
 
 def _close(p: Pathfinder, **payload: str) -> None:
