@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from engine.bpmn.forms import field_errors, load_form
+from engine.bpmn.given_rows import with_given_rows
 from engine.clock import VirtualClock
 from engine.config import Settings
 from engine.core import Engine
@@ -208,6 +209,21 @@ def _revision(c: Country, day: date, n: int) -> dict[str, Any]:
     }
 
 
+def _reached(actions: Any, review: int) -> list[dict[str, Any]]:
+    """The annual report's rows: one per indicator of the workplan in force (the form gives the
+    indicator, baseline and target), each with the value reached after `review` years."""
+    rows = []
+    for action in actions if isinstance(actions, list) else []:
+        base, target = action.get("baseline_value"), action.get("target_value")
+        if isinstance(base, int | float) and isinstance(target, int | float):
+            value = round(base + (target - base) * min(1.0, 0.3 * review), 1)
+            comment = "From the national survey."
+        else:
+            value, comment = float(review), "Counted from administrative records; no target set."
+        rows.append({"value": value, "comment": comment})
+    return rows
+
+
 def _indicators(review: int) -> list[dict[str, Any]]:
     return [
         {
@@ -315,7 +331,7 @@ PAYLOADS: dict[str, Payload] = {
                 "comment": "120 inspectors trained",
             }
         ],
-        "indicator_values": _indicators(n + 1),
+        "indicator_values": [],  # one row per workplan indicator: see _Driver._payload
         "vnr_link": f"https://hlpf.example.org/vnr/{c.iso.lower()}",
         "vnr_year": d.year,
         **(
@@ -538,9 +554,15 @@ class _Driver:
         today = self.clock.now().date()
         maker = PAYLOADS.get(task.element_id)
         data = maker(c, today, n) if maker else {}
+        variables = self.engine.instance(inst.id).data or {}
+        if task.element_id == "submit_annual_progress_report":
+            workplan = variables.get("workplan_in_force") or {}
+            data["indicator_values"] = _reached(workplan.get("actions"), n + 1)
         with self.engine.session() as s:
             version = s.get(Instance, inst.id).process_version  # type: ignore[union-attr]
             form = load_form(version.forms, task.form_file, task.ui_form_file)
+        if form is not None:  # the rows the case gives (workplan indicators) as the form has them
+            data = with_given_rows(form.schema, data, variables)
         if form is not None and field_errors(form.schema, data):
             # The diagram or the form changed since this payload was written: fill the gaps.
             data = {**synthesize(form.schema, today), **data}

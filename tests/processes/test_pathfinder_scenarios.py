@@ -679,11 +679,38 @@ REVISED_ACTION = {
 }
 
 
+NEW_ACTION = {
+    **WORKPLAN_ACTION,
+    "priority_area": "Forced labour in recruitment",
+    "activity": "License recruitment agencies and open a complaints hotline",
+    "sdg_indicator": "16.2.2",
+    "indicator": "Detected victims of trafficking per 100,000 people",
+    "baseline": "1.9 (2026)",
+    "target": "4.0 (2030)",
+    "baseline_value": 1.9,
+    "target_value": 4.0,
+    "benchmark_value": 3.0,
+}
+OFFERED_AT_THE_AWARD = [
+    {
+        "workplan_indicator": WORKPLAN_ACTION["indicator"],
+        "baseline": 22.8,
+        "target": 18.8,
+        "indicator": "8.7.1",
+        "data_source": "National Labour Force Survey",
+    }
+]
+
+
 def _propose_revision(p: Pathfinder, decision: str) -> None:
     p.wait_until(p.variables()["next_review_at"])
+    # The report offers the indicators of the workplan in force, baselines and targets given.
+    assert p.offered_rows("submit_annual_progress_report", "indicator_values") == (
+        OFFERED_AT_THE_AWARD
+    )
     p.do(
         "submit_annual_progress_report",
-        proposed_workplan=[REVISED_ACTION],
+        proposed_workplan=[REVISED_ACTION, NEW_ACTION],
         workplan_revision_reason="The labour force survey moved to 2029; targets follow it.",
     )
     p.do("prepare_annual_review")
@@ -721,7 +748,7 @@ def test_a_revised_workplan_accepted_at_a_review_is_in_force_with_a_new_version(
     assert v["workplan_in_force"] == {
         "version": 2,
         "since": "2028-10-01",
-        "actions": [REVISED_ACTION],
+        "actions": [REVISED_ACTION, NEW_ACTION],
     }
     assert v["workplan"] == [WORKPLAN_ACTION]  # the workshop's workplan stays on record
     assert "put_revised_workplan_in_force" in p.reached()
@@ -732,10 +759,28 @@ def test_a_revised_workplan_accepted_at_a_review_is_in_force_with_a_new_version(
     # branch) does not bring back version 1.
     p.do("record_support_to_alliance")
     assert p.variables()["workplan_in_force"]["version"] == 2
-    p.annual_review(2, workplan_revision_decision="accepted")
+    # Next year's report offers the revised rows: the revised target and the new indicator.
+    p.wait_until(p.variables()["next_review_at"])
+    offered = p.offered_rows("submit_annual_progress_report", "indicator_values")
+    assert [(r["workplan_indicator"], r["baseline"], r["target"]) for r in offered] == [
+        (REVISED_ACTION["indicator"], 22.8, 17.5),
+        (NEW_ACTION["indicator"], 1.9, 4.0),
+    ]
+    # The country enters what it reached; the given values cannot be changed by what is posted.
+    tampered = {"workplan_indicator": "Something easier", "target": 30.0, "value": 20.2}
+    p.do("submit_annual_progress_report", indicator_values=[tampered, {"value": 2.4}])
+    with p.engine.session() as s:
+        report = submissions.listing(s, p.id, "submit_annual_progress_report")[-1]
+    rows = report.data["indicator_values"]
+    assert [(r["workplan_indicator"], r["target"], r["value"]) for r in rows] == [
+        (REVISED_ACTION["indicator"], 17.5, 20.2),
+        (NEW_ACTION["indicator"], 4.0, 2.4),
+    ]
+    p.do("prepare_annual_review")
+    p.do("decide_annual_review", workplan_revision_decision="accepted")
     v = p.variables()
     assert v["workplan_in_force"]["version"] == 2
-    assert v["workplan_in_force"]["actions"] == [REVISED_ACTION]
+    assert v["workplan_in_force"]["actions"] == [REVISED_ACTION, NEW_ACTION]
 
 
 def test_a_revised_workplan_refused_at_a_review_leaves_the_workplan_in_force(
@@ -752,6 +797,12 @@ def test_a_revised_workplan_refused_at_a_review_leaves_the_workplan_in_force(
         (decision,) = submissions.listing(s, p.id, "decide_annual_review")
     assert decision.data["workplan_revision_decision"] == "refused"
     assert "put_revised_workplan_in_force" not in p.reached()
-    # A refused proposal is not carried over: next year it is not there to accept.
-    p.annual_review(2, workplan_revision_decision="accepted")
+    # A refused proposal is not carried over: next year it is not there to accept, and the
+    # report offers the rows of the workplan still in force.
+    p.wait_until(p.variables()["next_review_at"])
+    offered = p.offered_rows("submit_annual_progress_report", "indicator_values")
+    assert offered == OFFERED_AT_THE_AWARD
+    p.do("submit_annual_progress_report")
+    p.do("prepare_annual_review")
+    p.do("decide_annual_review", workplan_revision_decision="accepted")
     assert p.variables()["workplan_in_force"]["version"] == 1
