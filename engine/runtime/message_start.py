@@ -19,7 +19,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import use_clock
-from engine.runtime.execution import Loaded, jsonable, run_engine
+from engine.runtime.context import Loaded, jsonable
+from engine.runtime.steps import run_engine
 
 __all__ = ["deliver", "waiting_start"]
 
