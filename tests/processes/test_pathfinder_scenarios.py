@@ -67,11 +67,8 @@ def test_straight_path_to_the_award(pathfinder: Pathfinder) -> None:
     assert p.instance().status == "running"
 
 
-def test_country_not_at_the_meeting_is_invited_to_the_next_one(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.start()
-    p.do("register_approach")
-    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+def test_country_not_at_the_meeting_is_invited_to_the_next_one(invited: Pathfinder) -> None:
+    p = invited
     p.wait_until("2027-02-15")
     p.do(
         "record_observer_participation",
@@ -181,12 +178,8 @@ def test_withdrawal_at_an_early_stage(pathfinder: Pathfinder) -> None:
     assert p.offered() == {}
 
 
-def test_withdrawal_after_the_award_stops_every_loop(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
-    p.do("decide_on_hold")
+def test_withdrawal_after_the_award_stops_every_loop(on_hold: Pathfinder) -> None:
+    p = on_hold
     assert p.offered() == {"record_support_to_alliance": "Country", "document_progress": "Country"}
     p.withdraw()
     assert (p.stage(), p.variables()["pathfinder_status"]) == ("withdrawn", "withdrawn")
@@ -276,12 +269,8 @@ def test_unjustified_good_unjustified_does_not_put_on_hold(pathfinder: Pathfinde
     assert "document_progress" not in p.offered()
 
 
-def test_on_hold_documented_progress_accepted_reinstates(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
-    p.do("decide_on_hold")
+def test_on_hold_documented_progress_accepted_reinstates(on_hold: Pathfinder) -> None:
+    p = on_hold
     p.wait_until("2030-03-01")
     p.do("document_progress", progress_summary="Some inspections resumed.")
     assert p.offered()["assess_documented_progress"] == "Secretariat"
@@ -314,12 +303,8 @@ def test_a_third_unjustified_review_while_on_hold_keeps_one_hold(pathfinder: Pat
     assert [t.element_id for t in p.ready()].count("document_progress") == 1
 
 
-def test_a_second_hold_later(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
-    p.do("decide_on_hold")
+def test_a_second_hold_later(on_hold: Pathfinder) -> None:
+    p = on_hold
     p.do("document_progress")
     p.do("assess_documented_progress")
     assert p.status() == "pathfinder"
@@ -400,13 +385,9 @@ def test_scenarios_reach_every_element_they_claim(pathfinder: Pathfinder) -> Non
 
 
 def test_a_good_review_while_on_hold_reinstates_and_cancels_documenting_progress(
-    pathfinder: Pathfinder,
+    on_hold: Pathfinder,
 ) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
-    p.do("decide_on_hold")
+    p = on_hold
     assert p.offered()["document_progress"] == "Country"
     p.annual_review(3)
     v = p.variables()
@@ -427,13 +408,9 @@ def test_a_good_review_while_on_hold_reinstates_and_cancels_documenting_progress
 
 
 def test_a_good_review_while_progress_awaits_assessment_reinstates_and_cancels_it(
-    pathfinder: Pathfinder,
+    on_hold: Pathfinder,
 ) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
-    p.do("decide_on_hold")
+    p = on_hold
     p.wait_until("2030-06-01")
     p.do("document_progress", progress_summary="Labour inspections resumed.")
     assert p.offered()["assess_documented_progress"] == "Secretariat"
@@ -445,13 +422,9 @@ def test_a_good_review_while_progress_awaits_assessment_reinstates_and_cancels_i
 
 
 def test_documented_progress_accepted_records_how_the_status_was_reinstated(
-    pathfinder: Pathfinder,
+    on_hold: Pathfinder,
 ) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
-    p.do("decide_on_hold")
+    p = on_hold
     p.do("document_progress")
     p.do("assess_documented_progress")
     assert p.variables()["reinstated_by"] == "documented_progress"
@@ -498,11 +471,8 @@ def test_a_country_that_never_reports_is_reviewed_on_time_and_can_be_put_on_hold
     assert "record_no_report" in p.reached() and "flow_report_overdue" in p.reached()
 
 
-def test_hold_not_confirmed_keeps_the_status_and_the_count(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+def test_hold_not_confirmed_keeps_the_status_and_the_count(hold_asked: Pathfinder) -> None:
+    p = hold_asked
     p.do(
         "decide_on_hold",
         hold_confirmed=False,
@@ -522,11 +492,8 @@ def test_hold_not_confirmed_keeps_the_status_and_the_count(pathfinder: Pathfinde
     assert p.status() == "on_hold"
 
 
-def test_a_hold_needs_a_reason_and_a_letter_date_when_confirmed(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+def test_a_hold_needs_a_reason_and_a_letter_date_when_confirmed(hold_asked: Pathfinder) -> None:
+    p = hold_asked
     task = p.task("decide_on_hold")
     with pytest.raises(InvalidData):
         p.engine.complete(task.id, sample("decide_on_hold", hold_letter_date=None), CHAIR)
@@ -546,11 +513,8 @@ def test_unjustified_justified_unjustified_asks_for_no_hold(pathfinder: Pathfind
     assert "decide_on_hold" not in p.offered()
 
 
-def test_a_postponed_gcg_meeting_gets_a_new_date(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.start()
-    p.do("register_approach")
-    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+def test_a_postponed_gcg_meeting_gets_a_new_date(invited: Pathfinder) -> None:
+    p = invited
     rules = {r.name: r for r in p.engine.message_rules(p.id, LANE_ACTORS["Secretariat"])}
     assert set(rules["gcg_meeting_rescheduled"].fields) == {"gcg_meeting_date", "reason"}
     assert rules["gcg_meeting_rescheduled"].element_id == "gcg_meeting_rescheduled"
@@ -578,12 +542,9 @@ def test_a_postponed_gcg_meeting_gets_a_new_date(pathfinder: Pathfinder) -> None
 
 
 def test_a_new_meeting_date_that_is_not_a_date_is_refused_and_nothing_changes(
-    pathfinder: Pathfinder,
+    invited: Pathfinder,
 ) -> None:
-    p = pathfinder
-    p.start()
-    p.do("register_approach")
-    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+    p = invited
     with pytest.raises(MessageRefused, match="not recorded.*next spring"):
         p.engine.send_message(
             p.id,

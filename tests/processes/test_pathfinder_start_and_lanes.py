@@ -35,12 +35,9 @@ def test_registering_an_approach_delivers_the_country_approach_message(
 
 
 def test_the_secretariat_records_the_observer_participation_on_the_gcgs_behalf(
-    pathfinder: Pathfinder,
+    invited: Pathfinder,
 ) -> None:
-    p = pathfinder
-    p.start()
-    p.do("register_approach")
-    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+    p = invited
     p.wait_until("2027-02-15")
     task = p.task("record_observer_participation")
     assert task.lane == "Secretariat"
