@@ -31,9 +31,10 @@ def test_the_start_page_opens_a_case_by_its_approach_message(
 
 
 def _readonly(page: str, name: str) -> bool:
+    """Shown as text with its value kept in a hidden input, not as a field one can type in."""
     tag = re.search(r'<input[^>]*name="' + re.escape(name) + r'"[^>]*>', page)
     assert tag, name
-    return " readonly" in tag.group(0)
+    return 'type="hidden"' in tag.group(0)
 
 
 def test_the_annual_report_page_shows_the_workplan_rows_read_only(
@@ -51,6 +52,7 @@ def test_the_annual_report_page_shows_the_workplan_rows_read_only(
         assert _readonly(page, name + "workplan_indicator")
         assert _readonly(page, name + "baseline") and _readonly(page, name + "target")
         assert not _readonly(page, name + "value")
+        assert f'<p class="given-value" aria-labelledby="f-indicator_values-{i}-' in page
     assert value_of(page, "indicator_values.0.baseline") == "22.8"
     assert value_of(page, "indicator_values.0.target") == "18.8"
     assert value_of(page, "indicator_values.1.baseline") == ""  # no numeric baseline given
