@@ -77,7 +77,8 @@ def with_given_rows(
         if not rows:
             continue
         locked = read_only_fields(props[name].get("items") or {})
-        entered = out.get(name) if isinstance(out.get(name), list) else []
+        posted = out.get(name)
+        entered: list[Any] = posted if isinstance(posted, list) else []
         merged = []
         for i, given in enumerate(rows):
             row = dict(entered[i]) if i < len(entered) and isinstance(entered[i], Mapping) else {}
