@@ -7,6 +7,7 @@ all drive it through these names.
 import engine._startup  # noqa: F401  (first: keeps jsonschema's import cheap)
 from engine.bpmn.deployments import DeployResult
 from engine.bpmn.forms import FormDefinition, file_rule
+from engine.bpmn.given_rows import read_only_fields, with_given_rows
 from engine.bpmn.messages import MessageRefused, MessageRule
 from engine.bpmn.parsing import Problem, ValidationFailed
 from engine.bpmn.processes import ProcessInfo, VersionInfo
@@ -66,6 +67,8 @@ __all__ = [
     "SubmissionInfo",
     "describe_accept",
     "file_rule",
+    "read_only_fields",
+    "with_given_rows",
     "human_size",
     "AttachmentState",
     "EventKind",

@@ -27,6 +27,7 @@ from engine.errors import (
 from engine.people.access import Actor
 from engine.people.permissions import may_manage_instances, may_see_country, may_start
 from engine.records.history import Recorder
+from engine.runtime import message_start
 from engine.runtime.context import ACTIVE, Loaded, Runtime, StepFailed, jsonable
 from engine.runtime.execution import (
     load,
@@ -109,6 +110,7 @@ def start(
         "instance_started", actor=actor.username, data={"data": data, "version": pv.version}
     )
     run_engine(loaded)
+    message_start.deliver(loaded, data, actor.username)  # a message start waits for the start data
     save(loaded)
     return row
 

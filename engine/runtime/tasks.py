@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn import forms as form_defs
+from engine.bpmn.given_rows import with_given_rows
 from engine.clock import use_clock
 from engine.errors import (
     N_,
@@ -179,6 +180,8 @@ def _complete_task(
         if opened
         else form_defs.load_form(loaded.version.forms, ht.form_file, ht.ui_form_file)
     )
+    if form is not None:  # rows the case gives (the workplan's indicators) keep their values
+        data = with_given_rows(form.schema, data, row.data or {})
     clean = form_defs.validate(form, data, today=rt.now().date())
     files = attachments.attach(session, ht, form, clean, max_mb=max_upload_mb)
     task = loaded.wf.get_task_from_id(UUID(task_id))

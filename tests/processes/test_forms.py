@@ -209,3 +209,26 @@ def test_an_untitled_choice_is_caught() -> None:
         "properties": {"a": {"type": "array", "items": {"enum": ["x", "y"], "enumNames": ["X"]}}}
     }
     assert _untitled_choices(schema, {}) == [".a[]: y"]
+
+
+def test_the_annual_report_offers_the_workplan_indicators_read_only() -> None:
+    """The rows come from the workplan in force: indicator, baseline and target read-only, the
+    country enters the value reached (required) and a comment."""
+    schema = json.loads((FORMS / "submit_annual_progress_report.schema.json").read_text())
+    rows = schema["properties"]["indicator_values"]
+    assert rows["x-rows-from"]["variable"] == "workplan_in_force.actions"
+    assert {
+        "workplan_indicator": "indicator",
+        "baseline": "baseline_value",
+        "target": "target_value",
+    }.items() <= rows["x-rows-from"]["fields"].items()
+    props = rows["items"]["properties"]
+    assert {k for k, v in props.items() if v.get("readOnly")} == {
+        "workplan_indicator",
+        "baseline",
+        "target",
+    }
+    assert "value" in rows["items"]["required"] and "comment" in props
+    workshop = json.loads((FORMS / "submit_workshop_report.schema.json").read_text())
+    action = workshop["properties"]["workplan"]["items"]["properties"]
+    assert set(rows["x-rows-from"]["fields"].values()) <= set(action)  # keys the workplan has

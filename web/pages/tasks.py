@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from engine import Conflict, InvalidData, SubmitAction, Upload
+from engine import Conflict, InvalidData, SubmitAction, Upload, with_given_rows
 from engine.bpmn.forms import FormDefinition, file_fields, load_form
 from engine.people import permissions
 from engine.records import attachments, procedure, queries, submissions
@@ -159,6 +159,7 @@ def _render(
     opened = submissions.prefill(s, instance, ht)
     if values is None:
         values = opened.values
+    values = with_given_rows(form.schema, values, instance.data or {})
     reviewed = []
     for sub in submissions.under_review(s, instance, form):
         view = submissionview.view_of(instance, sub, me)
