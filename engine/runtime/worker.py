@@ -103,8 +103,8 @@ class Worker:
     def housekeeping(self) -> None:
         """Write a checkpoint when one is due, and remove uploads never attached."""
         try:
-            if self.engine.checkpoint_due():
-                log.info("checkpoint written to %s", self.engine.write_checkpoint())
+            if self.engine.checkpoints.due():
+                log.info("checkpoint written to %s", self.engine.checkpoints.write())
             removed = self.engine.remove_stale_uploads()
             if removed:
                 log.info("removed %d upload(s) never attached to a submitted form", removed)

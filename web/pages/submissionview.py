@@ -10,17 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask_babel import gettext as _
 
-from engine import Actor, SubmissionInfo, file_rule
-from engine.records import submissions
+from engine import Actor, SubmissionInfo, Submissions, file_rule
 from web.i18n import translated_form
 from web.pages.formrender import _ordered, _types, choice_titles, option_label
-
-if TYPE_CHECKING:
-    from engine.store.models import Instance
 
 DATE_FORMAT = "%d %b %Y"
 
@@ -195,14 +191,13 @@ def compare(current: SubmissionView, previous: SubmissionView) -> SubmissionView
     return current
 
 
-def view_of(instance: Instance, sub: SubmissionInfo, actor: Actor) -> SubmissionView:
-    """`sub` rendered from its own form, without the fields `actor` may not see."""
-    form = submissions.form_of(instance, sub)
+def view_of(forms: Mapping[str, str], sub: SubmissionInfo, actor: Actor) -> SubmissionView:
+    """`sub` rendered from its own form (one of `forms`, its version's form files), without
+    the fields `actor` may not see."""
+    form, data = Submissions.visible(forms, sub, actor)
     if form is None:
-        return SubmissionView(sub, [Shown(k, option_label(k), str(v)) for k, v in sub.data.items()])
-    form = submissions.visible_schema(form, actor)
-    data = submissions.visible_data(form, sub.data, actor)
-    form = translated_form(instance.process_version.forms, form)  # labels in the reader's language
+        return SubmissionView(sub, [Shown(k, option_label(k), str(v)) for k, v in data.items()])
+    form = translated_form(forms, form)  # labels in the reader's language
     files = {str(a.get("id")): a for a in sub.attachments}
     return SubmissionView(sub, shown(form.schema, form.ui_schema, data, files))
 
