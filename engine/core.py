@@ -167,7 +167,7 @@ class Engine:
 
     @settings.setter
     def settings(self, value: Settings) -> None:
-        # The handles that read limits from the settings get the new ones too.
+        """Run with other settings: the handles that read limits from them are rebound."""
         self._settings = value
         self.tasks = Tasks(self.sessions, self.runtime, self.clock, value, self.files)
         self.checkpoints = Checkpoints(self.sessions, self.clock, value)

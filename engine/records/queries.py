@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from engine.people.access import Actor, role_for_lane
 from engine.people.permissions import STAFF_ROLES
 from engine.records.overview import dashboard, element_states
-from engine.records.paging import COUNT_CAP, Page, _count, _paginate, paginate
+from engine.records.paging import COUNT_CAP, Page, _count, paginate
+from engine.records.paging import _paginate as _paginate
 from engine.store.models import AuditEvent, HumanTask, Instance, ProcessModel, ProcessVersion
 
 __all__ = [
