@@ -94,6 +94,8 @@ class InstanceView:
     """Bumped by every change; a page posts it back so a stale form is refused."""
     audit_count: int
     """How many events the instance's chain holds (the replay slider's end)."""
+    audit_head: str | None
+    """The hash of the chain's newest event (None before the first)."""
 
     @classmethod
     def of(cls, row: Instance) -> InstanceView:
@@ -119,6 +121,7 @@ class InstanceView:
             error_message=row.error_message,
             lock_version=row.lock_version,
             audit_count=row.audit_count,
+            audit_head=row.audit_head,
         )
 
 
