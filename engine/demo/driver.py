@@ -141,7 +141,9 @@ class _Driver:
         }
         secretariat = next(a for a in self.actors.values() if "secretariat" in a.roles)
         try:
-            self.engine.instances.send_message(instance_id, "gcg_meeting_rescheduled", payload, secretariat)
+            self.engine.instances.send_message(
+                instance_id, "gcg_meeting_rescheduled", payload, secretariat
+            )
         except EngineError as err:
             yield f"  {c.iso}: could not reschedule the GCG meeting: {err.message}"
 
