@@ -331,7 +331,8 @@ class Engine:
         expected_version: int | None = None,
     ) -> tuple[Instance, list[HumanTask]]:
         """`complete`, with the instance's open tasks afterwards (oldest first), so a caller
-        answering with the instance needs no second read."""
+        answering with the instance needs no second read. A task of an instance the actor may
+        not see is `NotFound` (`permissions.may_see_instance`), as the API answers."""
         with transaction(self.sessions) as s:
             return tasks.complete_task_and_next(
                 s,
@@ -341,6 +342,7 @@ class Engine:
                 actor,
                 expected_version=expected_version,
                 max_upload_mb=self.settings.max_upload_mb,
+                visible_only=True,
             )
 
     # -- attachments -------------------------------------------------------------------------
