@@ -108,7 +108,7 @@ def record(
         element_id=ht.element_id,
         element_name=ht.name,
         task_id=ht.id,
-        round=earlier + 1,  # type: ignore[arg-type]
+        round=earlier + 1,
         form_file=ht.form_file,
         ui_form_file=ht.ui_form_file,
         lane=ht.lane,

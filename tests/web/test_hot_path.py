@@ -25,13 +25,13 @@ pytest_plugins = ["tests.web.api_conftest"]
 Counter = Callable[[], AbstractContextManager[Statements]]
 REQUEST = {"title": "Workshop", "amount": 3, "contact": "fp@example.org"}
 
-COMPLETION_STATEMENTS = 11
+COMPLETION_STATEMENTS = 9
 """Ceiling for one API completion (goal 8, missed): token+user, task+instance (visibility),
 task, process model (lane roles), instance (locked; on PostgreSQL the task is read again under
 the lock), submission round, the task_completed events and users for mail, then one flush:
 audit events (one INSERT per event on SQLite, batched on PostgreSQL), the task update, the next
 task, the submission, the instance. The answer is built from memory."""
-TIMER_STATEMENTS = {"sqlite": 11, "postgresql": 9}
+TIMER_STATEMENTS = {"sqlite": 9, "postgresql": 7}
 """Ceiling for one timer firing (goal 6, missed): lease (select + update), instance, job
 delete, events and process model for mail, then audit events (per event on SQLite), the next
 task and the instance."""
