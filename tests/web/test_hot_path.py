@@ -25,7 +25,7 @@ pytest_plugins = ["tests.web.api_conftest"]
 Counter = Callable[[], AbstractContextManager[Statements]]
 REQUEST = {"title": "Workshop", "amount": 3, "contact": "fp@example.org"}
 
-COMPLETION_STATEMENTS = 9
+COMPLETION_STATEMENTS = 8
 """Ceiling for one API completion (goal 8, missed): token+user, task+instance (visibility),
 task, process model (lane roles), instance (locked; on PostgreSQL the task is read again under
 the lock), submission round, the task_completed events and users for mail, then one flush:
