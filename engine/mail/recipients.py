@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import i18n
-from engine.mail.mailer import MailConfig, render
+from engine.mail.mailer import MailConfig
+from engine.mail.rendering import render
 from engine.people.access import Actor, role_for_lane
 from engine.people.permissions import may_see_country
 from engine.store.models import AuditEvent, HumanTask, Instance, OutboxMessage, ProcessModel, User
