@@ -26,7 +26,6 @@ from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
 from engine.errors import EngineError, NotFound
 from engine.i18n import translation_files
-from engine.mail import notifications
 from engine.mail.mailer import MailConfig
 from engine.mail.outbox import Outbox
 from engine.people.access import SYSTEM, Actor
@@ -88,7 +87,8 @@ class Engine:
         """Wire the engine: `sessions` opens database sessions; `clock` is the one clock the
         procedure runs on (instances, timers, due dates, audit times; a `VirtualClock` in tests
         and simulations); `wall_clock` is the real time that leases and credentials expire on;
-        `subscribers` hear of every recorded audit event (default: the mail `Notifier`)."""
+        `subscribers` hear of every recorded audit event (default: none; the mail those events
+        owe is queued by the outbox worker after commit, `notifications.queue_due`)."""
         self.sessions = sessions
         self._settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
@@ -118,11 +118,10 @@ class Engine:
         self.mail = MailConfig.from_settings(self.settings, self.wall_clock)
         """Mail settings (links, sender, SMTP, leases on the wall clock)."""
         self.subscribers: list[EventSubscriber] = (
-            list(subscribers) if subscribers is not None else [notifications.Notifier(self.mail)]
+            list(subscribers) if subscribers is not None else []
         )
         """Called with the audit events each flush records, in that flush (so what they
-        write commits or rolls back with the events): by default the `Notifier`, which
-        queues mail. One `Engine` per session factory."""
+        write commits or rolls back with the events). One `Engine` per session factory."""
         # The listener holds the engine weakly: SQLAlchemy's event registry would otherwise keep
         # a dropped engine, and its pooled database connections, alive for good.
         publish = weakref.WeakMethod(self._publish)

@@ -20,10 +20,11 @@ from engine.bpmn.forms import FormDefinition, load_form
 from engine.errors import NotFound
 from engine.people import permissions
 from engine.people.access import Actor
-from engine.records import audit, history, queries, submissions
-from engine.records.audit import Entry, EventFilter, Verdict
+from engine.records import audit, history, queries, reports, submissions
+from engine.records.audit import Entry, EventFilter
 from engine.records.paging import Page
 from engine.records.reads import InstanceView
+from engine.records.reports import Verdict
 from engine.records.submissions import SubmissionInfo
 from engine.records.verification import ChainReport
 from engine.store.models import Instance, ProcessVersion
@@ -116,7 +117,7 @@ class Audit:
         """The instance and its chain's verdict (the audit page's integrity check)."""
         with self._sessions() as s:
             row = permissions.visible_instance(s, actor, instance_id)
-            return InstanceView.of(row), audit.verify_instance(s, row.id)
+            return InstanceView.of(row), reports.verify_instance(s, row.id)
 
     def timeline(
         self,
@@ -167,7 +168,7 @@ class Audit:
     def export_csv(self, flt: EventFilter, hidden: frozenset[str] = frozenset()) -> str:
         """The events `flt` matches as CSV (internal values in `hidden` withheld)."""
         with self._sessions() as s:
-            return audit.export_csv(s, flt, hidden)
+            return reports.export_csv(s, flt, hidden)
 
     def export_document(
         self,
@@ -179,7 +180,7 @@ class Audit:
     ) -> dict[str, Any]:
         """The events `flt` matches as a verifiable JSON document."""
         with self._sessions() as s:
-            return audit.export_document(
+            return reports.export_document(
                 s, flt, exported_at=exported_at, exported_by=exported_by, hidden=hidden
             )
 
@@ -222,7 +223,7 @@ class Audit:
                     "forms": dict(r["instance"].process_version.forms or {}),
                     "submissions": submissions.listing(s, r["instance"].id),
                 }
-                for r in audit.country_report(s, country)
+                for r in reports.country_report(s, country)
             ]
 
     def versions(self) -> list[VersionRow]:

@@ -147,10 +147,12 @@ class Tasks:
         actor: Actor,
         *,
         expected_version: int | None = None,
+        visible_only: bool = False,
     ) -> tuple[Instance, list[HumanTask]]:
         """Complete a ready task with form data as `actor` and run the instance on, in one
         transaction (`engine.runtime.tasks.complete_task`); the instance row and its
-        open tasks afterwards. `expected_version` refuses a stale page with `Conflict`."""
+        open tasks afterwards. `expected_version` refuses a stale page with `Conflict`;
+        `visible_only` answers a task of an instance `actor` may not see as `NotFound`."""
         with transaction(self._sessions) as s:
             return tasks.complete_task(
                 s,
@@ -160,6 +162,7 @@ class Tasks:
                 actor,
                 expected_version=expected_version,
                 max_upload_mb=self._settings.max_upload_mb,
+                visible_only=visible_only,
             )
 
     def complete_and_show(
@@ -170,8 +173,12 @@ class Tasks:
         *,
         expected_version: int | None = None,
     ) -> InstanceDetail:
-        """`complete`, answered with the instance as it continued (built from memory)."""
-        row, open_rows = self.complete(task_id, data, actor, expected_version=expected_version)
+        """`complete`, answered with the instance as it continued (built from memory); a task
+        of an instance `actor` may not see is `NotFound`, checked inside the completion's
+        transaction (no read of its own)."""
+        row, open_rows = self.complete(
+            task_id, data, actor, expected_version=expected_version, visible_only=True
+        )
         return instance_detail(row, open_rows, actor)
 
     def submit(

@@ -26,13 +26,26 @@ from engine.errors import (
     NotReady,
 )
 from engine.people.access import Actor
-from engine.people.permissions import check_may_act, may_act_for_others, may_take_over
+from engine.people.permissions import (
+    check_may_act,
+    may_act_for_others,
+    may_see_instance,
+    may_take_over,
+)
 from engine.records import attachments, submissions
 from engine.records.history import Recorder
 from engine.runtime.context import Loaded, Runtime, data_objects, from_element, jsonable
-from engine.runtime.execution import load, lock_instance, open_rows, require_running, save
+from engine.runtime.execution import (
+    load,
+    lock_instance,
+    lock_instance_of_task,
+    open_rows,
+    require_running,
+    restore,
+    save,
+)
 from engine.runtime.steps import absorb, mark_error, run_engine
-from engine.store.models import AuditEvent, HumanTask, Instance, User
+from engine.store.models import AuditEvent, HumanTask, Instance, ProcessModel, User
 
 
 def ready_task(session: Session, task_id: str) -> HumanTask:
@@ -45,7 +58,10 @@ def ready_task(session: Session, task_id: str) -> HumanTask:
 
 def open_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
     """The READY task row the actor may act on (NotFound, Forbidden or NotReady otherwise)."""
-    ht = ready_task(session, task_id)
+    return _check_open(session, actor, ready_task(session, task_id))
+
+
+def _check_open(session: Session, actor: Actor, ht: HumanTask) -> HumanTask:
     check_may_act(session, actor, ht)
     if ht.state != "ready":
         raise NotReady(
@@ -53,7 +69,7 @@ def open_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
             if ht.completed_by
             else N_("'%(task)s' is no longer open: it was %(state)s."),
             params={"task": ht.name, "state": ht.state, "user": ht.completed_by},
-            task_id=task_id,
+            task_id=ht.id,
             state=ht.state,
         )
     return ht
@@ -92,10 +108,12 @@ def complete_task(
     expected_version: int | None = None,
     max_upload_mb: float = 20.0,
     opened: OpenedTask | None = None,
+    visible_only: bool = False,
 ) -> tuple[Instance, list[HumanTask]]:
     """Complete a READY human task with validated form data and run the instance on; returns
     the instance and its open tasks afterwards (oldest first), known from what the completion
-    wrote rather than read again.
+    wrote rather than read again. `visible_only`: a task of an instance the actor may not see
+    (`may_see_instance`, the API's rule) is `NotFound`, checked inside this transaction.
 
     Attachment ids in file fields must name files uploaded for this task and field; they are
     marked attached here and their hashes go into the `task_completed` event. `opened` is the
@@ -111,8 +129,42 @@ def complete_task(
             expected_version,
             max_upload_mb=max_upload_mb,
             opened=opened,
+            visible_only=visible_only,
         )
         return loaded.row, open_rows(loaded)
+
+
+def _check_claim(actor: Actor, ht: HumanTask) -> None:
+    if ht.claimed_by and ht.claimed_by != actor.username and not may_act_for_others(actor):
+        raise Conflict(
+            N_("'%(task)s' is claimed by %(user)s."),
+            params={"task": ht.name, "user": ht.claimed_by},
+            task_id=ht.id,
+        )
+
+
+def _open_locked(
+    session: Session, rt: Runtime, actor: Actor, task_id: str, *, visible_only: bool
+) -> tuple[HumanTask, Loaded]:
+    """The open task and its loaded instance, for a completion that did not open the task
+    before: the instance is locked first (found by the task's id), so the task read after it
+    is current without a second read, and it comes with its process model's lane roles.
+    `visible_only`: another country's task is `NotFound` as `may_see_instance` says (the API's
+    rule), checked here rather than in a read of its own."""
+    row = lock_instance_of_task(session, task_id)
+    if row is None or (visible_only and not may_see_instance(actor, row)):
+        raise NotFound(N_("Task %(task_id)s does not exist."), params={"task_id": task_id})
+    found = session.execute(
+        select(HumanTask, ProcessModel)
+        .outerjoin(ProcessModel, ProcessModel.key == HumanTask.process_key)
+        .where(HumanTask.id == task_id)
+    ).first()
+    if found is None:
+        raise NotFound(N_("Task %(task_id)s does not exist."), params={"task_id": task_id})
+    ht, _model = found  # the model stays referenced, so the lane check finds it in the session
+    _check_open(session, actor, ht)
+    _check_claim(actor, ht)
+    return ht, restore(session, rt, row)
 
 
 def _complete_task(
@@ -125,20 +177,19 @@ def _complete_task(
     *,
     max_upload_mb: float,
     opened: OpenedTask | None = None,
+    visible_only: bool = False,
 ) -> Loaded:
-    ht = opened.task if opened else open_task(session, actor, task_id)
-    if ht.claimed_by and ht.claimed_by != actor.username and not may_act_for_others(actor):
-        raise Conflict(
-            N_("'%(task)s' is claimed by %(user)s."),
-            params={"task": ht.name, "user": ht.claimed_by},
-            task_id=task_id,
-        )
-    loaded = load(session, rt, ht.instance_id)
+    if opened is None:
+        ht, loaded = _open_locked(session, rt, actor, task_id, visible_only=visible_only)
+    else:
+        ht = opened.task
+        _check_claim(actor, ht)
+        loaded = load(session, rt, ht.instance_id)
+        if session.get_bind().dialect.name != "sqlite":
+            # Another writer may have completed it while we waited for the row lock. (A SQLite
+            # write transaction holds the database from its first statement: `ht` is fresh.)
+            session.refresh(ht)
     row = loaded.row
-    if session.get_bind().dialect.name != "sqlite":
-        # Another writer may have completed it while we waited for the row lock. (A SQLite
-        # write transaction holds the database from its first statement: `ht` is already fresh.)
-        session.refresh(ht)
     if ht.state != "ready":
         raise NotReady(
             N_("'%(task)s' is no longer open: it was %(state)s by %(user)s."),

@@ -112,11 +112,12 @@ def complete_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
     else, or the instance changed since `expected_version`; 422 with `errors` keyed by field path
     (`actions.0.budget`) when the data does not match the form.
     """
-    found = get_engine().tasks.complete_and_show(
-        _check_visible(task_id),
-        args["data"],
-        current_actor(),
-        expected_version=args.get("expected_version"),
+    wanted, me = str(task_id), current_actor()
+    found = task_or_404(  # the 404 for another country's task is checked in the transaction
+        wanted,
+        lambda: get_engine().tasks.complete_and_show(
+            wanted, args["data"], me, expected_version=args.get("expected_version")
+        ),
     )
     return instance_document(found)  # from memory: no second read
 
