@@ -87,14 +87,16 @@ def acquire(
     lease_seconds: int,
     lease_clock: Clock | None = None,
 ) -> Lease:
-    """Lease up to `limit` due jobs for `owner`, oldest due first.
+    """Lease up to `limit` due jobs for `owner`, oldest due first, in one statement.
 
-    On PostgreSQL the rows are taken with `FOR UPDATE SKIP LOCKED`, so concurrent workers lease
-    disjoint jobs without waiting on each other; on SQLite write transactions are serialized.
+    The jobs are chosen and leased by one `UPDATE ... WHERE id IN (SELECT ...) RETURNING`. On
+    PostgreSQL the inner select takes its rows `FOR UPDATE SKIP LOCKED`, so concurrent workers
+    lease disjoint jobs without waiting on each other; on SQLite write transactions are
+    serialized.
     """
     now = (lease_clock or SystemClock()).now()
-    query = (
-        select(TimerJob.id, TimerJob.instance_id)
+    chosen = (
+        select(TimerJob.id)
         .join(Instance, Instance.id == TimerJob.instance_id)
         .where(
             TimerJob.state == "waiting",
@@ -107,16 +109,17 @@ def acquire(
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=TimerJob)
-    jobs = session.execute(query).all()
-    if not jobs:
-        return Lease([], 0)
-    session.execute(
+        chosen = chosen.with_for_update(skip_locked=True, of=TimerJob)
+    jobs = session.execute(
         update(TimerJob)
-        .where(TimerJob.id.in_([job_id for job_id, _ in jobs]))
+        .where(TimerJob.id.in_(chosen.scalar_subquery()))
         .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
-    )
-    return Lease(list(dict.fromkeys(instance_id for _, instance_id in jobs)), len(jobs))
+        .returning(TimerJob.instance_id, TimerJob.due_at, TimerJob.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    # RETURNING gives no order: oldest due first again, as they were chosen.
+    jobs.sort(key=lambda job: (job.due_at, job.id))
+    return Lease(list(dict.fromkeys(job.instance_id for job in jobs)), len(jobs))
 
 
 def _release(session: Session, owner: str, instance_ids: Sequence[int], *, ok: bool) -> None:

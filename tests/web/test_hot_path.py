@@ -31,8 +31,8 @@ task, process model (lane roles), instance (locked; on PostgreSQL the task is re
 the lock), submission round, the task_completed events and users for mail, then one flush:
 audit events (one INSERT per event on SQLite, batched on PostgreSQL), the task update, the next
 task, the submission, the instance. The answer is built from memory."""
-TIMER_STATEMENTS = {"sqlite": 11, "postgresql": 9}
-"""Ceiling for one timer firing (goal 6, missed): lease (select + update), instance, job
+TIMER_STATEMENTS = {"sqlite": 10, "postgresql": 8}
+"""Ceiling for one timer firing (goal 6, missed): lease (one UPDATE ... RETURNING), instance, job
 delete, events and process model for mail, then audit events (per event on SQLite), the next
 task and the instance."""
 
