@@ -110,3 +110,32 @@ def test_instance_filter_is_in_the_openapi_document(api_client: FlaskClient) -> 
     params = spec["paths"]["/api/v1/tasks"]["get"]["parameters"]
     [instance_id] = [p for p in params if p["name"] == "instance_id"]
     assert instance_id["in"] == "query" and instance_id["schema"]["type"] == "integer"
+
+
+def test_a_group_of_timer_firings_shares_its_statements(
+    engine: Engine,
+    clock: VirtualClock,
+    actors: dict[str, Actor],
+    count_statements: Counter,
+) -> None:
+    """Five instances due together fire in one transaction: one lease, one lock, one job DELETE
+    for the five, and fewer statements per firing than a lone firing sends."""
+    clock.set(datetime(2027, 3, 15, 10, 0, tzinfo=UTC))
+    engine.deploy({"yearly.bpmn": YEARLY}, {}, "olu")
+    started = [
+        engine.start("yearly", {"country": c}, actors["admin"])
+        for c in ("NPL", "IND", "KEN", "PER", "GHA")
+    ]
+    clock.set(datetime(2028, 3, 15, 10, 0, 1, tzinfo=UTC))
+    with count_statements() as seen:
+        assert engine.fire_due_timers() == 5
+    for inst in started:
+        assert [t.element_id for t in engine.ready_tasks(inst.id)] == ["anniversary"]
+
+    def sent(start: str) -> int:
+        return sum(1 for s in seen if " ".join(s.split()).startswith(start))
+
+    assert sent("UPDATE timer_jobs SET lease_owner") == 1, seen.report()
+    assert sent("SELECT instances.id") == 1, seen.report()
+    assert sent("DELETE FROM timer_jobs") == 1, seen.report()
+    assert len(seen) <= GROUP_OF_FIVE_STATEMENTS, seen.report()
