@@ -31,7 +31,6 @@ from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
 from engine.errors import Conflict, EngineError, NotFound
 from engine.i18n import translation_files
-from engine.mail import notifications
 from engine.mail.mailer import MailConfig
 from engine.mail.outbox import Outbox
 from engine.people.access import SYSTEM, Actor
@@ -111,7 +110,8 @@ class Engine:
         """Wire the engine: `sessions` opens database sessions; `clock` is the one clock the
         procedure runs on (instances, timers, due dates, audit times; a `VirtualClock` in tests
         and simulations); `wall_clock` is the real time that leases and credentials expire on;
-        `subscribers` hear of every recorded audit event (default: the mail `Notifier`)."""
+        `subscribers` hear of every recorded audit event (default: none; the mail those events
+        owe is queued by the outbox worker after commit, `notifications.queue_due`)."""
         self.sessions = sessions
         self.settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
@@ -141,11 +141,10 @@ class Engine:
         self.mail = MailConfig.from_settings(self.settings, self.wall_clock)
         """Mail settings (links, sender, SMTP, leases on the wall clock)."""
         self.subscribers: list[EventSubscriber] = (
-            list(subscribers) if subscribers is not None else [notifications.Notifier(self.mail)]
+            list(subscribers) if subscribers is not None else []
         )
         """Called with the audit events each flush records, in that flush (so what they
-        write commits or rolls back with the events): by default the `Notifier`, which
-        queues mail. One `Engine` per session factory."""
+        write commits or rolls back with the events). One `Engine` per session factory."""
         # The listener holds the engine weakly: SQLAlchemy's event registry would otherwise keep
         # a dropped engine, and its pooled database connections, alive for good.
         publish = weakref.WeakMethod(self._publish)
@@ -331,7 +330,8 @@ class Engine:
         expected_version: int | None = None,
     ) -> tuple[Instance, list[HumanTask]]:
         """`complete`, with the instance's open tasks afterwards (oldest first), so a caller
-        answering with the instance needs no second read."""
+        answering with the instance needs no second read. A task of an instance the actor may
+        not see is `NotFound` (`permissions.may_see_instance`), as the API answers."""
         with transaction(self.sessions) as s:
             return tasks.complete_task_and_next(
                 s,
@@ -341,6 +341,7 @@ class Engine:
                 actor,
                 expected_version=expected_version,
                 max_upload_mb=self.settings.max_upload_mb,
+                visible_only=True,
             )
 
     # -- attachments -------------------------------------------------------------------------

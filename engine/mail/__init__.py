@@ -1,1 +1,1 @@
-"""Who is told what (the Notifier subscriber) and how mail is delivered."""
+"""Who is told what (queued by the outbox worker after commit) and how mail is delivered."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from engine.mail import notifications
 from engine.mail.mailer import read_unsubscribe_token
 from engine.records.queries import Page, paginate
 from engine.states import OutboxState
@@ -23,6 +24,11 @@ class Outbox:
     def __init__(self, engine: Engine) -> None:
         """Bind the handle to `engine`'s sessions and settings."""
         self._engine = engine
+
+    def queue_due(self) -> int:
+        """Queue the mail that events committed since the last worker pass owe (the worker's
+        mail pass does this first); returns how many messages were added."""
+        return notifications.queue_due(self._engine.sessions, self._engine.mail)
 
     def counts(self) -> dict[str, int]:
         """How many messages are in each state."""

@@ -95,12 +95,14 @@ def record(
     actor: str,
     now: datetime,
 ) -> Submission:
-    """Keep what `ht` submitted (called inside the completion's transaction)."""
-    earlier = session.execute(
-        select(func.count(Submission.id)).where(
-            Submission.instance_id == ht.instance_id, Submission.element_id == ht.element_id
-        )
-    ).scalar_one()
+    """Keep what `ht` submitted (called inside the completion's transaction). Its round is
+    counted by the INSERT itself (the instance is locked, so no other round can slip in); the
+    attribute is read back only if someone asks for it."""
+    earlier = (
+        select(func.count(Submission.id))
+        .where(Submission.instance_id == ht.instance_id, Submission.element_id == ht.element_id)
+        .scalar_subquery()
+    )
     row = Submission(
         instance_id=ht.instance_id,
         element_id=ht.element_id,

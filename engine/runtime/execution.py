@@ -113,10 +113,24 @@ def lock_instances(session: Session, instance_ids: Sequence[int]) -> dict[int, I
     return {row.id: row for row in rows}
 
 
-def load(session: Session, rt: Runtime, instance_id: int, row: Instance | None = None) -> Loaded:
-    """Load an instance and restore its workflow with the live spec of its version (`row`: the
-    instance row when the caller locked it already, see `lock_instances`)."""
-    row = row or lock_instance(session, instance_id)
+def lock_instance_of_task(session: Session, task_id: str) -> Instance | None:
+    """The instance row of a task, locked as `lock_instance` does, found by the task's id in one
+    statement (None when there is no such task), so the task itself can be read after the lock."""
+    owner = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
+    query = select(Instance).where(Instance.id == owner).with_for_update()
+    found: Instance | None = session.execute(
+        query.execution_options(populate_existing=True)
+    ).scalar()
+    return found
+
+
+def load(session: Session, rt: Runtime, instance_id: int) -> Loaded:
+    """Load an instance and restore its workflow with the live spec of its version."""
+    return restore(session, rt, lock_instance(session, instance_id))
+
+
+def restore(session: Session, rt: Runtime, row: Instance) -> Loaded:
+    """Restore the workflow of an instance row already locked in this transaction."""
     pv = version_by_id(session, rt, row.process_version_id)
     set_committed_value(row, "process_version", pv)  # readable after commit, without a query
     wf = load_state(pv.dialect, row.state, specs_of(rt, pv))

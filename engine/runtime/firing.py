@@ -2,8 +2,8 @@
 
 A group shares what a firing costs besides its own rows: the instance rows are locked with one
 `SELECT ... FOR UPDATE`, the fired timer jobs go with one `DELETE`, and one flush writes every
-instance's task, audit and state rows (so the mail subscriber, which runs once per flush, looks
-its recipients up once per group). Each instance still locks only its own row.
+instance's task, audit and state rows (new task rows in one INSERT). Mail is not worked out
+here: the outbox worker queues it after commit. Each instance still locks only its own row.
 
 An instance whose model step fails (or that conflicts or is gone) does not cost the others
 their firing: its engine run happens in memory before anything of it is written, so its changes
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from engine.errors import Conflict, NotFound
 from engine.records.history import Recorder
 from engine.runtime.context import Loaded, Runtime, StepFailed
-from engine.runtime.execution import flush_rows, load, lock_instance, lock_instances, save
+from engine.runtime.execution import flush_rows, lock_instance, lock_instances, restore, save
 from engine.runtime.steps import run_engine
 from engine.states import InstanceStatus
 from engine.store.models import Instance, TimerJob
@@ -86,7 +86,7 @@ def _run(
     is not to be saved (not running, or failed: then its changes are dropped)."""
     loaded: Loaded | None = None
     try:
-        loaded = load(session, rt, row.id, row=row)
+        loaded = restore(session, rt, row)
         loaded.worker = worker
         loaded.gone_timers = []
         if row.status != InstanceStatus.RUNNING:

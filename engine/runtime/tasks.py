@@ -24,13 +24,26 @@ from engine.errors import (
     NotReady,
 )
 from engine.people.access import Actor
-from engine.people.permissions import check_may_act, may_act_for_others, may_take_over
+from engine.people.permissions import (
+    check_may_act,
+    may_act_for_others,
+    may_see_instance,
+    may_take_over,
+)
 from engine.records import attachments, submissions
 from engine.records.history import Recorder
 from engine.runtime.context import Loaded, Runtime, data_objects, from_element, jsonable
-from engine.runtime.execution import load, lock_instance, open_rows, require_running, save
+from engine.runtime.execution import (
+    load,
+    lock_instance,
+    lock_instance_of_task,
+    open_rows,
+    require_running,
+    restore,
+    save,
+)
 from engine.runtime.steps import absorb, mark_error, run_engine
-from engine.store.models import AuditEvent, HumanTask, Instance, User
+from engine.store.models import AuditEvent, HumanTask, Instance, ProcessModel, User
 
 
 def ready_task(session: Session, task_id: str) -> HumanTask:
@@ -43,13 +56,16 @@ def ready_task(session: Session, task_id: str) -> HumanTask:
 
 def open_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
     """The READY task row the actor may act on (NotFound, Forbidden or NotReady otherwise)."""
-    ht = ready_task(session, task_id)
+    return _check_open(session, actor, ready_task(session, task_id))
+
+
+def _check_open(session: Session, actor: Actor, ht: HumanTask) -> HumanTask:
     check_may_act(session, actor, ht)
     if ht.state != "ready":
         who = f" by {ht.completed_by}" if ht.completed_by else ""
         raise NotReady(
             f"'{ht.name}' is no longer open: it was {ht.state}{who}.",
-            task_id=task_id,
+            task_id=ht.id,
             state=ht.state,
         )
     return ht
@@ -118,9 +134,11 @@ def complete_task_and_next(
     expected_version: int | None = None,
     max_upload_mb: float = 20.0,
     opened: OpenedTask | None = None,
+    visible_only: bool = False,
 ) -> tuple[Instance, list[HumanTask]]:
     """`complete_task`, with the instance's open tasks afterwards (oldest first), known from
-    what the completion wrote rather than read again."""
+    what the completion wrote rather than read again. `visible_only`: a task of an instance
+    the actor may not see (`may_see_instance`) is `NotFound`."""
     with session.no_autoflush:
         loaded = _complete_task(
             session,
@@ -131,8 +149,38 @@ def complete_task_and_next(
             expected_version,
             max_upload_mb=max_upload_mb,
             opened=opened,
+            visible_only=visible_only,
         )
         return loaded.row, open_rows(loaded)
+
+
+def _check_claim(actor: Actor, ht: HumanTask) -> None:
+    if ht.claimed_by and ht.claimed_by != actor.username and not may_act_for_others(actor):
+        raise Conflict(f"'{ht.name}' is claimed by {ht.claimed_by}.", task_id=ht.id)
+
+
+def _open_locked(
+    session: Session, rt: Runtime, actor: Actor, task_id: str, *, visible_only: bool
+) -> tuple[HumanTask, Loaded]:
+    """The open task and its loaded instance, for a completion that did not open the task
+    before: the instance is locked first (found by the task's id), so the task read after it
+    is current without a second read, and it comes with its process model's lane roles.
+    `visible_only`: another country's task is `NotFound` as `may_see_instance` says (the API's
+    rule), checked here rather than in a read of its own."""
+    row = lock_instance_of_task(session, task_id)
+    if row is None or (visible_only and not may_see_instance(actor, row)):
+        raise NotFound(f"Task {task_id} does not exist.", task_id=task_id)
+    found = session.execute(
+        select(HumanTask, ProcessModel)
+        .outerjoin(ProcessModel, ProcessModel.key == HumanTask.process_key)
+        .where(HumanTask.id == task_id)
+    ).first()
+    if found is None:
+        raise NotFound(f"Task {task_id} does not exist.", task_id=task_id)
+    ht, _model = found  # the model stays referenced, so the lane check finds it in the session
+    _check_open(session, actor, ht)
+    _check_claim(actor, ht)
+    return ht, restore(session, rt, row)
 
 
 def _complete_task(
@@ -145,16 +193,19 @@ def _complete_task(
     *,
     max_upload_mb: float,
     opened: OpenedTask | None = None,
+    visible_only: bool = False,
 ) -> Loaded:
-    ht = opened.task if opened else open_task(session, actor, task_id)
-    if ht.claimed_by and ht.claimed_by != actor.username and not may_act_for_others(actor):
-        raise Conflict(f"'{ht.name}' is claimed by {ht.claimed_by}.", task_id=task_id)
-    loaded = load(session, rt, ht.instance_id)
+    if opened is None:
+        ht, loaded = _open_locked(session, rt, actor, task_id, visible_only=visible_only)
+    else:
+        ht = opened.task
+        _check_claim(actor, ht)
+        loaded = load(session, rt, ht.instance_id)
+        if session.get_bind().dialect.name != "sqlite":
+            # Another writer may have completed it while we waited for the row lock. (A SQLite
+            # write transaction holds the database from its first statement: `ht` is fresh.)
+            session.refresh(ht)
     row = loaded.row
-    if session.get_bind().dialect.name != "sqlite":
-        # Another writer may have completed it while we waited for the row lock. (A SQLite
-        # write transaction holds the database from its first statement: `ht` is already fresh.)
-        session.refresh(ht)
     if ht.state != "ready":
         raise NotReady(
             f"'{ht.name}' is no longer open: it was {ht.state} by {ht.completed_by}.",

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -104,6 +105,12 @@ class Instance(Base):
         Index("ix_instances_status_process", "status", "process_key"),
         Index("ix_instances_country", "country"),
         Index("ix_instances_stage", "stage"),
+        Index(
+            "ix_instances_mail_due",
+            "id",
+            sqlite_where=text("audit_count > mailed_seq"),
+            postgresql_where=text("audit_count > mailed_seq"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -128,6 +135,9 @@ class Instance(Base):
     audit_head: Mapped[str | None] = mapped_column(String(64))
     """Hash of the newest audit event of this instance's chain (detects a removed tail)."""
     audit_count: Mapped[int] = mapped_column(Integer, default=0)
+    mailed_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """The last event of the instance's chain whose mail the outbox worker has queued
+    (`notifications.queue_due`); events after it still owe their mail."""
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": lock_version}

@@ -114,6 +114,7 @@ def _peru_in_spanish(browser: Any, live_server: LiveServer) -> None:
         {"eoi_decision": "sent_back", "eoi_review_comments": "Please attach the signed letter."},
         live_server.actors["sam"],
     )
+    engine.outbox.queue_due()  # what the worker's mail pass does first
     with engine.session() as s:
         assert s.get(User, rosa_id) is not None
         mails = list(

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from engine import SYSTEM, Engine, Settings, VirtualClock
 from engine.mail.mailer import MailConfig, send_pending
-from engine.mail.notifications import Notifier
 from engine.store.db import transaction
 from engine.store.models import OutboxMessage, User
 from tests.engine.mail.test_notifications import BASE_URL, DEMO, SmtpSink, add_user, mail_config
@@ -34,7 +33,7 @@ def app(engine: Engine, settings: Settings, clock: VirtualClock) -> Flask:
 def config(engine: Engine, settings: Settings, tmp_path: Path) -> MailConfig:
     """Mail as the app would send it: no SMTP, so `.eml` files under the app's var/mail."""
     config = mail_config(None, tmp_path, drop_dir=settings.var_dir / "mail")
-    engine.subscribers = [Notifier(config)]
+    engine.mail = config
     engine.deploy({"notify_demo.bpmn": DEMO}, {}, "olu")
     return config
 
@@ -98,6 +97,7 @@ def test_unsubscribe_link_from_a_mail_works_without_signing_in(
 ) -> None:
     add_user(engine, "nima", ["country"], "NPL")
     engine.start("notify_demo", {"country": "NPL", "country_name": "Nepal"}, SYSTEM)
+    engine.outbox.queue_due()
     [message] = _outbox(engine)
     link = re.search(r"(\S+/notifications/unsubscribe/\S+)", message.body_text).group(1)
     assert link.startswith(BASE_URL)
@@ -150,6 +150,7 @@ def test_admin_outbox_shows_failed_messages_with_their_errors_and_the_mail_folde
     add_user(engine, "ada", ["admin"], email=None)
     add_user(engine, "nima", ["country"], "NPL")
     engine.start("notify_demo", {"country": "NPL", "country_name": "Nepal"}, SYSTEM)
+    engine.outbox.queue_due()
     send_pending(engine.sessions, config, now=engine.now, owner="w1")  # to var/mail
     sink = SmtpSink()  # never started: the connection is refused
     refused = mail_config(sink.port, tmp_path, max_attempts=1)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from flask_babel import gettext as _
+
+from engine import NotFound
 from engine.records.queries import task_query
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import MULTIPART, ApiBlueprint
+from web.api.errors import not_found
 from web.api.representations import TaskRenderer, instance_detail_of, visible_task
 from web.api.schemas import (
     AttachmentSchema,
@@ -117,12 +121,16 @@ def complete_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
     (`actions.0.budget`) when the data does not match the form.
     """
     actor = current_actor()
-    row, open_rows = get_engine().complete_with_next(
-        _check_visible(task_id),
-        args["data"],
-        actor,
-        expected_version=args.get("expected_version"),
-    )
+    try:
+        # The 404 for another country's task is checked inside the completion's transaction.
+        row, open_rows = get_engine().complete_with_next(
+            str(task_id),
+            args["data"],
+            actor,
+            expected_version=args.get("expected_version"),
+        )
+    except NotFound as exc:
+        raise not_found(_("Task %(task_id)s does not exist.", task_id=str(task_id))) from exc
     return instance_detail_of(row, open_rows, actor)  # from memory: no second read
 
 

@@ -31,7 +31,7 @@ from engine.mail.mailer import (
     send_pending,
     unsubscribe_token,
 )
-from engine.mail.notifications import Notifier, mail_pass, scan_due
+from engine.mail.notifications import mail_pass, scan_due
 from engine.store.db import make_engine, make_session_factory, transaction
 from engine.store.models import AuditEvent, HumanTask, OutboxMessage, User
 from tests.conftest import ROOT, START
@@ -172,7 +172,7 @@ def smtp() -> Iterator[SmtpSink]:
 @pytest.fixture
 def mail(engine: Engine, smtp: SmtpSink, tmp_path: Path) -> MailConfig:
     config = mail_config(smtp.port, tmp_path)
-    engine.subscribers = [Notifier(config)]
+    engine.mail = config
     engine.deploy({"notify_demo.bpmn": DEMO}, {}, "olu")
     return config
 
@@ -194,6 +194,8 @@ def people(engine: Engine) -> dict[str, str]:
 
 
 def deliver(engine: Engine, config: MailConfig, owner: str = "w1") -> Any:
+    """What the worker's mail pass does with events' mail: queue what they owe, then send."""
+    engine.outbox.queue_due()
     return send_pending(engine.sessions, config, now=engine.now, owner=owner)
 
 
@@ -220,7 +222,10 @@ def test_new_task_mails_the_lane_role_of_that_country_only(
     nepal = start_nepal(engine)
     kenya = engine.start("notify_demo", {"country": "KEN", "country_name": "Kenya"}, SYSTEM).id
     submit_npl, submit_ken = task_of(engine, nepal, "submit"), task_of(engine, kenya, "submit")
-    # Written in the transaction that made the task ready, before any worker ran.
+    # Nothing is written for mail in the transaction that made the task ready: the worker's
+    # pass queues it after commit, once.
+    assert outbox(engine) == []
+    assert engine.outbox.queue_due() == 3 and engine.outbox.queue_due() == 0
     assert {(m.to_address, m.task_id, m.state) for m in outbox(engine)} == {
         (people["nima"], submit_npl.id, "pending"),
         (people["nabin"], submit_npl.id, "pending"),
@@ -339,6 +344,7 @@ def test_claimed_overdue_task_notifies_only_the_assignee(
 ) -> None:
     nepal = start_nepal(engine)
     engine.claim(task_of(engine, nepal, "submit").id, NIMA)
+    engine.outbox.queue_due()  # the worker's passes since the task became ready
     clock.set(START + timedelta(days=11))
     with transaction(engine.sessions) as s:
         scan_due(s, engine.now(), mail)
@@ -424,6 +430,7 @@ def test_a_user_who_unsubscribed_after_queueing_is_not_mailed(
     engine: Engine, mail: MailConfig, smtp: SmtpSink, people: dict[str, str]
 ) -> None:
     start_nepal(engine)
+    engine.outbox.queue_due()
     with transaction(engine.sessions) as s:
         s.execute(select(User).where(User.username == "nima")).scalar_one().notify = "none"
     report = deliver(engine, mail)
@@ -534,9 +541,10 @@ def test_without_smtp_messages_are_written_to_the_mail_folder(
     engine: Engine, tmp_path: Path, people: dict[str, str]
 ) -> None:
     config = mail_config(None, tmp_path)
-    engine.subscribers = [Notifier(config)]
+    engine.mail = config
     engine.deploy({"notify_demo.bpmn": DEMO}, {}, "olu")
     start_nepal(engine)
+    engine.outbox.queue_due()
     assert len(send_pending(engine.sessions, config, now=engine.now, owner="w1").sent) == 2
     files = sorted((tmp_path / "mail").glob("*.eml"))
     assert len(files) == 2
@@ -557,7 +565,7 @@ def test_subscribers_are_passed_in_and_hear_each_event_once(
     )
     engine.subscribers = []  # this test's engine alone writes (one Engine per session factory)
     start_nepal(quiet)
-    assert outbox(engine) == []  # no Notifier given: no mail
+    assert outbox(engine) == []  # mail is queued after commit by the worker, not in the flush
     assert heard.count("task_ready") == 1 and heard.count("instance_started") == 1
 
 
@@ -580,8 +588,9 @@ def test_mail_problems_never_stop_the_procedure(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("template bug")
 
-    monkeypatch.setattr("engine.mail.notifications.render", broken)
+    monkeypatch.setattr("engine.mail.recipients.render", broken)
     nepal = start_nepal(engine)
+    engine.outbox.queue_due()
     assert task_of(engine, nepal, "submit") and outbox(engine) == []
 
 
@@ -589,9 +598,10 @@ def test_without_a_secret_key_mails_link_to_the_settings_page(
     engine: Engine, tmp_path: Path, people: dict[str, str]
 ) -> None:
     config = mail_config(None, tmp_path, secret_key="")
-    engine.subscribers = [Notifier(config)]
+    engine.mail = config
     engine.deploy({"notify_demo.bpmn": DEMO}, {}, "olu")
     start_nepal(engine)
+    engine.outbox.queue_due()
     body = outbox(engine)[0].body_text
     assert f"Stop these e-mails: {BASE_URL}/notifications/settings" in body
 
