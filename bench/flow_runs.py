@@ -293,10 +293,10 @@ def _goals(
     pg_one = rows.get(("PostgreSQL", 1, 1))
     table.note(
         f"goal SQL statements per task completion <= 8: {counts['submit']:.1f}, "
-        f"{met(counts['submit'] <= 8)} (left: token+user, task+instance for the 404 check, "
-        "task, lane roles, locked instance, submission round, mail recipients (events, users), "
-        "then one INSERT per audit event on SQLite; fix: cache tokens and lane roles per "
-        "version, queue mail in the outbox worker, batch audit inserts on SQLite)"
+        f"{met(counts['submit'] <= 8)} (left: the instance locked by the task's id, the task "
+        "with its lane roles, one INSERT per audit event on SQLite (batched on PostgreSQL), "
+        "the task, the next task, the submission, the instance; the token is cached and mail "
+        "is queued by the worker after commit; next: batch audit inserts on SQLite)"
     )
     if one:
         table.note(

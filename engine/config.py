@@ -109,6 +109,12 @@ class Settings:
     """`PATHFINDER_TOKEN_MAX_DAYS`: the longest lifetime an API token may have (every token
     expires)."""
 
+    token_cache_seconds: float = 5.0
+    """`PATHFINDER_TOKEN_CACHE_SECONDS`: how long a process may answer a checked API token from
+    memory. A change this process commits to a user or a token takes effect at once; one made
+    by another process (another server, the CLI) within this time. 0 reads the token on every
+    request."""
+
     max_draft_kb: int = 256
     """`PATHFINDER_MAX_DRAFT_KB`: the largest draft (unfinished form input) a task keeps."""
 
@@ -220,6 +226,7 @@ class Settings:
             session_idle_minutes=int(env.get("PATHFINDER_SESSION_IDLE_MINUTES", "60")),
             session_max_hours=int(env.get("PATHFINDER_SESSION_MAX_HOURS", "12")),
             token_max_days=int(env.get("PATHFINDER_TOKEN_MAX_DAYS", "365")),
+            token_cache_seconds=float(env.get("PATHFINDER_TOKEN_CACHE_SECONDS", "5")),
             max_draft_kb=int(env.get("PATHFINDER_MAX_DRAFT_KB", "256")),
             min_timer_period=float(env.get("PATHFINDER_MIN_TIMER_PERIOD", "60")),
             max_timer_catch_up=int(env.get("PATHFINDER_MAX_TIMER_CATCH_UP", "10")),

@@ -19,6 +19,7 @@ from engine.store.models import AuditEvent, HumanTask, Instance, OutboxMessage, 
 
 
 def name_of(user: User) -> str:
+    """How a person is named in a message: their display name, else their username."""
     return user.display_name or user.username
 
 
@@ -73,6 +74,7 @@ class Batch:
         return [u for u in self._users if u.email]
 
     def by_username(self, username: str | None) -> User | None:
+        """The active user with mail called `username`, if any."""
         return next((u for u in self.users if u.username == username), None)
 
     def with_role(self, role: str, country: str | None) -> list[User]:
@@ -85,6 +87,7 @@ class Batch:
         ]
 
     def lane_users(self, instance_id: int, lane: str | None, country: str | None) -> list[User]:
+        """Who may act in `lane` of the instance: its role, in `country` for country users."""
         instance = self.session.get(Instance, instance_id)
         model = self.session.get(ProcessModel, instance.process_key) if instance else None
         role = role_for_lane(lane, model.lane_roles if model else {})
@@ -124,6 +127,7 @@ class Batch:
         lane: str | None,
         due_at: datetime | str | None,
     ) -> dict[str, Any]:
+        """What a task's message shows: its name, links, lane, due date and the case."""
         instance = self.session.get(Instance, instance_id)
         if isinstance(due_at, str):
             due_at = datetime.fromisoformat(due_at)

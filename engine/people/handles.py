@@ -21,6 +21,7 @@ from engine.errors import TooManyAttempts
 from engine.people import accounts, identities, sessions
 from engine.people import tokens as token_rows
 from engine.people.access import Actor
+from engine.people.token_cache import TokenCache
 from engine.store.db import transaction
 from engine.store.models import ApiToken, User
 
@@ -251,6 +252,8 @@ class Tokens:
     def __init__(self, engine: Engine) -> None:
         """Bind the handle to `engine`'s sessions and clocks."""
         self._engine = engine
+        self._cache = TokenCache(engine.settings.token_cache_seconds)
+        self._cache.watch(engine.sessions)
 
     default_days: int = token_rows.DEFAULT_LIFETIME_DAYS
     """The lifetime the token form suggests."""
@@ -329,13 +332,18 @@ class Tokens:
     def verify(self, token: str) -> Person | None:
         """The active person a valid token belongs to, or None. Notes when it was last used,
         best effort: a busy database never fails the request for that."""
+        now = self._engine.wall_clock.now()
+        cached = self._cache.get(token, now)
+        if cached is not None:
+            return cached
         with self._engine.sessions() as s:
-            user = token_rows.verify_token(s, token, now=self._engine.wall_clock.now())
-            if user is None:
+            row = token_rows.verify_token(s, token, now=now)
+            if row is None:
                 return None
-            person = Person.of(user)
+            person, expires_at = Person.of(row.user), row.expires_at
             try:
                 s.commit()
             except SQLAlchemyError:
                 s.rollback()
-            return person
+        self._cache.put(token, person, expires_at)
+        return person

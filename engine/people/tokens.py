@@ -76,8 +76,8 @@ def create_token(
     return row, plain
 
 
-def verify_token(session: Session, token: str, *, now: datetime) -> User | None:
-    """The active user a valid, unexpired, unrevoked token belongs to, or None.
+def verify_token(session: Session, token: str, *, now: datetime) -> ApiToken | None:
+    """The valid, unexpired, unrevoked token row of an active user (`.user`), or None.
 
     Marks when the token was last used (at most once a minute); the caller commits, and may
     drop that write if the database is busy.
@@ -99,7 +99,7 @@ def verify_token(session: Session, token: str, *, now: datetime) -> User | None:
         return None
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         row.last_used_at = now
-    return row.user
+    return row
 
 
 def list_tokens(session: Session, user: User) -> list[ApiToken]:

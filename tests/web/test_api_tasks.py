@@ -240,3 +240,19 @@ def test_task_list_query_validation(api_client: FlaskClient, auth: Auth, problem
         api_client.get("/api/v1/tasks?sort=random&per_page=0", headers=auth("admin")), 422
     )
     assert {"sort", "per_page"} <= body["errors"].keys()
+
+
+def test_completing_another_countrys_or_a_missing_task_answers_404(
+    api_client: FlaskClient, auth: Auth, problem: Problem, start_review: Start
+) -> None:
+    task_id = _task_of(start_review("KEN"))
+    body = {"data": {"title": "Workshop", "amount": 3, "contact": "fp@example.org"}}
+    url = f"/api/v1/tasks/{task_id}/complete"
+    refused = problem(api_client.post(url, json=body, headers=auth("country")), 404)
+    assert refused["detail"] == f"Task {task_id} does not exist."
+    missing = "/api/v1/tasks/00000000-0000-4000-8000-000000000000/complete"
+    problem(api_client.post(missing, json=body, headers=auth("admin")), 404)
+    # The Kenyan task is still open: the refusal changed nothing.
+    assert api_client.get(f"/api/v1/tasks/{task_id}", headers=auth("admin")).json["state"] == (
+        "ready"
+    )

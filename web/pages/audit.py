@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from engine.people import permissions
-from engine.records import audit, queries, submissions
+from engine.records import audit, queries, reports, submissions
 from engine.store.models import Instance, ProcessVersion
 from web.auth import current_actor, login_required, roles_required, the_engine
 from web.inputs import db_int
@@ -91,9 +91,9 @@ def _export(
     engine = the_engine()
     with engine.session() as s:
         if fmt == "csv":
-            body = audit.export_csv(s, flt, hidden)
+            body = reports.export_csv(s, flt, hidden)
             return _download(body, "text/csv", f"{stem}-{_stamp()}.csv")
-        document = audit.export_document(
+        document = reports.export_document(
             s, flt, exported_at=engine.now(), exported_by=current_actor().username, hidden=hidden
         )
     body = json.dumps(document, indent=1, ensure_ascii=False, sort_keys=False)
@@ -163,7 +163,7 @@ def verify(instance_id: int) -> Response | str:
     that sees the instance may ask)."""
     with the_engine().session() as s:
         inst = _instance(s, instance_id)
-        verdict = audit.verify_instance(s, inst.id)
+        verdict = reports.verify_instance(s, inst.id)
     files = the_engine().verify_attachments(inst.id)
     if _wants_json():
         body = {
@@ -247,7 +247,7 @@ def country_report(country: str) -> str:
     """A printable report of everything recorded for one country."""
     engine = the_engine()
     with engine.session() as s:
-        report = audit.country_report(s, country)
+        report = reports.country_report(s, country)
         if not report:
             abort(404)
         me = current_actor()

@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 
 from engine import Actor, Engine, VirtualClock
 from engine.people.accounts import create_user
-from engine.records import audit, history
+from engine.records import audit, history, reports
 from engine.store.db import transaction
 from engine.store.models import AuditEvent, User
 from tests.processes.driver import LANE_ACTORS, SECRETARIAT, Pathfinder, deploy_pathfinder
@@ -344,7 +344,7 @@ def test_json_export_verifies_offline_and_a_changed_byte_is_caught(
     engine: Engine, nepal: Pathfinder, clock: VirtualClock
 ) -> None:
     with engine.session() as s:
-        document = audit.export_document(
+        document = reports.export_document(
             s, audit.EventFilter(instance_id=nepal.id), exported_at=clock.now(), exported_by="aud"
         )
     text_ = json.dumps(document)
@@ -363,16 +363,16 @@ def test_json_export_verifies_offline_and_a_changed_byte_is_caught(
 def test_search_export_carries_whole_chains(engine: Engine, nepal: Pathfinder) -> None:
     flt = audit.EventFilter(kinds=("gateway_decision",), actor=None)
     with engine.session() as s:
-        document = audit.export_document(
+        document = reports.export_document(
             s, flt, exported_at=datetime(2030, 1, 1, tzinfo=UTC), exported_by="aud"
         )
-        csv_text = audit.export_csv(s, flt)
+        csv_text = reports.export_csv(s, flt)
     assert document["filter"] == {"kinds": ["gateway_decision"]}
     assert {c["chain"] for c in document["chains"]} == {f"instance:{nepal.id}"}
     assert len(document["matches"]) < document["chains"][0]["count"]
     assert all(r.intact for r in history.verify_export(document))
     lines = csv_text.strip().split("\r\n")
-    assert lines[0].split(",") == list(audit.CSV_COLUMNS)
+    assert lines[0].split(",") == list(reports.CSV_COLUMNS)
     assert len(lines) - 1 == len(document["matches"])
     head = nepal.instance().audit_head
     assert all(line.endswith(f"{head},{nepal.instance().audit_count}") for line in lines[1:])
@@ -380,7 +380,7 @@ def test_search_export_carries_whole_chains(engine: Engine, nepal: Pathfinder) -
 
 def test_country_report(engine: Engine, nepal: Pathfinder) -> None:
     with engine.session() as s:
-        [entry] = audit.country_report(s, "npl")
+        [entry] = reports.country_report(s, "npl")
     assert entry["verdict"].intact and entry["verdict"].message.startswith("intact, ")
     assert [x.milestone for x in entry["milestones"]] == ["candidate", "pathfinder awarded"]
     assert len(entry["decisions"]) == entry["counts"]["task_completed"]
