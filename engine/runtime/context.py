@@ -95,6 +95,10 @@ class Loaded:
     timer_rows: dict[str, tuple[str, datetime]] | None = None
     """The instance's timer job rows as loaded, task id -> (element id, due time); None:
     unknown, so `save` queries them."""
+    gone_timers: list[str] | None = None
+    """None: `save` deletes the timer jobs that fired or were dropped itself. A list: `save`
+    collects their task ids here instead, for a caller that deletes the jobs of several
+    instances in one statement (a group of timer firings, `engine.runtime.firing`)."""
 
 
 def element_id_of(task: Task) -> str | None:

@@ -8,6 +8,7 @@ state, and flushes. The optimistic lock on `Instance.lock_version` turns a concu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
@@ -104,6 +105,19 @@ def lock_instance(session: Session, instance_id: int) -> Instance:
     return row
 
 
+def lock_instances(session: Session, instance_ids: Sequence[int]) -> dict[int, Instance]:
+    """The instance rows that exist among `instance_ids`, locked as `lock_instance` locks one,
+    in one statement (in id order, so two writers locking overlapping sets cannot deadlock)."""
+    rows = session.execute(
+        select(Instance)
+        .where(Instance.id.in_(instance_ids))
+        .order_by(Instance.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalars()
+    return {row.id: row for row in rows}
+
+
 def lock_instance_of_task(session: Session, task_id: str) -> Instance | None:
     """The instance row of a task, locked as `lock_instance` does, found by the task's id in one
     statement (None when there is no such task), so the task itself can be read after the lock."""
@@ -136,8 +150,9 @@ def restore(session: Session, rt: Runtime, row: Instance) -> Loaded:
     return loaded
 
 
-def save(loaded: Loaded) -> None:
-    """Write the loaded instance back: task and timer rows, audit events, the state."""
+def save(loaded: Loaded, *, flush: bool = True) -> None:
+    """Write the loaded instance back: task and timer rows, audit events, the state (`flush`
+    False: leave the flush to the caller, who writes several instances together)."""
     row, wf = loaded.row, loaded.wf
     now = loaded.rt.now()
     sync_tasks(loaded)
@@ -149,13 +164,19 @@ def save(loaded: Loaded) -> None:
     row.stage = _stage(loaded)
     row.state = dump_state(loaded.version.dialect, wf)
     row.updated_at = now
+    if flush:
+        flush_rows(loaded.session, row.id)
+
+
+def flush_rows(session: Session, instance_id: int | None = None) -> None:
+    """Flush, turning a concurrent change into `Conflict`."""
     try:
-        loaded.session.flush()
+        session.flush()
     except (StaleDataError, IntegrityError) as exc:
         # Stale version, or (PostgreSQL) the same next task row inserted by a concurrent writer.
         raise Conflict(
             N_("This instance was changed by someone else in the meantime. Reload and try again."),
-            instance_id=row.id,
+            instance_id=instance_id,
         ) from exc
 
 

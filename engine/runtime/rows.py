@@ -196,7 +196,9 @@ def sync_timers(loaded: Loaded) -> None:
                 element_id=element_id,
                 data={"task_id": task_id, "due_at": due_at.isoformat()},
             )
-    if gone:
+    if gone and loaded.gone_timers is not None:
+        loaded.gone_timers.extend(gone)
+    elif gone:
         session.execute(
             delete(TimerJob).where(TimerJob.instance_id == row.id, TimerJob.task_id.in_(gone))
         )

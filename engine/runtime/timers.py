@@ -7,9 +7,10 @@ locks the instance row (`lock_instance`; PostgreSQL `FOR UPDATE`, SQLite one wri
 with a version check, and a timer that already fired is no longer waiting in the restored
 workflow, so a repeated attempt (a taken-over lease, a second worker) fires nothing.
 
-Instances are fired in groups (`GROUP`, 20) in one transaction each, which saves a transaction
-per instance. A group in which any instance fails or conflicts is rolled back as a whole and its
-instances are run again one transaction each, so retries and incidents stay per instance.
+Instances are fired in groups (`GROUP`, 20) in one transaction each (`engine.runtime.firing`):
+one lock statement, one job DELETE and one flush for the group. An instance whose model step
+fails is left out of its group's writes and its failure is recorded on its own; a group whose
+write fails (a concurrent change) is rolled back and its instances run one transaction each.
 
 Failures: a model step that fails while a timer runs the instance rolls the transaction back (the
 timer stays due) and the job is retried after `RetryPolicy.backoff_seconds`, doubling each time;
@@ -30,8 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock, SystemClock
 from engine.errors import Conflict, NotFound
-from engine.records.history import Recorder
-from engine.runtime import execution, instances
+from engine.runtime import execution, firing, instances
 from engine.store.db import transaction
 from engine.store.models import Instance, TimerJob
 
@@ -87,14 +87,16 @@ def acquire(
     lease_seconds: int,
     lease_clock: Clock | None = None,
 ) -> Lease:
-    """Lease up to `limit` due jobs for `owner`, oldest due first.
+    """Lease up to `limit` due jobs for `owner`, oldest due first, in one statement.
 
-    On PostgreSQL the rows are taken with `FOR UPDATE SKIP LOCKED`, so concurrent workers lease
-    disjoint jobs without waiting on each other; on SQLite write transactions are serialized.
+    The jobs are chosen and leased by one `UPDATE ... WHERE id IN (SELECT ...) RETURNING`. On
+    PostgreSQL the inner select takes its rows `FOR UPDATE SKIP LOCKED`, so concurrent workers
+    lease disjoint jobs without waiting on each other; on SQLite write transactions are
+    serialized.
     """
     now = (lease_clock or SystemClock()).now()
-    query = (
-        select(TimerJob.id, TimerJob.instance_id)
+    chosen = (
+        select(TimerJob.id)
         .join(Instance, Instance.id == TimerJob.instance_id)
         .where(
             TimerJob.state == "waiting",
@@ -107,16 +109,17 @@ def acquire(
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=TimerJob)
-    jobs = session.execute(query).all()
-    if not jobs:
-        return Lease([], 0)
-    session.execute(
+        chosen = chosen.with_for_update(skip_locked=True, of=TimerJob)
+    leased = session.execute(
         update(TimerJob)
-        .where(TimerJob.id.in_([job_id for job_id, _ in jobs]))
+        .where(TimerJob.id.in_(chosen.scalar_subquery()))
         .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
-    )
-    return Lease(list(dict.fromkeys(instance_id for _, instance_id in jobs)), len(jobs))
+        .returning(TimerJob.instance_id, TimerJob.due_at, TimerJob.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    # RETURNING gives no order: oldest due first again, as they were chosen.
+    jobs = sorted(leased, key=lambda job: (job.due_at, job.id))
+    return Lease(list(dict.fromkeys(job.instance_id for job in jobs)), len(jobs))
 
 
 def _release(session: Session, owner: str, instance_ids: Sequence[int], *, ok: bool) -> None:
@@ -149,63 +152,6 @@ def _renew(
         )
 
 
-def _record_failure(
-    session: Session,
-    rt: execution.Runtime,
-    owner: str,
-    instance_id: int,
-    exc: Exception,
-    policy: RetryPolicy,
-) -> None:
-    """Count a failed attempt on `owner`'s jobs of the instance: back off, or raise an incident."""
-    row = execution.lock_instance(session, instance_id)
-    jobs = list(
-        session.execute(
-            select(TimerJob).where(
-                TimerJob.instance_id == instance_id, TimerJob.lease_owner == owner
-            )
-        ).scalars()
-    )
-    if not jobs:
-        return  # the lease was taken over meanwhile: the other worker counts its own attempt
-    error = exc.message if isinstance(exc, execution.StepFailed) else f"{type(exc).__name__}: {exc}"
-    failed_at = getattr(exc, "element_id", None)
-    attempts = max(j.attempts for j in jobs) + 1
-    now = rt.now()
-    incident = attempts >= policy.max_attempts
-    for job in jobs:
-        job.attempts, job.last_error = attempts, error
-        job.lease_owner = job.lease_expires_at = None
-        job.state = "incident" if incident else "waiting"
-        job.next_attempt_at = None if incident else now + policy.delay(attempts)
-    timer = jobs[0].element_id
-    data = {
-        "error": error,
-        "attempts": attempts,
-        "timer": timer,
-        "failed_element": failed_at,
-        "task_ids": [j.task_id for j in jobs],
-        "worker": owner,
-    }
-    recorder = Recorder(session, row, now)
-    if not incident:
-        next_at = jobs[0].next_attempt_at
-        recorder.record(
-            "timer_retry_scheduled",
-            element_id=timer,
-            data=data | {"next_attempt_at": next_at.isoformat() if next_at else None},
-        )
-        return
-    row.status = "error"
-    row.error_element_id = failed_at or timer
-    row.error_message = (
-        f"The timer '{timer}' failed {attempts} times; the last error was: {error}. "
-        "Fix the cause, then retry the instance."
-    )
-    row.updated_at = now
-    recorder.record("incident", element_id=failed_at or timer, data=data)
-
-
 def _run_one(
     factory: sessionmaker[Session],
     rt: execution.Runtime,
@@ -225,10 +171,22 @@ def _run_one(
         with transaction(factory) as session:
             _release(session, owner, [instance_id], ok=False)
     except Exception as exc:  # noqa: BLE001 - any failure is retried, then an incident
-        log.warning("timer job for instance %s failed: %s", instance_id, exc, exc_info=True)
-        with transaction(factory) as session:
-            _record_failure(session, rt, owner, instance_id, exc, policy)
+        _failed(factory, rt, owner, instance_id, exc, policy)
     return None
+
+
+def _failed(
+    factory: sessionmaker[Session],
+    rt: execution.Runtime,
+    owner: str,
+    instance_id: int,
+    exc: Exception,
+    policy: RetryPolicy,
+) -> None:
+    """Count a failed firing against its instance, in a transaction of its own."""
+    log.warning("timer job for instance %s failed: %s", instance_id, exc, exc_info=exc)
+    with transaction(factory) as session:
+        firing.record_failure(session, rt, owner, instance_id, exc, policy)
 
 
 GROUP = 20
@@ -237,17 +195,13 @@ GROUP = 20
 
 def _run_group(
     factory: sessionmaker[Session], rt: execution.Runtime, owner: str, instance_ids: Sequence[int]
-) -> list[bool] | None:
-    """Fire several instances' due timers in one transaction, in order; per instance whether
-    it still holds leased jobs. None when any of them failed or conflicted: then nothing of
-    the group was written (the transaction rolled back) and the caller runs them one by one,
-    so the failure is retried and counted on its own instance exactly as for a single firing."""
+) -> firing.GroupOutcome | None:
+    """Fire several instances' due timers in one transaction (`firing.fire_group`: a failing
+    instance is left out, the others are written). None when the group's write failed (a
+    concurrent change): then nothing of it was written and the caller runs them one by one."""
     try:
         with transaction(factory) as session:
-            return [
-                instances.fire_due(session, rt, instance_id, worker=owner)
-                for instance_id in instance_ids
-            ]
+            return firing.fire_group(session, rt, instance_ids, worker=owner)
     except Exception as exc:  # noqa: BLE001 - each instance is tried again on its own
         log.info(
             "timer group of %d instances rolled back (%s); firing one by one",
@@ -269,8 +223,7 @@ def fire_due_timers(
     group: int = GROUP,
 ) -> int:
     """Fire every timer due at `rt.now()`, oldest first, up to `group` instances per
-    transaction (a group with a failing or conflicting instance is rolled back and run again
-    one instance per transaction).
+    transaction (see the module docstring for failures inside a group).
 
     Returns how many instances ran. `should_stop` is asked between groups; on stop, the
     leases not yet worked on are released so another worker can take them at once.
@@ -291,25 +244,35 @@ def fire_due_timers(
         if not fresh:
             return done
         seen.update(fresh)
-        ran: list[int] = []
-        held: list[int] = []
+        work = _Work()
         try:
-            _work_through(
-                factory, rt, owner, fresh, policy, ran, held, on_fired, should_stop, group
-            )
+            _work_through(factory, rt, owner, fresh, policy, work, on_fired, should_stop, group)
         finally:
             # Jobs of instances that ran and are still waiting (a cycle's next occurrence, a
             # second timer) are handed back, and their failure counts cleared; on a stop the
             # ones not reached are handed back too, so another worker can take them at once.
-            # Instances whose jobs all fired hold no lease any more: nothing to write for them.
-            others = [i for i in fresh if i not in ran]
-            if held or others:
+            # Instances whose jobs all fired hold no lease any more, and a failed or deferred
+            # one had its lease settled already: nothing to write for them.
+            others = [i for i in fresh if i not in work.ran and i not in work.settled]
+            if work.held or others:
                 with transaction(factory) as session:
-                    _release(session, owner, held, ok=True)
+                    _release(session, owner, work.held, ok=True)
                     _release(session, owner, others, ok=False)
-        done += len(ran)
+        done += len(work.ran)
         if lease.jobs < batch or (should_stop is not None and should_stop()):
             return done
+
+
+@dataclass
+class _Work:
+    """What became of the leased instances of one acquire."""
+
+    ran: list[int] = field(default_factory=list)
+    """Instances that ran."""
+    held: list[int] = field(default_factory=list)
+    """Instances that ran and still have (leased) timer jobs."""
+    settled: list[int] = field(default_factory=list)
+    """Instances that did not run and whose leases were dealt with (a failure counted)."""
 
 
 def _work_through(
@@ -318,8 +281,7 @@ def _work_through(
     owner: str,
     instance_ids: Sequence[int],
     policy: RetryPolicy,
-    ran: list[int],
-    held: list[int],
+    work: _Work,
     on_fired: Callable[[int], None] | None,
     should_stop: Callable[[], bool] | None,
     group: int = GROUP,
@@ -328,9 +290,9 @@ def _work_through(
     rest as time passes."""
 
     def fired(instance_id: int, left: bool) -> None:
-        ran.append(instance_id)
+        work.ran.append(instance_id)
         if left:
-            held.append(instance_id)
+            work.held.append(instance_id)
         if on_fired:
             on_fired(instance_id)
 
@@ -343,17 +305,29 @@ def _work_through(
             _renew(factory, owner, instance_ids[start:], policy.lease_seconds, policy.lease_clock)
             renewed = time.monotonic()
         chunk = instance_ids[start : start + size]
-        results = _run_group(factory, rt, owner, chunk) if len(chunk) > 1 else None
-        if results is not None:
-            for instance_id, left in zip(chunk, results, strict=True):
-                fired(instance_id, left)
+        outcome = _run_group(factory, rt, owner, chunk)
+        if outcome is None:
+            for n, instance_id in enumerate(chunk):
+                if n and should_stop is not None and should_stop():
+                    return
+                one = _run_one(factory, rt, owner, instance_id, policy)
+                if one is not None:
+                    fired(instance_id, one)
+                else:
+                    work.settled.append(instance_id)
             continue
-        for n, instance_id in enumerate(chunk):
-            if n and should_stop is not None and should_stop():
-                return
-            one = _run_one(factory, rt, owner, instance_id, policy)
-            if one is not None:
-                fired(instance_id, one)
+        for instance_id in chunk:
+            if instance_id in outcome.fired:
+                fired(instance_id, outcome.fired[instance_id])
+            elif instance_id in outcome.failed:
+                _failed(factory, rt, owner, instance_id, outcome.failed[instance_id], policy)
+                work.settled.append(instance_id)
+            else:  # gone or changed meanwhile: its lease is handed back with the others'
+                log.info(
+                    "timer job for instance %s deferred: %s",
+                    instance_id,
+                    outcome.deferred.get(instance_id),
+                )
 
 
 def _aware(value: datetime | None) -> datetime | None:
