@@ -220,9 +220,9 @@ def i18n_check(root: Path, languages: tuple[str, ...], quiet: bool, show_stale: 
 def i18n_stamp(root: Path, languages: tuple[str, ...]) -> None:
     """Record the English each form and element translation was made from (after review)."""
     from cli.i18n_check import stamp
-    from engine.i18n import TRANSLATED
+    from engine import i18n
 
-    for lang in languages or TRANSLATED:
+    for lang in languages or i18n.TRANSLATED:
         for path in stamp(root, lang):
             click.echo(f"stamped {path}")
 

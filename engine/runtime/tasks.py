@@ -17,14 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.bpmn import forms as form_defs
 from engine.bpmn.given_rows import with_given_rows
 from engine.clock import use_clock
-from engine.errors import (
-    N_,
-    Conflict,
-    Forbidden,
-    InvalidData,
-    NotFound,
-    NotReady,
-)
+from engine.errors import N_, Conflict, Forbidden, InvalidData, NotFound, NotReady
 from engine.people.access import Actor
 from engine.people.permissions import (
     check_may_act,
