@@ -109,6 +109,7 @@ def show(instance_id: int) -> str:
     return render_template(
         "instance.html",
         instance=inst,
+        forms=forms,
         tasks=case.detail.open_tasks,
         actionable=case.actionable,
         states=case.states,
