@@ -6,7 +6,7 @@ all drive it through these names.
 
 import engine._startup  # noqa: F401  (first: keeps jsonschema's import cheap)
 from engine.bpmn.deployments import DeployResult
-from engine.bpmn.forms import FormDefinition, file_rule
+from engine.bpmn.forms import FormDefinition, field_errors, file_rule
 from engine.bpmn.messages import MessageRefused, MessageRule
 from engine.bpmn.parsing import Problem, ValidationFailed
 from engine.bpmn.processes import ProcessInfo, VersionInfo
@@ -32,7 +32,7 @@ from engine.errors import (
 )
 from engine.mail.mailer import MailConfig, mail_files
 from engine.people import permissions
-from engine.people.access import SYSTEM, Actor
+from engine.people.access import ROLES, SYSTEM, Actor
 from engine.people.handles import Person, TokenView
 from engine.records.attachments import AttachmentInfo
 from engine.records.filetypes import KINDS as FILE_KINDS
@@ -64,6 +64,7 @@ __all__ = [
     "OidcProvider",
     "SubmissionInfo",
     "describe_accept",
+    "field_errors",
     "file_rule",
     "human_size",
     "AttachmentState",
@@ -72,6 +73,7 @@ __all__ = [
     "OutboxState",
     "TaskState",
     "TimerState",
+    "ROLES",
     "SYSTEM",
     "Actor",
     "Clock",
