@@ -53,17 +53,6 @@ DEBT: dict[str, set[str]] = {
         "sqlalchemy",
         "sqlalchemy.orm",
     },
-    "web/pages/modeler.py": {
-        "engine.bpmn.deployments",
-        "engine.bpmn.model_diff",
-        "engine.bpmn.parsing",
-        "engine.bpmn.xmlsafe",
-        "engine.config",
-        "engine.runtime",
-        "engine.runtime.simulation",
-        "engine.store.models",
-        "sqlalchemy",
-    },
     "web/pages/procedure.py": {"engine.records"},
     "web/pages/submissionview.py": {"engine.records"},
     "web/pages/tasks.py": {
