@@ -26,21 +26,17 @@ from engine.errors import (
 from engine.people.access import Actor
 from engine.people.permissions import may_manage_instances, may_see_country, may_start
 from engine.records.history import Recorder
+from engine.runtime.context import ACTIVE, Loaded, Runtime, StepFailed, jsonable
 from engine.runtime.execution import (
-    ACTIVE,
-    Loaded,
-    Runtime,
-    StepFailed,
-    jsonable,
     load,
     remember_version,
     require_running,
     require_visible,
-    run_engine,
     save,
     specs_of,
     version_of,
 )
+from engine.runtime.steps import run_engine
 from engine.states import InstanceStatus
 from engine.store.models import Instance, ProcessModel, TimerJob
 

@@ -27,15 +27,8 @@ from engine.core import Engine, transaction
 from engine.errors import Conflict, Forbidden, NotExecutable
 from engine.people.access import Actor
 from engine.records.history import Recorder
-from engine.runtime.execution import (
-    ACTIVE,
-    Loaded,
-    element_name_of,
-    lock_instance,
-    save,
-    specs_of,
-    version_of,
-)
+from engine.runtime.context import ACTIVE, Loaded, element_name_of
+from engine.runtime.execution import lock_instance, save, specs_of, version_of
 from engine.store.models import HumanTask, Instance, ProcessVersion
 
 MIGRATOR_ROLES = ("admin", "process_owner")

@@ -25,7 +25,7 @@ from engine.people.access import Actor
 from engine.records import attachments
 from engine.records.attachments import AttachmentInfo, Store
 from engine.runtime import tasks
-from engine.runtime.execution import Runtime
+from engine.runtime.context import Runtime
 
 STALE = "Someone else changed this at the same moment. Reload and try again."
 

@@ -27,21 +27,9 @@ from engine.people.access import Actor
 from engine.people.permissions import check_may_act, may_act_for_others, may_take_over
 from engine.records import attachments, submissions
 from engine.records.history import Recorder
-from engine.runtime.execution import (
-    Loaded,
-    Runtime,
-    absorb,
-    data_objects,
-    from_element,
-    jsonable,
-    load,
-    lock_instance,
-    mark_error,
-    open_rows,
-    require_running,
-    run_engine,
-    save,
-)
+from engine.runtime.context import Loaded, Runtime, data_objects, from_element, jsonable
+from engine.runtime.execution import load, lock_instance, open_rows, require_running, save
+from engine.runtime.steps import absorb, mark_error, run_engine
 from engine.store.models import AuditEvent, HumanTask, Instance, User
 
 

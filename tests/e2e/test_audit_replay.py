@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import E2E, LiveServer, running_server, shot, sign_in
-from tests.engine.test_audit import country_with_two_reviews, second_review_starts
+from tests.engine.records.test_audit import country_with_two_reviews, second_review_starts
 from web.pages.audit import PER_PAGE
 
 pytestmark = E2E

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from engine import Actor, Engine, VirtualClock
 from engine.demo import drive
 from tests.conftest import ROOT
-from tests.engine.test_attachments import EOI, EOI_DATA
+from tests.engine.records.test_attachments import EOI, EOI_DATA
 from tests.fixtures import documents as docs
 
 pytest_plugins = ["tests.web.api_conftest"]

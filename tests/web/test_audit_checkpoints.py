@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from engine import Actor, Engine, Settings, VirtualClock
-from tests.engine.test_audit import country_with_two_reviews
+from tests.engine.records.test_audit import country_with_two_reviews
 from tests.fixtures.tamper import rewrite_chain
 from tests.web.conftest import Web
 from web.pages import audit as audit_views

@@ -17,7 +17,7 @@ from cli.main import main as cli
 from engine import Actor, Engine, VirtualClock
 from engine.records import history
 from engine.store.models import AuditEvent
-from tests.engine.test_audit import country_with_two_reviews
+from tests.engine.records.test_audit import country_with_two_reviews
 from tests.processes.driver import Pathfinder
 from tests.web.conftest import Web
 from web.pages import audit as audit_views

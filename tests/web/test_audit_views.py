@@ -15,7 +15,7 @@ from flask import Flask
 
 from engine import Actor, Engine, VirtualClock
 from engine.records import history
-from tests.engine.test_audit import (
+from tests.engine.records.test_audit import (
     country_with_two_reviews,
     second_review_offered,
     second_review_starts,

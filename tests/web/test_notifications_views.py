@@ -16,7 +16,7 @@ from engine.mail.mailer import MailConfig, send_pending
 from engine.mail.notifications import Notifier
 from engine.store.db import transaction
 from engine.store.models import OutboxMessage, User
-from tests.engine.test_notifications import BASE_URL, DEMO, SmtpSink, add_user, mail_config
+from tests.engine.mail.test_notifications import BASE_URL, DEMO, SmtpSink, add_user, mail_config
 from tests.web.conftest import session_cookie_id
 from web import create_app
 from web.pages import notifications as notifications_views

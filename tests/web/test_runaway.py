@@ -12,7 +12,7 @@ import pytest
 
 from engine import Actor, Engine, ValidationFailed
 from engine.store.models import Instance
-from tests.engine.test_runaway_timers import RUNAWAY_CYCLES, reminders
+from tests.engine.runtime.test_runaway_timers import RUNAWAY_CYCLES, reminders
 from tests.fixtures.bpmn_files import bpmn, flow, user_task
 from tests.web.conftest import Web, task_of
 from tests.web.test_tasks import EOI, GOOD

@@ -16,7 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine.bpmn import xmlsafe
 from engine.bpmn.parsing import Bundle, Problem, ValidationFailed, parse_bundle, safe_xml
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "bpmn"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "bpmn"
 LEAVE = "leave_request.bpmn"
 LEAVE_FORMS = {"ask-schema.json": b'{"type": "object"}', "ask-uischema.json": b"{}"}
 

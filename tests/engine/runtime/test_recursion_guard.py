@@ -18,7 +18,7 @@ from engine.store.db import transaction
 from engine.store.models import ProcessModel, ProcessVersion
 
 RECURSIVE = (
-    Path(__file__).resolve().parents[3]
+    Path(__file__).resolve().parents[4]
     / "shared/interop/spiffworkflow/call_activity_nested/call_activity_level_3.bpmn"
 )
 

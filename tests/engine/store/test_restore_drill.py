@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from engine import Actor, Engine, Settings, VirtualClock
 from engine.store.migrate import current
 from tests.conftest import ROOT
-from tests.engine.test_attachments import EOI_DATA, _case, _eoi
+from tests.engine.records.test_attachments import EOI_DATA, _case, _eoi
 from tests.fixtures import documents as docs
 
 

@@ -19,7 +19,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.parsing import ValidationFailed, parse_bundle
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "interop"
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "interop"
 if not CORPUS.is_dir():
     pytest.skip(f"interop corpus not found at {CORPUS}", allow_module_level=True)
 

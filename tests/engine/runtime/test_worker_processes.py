@@ -26,7 +26,7 @@ from engine.store.db import transaction
 from engine.store.models import AuditEvent, Instance, TimerJob
 from tests.fixtures.bpmn_files import bpmn, flow
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 pytestmark = [pytest.mark.xdist_group("worker-processes"), pytest.mark.timeout(300)]
 FINISH = 150.0

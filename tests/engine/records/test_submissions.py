@@ -173,7 +173,7 @@ def test_deploy_warns_when_two_tasks_write_one_variable_undeclared(engine: Engin
 
     from engine.bpmn.parsing import parse_bundle
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     forms = {p.name: p.read_bytes() for p in (root / "forms").glob("*.json")}
     bpmn = (root / "processes" / "pathfinder.bpmn").read_bytes()
     assert not [w for w in parse_bundle({"p.bpmn": bpmn}, forms).warnings if w.code]
@@ -196,7 +196,7 @@ def test_deploy_refuses_a_form_that_would_shadow_a_data_object() -> None:
     from engine import ValidationFailed
     from engine.bpmn.parsing import parse_bundle
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     forms = {p.name: p.read_bytes() for p in (root / "forms").glob("*.json")}
     bpmn = (root / "processes" / "pathfinder.bpmn").read_bytes()
     review = json.loads(forms["decide_annual_review.schema.json"])

@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.bpmn.forms import field_errors
 
-FORMS = Path(__file__).resolve().parents[2] / "forms"
+FORMS = Path(__file__).resolve().parents[3] / "forms"
 
 
 def _schema(name: str) -> dict[str, Any]:
