@@ -19,6 +19,7 @@ from engine.bpmn.model_diff import ModelDiff, diff_files, elements
 from engine.bpmn.parsing import Problem, ValidationFailed, parse_bundle
 from engine.bpmn.xmlsafe import NSMAP, form_refs, safe_xml
 from engine.errors import NotFound
+from engine.people import permissions
 from engine.people.access import Actor, role_for_lane
 from engine.records.queries import Page, paginate
 from engine.store.db import transaction
@@ -231,7 +232,9 @@ class Models:
             return ModelLanes.of(row)
 
     def set_lane_roles(self, key: str, lane_roles: Mapping[str, str], *, actor: Actor) -> None:
-        """Change which role acts in each lane of a process model (audited)."""
+        """Change which role acts in each lane of a process model (audited); `Forbidden`
+        unless the actor owns process models."""
+        permissions.check_may_own_models(actor)
         with transaction(self._engine.sessions) as s:
             set_lane_roles(s, key, dict(lane_roles), actor=actor.username, now=self._engine.now())
 

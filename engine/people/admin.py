@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, func, select
 
 from engine.errors import NotFound
-from engine.people import accounts, identities
+from engine.people import accounts, identities, permissions
 from engine.people import tokens as token_rows
 from engine.people.access import ROLES, Actor
 from engine.people.handles import Person
@@ -172,7 +172,8 @@ class Users:
         display_name: str | None = None,
     ) -> Person:
         """Add an account (audited); `InvalidData` names what is wrong, `Conflict` a name that
-        is taken."""
+        is taken; `Forbidden` unless the actor is an admin."""
+        permissions.check_may_administer(actor)
         return self._engine.people.create(
             username,
             password,
@@ -196,6 +197,7 @@ class Users:
         """Change an account's roles, country and contact details (audited). `InvalidData`
         names what is wrong, including an admin taking the admin role from themselves
         (`permissions.may_change_roles`)."""
+        permissions.check_may_administer(actor)
         with transaction(self._engine.sessions) as s:
             row = accounts.update_user(
                 s,
@@ -212,6 +214,7 @@ class Users:
     def set_active(self, user_id: int, active: bool, *, actor: Actor) -> Person:
         """Deactivate or re-activate an account (audited); `Forbidden` for deactivating
         oneself (`permissions.may_change_active`)."""
+        permissions.check_may_administer(actor)
         with transaction(self._engine.sessions) as s:
             row = accounts.set_active(
                 s, user_id, active, actor=actor.username, now=self._engine.now()
@@ -221,6 +224,7 @@ class Users:
     def reset_password(self, user_id: int, password: str, *, actor: Actor) -> None:
         """Set a new password (audited; the account's other sessions end); `InvalidData` for a
         password that is too weak."""
+        permissions.check_may_administer(actor)
         with transaction(self._engine.sessions) as s:
             accounts.reset_password(
                 s, user_id, password, actor=actor.username, now=self._engine.now()
@@ -257,8 +261,9 @@ class Users:
                 raise NotFound(f"Token {token_id} does not exist.")
             return TokenRow.of(row, self._engine.wall_clock.now())
 
-    def revoke_token(self, token_id: int) -> None:
-        """Revoke any user's token (admins)."""
+    def revoke_token(self, token_id: int, *, actor: Actor) -> None:
+        """Revoke any user's token; `Forbidden` unless the actor is an admin."""
+        permissions.check_may_administer(actor)
         with transaction(self._engine.sessions) as s:
             token_rows.revoke_token(s, None, token_id, now=self._engine.wall_clock.now())
 
@@ -302,7 +307,8 @@ class Access:
         actor: Actor,
     ) -> ClaimMappingView:
         """Map a claim value of a configured provider to a role (audited); `InvalidData` names
-        a wrong field, `Conflict` a value already mapped."""
+        a wrong field, `Conflict` a value already mapped, `Forbidden` a non-admin."""
+        permissions.check_may_administer(actor)
         with transaction(self._engine.sessions) as s:
             row = identities.add_mapping(
                 s,
@@ -318,5 +324,6 @@ class Access:
 
     def delete_mapping(self, mapping_id: int, *, actor: Actor) -> None:
         """Delete a claim mapping (audited); `NotFound` when there is none."""
+        permissions.check_may_administer(actor)
         with transaction(self._engine.sessions) as s:
             identities.delete_mapping(s, mapping_id, actor=actor.username, now=self._engine.now())

@@ -7,7 +7,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import ROLES, Conflict, InvalidData, NotFound
+from engine import ROLES, Conflict, InvalidData, NotFound, permissions
 from web.auth import roles_required
 from web.i18n import role_label
 from web.pages.admin.lists import Page, bp, confirmed, list_filters
@@ -37,13 +37,13 @@ def _mappings_page(status: int = 200, **context: Any) -> tuple[str, int]:
 
 
 @bp.get("/claim-mappings")
-@roles_required("admin")
+@roles_required(*permissions.ADMIN_ROLES)
 def claim_mappings() -> Page:
     return _mappings_page()
 
 
 @bp.post("/claim-mappings")
-@roles_required("admin")
+@roles_required(*permissions.ADMIN_ROLES)
 def claim_mapping_new() -> Page:
     from web.oidc import providers
 
@@ -73,7 +73,7 @@ def claim_mapping_new() -> Page:
 
 
 @bp.route("/claim-mappings/<int:mapping_id>/delete", methods=["GET", "POST"])
-@roles_required("admin")
+@roles_required(*permissions.ADMIN_ROLES)
 def claim_mapping_delete(mapping_id: int) -> Page:
     try:
         row = engine().access.mapping(mapping_id)

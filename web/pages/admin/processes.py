@@ -5,14 +5,14 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import ROLES, NotFound
+from engine import ROLES, NotFound, permissions
 from web.auth import roles_required
 from web.pages.admin.lists import Page, bp, list_filters
 from web.pages.common import actor, engine, page_number
 
 
 @bp.get("/processes")
-@roles_required("admin", "process_owner")
+@roles_required(*permissions.MODEL_OWNER_ROLES)
 def processes() -> str:
     args = list_filters(("q",))
     page = engine().models.lanes_page(number=page_number(), **args)
@@ -20,7 +20,7 @@ def processes() -> str:
 
 
 @bp.route("/processes/<key>/lanes", methods=["GET", "POST"])
-@roles_required("admin", "process_owner")
+@roles_required(*permissions.MODEL_OWNER_ROLES)
 def process_lanes(key: str) -> Page:
     try:
         model = engine().models.lanes(key)

@@ -51,7 +51,7 @@ def _get_user(user_id: int) -> Person:
 
 
 @bp.get("/users")
-@roles_required("admin")
+@roles_required(*permissions.ADMIN_ROLES)
 def users() -> str:
     args = list_filters(("q",), role=ROLES, state=("active", "inactive"))
     page = engine().users.page(number=page_number(), **args)
@@ -65,7 +65,7 @@ def users() -> str:
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
-@roles_required("admin")
+@roles_required(*permissions.ADMIN_ROLES)
 def user_new() -> Page:
     values: dict[str, Any] = {"roles": []}
     errors: dict[str, str] = {}
@@ -99,7 +99,7 @@ def user_new() -> Page:
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
-@roles_required("admin")
+@roles_required(*permissions.ADMIN_ROLES)
 def user_edit(user_id: int) -> Page:
     user = _get_user(user_id)
     errors: dict[str, str] = {}
@@ -135,7 +135,7 @@ def user_edit(user_id: int) -> Page:
 
 
 @bp.route("/users/<int:user_id>/<any(deactivate, activate):change>", methods=["GET", "POST"])
-@roles_required("admin")
+@roles_required(*permissions.ADMIN_ROLES)
 def user_active(user_id: int, change: str) -> Page:
     user = _get_user(user_id)
     activate = change == "activate"
@@ -159,7 +159,7 @@ def user_active(user_id: int, change: str) -> Page:
 
 
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
-@roles_required("admin")
+@roles_required(*permissions.ADMIN_ROLES)
 def user_password(user_id: int) -> Page:
     user = _get_user(user_id)
     errors: dict[str, str] = {}

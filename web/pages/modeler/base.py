@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flask import Blueprint, Flask, abort, current_app
 from werkzeug.wrappers import Response
 
-from engine import NotFound, Problem
+from engine import NotFound, Problem, permissions
 from web.auth import roles_required, the_engine
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 bp = Blueprint("modeler", __name__, url_prefix="/modeler")
 F = TypeVar("F", bound=Callable[..., Any])
-OWNERS = ("process_owner", "admin")
+OWNERS = permissions.MODEL_OWNER_ROLES
 Page = str | Response | tuple[str, int] | tuple[Response, int]
 
 
