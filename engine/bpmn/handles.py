@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine.bpmn.deployments import instance_counts, set_lane_roles
 from engine.bpmn.model_diff import ModelDiff, diff_files, elements
@@ -21,7 +21,8 @@ from engine.bpmn.xmlsafe import NSMAP, form_refs, safe_xml
 from engine.errors import NotFound
 from engine.people import permissions
 from engine.people.access import Actor, role_for_lane
-from engine.records.queries import Page, paginate
+from engine.records.lists import contains, read_page
+from engine.records.queries import Page
 from engine.store.db import transaction
 from engine.store.models import Instance, ProcessModel, ProcessVersion
 
@@ -130,10 +131,6 @@ class ModelLanes:
         return cls(row.key, row.name, tuple(row.start_roles or ()), lanes)
 
 
-def _contains(column: Any, needle: str) -> Any:
-    return func.lower(func.coalesce(column, "")).contains(needle.lower(), autoescape=True)
-
-
 class Models:
     """Process models and their versions (`engine.models`)."""
 
@@ -217,11 +214,8 @@ class Models:
         """A page of process models (by key) with their lanes; `q` looks in the key and name."""
         query = select(ProcessModel).order_by(ProcessModel.key)
         if q:
-            query = query.where(_contains(ProcessModel.key, q) | _contains(ProcessModel.name, q))
-        with self._engine.sessions() as s:
-            page = paginate(s, query, number)
-            items = [ModelLanes.of(m) for m in page.items]
-            return Page(items, page.total, page.page, page.per_page, page.total_capped)
+            query = query.where(contains(ProcessModel.key, q) | contains(ProcessModel.name, q))
+        return read_page(self._engine.sessions, query, number, ModelLanes.of)
 
     def lanes(self, key: str) -> ModelLanes:
         """One process model's lanes; `NotFound` when there is no such model."""

@@ -12,16 +12,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 
 from engine.errors import NotFound
 from engine.people import accounts, identities, permissions
 from engine.people import tokens as token_rows
 from engine.people.access import ROLES, Actor
 from engine.people.handles import Person
-from engine.records.queries import Page, paginate
+from engine.records.lists import contains, read_page
+from engine.records.queries import Page
 from engine.store.db import transaction
 from engine.store.models import ApiToken, ClaimMapping, User
 
@@ -104,19 +105,6 @@ class ClaimMappingView:
         return cls(row.id, row.provider, row.claim_value, row.role, row.country, row.created_by)
 
 
-def _contains(column: Any, needle: str) -> Any:
-    """Case-insensitive `needle in column` (NULL counts as empty)."""
-    return func.lower(func.coalesce(column, "")).contains(needle.lower(), autoescape=True)
-
-
-def _page(engine: Engine, query: Select[Any], number: int, view: Any) -> Page[Any]:
-    """One page of `query`, each row turned into its read type by `view`."""
-    with engine.sessions() as s:
-        page = paginate(s, query, number)
-        items = [view(row) for row in page.items]
-        return Page(items, page.total, page.page, page.per_page, page.total_capped)
-
-
 class Users:
     """User accounts and their API tokens as admins manage them (`engine.users`)."""
 
@@ -139,10 +127,10 @@ class Users:
         query = select(User).order_by(User.active.desc(), User.username)
         if q:
             query = query.where(
-                _contains(User.username, q)
-                | _contains(User.display_name, q)
-                | _contains(User.email, q)
-                | _contains(User.country, q)
+                contains(User.username, q)
+                | contains(User.display_name, q)
+                | contains(User.email, q)
+                | contains(User.country, q)
             )
         if state in USER_STATES:
             query = query.where(User.active.is_(state == "active"))
@@ -150,7 +138,7 @@ class Users:
             with self._engine.sessions() as s:
                 ids = [u.id for u in s.execute(query).scalars() if role in (u.roles or [])]
             query = query.where(User.id.in_(ids))
-        return _page(self._engine, query, number, Person.of)
+        return read_page(self._engine.sessions, query, number, Person.of)
 
     def get(self, user_id: int) -> Person:
         """The account with this id; `NotFound` when there is none."""
@@ -243,7 +231,7 @@ class Users:
         at = self._engine.wall_clock.now()  # tokens expire on the wall clock
         query = select(ApiToken).join(ApiToken.user).order_by(ApiToken.id.desc())
         if user:
-            query = query.where(_contains(User.username, user))
+            query = query.where(contains(User.username, user))
         live = ApiToken.expires_at.is_(None) | (ApiToken.expires_at > at)
         if state == "revoked":
             query = query.where(ApiToken.revoked_at.is_not(None))
@@ -251,7 +239,7 @@ class Users:
             query = query.where(ApiToken.revoked_at.is_(None), ~live)
         elif state == "active":
             query = query.where(ApiToken.revoked_at.is_(None), live)
-        return _page(self._engine, query, number, lambda t: TokenRow.of(t, at))
+        return read_page(self._engine.sessions, query, number, lambda t: TokenRow.of(t, at))
 
     def token(self, token_id: int) -> TokenRow:
         """One API token of any user; `NotFound` when there is none."""
@@ -283,13 +271,13 @@ class Access:
         query = select(ClaimMapping).order_by(ClaimMapping.provider, ClaimMapping.claim_value)
         if q:
             query = query.where(
-                _contains(ClaimMapping.claim_value, q) | _contains(ClaimMapping.country, q)
+                contains(ClaimMapping.claim_value, q) | contains(ClaimMapping.country, q)
             )
         if provider:
             query = query.where(ClaimMapping.provider == provider)
         if role:
             query = query.where(ClaimMapping.role == role)
-        return _page(self._engine, query, number, ClaimMappingView.of)
+        return read_page(self._engine.sessions, query, number, ClaimMappingView.of)
 
     def mapping(self, mapping_id: int) -> ClaimMappingView:
         """One claim mapping; `NotFound` when there is none."""
