@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from typing import TYPE_CHECKING
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from engine import NotFound
 from web.auth import current_actor, the_engine
 from web.inputs import db_int
 from web.pages.modeler.base import Page, bp, owners_only, version
+
+if TYPE_CHECKING:
+    from engine.bpmn.handles import ModelVersion
+    from engine.bpmn.model_diff import ModelDiff
 
 
 @bp.get("/<key>/diff")
@@ -17,8 +24,7 @@ def diff(key: str) -> str:
     latest = version(key)
     new_number = request.args.get("to", type=db_int) or latest.version
     old_number = request.args.get("from", type=db_int) or max(new_number - 1, 1)
-    old, new = version(key, old_number), version(key, new_number)
-    result = the_engine().models.diff(key, old.version, new.version)[2]
+    old, new, result = _diff(key, old_number, new_number)
     return render_template(
         "modeler/diff.html",
         key=key,
@@ -33,9 +39,16 @@ def diff(key: str) -> str:
 @bp.get("/<key>/diff.json")
 @owners_only
 def diff_json(key: str) -> Response:
-    old = version(key, request.args.get("from", type=db_int) or 1)
-    new = version(key, request.args.get("to", type=db_int))
-    return jsonify(the_engine().models.diff(key, old.version, new.version)[2].to_dict())
+    old_number = request.args.get("from", type=db_int) or 1
+    return jsonify(_diff(key, old_number, request.args.get("to", type=db_int))[2].to_dict())
+
+
+def _diff(key: str, old: int, new: int | None) -> tuple[ModelVersion, ModelVersion, ModelDiff]:
+    """Two versions and what changed between them (`new`: the newest when None), or 404."""
+    try:
+        return the_engine().models.diff(key, old, new)
+    except NotFound:
+        abort(404)
 
 
 @bp.get("/<key>/migrate")
