@@ -30,7 +30,8 @@ from engine.errors import (
     NotReady,
     TooManyAttempts,
 )
-from engine.mail.mailer import MailConfig, mail_files
+from engine.mail.mailer import MailConfig
+from engine.mail.transports import mail_files
 from engine.people import permissions
 from engine.people.access import ROLES, SYSTEM, Actor
 from engine.people.handles import Person, TokenView

@@ -205,7 +205,7 @@ def _overlay_choices(
             if isinstance(option, dict) and str(option.get("const")) in choices:
                 option["title"] = str(choices[str(option["const"])])
     if isinstance(schema.get("enum"), list):
-        from engine.bpmn.forms import value_title
+        from engine.bpmn.form_messages import value_title
 
         names = list(ui.get("ui:enumNames") or schema.get("enumNames") or [])
         values = schema["enum"]

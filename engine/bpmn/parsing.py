@@ -9,22 +9,21 @@
   `ProcessInfo.executable=False` and a reason naming the element. Mistakes inside such a process
   are downgraded to warnings: it will never run, and the diagram should still be shown.
 
-The hardened XML intake and the static checks of each process live in `engine.xmlsafe`; this
-module decides what the findings mean, runs SpiffWorkflow's own parser on the hardened trees, and
-walks the call graph (recursion, callers of processes that cannot run).
+The hardened XML intake lives in `engine.bpmn.xmlsafe`, the static checks of each process in
+`engine.bpmn.checks`, the checks of forms and translations in `engine.bpmn.form_checks`, and the
+call graph (what makes a process view-only, recursion, callers of processes that cannot run) in
+`engine.bpmn.calls`; this module runs them in order and runs SpiffWorkflow's own parser on the
+hardened trees.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -33,17 +32,31 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine import i18n
-from engine.bpmn import forms as form_defs
+from engine.bpmn.calls import (
+    _blocking,
+    _callee_first,
+    _calls,
+    _mark_recursion,
+    _problem_at,
+    _propagate,
+    _view_only,
+)
+from engine.bpmn.checks import CheckContext, _reserved_id_problems, check_process
+from engine.bpmn.form_checks import (
+    _data_object_shadows,
+    _form_problems,
+    _output_collisions,
+    _schema_names,
+    _translation_target,
+)
+from engine.bpmn.timer_checks import ModelLimits
 from engine.bpmn.xmlsafe import (
     BPMN_NS,
     CAMUNDA_NS,
     NSMAP,
     SPIFF_NS,
-    CheckContext,
-    ModelLimits,
     Problem,
     ValidationFailed,
-    check_process,
     element_label,
     form_refs,
     is_dmn,
@@ -63,21 +76,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-VIEW_ONLY_CODES = frozenset(
-    {
-        "non-executable",
-        "unsupported-element",
-        "unsupported-expression",
-        "timer-expression",
-        "timer-cron",
-        "timer-empty",
-        "data-store",
-        "recursive-call",
-        "called-process-not-executable",
-    }
-)
-"""Problems that make a process view-only instead of refusing the bundle."""
 
 
 @dataclass
@@ -164,16 +162,6 @@ def _make_parser(dialect: str) -> BpmnParser:
     return _CamundaParser() if dialect == "camunda" else _SpiffParser()
 
 
-def _blocking(problem: Problem) -> bool:
-    return problem.severity == "error" and problem.code not in VIEW_ONLY_CODES
-
-
-def _view_only(problems: Iterable[Problem]) -> Problem | None:
-    reasons = [p for p in problems if p.severity == "error" and p.code in VIEW_ONLY_CODES]
-    first = [p for p in reasons if p.code == "non-executable"] or reasons
-    return first[0] if first else None
-
-
 _SPIFF_CODES = (
     ("no support implemented", "unsupported-element"),
     ("Service Task must have an operator", "unsupported-element"),
@@ -253,170 +241,6 @@ def _dangling_di(root: etree._Element, file: str) -> list[Problem]:
                 )
             )
     return problems
-
-
-def _form_problems(
-    forms: Mapping[str, bytes], schemas: set[str], referenced: set[str]
-) -> list[Problem]:
-    problems = []
-    for name, data in forms.items():
-        if name.startswith(i18n.PREFIX):
-            problems += _translation_problems(name, data, referenced)
-            continue
-        if name not in referenced:
-            message = "No user task uses this form file; it is ignored."
-            problems.append(Problem(message, file=name, severity="warning", code="unused-form"))
-            continue
-        try:
-            document = json.loads(data)
-        except ValueError as error:
-            line = getattr(error, "lineno", None)
-            message = f"The form is not valid JSON: {error}."
-            problems.append(Problem(message, file=name, line=line, code="form-invalid"))
-            continue
-        if name in schemas:
-            try:
-                Draft202012Validator.check_schema(document)
-            except SchemaError as error:
-                where = "/".join(str(p) for p in error.path) or "top level"
-                message = f"The form is not a valid JSON Schema at {where}: {error.message}."
-                problems.append(Problem(message, file=name, code="form-invalid"))
-        elif not isinstance(document, dict):
-            message = "A UI schema must be a JSON object."
-            problems.append(Problem(message, file=name, code="form-invalid"))
-    return problems
-
-
-def _translation_problems(name: str, data: bytes, referenced: set[str]) -> list[Problem]:
-    """A translation overlay must be a JSON object named for a known language and a form or
-    process of the upload (see engine.i18n); anything else is ignored with a warning."""
-    if _translation_target(name, referenced) is None:
-        message = (
-            "This translation names no language Pathfinder speaks, or no form or process of "
-            "this upload; it is ignored."
-        )
-        return [Problem(message, file=name, severity="warning", code="unused-translation")]
-    try:
-        document = json.loads(data)
-    except ValueError as error:
-        message = f"The translation is not valid JSON: {error}."
-        return [Problem(message, file=name, code="form-invalid")]
-    if not isinstance(document, dict):
-        return [Problem("A translation must be a JSON object.", file=name, code="form-invalid")]
-    return []
-
-
-def _translation_target(name: str, referenced: set[str]) -> str | None:
-    parsed = i18n.parse_name(name)
-    if parsed is None or parsed[0] not in i18n.TRANSLATED:
-        return None
-    lang, stem = parsed
-    if stem.startswith("process."):
-        return stem
-    forms = {i18n.form_key(lang, f) for f in referenced}
-    return stem if name in forms else None
-
-
-def _calls(process: etree._Element) -> list[tuple[etree._Element, str]]:
-    found = process.xpath(".//bpmn:callActivity[@calledElement]", namespaces=NSMAP)
-    return [(call, call.get("calledElement")) for call in found]
-
-
-def _reaches(calls: Mapping[str, list[tuple[etree._Element, str]]], start: str, goal: str) -> bool:
-    seen, todo = set(), [start]
-    while todo:
-        current = todo.pop()
-        if current == goal:
-            return True
-        if current not in seen:
-            seen.add(current)
-            todo += [callee for _, callee in calls.get(current, [])]
-    return False
-
-
-def _mark_recursion(
-    calls: Mapping[str, list[tuple[etree._Element, str]]],
-    found: dict[str, list[Problem]],
-    files: Mapping[str, str],
-) -> None:
-    for pid, edges in calls.items():
-        for call, callee in edges:
-            if callee in calls and _reaches(calls, callee, pid):
-                message = (
-                    f"It calls '{callee}', which leads back to this process ('{pid}'): it would "
-                    "call itself without end. Break the cycle."
-                )
-                found[pid].append(_problem_at(call, files[pid], message, "recursive-call"))
-
-
-def _propagate(
-    calls: Mapping[str, list[tuple[etree._Element, str]]],
-    found: dict[str, list[Problem]],
-    files: Mapping[str, str],
-) -> None:
-    """A process that calls one that cannot be started cannot be started either."""
-    changed = True
-    while changed:
-        changed = False
-        for pid, edges in calls.items():
-            if _view_only(found[pid]):
-                continue
-            for call, callee in edges:
-                reason = _view_only(found.get(callee, []))
-                if reason is not None:
-                    message = f"It calls '{callee}', which cannot be started: {reason.message}"
-                    code = "called-process-not-executable"
-                    found[pid].append(_problem_at(call, files[pid], message, code))
-                    changed = True
-                    break
-
-
-def _problem_at(element: etree._Element, file: str, message: str, code: str) -> Problem:
-    return Problem(
-        message, element.get("id"), element.get("name"), file, element.sourceline, code=code
-    )
-
-
-RESERVED_IDS = frozenset({"Start", "End", "Root"})
-"""Task spec names SpiffWorkflow 3.2 gives its own tasks in every process (BpmnProcessSpec)."""
-RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin")
-"""Suffixes of the names SpiffWorkflow gives a process's end join and a task's boundary events."""
-_FLOW_NODE_TAGS = ("Task", "task", "Event", "Gateway", "subProcess", "callActivity", "transaction")
-
-
-def _reserved_id_problems(process: etree._Element, file: str) -> list[Problem]:
-    """Elements whose id clashes with a task SpiffWorkflow adds by itself: such a model parses,
-    then every start fails (`Start` would replace the library's own start task)."""
-    problems = []
-    for element in process.iter(f"{{{BPMN_NS}}}*"):
-        element_id = element.get("id")
-        tag = etree.QName(element).localname
-        if not element_id or not tag.endswith(_FLOW_NODE_TAGS):
-            continue
-        if element_id in RESERVED_IDS or element_id.endswith(RESERVED_SUFFIXES):
-            message = (
-                f"The id '{element_id}' is reserved by the workflow engine. "
-                "Give this element another id (for example StartEvent_1)."
-            )
-            problems.append(_problem_at(element, file, message, "reserved-id"))
-    return problems
-
-
-def _callee_first(calls: Mapping[str, list[tuple[etree._Element, str]]]) -> list[str]:
-    order: list[str] = []
-    visiting: set[str] = set()
-
-    def visit(pid: str) -> None:
-        if pid in order or pid in visiting or pid not in calls:
-            return
-        visiting.add(pid)
-        for _, callee in calls[pid]:
-            visit(callee)
-        order.append(pid)
-
-    for pid in calls:
-        visit(pid)
-    return order
 
 
 def _spiff_problems(
@@ -555,83 +379,3 @@ def _decision_ids(trees: Mapping[str, etree._Element]) -> set[str]:
             first = root.xpath("./*[local-name()='decision'][1]/@id")
             ids.update(str(i) for i in first)
     return ids
-
-
-def _schema_names(elements: Mapping[str, tuple[etree._Element, str]]) -> set[str]:
-    names: set[str] = set()
-    for process, _ in elements.values():
-        path = ".//spiffworkflow:property[@name='formJsonSchemaFilename']/@value"
-        names.update(str(v) for v in process.xpath(path, namespaces=NSMAP))
-    return names
-
-
-def _data_object_shadows(
-    forms: Mapping[str, bytes], elements: Mapping[str, tuple[etree._Element, str]]
-) -> list[Problem]:
-    """Refuse a form that writes a case variable named like a BPMN data object of its process.
-
-    Scripts and gateway conditions read data objects (`pathfinder_status`) next to task data;
-    a form field of the same name would look like the real value to a reader of the case, so
-    the deployment is refused instead (the engine also lets data objects win in conditions)."""
-    problems = []
-    for process, source, task, form, schema in _user_task_forms(forms, elements):
-        objects = {str(i) for i in process.xpath(".//bpmn:dataObject/@id", namespaces=NSMAP)}
-        for variable in sorted(set(form_defs.written_variables(schema)) & objects):
-            message = (
-                f"The form {form} writes the case variable '{variable}', which is a data "
-                "object of the process: it would hide the real value from gateway conditions "
-                "and scripts. Rename the field, or map it to another name in x-outputs."
-            )
-            problems.append(
-                Problem(message, task.get("id"), task.get("name"), source, code="form-shadows")
-            )
-    return problems
-
-
-def _user_task_forms(
-    forms: Mapping[str, bytes], elements: Mapping[str, tuple[etree._Element, str]]
-) -> Iterator[tuple[etree._Element, str, etree._Element, str, dict[str, Any]]]:
-    """Each user task with a form of the bundle: (process, source file, task, form file, schema).
-    Forms that are not a JSON object are left out (`_form_problems` reports them)."""
-    path = ".//spiffworkflow:property[@name='formJsonSchemaFilename']/@value"
-    for process, source in elements.values():
-        for task in process.xpath(".//bpmn:userTask", namespaces=NSMAP):
-            names = task.xpath(path, namespaces=NSMAP)
-            if not names or str(names[0]) not in forms:
-                continue
-            try:
-                schema = json.loads(forms[str(names[0])])
-            except ValueError:
-                continue
-            if isinstance(schema, dict):
-                yield process, source, task, str(names[0]), schema
-
-
-def _output_collisions(
-    forms: Mapping[str, bytes], elements: Mapping[str, tuple[etree._Element, str]]
-) -> list[Problem]:
-    """Warn when two user tasks write the same case variable and not both declare it as an
-    output (`x-outputs`): the later one would silently overwrite what the earlier one meant."""
-    writers: dict[str, list[tuple[str, str | None, bool, str]]] = {}
-    for _process, source, task, _form, schema in _user_task_forms(forms, elements):
-        declared = form_defs.declared_outputs(schema) is not None
-        for variable in form_defs.written_variables(schema):
-            writers.setdefault(variable, []).append(
-                (task.get("id"), task.get("name"), declared, source)
-            )
-    problems = []
-    for variable, found in sorted(writers.items()):
-        if len(found) < 2 or all(f[2] for f in found):
-            continue
-        tasks = ", ".join(f"'{name or tid}'" for tid, name, *_ in found)
-        message = (
-            f"The case variable '{variable}' is written by several tasks ({tasks}) and not every "
-            "one declares it in its form's x-outputs, so a later task silently replaces what an "
-            "earlier one recorded. Rename the field, or declare it in x-outputs of each form "
-            "that should write it."
-        )
-        tid, name, _, file = found[-1]
-        problems.append(
-            Problem(message, tid, name, file, severity="warning", code="output-collision")
-        )
-    return problems

@@ -1,4 +1,5 @@
-"""Rendering and sending the outbox: Jinja2 templates, SMTP (or `.eml` files), retries, leases.
+"""Sending the outbox: retries and leases (templates in `rendering`, SMTP and `.eml` files in
+`transports`, daily digests in `digests`).
 
 Messages are written to the outbox by `engine.notifications` in the transaction of the event that
 caused them; this module sends them. A worker leases one message at a time (owner + expiry, in
@@ -14,33 +15,29 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any
 
-from babel.dates import format_date
-from babel.support import NullTranslations, Translations
 from itsdangerous import BadSignature, URLSafeSerializer
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock, SystemClock
+from engine.mail.digests import build_digests as build_digests  # notifications' import
+from engine.mail.rendering import render as render  # notifications' import
+from engine.mail.transports import Transport as Transport
+from engine.mail.transports import transport_for
 from engine.records.history import Recorder, _iso
 from engine.store.db import transaction
 from engine.store.models import OutboxMessage, User
 
 log = logging.getLogger("pathfinder.mail")
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 UNSUBSCRIBE_SALT = "pathfinder-unsubscribe"
 
 
@@ -129,171 +126,6 @@ def read_unsubscribe_token(secret_key: str, token: str) -> int | None:
         return None
     user_id = payload.get("u") if isinstance(payload, dict) else None
     return user_id if isinstance(user_id, int) else None
-
-
-# -- rendering --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """One message rendered from its template: subject and bodies."""
-
-    subject: str
-    text: str
-    html: str
-
-
-CATALOGS = Path(__file__).resolve().parents[2] / "web" / "translations"
-"""The product's message catalogs (compiled by `make install`); e-mails use the same ones as
-the pages, in the recipient's language."""
-
-
-@lru_cache(maxsize=16)
-def _environment(folder: Path, locale: str = "en") -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(folder),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
-    )
-    translations = Translations.load(str(CATALOGS), [locale]) if locale != "en" else None
-    env.install_gettext_translations(  # type: ignore[attr-defined]
-        translations or NullTranslations(), newstyle=True
-    )
-
-    def day(value: date | datetime | None) -> str:
-        if value is None:
-            return ""
-        if locale == "en":
-            return value.strftime("%d %B %Y")
-        return str(format_date(value, "long", locale=locale))
-
-    env.filters["date"] = day
-    return env
-
-
-def render(
-    kind: str, context: Mapping[str, Any], folder: Path = TEMPLATES, locale: str | None = None
-) -> Rendered:
-    """Render `<kind>.txt` and `<kind>.html` in `locale` (English by default); the text
-    template sets `subject`."""
-    lang = locale if locale in ("fr", "es") else "en"
-    env = _environment(folder, lang)
-    text = env.get_template(f"{kind}.txt").make_module({**context, "lang": lang})
-    html = env.get_template(f"{kind}.html").render({**context, "lang": lang})
-    subject = " ".join(str(getattr(text, "subject", "Pathfinder")).split())
-    return Rendered(subject=subject[:300], text=str(text).strip() + "\n", html=html)
-
-
-# -- transports -------------------------------------------------------------------------------
-
-
-class Transport(Protocol):
-    """Delivers one message or raises (`smtplib.SMTPException` or `OSError`)."""
-
-    def send(self, message: EmailMessage) -> None:
-        """Hand one message over for delivery (raises when it was refused)."""
-
-
-@dataclass(frozen=True)
-class SmtpTransport:
-    """SMTP per `PATHFINDER_SMTP_URL`: `smtp://` (plain, or `?starttls=1`) or `smtps://` (TLS).
-
-    `?verify=0` accepts a self-signed certificate; `?timeout=N` sets the socket timeout.
-    """
-
-    host: str
-    port: int
-    security: str = "none"
-    """none | starttls | tls"""
-    username: str | None = None
-    password: str | None = None
-    timeout: float = 30.0
-    verify: bool = True
-
-    @classmethod
-    def from_url(cls, url: str, timeout: float = 30.0) -> SmtpTransport:
-        """A transport for `smtp://` (optionally `?starttls=1`) or `smtps://` URLs."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError(f"PATHFINDER_SMTP_URL must look like smtp://host:587, not {url!r}")
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        on = {"1", "true", "yes", "on"}
-        if parts.scheme == "smtps":
-            security = "tls"
-        elif query.get("starttls", "").lower() in on or query.get("tls", "").lower() in on:
-            security = "starttls"
-        else:
-            security = "none"
-        return cls(
-            host=parts.hostname,
-            port=parts.port
-            or (465 if security == "tls" else 587 if security == "starttls" else 25),
-            security=security,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            timeout=float(query.get("timeout", timeout)),
-            verify=query.get("verify", "1").lower() in on,
-        )
-
-    def _context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if not self.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
-
-    def send(self, message: EmailMessage) -> None:
-        """Send one message over a new SMTP connection."""
-        smtp: smtplib.SMTP
-        if self.security == "tls":
-            smtp = smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout, context=self._context()
-            )
-        else:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with smtp:
-            if self.security == "starttls":
-                smtp.starttls(context=self._context())
-            if self.username:
-                smtp.login(self.username, self.password or "")
-            smtp.send_message(message)
-
-
-@dataclass(frozen=True)
-class DropDirTransport:
-    """Development: each message becomes an `.eml` file in `folder` (listed on an admin page)."""
-
-    folder: Path
-    clock: Clock = field(default_factory=SystemClock)
-    """Names the files by real time, so they sort in the order they were written."""
-
-    def send(self, message: EmailMessage) -> None:
-        """Write the message to a new `.eml` file in `folder`."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        stamp = self.clock.now().strftime("%Y%m%dT%H%M%S%f")
-        ident = str(message.get("X-Pathfinder-Outbox-Id", "0"))
-        path = self.folder / f"{stamp}-{ident}.eml"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(bytes(message))
-        tmp.replace(path)
-
-
-def transport_for(config: MailConfig) -> Transport:
-    """SMTP when `smtp_url` is set, else the `.eml` drop folder."""
-    if config.smtp_url:
-        return SmtpTransport.from_url(config.smtp_url, config.smtp_timeout)
-    return DropDirTransport(config.drop_dir, config.lease_clock)
-
-
-def mail_files(folder: Path, limit: int = 200) -> list[Path]:
-    """The newest `.eml` files of the drop folder, newest first."""
-    if not folder.is_dir():
-        return []
-    return sorted(folder.glob("*.eml"), key=lambda p: p.name, reverse=True)[:limit]
 
 
 # -- building and sending ---------------------------------------------------------------------
@@ -487,90 +319,3 @@ def send_pending(
         state = _finish(sessions, item, owner, config, now(), error)
         {"sent": report.sent, "failed": report.failed}.get(state, report.retrying).append(item.id)
     return report
-
-
-# -- daily digests ----------------------------------------------------------------------------
-
-
-def build_digests(sessions: sessionmaker[Session], config: MailConfig, *, now: datetime) -> int:
-    """Fold each user's `digest` messages of every finished day into one pending message.
-
-    Returns how many digests were queued. Safe to run from several workers: the digest's
-    dedupe key is unique, and a worker that loses the race rolls back.
-    """
-    today = now.date().isoformat()
-    with sessions() as session:
-        days = session.execute(
-            select(OutboxMessage.user_id, OutboxMessage.digest_date)
-            .where(OutboxMessage.state == "digest", OutboxMessage.digest_date < today)
-            .group_by(OutboxMessage.user_id, OutboxMessage.digest_date)
-        ).all()
-    queued = 0
-    for user_id, day in days:
-        if day is None:
-            continue
-        try:
-            with transaction(sessions) as session:
-                queued += _build_digest(session, config, user_id, day, now)
-        except IntegrityError:
-            log.info("digest of user %s for %s was built by another worker", user_id, day)
-    return queued
-
-
-def _build_digest(
-    session: Session, config: MailConfig, user_id: int | None, day: str, now: datetime
-) -> int:
-    items = list(
-        session.execute(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.state == "digest",
-                OutboxMessage.user_id == user_id,
-                OutboxMessage.digest_date == day,
-            )
-            .order_by(OutboxMessage.created_at, OutboxMessage.id)
-        ).scalars()
-    )
-    user = session.get(User, user_id) if user_id is not None else None
-    if not items or user is None:
-        return 0
-    key = f"digest:{user_id}:{day}"
-    note = f"included in the daily digest {key}"
-    if user.notify == "none" or not user.active or not user.email:
-        note = "not sent: the recipient switched notifications off"
-    for item in items:
-        item.state, item.last_error = "skipped", note
-    if note.startswith("not sent"):
-        return 0
-    context = {
-        "recipient": user.display_name or user.username,
-        "day": date.fromisoformat(day),
-        "items": [
-            {
-                "subject": i.subject,
-                "kind": i.kind,
-                "link": config.task_link(i.task_id) if i.task_id else None,
-            }
-            for i in items
-        ],
-        "settings_link": config.link("notifications/settings"),
-        "unsubscribe_link": config.unsubscribe_link(user.id),
-    }
-    rendered = render("digest", context, locale=user.locale)
-    session.add(
-        OutboxMessage(
-            dedupe_key=key,
-            user_id=user.id,
-            to_address=user.email,
-            kind="digest",
-            subject=rendered.subject,
-            body_text=rendered.text,
-            body_html=rendered.html,
-            state="pending",
-            digest_date=day,
-            attempts=0,
-            created_at=now,
-        )
-    )
-    session.flush()
-    return 1

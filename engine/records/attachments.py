@@ -5,20 +5,18 @@ A file is stored before its form is submitted, so a form refused for another rea
 Completing the task checks each attachment id the data names (uploaded for this task and field),
 marks it attached in the same transaction and puts `{id, filename, size, sha256}` in the
 `task_completed` event; `verify_attachments` recomputes the stored files' hashes against those
-events. Storage sits behind `Store`: the local filesystem now, an S3-compatible bucket later.
+events. Storage sits behind `Store` (`engine.records.file_store`): the local filesystem now, an
+S3-compatible bucket later.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any
 from uuid import uuid4
 
 from sqlalchemy import select
@@ -29,76 +27,10 @@ from engine.errors import InvalidData, NotFound
 from engine.people.access import Actor
 from engine.people.permissions import may_see_instance
 from engine.records import history
+from engine.records.file_store import LocalStore as LocalStore  # engine.core builds it here
+from engine.records.file_store import Store as Store
 from engine.records.filetypes import FileRefused, check
 from engine.store.models import Attachment, AuditEvent, HumanTask, Instance
-
-CHUNK = 1024 * 1024
-
-
-class Store(Protocol):
-    """Where file contents live, addressed by their SHA-256 (hex)."""
-
-    def put(self, sha256: str, content: bytes) -> bool:
-        """Store `content` unless it is there already; True when it was written."""
-
-    def open(self, sha256: str) -> BinaryIO:
-        """The stored content for reading (`FileNotFoundError` if missing)."""
-
-    def digest(self, sha256: str) -> str | None:
-        """The SHA-256 of what is stored now under `sha256`, or None when it is missing."""
-
-    def remove(self, sha256: str) -> None:
-        """Delete the stored content (nothing happens when it is missing)."""
-
-
-class LocalStore:
-    """Files under `root/ab/cd/<sha256>` (outside the web root: nothing serves them directly)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def path(self, sha256: str) -> Path:
-        """Where the file with this SHA-256 lives (`ab/cd/<sha256>`); refuses anything else."""
-        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
-            raise ValueError(f"not a SHA-256: {sha256!r}")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
-
-    def put(self, sha256: str, content: bytes) -> bool:
-        """Write the content once (atomic rename); True when it was written."""
-        target = self.path(sha256)
-        if target.exists():
-            return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write aside and rename, so a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(content)
-            os.chmod(tmp, 0o640)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return True
-
-    def open(self, sha256: str) -> BinaryIO:
-        """The stored file for reading (the caller closes it)."""
-        return self.path(sha256).open("rb")
-
-    def digest(self, sha256: str) -> str | None:
-        """The SHA-256 of the stored bytes as they are now, or None when the file is missing."""
-        try:
-            with self.open(sha256) as f:
-                h = hashlib.sha256()
-                while chunk := f.read(CHUNK):
-                    h.update(chunk)
-        except FileNotFoundError:
-            return None
-        return h.hexdigest()
-
-    def remove(self, sha256: str) -> None:
-        """Delete the stored file (nothing happens when it is already gone)."""
-        self.path(sha256).unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

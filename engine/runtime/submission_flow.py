@@ -23,7 +23,8 @@ from engine.errors import Conflict, InvalidData
 from engine.people import permissions
 from engine.people.access import Actor
 from engine.records import attachments
-from engine.records.attachments import AttachmentInfo, Store
+from engine.records.attachments import AttachmentInfo
+from engine.records.file_store import Store
 from engine.runtime import tasks
 from engine.runtime.context import Runtime
 

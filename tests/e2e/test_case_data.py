@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.demo import _workplan
+from engine.demo.payloads import _workplan
 from engine.people.accounts import actor_for, create_user
 from engine.store.db import transaction
 from tests.e2e.conftest import E2E, E2E_PASSWORD, LiveServer, shot, sign_in

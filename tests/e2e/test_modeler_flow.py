@@ -20,8 +20,8 @@ from lxml import etree
 from sqlalchemy import select
 
 from engine import Actor, Engine, Settings, VirtualClock
+from engine.bpmn.form_samples import sample_data
 from engine.people.accounts import create_user
-from engine.runtime.simulation import sample_data
 from engine.store.db import transaction
 from engine.store.migrate import upgrade
 from engine.store.models import Instance

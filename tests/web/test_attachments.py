@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from engine import Engine
-from engine.records.attachments import LocalStore
+from engine.records.file_store import LocalStore
 from engine.store.models import Attachment, Instance
 from tests.fixtures import documents as docs
 from tests.web.conftest import Web, task_of

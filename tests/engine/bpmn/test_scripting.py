@@ -18,13 +18,8 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn.scripting import (
-    ScriptRefused,
-    ScriptTimeout,
-    make_script_engine,
-    validate_expression,
-    validate_script,
-)
+from engine.bpmn.restricted import validate_expression, validate_script
+from engine.bpmn.scripting import ScriptRefused, ScriptTimeout, make_script_engine
 from engine.clock import VirtualClock, use_clock
 
 START = datetime(2027, 3, 15, 9, 0, tzinfo=UTC)

@@ -24,9 +24,9 @@ from sqlalchemy import select
 
 from engine import SYSTEM, Actor, Engine, VirtualClock
 from engine.clock import add_duration
+from engine.mail.digests import build_digests
 from engine.mail.mailer import (
     MailConfig,
-    build_digests,
     read_unsubscribe_token,
     send_pending,
     unsubscribe_token,
@@ -600,7 +600,7 @@ class _DiesAfterSending:
     """Hands the message to the SMTP server, then the worker process dies (before recording)."""
 
     def __init__(self, config: MailConfig) -> None:
-        from engine.mail.mailer import transport_for
+        from engine.mail.transports import transport_for
 
         self.inner = transport_for(config)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine import Actor, Engine, Forbidden, InvalidData, NotFound, VirtualClock
 from engine.demo import drive
-from engine.records.attachments import LocalStore
+from engine.records.file_store import LocalStore
 from engine.records.filetypes import FileRefused, check, safe_filename, sniff
 from engine.store.models import Attachment, AuditEvent, Instance
 from tests.conftest import ROOT

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import Engine, InvalidData, NotFound, ValidationFailed
+from engine.bpmn.form_samples import sample_data
 from engine.bpmn.forms import field_errors
-from engine.runtime.simulation import sample_data, start_simulation
+from engine.runtime.simulation import start_simulation
 from engine.store.models import Instance
 from tests.conftest import ROOT
 from tests.fixtures.bpmn_files import REVIEW, YEARLY, forms_json
