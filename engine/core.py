@@ -21,7 +21,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.bpmn import deployments
 from engine.bpmn.deployments import DeployResult
 from engine.bpmn.forms import FormDefinition, load_form
-from engine.bpmn.handles import Models
 from engine.bpmn.messages import MessageRule
 from engine.bpmn.parsing import ModelLimits
 from engine.bpmn.processes import Processes
@@ -36,8 +35,7 @@ from engine.mail import notifications
 from engine.mail.mailer import MailConfig
 from engine.mail.outbox import Outbox
 from engine.people.access import SYSTEM, Actor
-from engine.people.admin import Access, Users
-from engine.people.handles import People, Tokens
+from engine.people.handles import AdminHandles, People, Tokens
 from engine.people.permissions import may_see_country
 from engine.records import attachments, checkpoints, history
 from engine.records.attachments import AttachmentInfo, FileProblem
@@ -98,7 +96,7 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
         ) from exc
 
 
-class Engine:
+class Engine(AdminHandles):
     """Deploy, start, run and inspect process instances."""
 
     def __init__(
@@ -166,13 +164,6 @@ class Engine:
         """Queued e-mail and mail settings (`engine.outbox.Outbox`)."""
         self.processes = Processes(self)
         """Deployed process models (`engine.processes.Processes`)."""
-        self.users = Users(self)
-        """Accounts and every user's API tokens, as admins manage them (`engine.people.admin`)."""
-        self.access = Access(self)
-        """OpenID claim mappings that grant roles at sign-in (`engine.people.admin`)."""
-        self.models = Models(self)
-        """Process models to edit, check, compare, migrate and simulate; lane roles
-        (`engine.bpmn.handles`)."""
         self.retry_policy = timers.RetryPolicy(
             max_attempts=self.settings.timer_max_attempts,
             backoff_seconds=self.settings.timer_backoff_seconds,

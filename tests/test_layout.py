@@ -15,16 +15,11 @@ PACKAGES = ("engine", "web", "cli")
 LIMIT = 400
 
 ALLOWED: dict[str, int] = {
-    "cli/main.py": 463,
     "engine/core.py": 577,
     "engine/mail/notifications.py": 467,
     "engine/records/audit.py": 603,
     "engine/records/history.py": 421,
     "engine/records/queries.py": 425,
-    "web/api/schemas.py": 411,
-    "web/pages/admin.py": 455,
-    "web/pages/formrender.py": 402,
-    "web/pages/modeler.py": 570,
 }
 """Modules still over the limit, with their line count when they were listed (only shrinks)."""
 
