@@ -33,9 +33,9 @@ web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messa
 # After changing strings: re-extract web/translations/messages.pot and merge it into each
 # catalog, then translate what `pathfinder i18n check` lists.
 extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output --width=100 \
 		--project=Pathfinder --copyright-holder="Alliance 8.7" -o web/translations/messages.pot .
-	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete --width=100
 
 install: $(VENV)/.installed node_modules/.installed web/static/build/modeler.js translations
 
@@ -59,6 +59,7 @@ serve: install
 # The PostgreSQL pass leaves out browser tests and `slow` scenarios (the engine logic they
 # cover does not depend on the database). Each pass ends with its 10 slowest tests.
 test: install
+	$(PATHFINDER) i18n check --stale --quiet
 	env -u TEST_DATABASE_URL $(BIN)/pytest -n auto --dist loadgroup -q --durations=10 $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== again on PostgreSQL ($$TEST_DATABASE_URL), browser and slow tests excluded =="; \

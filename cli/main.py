@@ -174,10 +174,19 @@ def i18n() -> None:
 )
 @click.option("--lang", "languages", multiple=True, help="Only these languages (fr, es).")
 @click.option("--quiet", is_flag=True, help="Print the counts only.")
-def i18n_check(root: Path, languages: tuple[str, ...], quiet: bool) -> None:
+@click.option(
+    "--stale",
+    "show_stale",
+    is_flag=True,
+    help="Also list form and element translations whose English changed since (not an error).",
+)
+def i18n_check(root: Path, languages: tuple[str, ...], quiet: bool, show_stale: bool) -> None:
     """List what is not translated per language: product, forms, element names (exit 1 if any)."""
-    from cli.i18n_check import check
+    from cli.i18n_check import check, report_stale
     from engine.i18n import TRANSLATED
+
+    if show_stale:
+        report_stale(root, languages or TRANSLATED, quiet)
 
     reports = check(root, languages or TRANSLATED)
     for r in reports:
@@ -195,6 +204,25 @@ def i18n_check(root: Path, languages: tuple[str, ...], quiet: bool) -> None:
                     click.echo(f"  {kind}: {item}")
     if any(r.total for r in reports):
         sys.exit(1)
+
+
+@i18n.command("stamp")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path(__file__).resolve().parent.parent,
+    show_default="the source tree",
+    help="The Pathfinder source tree.",
+)
+@click.option("--lang", "languages", multiple=True, help="Only these languages (fr, es).")
+def i18n_stamp(root: Path, languages: tuple[str, ...]) -> None:
+    """Record the English each form and element translation was made from (after review)."""
+    from cli.i18n_check import stamp
+    from engine.i18n import TRANSLATED
+
+    for lang in languages or TRANSLATED:
+        for path in stamp(root, lang):
+            click.echo(f"stamped {path}")
 
 
 @main.group()
@@ -341,8 +369,9 @@ def audit_checkpoint() -> None:
     click.echo(f"checkpoint written to {path}")
 
 
-from cli.run import seed, serve, worker  # noqa: E402  (after `main`: they use its helpers)
+from cli.run import purge, seed, serve, worker  # noqa: E402  (after `main`: they use its helpers)
 
 main.add_command(worker)
 main.add_command(serve)
 main.add_command(seed)
+main.add_command(purge)

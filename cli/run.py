@@ -1,4 +1,4 @@
-"""`pathfinder worker`, `serve` and `seed`: running Pathfinder (the timer worker, the web
+"""`pathfinder worker`, `serve`, `seed` and `purge`: running Pathfinder (the timer worker, the web
 server with its worker thread, the demo data). Registered on the `pathfinder` group in
 `cli/main.py`; like the other commands, they import the engine and Flask only when run."""
 
@@ -131,3 +131,15 @@ def seed() -> None:
 
     for line in seed_demo(_settings()):
         click.echo(line)
+
+
+@click.command()
+def purge() -> None:
+    """Delete ended web sessions and sign-in attempts older than
+    PATHFINDER_SESSION_RETENTION_DAYS (the worker also does this in its housekeeping)."""
+    engine = _engine()
+    ended, attempts = engine.people.purge()
+    days = engine.settings.session_retention_days
+    click.echo(
+        f"Deleted {ended} web session(s) and {attempts} sign-in attempt(s) over {days} days old."
+    )

@@ -7,6 +7,7 @@ all drive it through these names.
 import engine._startup  # noqa: F401  (first: keeps jsonschema's import cheap)
 from engine.bpmn.deployments import DeployResult
 from engine.bpmn.forms import FormDefinition, field_errors, file_rule
+from engine.bpmn.given_rows import read_only_fields, with_given_rows
 from engine.bpmn.messages import MessageRefused, MessageRule
 from engine.bpmn.parsing import Problem, ValidationFailed
 from engine.bpmn.processes import ProcessInfo, VersionInfo
@@ -67,6 +68,8 @@ __all__ = [
     "describe_accept",
     "field_errors",
     "file_rule",
+    "read_only_fields",
+    "with_given_rows",
     "human_size",
     "AttachmentState",
     "EventKind",

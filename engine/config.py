@@ -165,6 +165,10 @@ class Settings:
     """`PATHFINDER_UPLOAD_MAX_AGE_DAYS`: uploads never attached to a submitted form are removed
     after this many days (the removal is recorded on the system chain)."""
 
+    session_retention_days: int = 30
+    """`PATHFINDER_SESSION_RETENTION_DAYS`: ended web sessions and sign-in attempts are deleted
+    this many days later (by the worker, or `pathfinder purge`); sign-ins stay in the audit."""
+
     oidc_providers: tuple[OidcProvider, ...] = ()
     """`PATHFINDER_OIDC_PROVIDERS`: OpenID Connect providers people may sign in with (a comma
     list of names; each configured by `PATHFINDER_OIDC_<NAME>_*`, see `OidcProvider`)."""
@@ -246,7 +250,20 @@ def _reliability_settings(env: dict[str, str]) -> dict[str, Any]:
         "checkpoint_interval_hours": float(env.get("PATHFINDER_CHECKPOINT_INTERVAL_HOURS", "24")),
         "audit_mailbox": env.get("PATHFINDER_AUDIT_MAILBOX") or None,
         "upload_max_age_days": float(env.get("PATHFINDER_UPLOAD_MAX_AGE_DAYS", "7")),
+        "session_retention_days": _retention_days(env.get("PATHFINDER_SESSION_RETENTION_DAYS")),
     }
+
+
+def _retention_days(value: str | None) -> int:
+    """`PATHFINDER_SESSION_RETENTION_DAYS` as a whole number of days, at least 1."""
+    if value is None or not value.strip():
+        return 30
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ValueError(
+            f"PATHFINDER_SESSION_RETENTION_DAYS must be a whole number of days, at least 1 "
+            f"(got '{value}')"
+        )
+    return int(value)
 
 
 # ------------------------------------------------------------------- OpenID Connect providers

@@ -29,7 +29,7 @@ from engine.bpmn.scripting import make_script_engine
 from engine.bpmn.serialization import SpecCache
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
-from engine.errors import Conflict, EngineError, NotFound
+from engine.errors import N_, Conflict, EngineError, NotFound
 from engine.i18n import translation_files
 from engine.mail import notifications
 from engine.mail.mailer import MailConfig
@@ -92,7 +92,7 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
             yield session
     except (IntegrityError, StaleDataError) as exc:
         raise Conflict(
-            "Someone else changed this at the same moment. Reload and try again."
+            N_("Someone else changed this at the same moment. Reload and try again.")
         ) from exc
 
 

@@ -303,6 +303,11 @@ def _has(overlay: Mapping[str, Any], path: str) -> bool:
     return isinstance(node, str) and bool(node.strip())
 
 
+def has_translation(overlay: Mapping[str, Any], path: str) -> bool:
+    """Whether an overlay holds a (non-empty) translation at a form text's path."""
+    return _has(overlay, path)
+
+
 def missing_form_texts(
     schema: Mapping[str, Any], ui: Mapping[str, Any], overlay: Mapping[str, Any]
 ) -> list[str]:

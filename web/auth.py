@@ -33,6 +33,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
 from engine import Actor, Engine, Person, TooManyAttempts
+from web.i18n import error_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("pathfinder.web")
@@ -175,7 +176,7 @@ def login() -> str | Response | tuple[str, int] | tuple[str, int, dict[str, str]
         )
     except TooManyAttempts as err:
         error = _(
-            "%(message)s Or ask an administrator to reset your password.", message=err.message
+            "%(message)s Or ask an administrator to reset your password.", message=error_text(err)
         )
         page, status = _login_page(429, error=error, username=username)
         return page, status, {"Retry-After": str(err.details.get("retry_after", 1))}

@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from engine import FormDefinition, field_errors
+from engine import EngineError, FormDefinition, InvalidData, field_errors
 from engine import i18n as content
 
 log = logging.getLogger("pathfinder.web")
@@ -50,6 +50,7 @@ STATUS_LABELS = {
     "candidate": _l("candidate"),
     "pathfinder": _l("pathfinder"),
     "on_hold": _l("on hold"),
+    "closed": _l("closed"),
     "withdrawn": _l("withdrawn"),
     "unknown": _l("unknown"),  # a case that has no stage or status yet (dashboard)
     # outbox messages and tokens
@@ -80,6 +81,52 @@ KIND_LABELS = {
     "text": _l("text"),
 }
 """File kinds whose name is a word (the others are product names: PDF, Word, Excel)."""
+
+
+EVENT_LABELS = {
+    "instance_started": _l("Case started"),
+    "instance_completed": _l("Case completed"),
+    "instance_cancelled": _l("Case cancelled"),
+    "instance_suspended": _l("Case suspended"),
+    "instance_resumed": _l("Case resumed"),
+    "instance_retried": _l("Case retried"),
+    "instance_error": _l("Case error"),
+    "instance_migrated": _l("Case migrated"),
+    "incident": _l("Incident"),
+    "warning": _l("Warning"),
+    "status_changed": _l("Status changed"),
+    "element_completed": _l("Element completed"),
+    "gateway_decision": _l("Gateway decision"),
+    "message_received": _l("Message received"),
+    "task_ready": _l("Task ready"),
+    "task_completed": _l("Task completed"),
+    "task_cancelled": _l("Task cancelled"),
+    "task_claimed": _l("Task claimed"),
+    "task_unclaimed": _l("Task unclaimed"),
+    "task_assigned": _l("Task assigned"),
+    "task_taken_over": _l("Task taken over"),
+    "timer_scheduled": _l("Timer scheduled"),
+    "timer_fired": _l("Timer fired"),
+    "timer_cancelled": _l("Timer cancelled"),
+    "timer_skipped": _l("Timer skipped"),
+    "timer_retry_scheduled": _l("Timer retry scheduled"),
+    "model_deployed": _l("Model deployed"),
+    "lane_roles_changed": _l("Lane roles changed"),
+    "user_created": _l("User created"),
+    "user_updated": _l("User updated"),
+    "user_activated": _l("User activated"),
+    "user_deactivated": _l("User deactivated"),
+    "user_signed_in": _l("User signed in"),
+    "user_roles_mapped": _l("User roles mapped"),
+    "password_reset": _l("Password reset"),
+    "sign_in_refused": _l("Sign in refused"),
+    "claim_mapping_added": _l("Claim mapping added"),
+    "claim_mapping_deleted": _l("Claim mapping deleted"),
+    "checkpoint_written": _l("Checkpoint written"),
+    "uploads_removed": _l("Uploads removed"),
+    "mail_resent": _l("Mail resent"),
+}
+"""What each kind of recorded event is called on the timeline and the audit pages."""
 
 
 def supported(code: str | None) -> str | None:
@@ -157,6 +204,29 @@ def status_label(code: Any) -> str:
     return str(label) if label is not None else str(code).replace("_", " ")
 
 
+MILESTONE_LABELS = {
+    "candidate": _l("candidate"),
+    "pathfinder awarded": _l("pathfinder awarded"),
+    "put on hold": _l("put on hold"),
+    "reinstated": _l("reinstated"),
+}
+"""The status changes the history names (`engine.records.audit.MILESTONES`), translated."""
+
+
+def milestone_label(label: Any) -> str:
+    """`{{ m|milestone_label }}`: a named status change (`pathfinder awarded`) in the reader's
+    language; another status value by its status label."""
+    known = MILESTONE_LABELS.get(str(label))
+    return str(known) if known is not None else status_label(str(label).replace(" ", "_"))
+
+
+def event_label(kind: Any) -> str:
+    """`{{ e.kind|event_label }}`: an event kind in the reader's language (`task_ready` ->
+    `Tâche prête`); an unknown kind shows as words."""
+    label = EVENT_LABELS.get(str(kind))
+    return str(label) if label is not None else str(kind).replace("_", " ").capitalize()
+
+
 def role_label(code: Any) -> str:
     """`{{ role|role_label }}`: a role in the reader's language."""
     label = ROLE_LABELS.get(str(code))
@@ -212,9 +282,35 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(datetime_filter, "datetime")
     app.add_template_filter(number_filter, "number")
     app.add_template_filter(status_label, "status_label")
+    app.add_template_filter(event_label, "event_label")
+    app.add_template_filter(milestone_label, "milestone_label")
     app.add_template_filter(element_filter, "element")
     app.add_template_filter(role_label, "role_label")
     app.add_template_filter(instructions_filter, "instructions")
+
+
+# -- engine errors -------------------------------------------------------------------------------
+
+
+def error_text(err: EngineError) -> str:
+    """An engine error's message in the reader's language (the API's reader: `Accept-Language`):
+    its message id translated by the catalogs, with task names and states translated too."""
+    params = dict(err.params)
+    if params.get("task"):
+        params["task"] = element_filter(params["task"])
+    if params.get("state"):
+        params["state"] = status_label(params["state"])
+    return str(_(err.msgid, **params)) if params else str(_(err.msgid))
+
+
+def error_title(err: EngineError) -> str:
+    """An engine error's title (`Changed by someone else`) in the reader's language."""
+    return str(_(err.title))
+
+
+def error_fields(err: InvalidData) -> dict[str, str]:
+    """An `InvalidData`'s messages by field, each translated when the catalogs know it."""
+    return {path: str(_(message)) for path, message in err.errors.items()}
 
 
 # -- forms and element names of the deployed models ---------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from engine.bpmn.forms import field_errors, load_form
+from engine.bpmn.given_rows import with_given_rows
 from engine.clock import VirtualClock
 from engine.config import Settings
 from engine.core import Engine
@@ -21,6 +22,7 @@ from engine.demo.cast import COUNTRIES, DELAYS, DEMO_LOCALES, DEMO_USERS, PROCES
 from engine.demo.payloads import (
     PAYLOADS,
     _sample,
+    reached,
     synthesize,
 )
 from engine.errors import EngineError
@@ -149,9 +151,15 @@ class _Driver:
         today = self.clock.now().date()
         maker = PAYLOADS.get(task.element_id)
         data = maker(c, today, n) if maker else {}
+        variables = self.engine.instance(inst.id).data or {}
+        if task.element_id == "submit_annual_progress_report":
+            workplan = variables.get("workplan_in_force") or {}
+            data["indicator_values"] = reached(workplan.get("actions"), n + 1)
         with self.engine.session() as s:
             version = s.get(Instance, inst.id).process_version  # type: ignore[union-attr]
             form = load_form(version.forms, task.form_file, task.ui_form_file)
+        if form is not None:  # the rows the case gives (workplan indicators) as the form has them
+            data = with_given_rows(form.schema, data, variables)
         if form is not None and field_errors(form.schema, data):
             # The diagram or the form changed since this payload was written: fill the gaps.
             data = {**synthesize(form.schema, today), **data}

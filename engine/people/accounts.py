@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine.errors import Conflict, Forbidden, InvalidData, NotFound, TooManyAttempts
+from engine.errors import N_, Conflict, Forbidden, InvalidData, NotFound, TooManyAttempts
 from engine.people import sessions, tokens
 from engine.people.access import ROLES, Actor
 from engine.people.identities import audit_refusal, audit_sign_in
@@ -242,7 +242,8 @@ def sign_in(
     if wait > timedelta(0):
         seconds = max(1, int(wait.total_seconds() + 0.999))
         raise TooManyAttempts(
-            f"Too many failed sign-ins for '{username}'. Wait {seconds} seconds and try again.",
+            N_("Too many failed sign-ins for '%(user)s'. Wait %(seconds)s seconds and try again."),
+            params={"user": username, "seconds": seconds},
             retry_after=seconds,
         )
     user = authenticate(session, username, password)

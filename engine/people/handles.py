@@ -227,6 +227,17 @@ class People:
         with transaction(self._engine.sessions) as s:
             sessions.end(s, token, now=self._engine.wall_clock.now(), reason=reason)
 
+    def purge(self) -> tuple[int, int]:
+        """Delete web sessions and sign-in attempts older than `session_retention_days`:
+        (sessions, attempts) deleted. Sessions are on the wall clock, attempts on the engine's."""
+        keep = timedelta(days=self._engine.settings.session_retention_days)
+        with transaction(self._engine.sessions) as s:
+            return sessions.purge(
+                s,
+                sessions_before=self._engine.wall_clock.now() - keep,
+                attempts_before=self._engine.now() - keep,
+            )
+
     def sign_in(
         self, username: str, password: str, *, remote_addr: str | None, method: str
     ) -> Person | None:

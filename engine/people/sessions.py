@@ -12,10 +12,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from engine.store.models import User, WebSession
+from engine.store.models import LoginAttempt, User, WebSession
 
 TOUCH_RESOLUTION = timedelta(minutes=1)
 """`last_seen_at` is written at most this often per session (spares a write on every request)."""
@@ -104,3 +104,18 @@ def open_sessions(session: Session, user_id: int) -> list[WebSession]:
             .order_by(WebSession.created_at.desc())
         ).scalars()
     )
+
+
+def purge(
+    session: Session, *, sessions_before: datetime, attempts_before: datetime
+) -> tuple[int, int]:
+    """Delete web sessions over before `sessions_before` (ended then, or unused since: past
+    any idle timeout) and sign-in attempts made before `attempts_before`; returns (sessions,
+    attempts) deleted. Attempts only throttle guessing for minutes; sign-ins and refusals stay
+    in the audit."""
+    over = func.coalesce(WebSession.ended_at, WebSession.last_seen_at) < sessions_before
+    ended = session.execute(delete(WebSession).where(over)).rowcount  # type: ignore[attr-defined]
+    tried = session.execute(  # type: ignore[attr-defined]
+        delete(LoginAttempt).where(LoginAttempt.at < attempts_before)
+    ).rowcount
+    return int(ended or 0), int(tried or 0)

@@ -30,6 +30,7 @@ from engine.records import history
 from engine.records.file_store import LocalStore as LocalStore  # engine.core builds it here
 from engine.records.file_store import Store as Store
 from engine.records.filetypes import FileRefused, check
+from engine.records.submissions import hidden_for
 from engine.store.models import Attachment, AuditEvent, HumanTask, Instance
 
 
@@ -171,6 +172,12 @@ def attach(
     return refs
 
 
+def hidden_fields(instance: Instance, actor: Actor) -> set[str]:
+    """The internal fields of the instance's forms when `actor` may not see them (a country
+    user): documents uploaded in them are neither listed nor served to that actor."""
+    return hidden_for(instance, actor)
+
+
 def lookup(
     session: Session, attachment_id: str, actor: Actor
 ) -> tuple[AttachmentInfo, Instance | None]:
@@ -185,22 +192,35 @@ def lookup(
     if row.state == "attached":
         if instance is None or not may_see_instance(actor, instance):
             raise missing
+        if _top(row.field) in hidden_fields(instance, actor):
+            raise missing
     elif row.uploaded_by != actor.username:
         raise missing
     return AttachmentInfo.of(row), instance
 
 
 def listing(
-    session: Session, *, instance_id: int | None = None, task_id: str | None = None
+    session: Session,
+    *,
+    instance_id: int | None = None,
+    task_id: str | None = None,
+    hidden_fields: Iterable[str] = (),
 ) -> list[AttachmentInfo]:
-    """Attached documents of an instance or a task, oldest first."""
+    """Attached documents of an instance or a task, oldest first; without those uploaded in
+    `hidden_fields` (the internal fields a country user may not see)."""
+    hidden = set(hidden_fields)
     query = select(Attachment).where(Attachment.state == "attached")
     if instance_id is not None:
         query = query.where(Attachment.instance_id == instance_id)
     if task_id is not None:
         query = query.where(Attachment.task_id == task_id)
     rows = session.execute(query.order_by(Attachment.uploaded_at, Attachment.id)).scalars()
-    return [AttachmentInfo.of(r) for r in rows]
+    return [AttachmentInfo.of(r) for r in rows if _top(r.field) not in hidden]
+
+
+def _top(field: str | None) -> str:
+    """The top-level form field of an upload's field path (`workplan.0.file` -> `workplan`)."""
+    return (field or "").split(".")[0].split("[")[0]
 
 
 def by_ids(session: Session, ids: Iterable[str]) -> dict[str, AttachmentInfo]:

@@ -292,6 +292,10 @@ def build(session: Session, inst: Instance, actor: Actor, now: datetime) -> Proc
         current=next((s for s in stages if s.state == "current"), None),
         steps=steps,
         upcoming=tuple(_upcoming(session, inst, now, tasks)),
-        documents=tuple(attachments.listing(session, instance_id=inst.id)),
+        documents=tuple(
+            attachments.listing(
+                session, instance_id=inst.id, hidden_fields=attachments.hidden_fields(inst, actor)
+            )
+        ),
         history=_history(events, titles, show_actor=staff),
     )

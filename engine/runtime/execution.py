@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn.serialization import dump_state, load_state
 from engine.errors import (
+    N_,
     Conflict,
     Forbidden,
     InstanceNotRunnable,
@@ -95,7 +96,11 @@ def lock_instance(session: Session, instance_id: int) -> Instance:
     transactions are already exclusive), so writers on one instance queue up instead of racing."""
     row = session.get(Instance, instance_id, with_for_update=True, populate_existing=True)
     if row is None:
-        raise NotFound(f"Instance {instance_id} does not exist.", instance_id=instance_id)
+        raise NotFound(
+            N_("Instance %(instance)s does not exist."),
+            params={"instance": instance_id},
+            instance_id=instance_id,
+        )
     return row
 
 
@@ -134,7 +139,7 @@ def save(loaded: Loaded) -> None:
     except (StaleDataError, IntegrityError) as exc:
         # Stale version, or (PostgreSQL) the same next task row inserted by a concurrent writer.
         raise Conflict(
-            "This instance was changed by someone else in the meantime. Reload and try again.",
+            N_("This instance was changed by someone else in the meantime. Reload and try again."),
             instance_id=row.id,
         ) from exc
 
@@ -165,7 +170,8 @@ def require_running(row: Instance) -> None:
     """Refuse (`InstanceNotRunnable`) unless the instance is running."""
     if row.status != "running":
         raise InstanceNotRunnable(
-            f"Instance {row.id} is {row.status}; it must be running for this.",
+            N_("Instance %(instance)s is %(state)s; it must be running for this."),
+            params={"instance": row.id, "state": row.status},
             instance_id=row.id,
             status=row.status,
         )
@@ -174,4 +180,4 @@ def require_running(row: Instance) -> None:
 def require_visible(actor: Actor, row: Instance) -> None:
     """`NotFound` when the actor may not see the instance's country."""
     if not may_see_country(actor, row.country):
-        raise Forbidden("This instance belongs to another country.", instance_id=row.id)
+        raise Forbidden(N_("This instance belongs to another country."), instance_id=row.id)

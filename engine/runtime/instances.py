@@ -16,6 +16,7 @@ from engine.bpmn.messages import check as check_message
 from engine.bpmn.serialization import load_state
 from engine.clock import use_clock
 from engine.errors import (
+    N_,
     Conflict,
     Forbidden,
     InstanceNotRunnable,
@@ -26,6 +27,7 @@ from engine.errors import (
 from engine.people.access import Actor
 from engine.people.permissions import may_manage_instances, may_see_country, may_start
 from engine.records.history import Recorder
+from engine.runtime import message_start
 from engine.runtime.context import ACTIVE, Loaded, Runtime, StepFailed, jsonable
 from engine.runtime.execution import (
     load,
@@ -67,7 +69,7 @@ def start(
             )
         country = data["country"] = country.upper()
         if actor.has("country") and not may_see_country(actor, country):
-            raise Forbidden("You may only start processes for your own country.")
+            raise Forbidden(N_("You may only start processes for your own country."))
         active = session.execute(
             select(Instance.id).where(
                 Instance.process_key == process_key,
@@ -77,7 +79,8 @@ def start(
         ).scalar()
         if active is not None:
             raise Conflict(
-                f"{country} already has an active '{process_key}' instance (#{active}).",
+                N_("%(country)s already has an active '%(process)s' instance (#%(instance)s)."),
+                params={"country": country, "process": process_key, "instance": active},
                 instance_id=active,
             )
     now = rt.now()
@@ -107,13 +110,14 @@ def start(
         "instance_started", actor=actor.username, data={"data": data, "version": pv.version}
     )
     run_engine(loaded)
+    message_start.deliver(loaded, data, actor.username)  # a message start waits for the start data
     save(loaded)
     return row
 
 
 def _admin_load(session: Session, rt: Runtime, instance_id: int, actor: Actor) -> Loaded:
     if not may_manage_instances(actor):
-        raise Forbidden("Only admins and the Secretariat manage instances.")
+        raise Forbidden(N_("Only admins and the Secretariat manage instances."))
     return load(session, rt, instance_id)
 
 
@@ -124,7 +128,8 @@ def suspend(
     loaded = _admin_load(session, rt, instance_id, actor)
     if loaded.row.status not in (InstanceStatus.RUNNING, InstanceStatus.ERROR):
         raise InstanceNotRunnable(
-            f"Instance {instance_id} is {loaded.row.status}; it cannot be suspended."
+            N_("Instance %(instance)s is %(state)s; it cannot be suspended."),
+            params={"instance": instance_id, "state": loaded.row.status},
         )
     previous = loaded.row.status
     loaded.row.status = InstanceStatus.SUSPENDED
@@ -139,7 +144,10 @@ def resume(session: Session, rt: Runtime, instance_id: int, actor: Actor) -> Ins
     """Resume a suspended instance; timers that fell due meanwhile fire now."""
     loaded = _admin_load(session, rt, instance_id, actor)
     if loaded.row.status != InstanceStatus.SUSPENDED:
-        raise InstanceNotRunnable(f"Instance {instance_id} is {loaded.row.status}, not suspended.")
+        raise InstanceNotRunnable(
+            N_("Instance %(instance)s is %(state)s, not suspended."),
+            params={"instance": instance_id, "state": loaded.row.status},
+        )
     loaded.row.status = InstanceStatus.ERROR if loaded.row.error_message else "running"
     loaded.recorder.record("instance_resumed", actor=actor.username)
     if loaded.row.status == InstanceStatus.RUNNING:
@@ -155,11 +163,12 @@ def cancel(
     loaded = _admin_load(session, rt, instance_id, actor)
     if loaded.row.status not in ACTIVE:
         raise InstanceNotRunnable(
-            f"Instance {instance_id} is {loaded.row.status}; it cannot be cancelled."
+            N_("Instance %(instance)s is %(state)s; it cannot be cancelled."),
+            params={"instance": instance_id, "state": loaded.row.status},
         )
     reason = reason.strip()
     if not reason:
-        message = "Give the reason for cancelling: it is recorded in the case's history."
+        message = N_("Give the reason for cancelling: it is recorded in the case's history.")
         raise InvalidData(message, {"reason": message})
     loaded.wf.cancel()
     loaded.row.status = InstanceStatus.CANCELLED
@@ -174,7 +183,10 @@ def retry(session: Session, rt: Runtime, instance_id: int, actor: Actor) -> Inst
     loaded = _admin_load(session, rt, instance_id, actor)
     row = loaded.row
     if row.status != InstanceStatus.ERROR:
-        raise InstanceNotRunnable(f"Instance {instance_id} is {row.status}, not in error.")
+        raise InstanceNotRunnable(
+            N_("Instance %(instance)s is %(state)s, not in error."),
+            params={"instance": instance_id, "state": row.status},
+        )
     for task in loaded.wf.get_tasks(state=TaskState.ERROR):
         task._set_state(TaskState.READY)
     row.status = InstanceStatus.RUNNING
@@ -209,7 +221,9 @@ def send_message(
     rule = waiting_message(loaded.wf, name)
     if rule is None:
         raise NotReady(
-            f"Instance {instance_id} is not waiting for the message '{name}'.", message_name=name
+            N_("Instance %(instance)s is not waiting for the message '%(message)s'."),
+            params={"instance": instance_id, "message": name},
+            message_name=name,
         )
     check_message(rule, actor, payload)
     loaded.recorder.record(

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn.forms import FormDefinition, field_errors, file_fields
-from engine.errors import Conflict, InvalidData
+from engine.errors import N_, Conflict, InvalidData
 from engine.people import permissions
 from engine.people.access import Actor
 from engine.records import attachments
@@ -28,7 +28,7 @@ from engine.records.file_store import Store
 from engine.runtime import tasks
 from engine.runtime.context import Runtime
 
-STALE = "Someone else changed this at the same moment. Reload and try again."
+STALE = N_("Someone else changed this at the same moment. Reload and try again.")
 
 EMPTY_FORM = FormDefinition(schema={"type": "object", "properties": {}}, ui_schema={})
 """What a task without a form shows and parses: no fields."""
@@ -69,8 +69,9 @@ class SubmitResult:
     """The files stored by this post."""
     errors: dict[str, str] = field(default_factory=dict)
     """Refusals by field path (files refused, or the form's validation); empty when done."""
-    conflict: str | None = None
-    """Why someone else's change won (the instance moved on since the page was rendered)."""
+    conflict: Conflict | None = None
+    """Why someone else's change won (the instance moved on since the page was rendered); the
+    web shows its message in the reader's language."""
     done: bool = False
     """Whether the draft was saved or the task completed."""
     element_id: str | None = None
@@ -99,7 +100,7 @@ def submit(
     except Conflict as err:  # no longer open (done by someone else): keep what was typed
         ht = permissions.visible_task(session, actor, task_id)
         values = parse(tasks.form_of(session, ht) or EMPTY_FORM)
-        return SubmitResult(ht.name or "", values, conflict=err.message)
+        return SubmitResult(ht.name or "", values, conflict=err)
     form = opened.form or EMPTY_FORM
     values = parse(form)
     refused, stored = _store(
@@ -140,10 +141,10 @@ def submit(
         return SubmitResult(name, values, stored, errors=dict(err.errors))
     except Conflict as err:
         savepoint.rollback()
-        return SubmitResult(name, values, stored, conflict=err.message)
+        return SubmitResult(name, values, stored, conflict=err)
     except StaleDataError:
         savepoint.rollback()
-        return SubmitResult(name, values, stored, conflict=STALE)
+        return SubmitResult(name, values, stored, conflict=Conflict(STALE))
     savepoint.commit()
     return SubmitResult(name, values, stored, done=True, element_id=opened.task.element_id)
 

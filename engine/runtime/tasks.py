@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn import forms as form_defs
+from engine.bpmn.given_rows import with_given_rows
 from engine.clock import use_clock
 from engine.errors import (
+    N_,
     Conflict,
     Forbidden,
     InvalidData,
@@ -37,7 +39,7 @@ def ready_task(session: Session, task_id: str) -> HumanTask:
     """The task row, or NotFound."""
     ht = session.get(HumanTask, task_id)
     if ht is None:
-        raise NotFound(f"Task {task_id} does not exist.", task_id=task_id)
+        raise NotFound(N_("Task %(task_id)s does not exist."), params={"task_id": task_id})
     return ht
 
 
@@ -46,9 +48,11 @@ def open_task(session: Session, actor: Actor, task_id: str) -> HumanTask:
     ht = ready_task(session, task_id)
     check_may_act(session, actor, ht)
     if ht.state != "ready":
-        who = f" by {ht.completed_by}" if ht.completed_by else ""
         raise NotReady(
-            f"'{ht.name}' is no longer open: it was {ht.state}{who}.",
+            N_("'%(task)s' is no longer open: it was %(state)s by %(user)s.")
+            if ht.completed_by
+            else N_("'%(task)s' is no longer open: it was %(state)s."),
+            params={"task": ht.name, "state": ht.state, "user": ht.completed_by},
             task_id=task_id,
             state=ht.state,
         )
@@ -148,7 +152,11 @@ def _complete_task(
 ) -> Loaded:
     ht = opened.task if opened else open_task(session, actor, task_id)
     if ht.claimed_by and ht.claimed_by != actor.username and not may_act_for_others(actor):
-        raise Conflict(f"'{ht.name}' is claimed by {ht.claimed_by}.", task_id=task_id)
+        raise Conflict(
+            N_("'%(task)s' is claimed by %(user)s."),
+            params={"task": ht.name, "user": ht.claimed_by},
+            task_id=task_id,
+        )
     loaded = load(session, rt, ht.instance_id)
     row = loaded.row
     if session.get_bind().dialect.name != "sqlite":
@@ -157,13 +165,14 @@ def _complete_task(
         session.refresh(ht)
     if ht.state != "ready":
         raise NotReady(
-            f"'{ht.name}' is no longer open: it was {ht.state} by {ht.completed_by}.",
+            N_("'%(task)s' is no longer open: it was %(state)s by %(user)s."),
+            params={"task": ht.name, "state": ht.state, "user": ht.completed_by},
             task_id=task_id,
         )
     require_running(row)
     if expected_version is not None and row.lock_version != expected_version:
         raise Conflict(
-            "This instance changed since you opened the task. Reload to see the latest state.",
+            N_("This instance changed since you opened the task. Reload to see the latest state."),
             instance_id=row.id,
         )
     form = (
@@ -171,11 +180,13 @@ def _complete_task(
         if opened
         else form_defs.load_form(loaded.version.forms, ht.form_file, ht.ui_form_file)
     )
+    if form is not None:  # rows the case gives (the workplan's indicators) keep their values
+        data = with_given_rows(form.schema, data, row.data or {})
     clean = form_defs.validate(form, data, today=rt.now().date())
     files = attachments.attach(session, ht, form, clean, max_mb=max_upload_mb)
     task = loaded.wf.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
-        raise NotReady(f"'{ht.name}' is not ready.", task_id=task_id)
+        raise NotReady(N_("'%(task)s' is not ready."), params={"task": ht.name}, task_id=task_id)
     out = form_defs.outputs(form, clean)
     task.set_data(**jsonable(out))
     try:
@@ -219,11 +230,15 @@ def claim(
     ht = open_task(session, actor, task_id)
     target = assignee or actor.username
     if assignee and assignee != actor.username and not may_act_for_others(actor):
-        raise Forbidden("Only the Secretariat and admins assign tasks to colleagues.")
+        raise Forbidden(N_("Only the Secretariat and admins assign tasks to colleagues."))
     if target != actor.username:
         _require_may_act(session, ht, target)
     if ht.claimed_by and ht.claimed_by != actor.username and not may_act_for_others(actor):
-        raise Conflict(f"'{ht.name}' is already claimed by {ht.claimed_by}.", task_id=task_id)
+        raise Conflict(
+            N_("'%(task)s' is already claimed by %(user)s."),
+            params={"task": ht.name, "user": ht.claimed_by},
+            task_id=task_id,
+        )
     row = lock_instance(session, ht.instance_id)
     session.refresh(ht)
     ht.claimed_by = target
@@ -245,7 +260,10 @@ def unclaim(session: Session, task_id: str, actor: Actor, *, now: datetime) -> H
     if ht.claimed_by is None:
         return ht
     if ht.claimed_by != actor.username and not may_act_for_others(actor):
-        raise Forbidden(f"'{ht.name}' is claimed by {ht.claimed_by}; only they can release it.")
+        raise Forbidden(
+            N_("'%(task)s' is claimed by %(user)s; only they can release it."),
+            params={"task": ht.name, "user": ht.claimed_by},
+        )
     row = lock_instance(session, ht.instance_id)
     previous, ht.claimed_by = ht.claimed_by, None
     row.updated_at = now
@@ -266,10 +284,12 @@ def take_over(
     """Move a task someone else holds to `actor`, with the reason on the audit trail."""
     ht = open_task(session, actor, task_id)
     if not may_take_over(actor):
-        raise Forbidden("Only the Secretariat and admins take over a colleague's task.")
+        raise Forbidden(N_("Only the Secretariat and admins take over a colleague's task."))
     reason = reason.strip()
     if not reason:
-        raise InvalidData("Say why you take it over.", {"reason": "Say why you take it over."})
+        raise InvalidData(
+            N_("Say why you take it over."), {"reason": N_("Say why you take it over.")}
+        )
     if ht.claimed_by in (None, actor.username):
         return claim(session, task_id, actor, now=now)
     row = lock_instance(session, ht.instance_id)
@@ -353,4 +373,6 @@ def _flush(session: Session, row: Instance) -> None:
     try:
         session.flush()
     except StaleDataError as exc:
-        raise Conflict("This instance was changed by someone else. Reload and try again.") from exc
+        raise Conflict(
+            N_("This instance was changed by someone else. Reload and try again.")
+        ) from exc

@@ -101,13 +101,17 @@ class Worker:
         return fired
 
     def housekeeping(self) -> None:
-        """Write a checkpoint when one is due, and remove uploads never attached."""
+        """Write a checkpoint when one is due, remove uploads never attached, and purge old
+        web sessions and sign-in attempts."""
         try:
             if self.engine.checkpoint_due():
                 log.info("checkpoint written to %s", self.engine.write_checkpoint())
             removed = self.engine.remove_stale_uploads()
             if removed:
                 log.info("removed %d upload(s) never attached to a submitted form", removed)
+            ended, attempts = self.engine.people.purge()
+            if ended or attempts:
+                log.info("purged %d ended web session(s), %d sign-in attempt(s)", ended, attempts)
         except Exception:  # noqa: BLE001 - housekeeping must not stop timers
             log.exception("housekeeping failed; retrying later")
 

@@ -98,7 +98,7 @@ def test_the_second_annual_review_compares_with_last_year(
     engine.complete(
         decide.id,
         sample("decide_annual_review", review_date="2027-10-01"),
-        live_server.actors["gus"],
+        live_server.actors["sam"],
     )
     problems = drive(
         engine,
@@ -110,7 +110,7 @@ def test_the_second_annual_review_compares_with_last_year(
     assert not problems, problems
     [decide] = [t for t in engine.ready_tasks(case.id) if t.element_id == "decide_annual_review"]
 
-    sign_in(page, "gus")
+    sign_in(page, "sam")  # the Secretariat records the decision on the GCG's behalf
     for width, name in ((1280, "desktop"), (390, "phone")):
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"/tasks/{decide.id}")

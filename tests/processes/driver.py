@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine import Actor, Engine, VirtualClock
+from engine import Actor, Engine, VirtualClock, with_given_rows
 from engine.bpmn.serialization import dump_state, load_state
 from engine.store.models import HumanTask, Instance
 from tests.processes import coverage
@@ -96,6 +96,13 @@ class Pathfinder:
     def offered(self) -> dict[str, str]:
         """Open tasks as {element id: lane}: what each role sees in its inbox."""
         return {t.element_id: t.lane for t in self.ready()}
+
+    def offered_rows(self, element_id: str, field: str) -> list[dict[str, Any]]:
+        """The rows the open task's form offers for `field`, as the task page shows them: the
+        ones the case gives (`x-rows-from`), with their read-only values."""
+        self.task(element_id)
+        schema = json.loads((FORMS / f"{element_id}.schema.json").read_text())
+        return list(with_given_rows(schema, {}, self.variables())[field])
 
     def instance(self) -> Instance:
         return self.engine.instance(self.id)

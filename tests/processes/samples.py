@@ -11,11 +11,11 @@ from typing import Any
 
 INDICATOR = {
     "workplan_indicator": "Share of children aged 5-17 in child labour in the target districts",
-    "indicator": "8.7.1",
-    "description": "Children aged 5-17 in child labour, by sex and age (%)",
     "baseline": 22.8,
     "target": 18.8,
     "value": 21.0,
+    "comment": "Inspections reached 32 of the 40 districts.",
+    "indicator": "8.7.1",
     "data_source": "National Labour Force Survey",
 }
 

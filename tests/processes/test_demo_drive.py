@@ -25,7 +25,7 @@ def test_a_punctual_country_sends_its_report_every_year(
     case = engine.start("pathfinder", {"country": "NPL", "country_name": "Nepal"}, ACTORS["sam"])
     _drive_to_review(engine, clock, case.id)
     [decide] = [t for t in engine.ready_tasks(case.id) if t.element_id == "decide_annual_review"]
-    engine.complete(decide.id, sample("decide_annual_review"), ACTORS["gus"])
+    engine.complete(decide.id, sample("decide_annual_review"), ACTORS["sam"])
     _drive_to_review(engine, clock, case.id)
 
     events = engine.history(case.id)

@@ -241,3 +241,23 @@ def test_the_60_day_reminder_is_the_secretariats(root: etree._Element) -> None:
     }
     assert lanes["eoi_reminder_due"] == "lane_country"  # on the country's task
     assert lanes["record_eoi_reminder"] == lanes["eoi_reminder_recorded"] == "lane_secretariat"
+
+
+def test_the_gcgs_recorded_decisions_are_in_the_secretariat_lane(root: etree._Element) -> None:
+    """The Secretariat records the observer participation and the annual review on the GCG's
+    behalf; the approach that starts the case is a message."""
+    lanes = {
+        ref.text: lane.get("name")
+        for lane in root.iterfind(".//bpmn:lane", NS)
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS)
+    }
+    for task in ("record_observer_participation", "decide_annual_review"):
+        assert lanes[task] == "Secretariat", task
+        text = root.find(f".//bpmn:userTask[@id='{task}']", NS).findtext(
+            ".//spiffworkflow:instructionsForEndUser", namespaces=NS
+        )
+        assert text.startswith("On the GCG's behalf"), task
+    start = root.find(".//bpmn:startEvent[@id='approach_received']", NS)
+    definition = start.find("bpmn:messageEventDefinition", NS)
+    message = root.find(f".//bpmn:message[@id='{definition.get('messageRef')}']", NS)
+    assert message.get("name") == "country_approach"

@@ -166,3 +166,69 @@ def test_support_outside_the_country_has_the_notes_four_options_and_the_level() 
     assert _errors("record_support_to_alliance", no_type)
     kp = {**political, "support_form": "knowledge_platform_contribution"}
     assert _errors("record_support_to_alliance", kp) == []
+
+
+def _untitled_choices(schema: object, ui: object, path: str = "") -> list[str]:
+    """`path: value` for each choice (enum value or oneOf/anyOf const) the form gives no title."""
+    if not isinstance(schema, dict):
+        return []
+    ui = ui if isinstance(ui, dict) else {}
+    out: list[str] = []
+    if isinstance(schema.get("enum"), list):
+        names = ui.get("ui:enumNames") or schema.get("enumNames") or []
+        out += [
+            f"{path}: {v}"
+            for i, v in enumerate(schema["enum"])
+            if i >= len(names) or not str(names[i]).strip()
+        ]
+    for option in (schema.get("oneOf") or []) + (schema.get("anyOf") or []):
+        if isinstance(option, dict) and "const" in option and not option.get("title"):
+            out.append(f"{path}: {option['const']}")
+    out += _untitled_choices(schema.get("items"), ui.get("items"), f"{path}[]")
+    for name, sub in (schema.get("properties") or {}).items():
+        out += _untitled_choices(sub, ui.get(name), f"{path}.{name}")
+    for rule in schema.get("allOf") or []:
+        for branch in ("then", "else"):
+            if isinstance(rule, dict):
+                out += _untitled_choices(rule.get(branch), ui, path)
+    return out
+
+
+@pytest.mark.parametrize("task", _schema_files())
+def test_every_choice_has_a_title(task: str) -> None:
+    """A choice shown to a person reads as words the form chose ("Head of the Secretariat"),
+    never as a title generated from its value ("Head of secretariat")."""
+    schema = json.loads((FORMS / f"{task}.schema.json").read_text())
+    ui_path = FORMS / f"{task}.uischema.json"
+    ui = json.loads(ui_path.read_text()) if ui_path.exists() else {}
+    assert _untitled_choices(schema, ui) == []
+
+
+def test_an_untitled_choice_is_caught() -> None:
+    schema = {
+        "properties": {"a": {"type": "array", "items": {"enum": ["x", "y"], "enumNames": ["X"]}}}
+    }
+    assert _untitled_choices(schema, {}) == [".a[]: y"]
+
+
+def test_the_annual_report_offers_the_workplan_indicators_read_only() -> None:
+    """The rows come from the workplan in force: indicator, baseline and target read-only, the
+    country enters the value reached (required) and a comment."""
+    schema = json.loads((FORMS / "submit_annual_progress_report.schema.json").read_text())
+    rows = schema["properties"]["indicator_values"]
+    assert rows["x-rows-from"]["variable"] == "workplan_in_force.actions"
+    assert {
+        "workplan_indicator": "indicator",
+        "baseline": "baseline_value",
+        "target": "target_value",
+    }.items() <= rows["x-rows-from"]["fields"].items()
+    props = rows["items"]["properties"]
+    assert {k for k, v in props.items() if v.get("readOnly")} == {
+        "workplan_indicator",
+        "baseline",
+        "target",
+    }
+    assert "value" in rows["items"]["required"] and "comment" in props
+    workshop = json.loads((FORMS / "submit_workshop_report.schema.json").read_text())
+    action = workshop["properties"]["workplan"]["items"]["properties"]
+    assert set(rows["x-rows-from"]["fields"].values()) <= set(action)  # keys the workplan has

@@ -37,7 +37,7 @@ def test_straight_path_to_the_award(pathfinder: Pathfinder) -> None:
     p.wait_until("2027-02-14")
     assert p.offered() == {}
     p.wait_until("2027-02-15")
-    assert p.offered() == {"record_observer_participation": "GCG"}
+    assert p.offered() == {"record_observer_participation": "Secretariat"}
     p.do("record_observer_participation")
     assert p.stage() == "expression_of_interest"
     assert p.offered() == {"submit_expression_of_interest": "Country"}
@@ -67,11 +67,8 @@ def test_straight_path_to_the_award(pathfinder: Pathfinder) -> None:
     assert p.instance().status == "running"
 
 
-def test_country_not_at_the_meeting_is_invited_to_the_next_one(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.start()
-    p.do("register_approach")
-    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+def test_country_not_at_the_meeting_is_invited_to_the_next_one(invited: Pathfinder) -> None:
+    p = invited
     p.wait_until("2027-02-15")
     p.do(
         "record_observer_participation",
@@ -181,12 +178,8 @@ def test_withdrawal_at_an_early_stage(pathfinder: Pathfinder) -> None:
     assert p.offered() == {}
 
 
-def test_withdrawal_after_the_award_stops_every_loop(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
-    p.do("decide_on_hold")
+def test_withdrawal_after_the_award_stops_every_loop(on_hold: Pathfinder) -> None:
+    p = on_hold
     assert p.offered() == {"record_support_to_alliance": "Country", "document_progress": "Country"}
     p.withdraw()
     assert (p.stage(), p.variables()["pathfinder_status"]) == ("withdrawn", "withdrawn")
@@ -223,7 +216,7 @@ def test_one_good_review(pathfinder: Pathfinder) -> None:
     p.do("submit_annual_progress_report")
     assert p.offered()["prepare_annual_review"] == "Secretariat"
     p.do("prepare_annual_review")
-    assert p.offered()["decide_annual_review"] == "GCG"
+    assert p.offered()["decide_annual_review"] == "Secretariat"
     p.do("decide_annual_review")
     v = p.variables()
     assert v["pathfinder_status"] == "pathfinder"
@@ -276,12 +269,8 @@ def test_unjustified_good_unjustified_does_not_put_on_hold(pathfinder: Pathfinde
     assert "document_progress" not in p.offered()
 
 
-def test_on_hold_documented_progress_accepted_reinstates(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
-    p.do("decide_on_hold")
+def test_on_hold_documented_progress_accepted_reinstates(on_hold: Pathfinder) -> None:
+    p = on_hold
     p.wait_until("2030-03-01")
     p.do("document_progress", progress_summary="Some inspections resumed.")
     assert p.offered()["assess_documented_progress"] == "Secretariat"
@@ -314,12 +303,8 @@ def test_a_third_unjustified_review_while_on_hold_keeps_one_hold(pathfinder: Pat
     assert [t.element_id for t in p.ready()].count("document_progress") == 1
 
 
-def test_a_second_hold_later(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
-    p.do("decide_on_hold")
+def test_a_second_hold_later(on_hold: Pathfinder) -> None:
+    p = on_hold
     p.do("document_progress")
     p.do("assess_documented_progress")
     assert p.status() == "pathfinder"
@@ -400,13 +385,9 @@ def test_scenarios_reach_every_element_they_claim(pathfinder: Pathfinder) -> Non
 
 
 def test_a_good_review_while_on_hold_reinstates_and_cancels_documenting_progress(
-    pathfinder: Pathfinder,
+    on_hold: Pathfinder,
 ) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
-    p.do("decide_on_hold")
+    p = on_hold
     assert p.offered()["document_progress"] == "Country"
     p.annual_review(3)
     v = p.variables()
@@ -427,13 +408,9 @@ def test_a_good_review_while_on_hold_reinstates_and_cancels_documenting_progress
 
 
 def test_a_good_review_while_progress_awaits_assessment_reinstates_and_cancels_it(
-    pathfinder: Pathfinder,
+    on_hold: Pathfinder,
 ) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
-    p.do("decide_on_hold")
+    p = on_hold
     p.wait_until("2030-06-01")
     p.do("document_progress", progress_summary="Labour inspections resumed.")
     assert p.offered()["assess_documented_progress"] == "Secretariat"
@@ -445,13 +422,9 @@ def test_a_good_review_while_progress_awaits_assessment_reinstates_and_cancels_i
 
 
 def test_documented_progress_accepted_records_how_the_status_was_reinstated(
-    pathfinder: Pathfinder,
+    on_hold: Pathfinder,
 ) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
-    p.do("decide_on_hold")
+    p = on_hold
     p.do("document_progress")
     p.do("assess_documented_progress")
     assert p.variables()["reinstated_by"] == "documented_progress"
@@ -498,11 +471,8 @@ def test_a_country_that_never_reports_is_reviewed_on_time_and_can_be_put_on_hold
     assert "record_no_report" in p.reached() and "flow_report_overdue" in p.reached()
 
 
-def test_hold_not_confirmed_keeps_the_status_and_the_count(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+def test_hold_not_confirmed_keeps_the_status_and_the_count(hold_asked: Pathfinder) -> None:
+    p = hold_asked
     p.do(
         "decide_on_hold",
         hold_confirmed=False,
@@ -522,11 +492,8 @@ def test_hold_not_confirmed_keeps_the_status_and_the_count(pathfinder: Pathfinde
     assert p.status() == "on_hold"
 
 
-def test_a_hold_needs_a_reason_and_a_letter_date_when_confirmed(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.to_award()
-    p.annual_review(1, **SHORTFALL_UNJUSTIFIED)
-    p.annual_review(2, **SHORTFALL_UNJUSTIFIED)
+def test_a_hold_needs_a_reason_and_a_letter_date_when_confirmed(hold_asked: Pathfinder) -> None:
+    p = hold_asked
     task = p.task("decide_on_hold")
     with pytest.raises(InvalidData):
         p.engine.complete(task.id, sample("decide_on_hold", hold_letter_date=None), CHAIR)
@@ -546,11 +513,8 @@ def test_unjustified_justified_unjustified_asks_for_no_hold(pathfinder: Pathfind
     assert "decide_on_hold" not in p.offered()
 
 
-def test_a_postponed_gcg_meeting_gets_a_new_date(pathfinder: Pathfinder) -> None:
-    p = pathfinder
-    p.start()
-    p.do("register_approach")
-    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+def test_a_postponed_gcg_meeting_gets_a_new_date(invited: Pathfinder) -> None:
+    p = invited
     rules = {r.name: r for r in p.engine.message_rules(p.id, LANE_ACTORS["Secretariat"])}
     assert set(rules["gcg_meeting_rescheduled"].fields) == {"gcg_meeting_date", "reason"}
     assert rules["gcg_meeting_rescheduled"].element_id == "gcg_meeting_rescheduled"
@@ -570,7 +534,7 @@ def test_a_postponed_gcg_meeting_gets_a_new_date(pathfinder: Pathfinder) -> None
     p.wait_until("2027-02-15")
     assert p.offered() == {}  # the old date no longer counts
     p.wait_until("2027-03-20")
-    assert p.offered() == {"record_observer_participation": "GCG"}
+    assert p.offered() == {"record_observer_participation": "Secretariat"}
     # Once the meeting took place there is nothing left to reschedule.
     assert "gcg_meeting_rescheduled" not in {
         r.name for r in p.engine.message_rules(p.id, LANE_ACTORS["Secretariat"])
@@ -578,12 +542,9 @@ def test_a_postponed_gcg_meeting_gets_a_new_date(pathfinder: Pathfinder) -> None
 
 
 def test_a_new_meeting_date_that_is_not_a_date_is_refused_and_nothing_changes(
-    pathfinder: Pathfinder,
+    invited: Pathfinder,
 ) -> None:
-    p = pathfinder
-    p.start()
-    p.do("register_approach")
-    p.do("invite_to_gcg_meeting", gcg_meeting_date="2027-02-15")
+    p = invited
     with pytest.raises(MessageRefused, match="not recorded.*next spring"):
         p.engine.send_message(
             p.id,
@@ -595,7 +556,7 @@ def test_a_new_meeting_date_that_is_not_a_date_is_refused_and_nothing_changes(
     assert p.variables()["gcg_meeting_date"] == "2027-02-15"
     assert "gcg_meeting_rescheduled" in {r.name for r in p.engine.message_rules(p.id, SECRETARIAT)}
     p.wait_until("2027-02-15")
-    assert p.offered() == {"record_observer_participation": "GCG"}
+    assert p.offered() == {"record_observer_participation": "Secretariat"}
 
 
 def _close(p: Pathfinder, **payload: str) -> None:
@@ -679,11 +640,38 @@ REVISED_ACTION = {
 }
 
 
+NEW_ACTION = {
+    **WORKPLAN_ACTION,
+    "priority_area": "Forced labour in recruitment",
+    "activity": "License recruitment agencies and open a complaints hotline",
+    "sdg_indicator": "16.2.2",
+    "indicator": "Detected victims of trafficking per 100,000 people",
+    "baseline": "1.9 (2026)",
+    "target": "4.0 (2030)",
+    "baseline_value": 1.9,
+    "target_value": 4.0,
+    "benchmark_value": 3.0,
+}
+OFFERED_AT_THE_AWARD = [
+    {
+        "workplan_indicator": WORKPLAN_ACTION["indicator"],
+        "baseline": 22.8,
+        "target": 18.8,
+        "indicator": "8.7.1",
+        "data_source": "National Labour Force Survey",
+    }
+]
+
+
 def _propose_revision(p: Pathfinder, decision: str) -> None:
     p.wait_until(p.variables()["next_review_at"])
+    # The report offers the indicators of the workplan in force, baselines and targets given.
+    assert p.offered_rows("submit_annual_progress_report", "indicator_values") == (
+        OFFERED_AT_THE_AWARD
+    )
     p.do(
         "submit_annual_progress_report",
-        proposed_workplan=[REVISED_ACTION],
+        proposed_workplan=[REVISED_ACTION, NEW_ACTION],
         workplan_revision_reason="The labour force survey moved to 2029; targets follow it.",
     )
     p.do("prepare_annual_review")
@@ -721,7 +709,7 @@ def test_a_revised_workplan_accepted_at_a_review_is_in_force_with_a_new_version(
     assert v["workplan_in_force"] == {
         "version": 2,
         "since": "2028-10-01",
-        "actions": [REVISED_ACTION],
+        "actions": [REVISED_ACTION, NEW_ACTION],
     }
     assert v["workplan"] == [WORKPLAN_ACTION]  # the workshop's workplan stays on record
     assert "put_revised_workplan_in_force" in p.reached()
@@ -732,10 +720,28 @@ def test_a_revised_workplan_accepted_at_a_review_is_in_force_with_a_new_version(
     # branch) does not bring back version 1.
     p.do("record_support_to_alliance")
     assert p.variables()["workplan_in_force"]["version"] == 2
-    p.annual_review(2, workplan_revision_decision="accepted")
+    # Next year's report offers the revised rows: the revised target and the new indicator.
+    p.wait_until(p.variables()["next_review_at"])
+    offered = p.offered_rows("submit_annual_progress_report", "indicator_values")
+    assert [(r["workplan_indicator"], r["baseline"], r["target"]) for r in offered] == [
+        (REVISED_ACTION["indicator"], 22.8, 17.5),
+        (NEW_ACTION["indicator"], 1.9, 4.0),
+    ]
+    # The country enters what it reached; the given values cannot be changed by what is posted.
+    tampered = {"workplan_indicator": "Something easier", "target": 30.0, "value": 20.2}
+    p.do("submit_annual_progress_report", indicator_values=[tampered, {"value": 2.4}])
+    with p.engine.session() as s:
+        report = submissions.listing(s, p.id, "submit_annual_progress_report")[-1]
+    rows = report.data["indicator_values"]
+    assert [(r["workplan_indicator"], r["target"], r["value"]) for r in rows] == [
+        (REVISED_ACTION["indicator"], 17.5, 20.2),
+        (NEW_ACTION["indicator"], 4.0, 2.4),
+    ]
+    p.do("prepare_annual_review")
+    p.do("decide_annual_review", workplan_revision_decision="accepted")
     v = p.variables()
     assert v["workplan_in_force"]["version"] == 2
-    assert v["workplan_in_force"]["actions"] == [REVISED_ACTION]
+    assert v["workplan_in_force"]["actions"] == [REVISED_ACTION, NEW_ACTION]
 
 
 def test_a_revised_workplan_refused_at_a_review_leaves_the_workplan_in_force(
@@ -752,6 +758,12 @@ def test_a_revised_workplan_refused_at_a_review_leaves_the_workplan_in_force(
         (decision,) = submissions.listing(s, p.id, "decide_annual_review")
     assert decision.data["workplan_revision_decision"] == "refused"
     assert "put_revised_workplan_in_force" not in p.reached()
-    # A refused proposal is not carried over: next year it is not there to accept.
-    p.annual_review(2, workplan_revision_decision="accepted")
+    # A refused proposal is not carried over: next year it is not there to accept, and the
+    # report offers the rows of the workplan still in force.
+    p.wait_until(p.variables()["next_review_at"])
+    offered = p.offered_rows("submit_annual_progress_report", "indicator_values")
+    assert offered == OFFERED_AT_THE_AWARD
+    p.do("submit_annual_progress_report")
+    p.do("prepare_annual_review")
+    p.do("decide_annual_review", workplan_revision_decision="accepted")
     assert p.variables()["workplan_in_force"]["version"] == 1

@@ -51,6 +51,9 @@ class Raw:
         )
         self.wf.get_tasks(state=TaskState.READY)[0].set_data(country="NPL", country_name="Nepal")
         self.step(lambda: None)
+        # *Approach received* is a message start event: the case begins when the approach arrives.
+        approach = BpmnEvent(MessageEventDefinition("country_approach"), {"country": "NPL"})
+        self.step(lambda: self.wf.catch(approach))
 
     def step(self, action: Any) -> None:
         with use_clock(self.clock):

@@ -142,7 +142,7 @@ def _forge(engine: Engine, instance_id: int, seq: int, prev_hash: str) -> dict:
         "process_version_id": engine.instance(instance_id).process_version_id,
         "kind": "task_completed",
         "at": "2029-09-20T09:00:00.000000+00:00",
-        "actor": "gus",
+        "actor": "sam",
         "country": "NPL",
         "element_id": "decide_annual_review",
         "element_name": "Decide the annual review",
@@ -243,7 +243,7 @@ def test_exported_file_verifies_offline_and_fails_after_a_one_byte_change(
 
     # A one-byte change that keeps the JSON valid is named precisely.
     decision = original.index(b'"substantial_progress": false')
-    flipped = original[:decision] + original[decision:].replace(b'"gus"', b'"gas"', 1)
+    flipped = original[:decision] + original[decision:].replace(b'"sam"', b'"sim"', 1)
     tampered.write_bytes(flipped)
     bad = CliRunner().invoke(cli, ["audit", "verify", "--file", str(tampered)], env=offline)
     assert bad.exit_code == 1

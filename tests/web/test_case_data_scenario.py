@@ -115,7 +115,7 @@ def test_pathfinder_through_the_web_to_the_award_and_three_annual_reviews(
     w.do("submit_expression_of_interest")
     page = w.do("review_expression_of_interest")
     assert not checked(page), checked(page)  # the second check opens blank, not "sent back"
-    assert "What you are reviewing" in page and "12 Feb 2027" in page
+    assert "What you are reviewing" in page and "Feb 12, 2027" in page
     # ... and compares round 2 with the round it sent back, the changed field marked
     [compared] = re.findall(r'<details class="comparison".*?</details>', page, re.S)
     assert "Compared with round 1" in compared and "1 field changed" in compared
@@ -164,7 +164,7 @@ def test_pathfinder_through_the_web_to_the_award_and_three_annual_reviews(
             assert not checked(page), (year, checked(page))
         assert value_of(report, "period_start") == "" and value_of(report, "period_end") == ""
         if year > 1:  # last year's report for reference, read-only, above the blank form
-            assert 'id="previous-round"' in report and f"14 Sep {2026 + year}" in report
+            assert 'id="previous-round"' in report and f"Sep 14, {2026 + year}" in report
         else:
             assert 'id="previous-round"' not in report
         assert textarea(prepare, "evidence_summary") == ""
@@ -181,7 +181,7 @@ def test_pathfinder_through_the_web_to_the_award_and_three_annual_reviews(
             assert f"Compared with round {year - 1}" in report_cmp
             period = next(r for r in _rows(report_cmp) if "Period end" in r)
             assert 'class="changed"' in period
-            assert f"14 Sep {2027 + year}" in period and f"14 Sep {2026 + year}" in period
+            assert f"Sep 14, {2027 + year}" in period and f"Sep 14, {2026 + year}" in period
             assert f"Evidence of year {year - 1}." in evidence_cmp
             # last year's is only in the comparison, not under review
             without = re.sub(r'<details class="comparison".*?</details>', "", main, flags=re.S)

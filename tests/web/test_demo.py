@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from engine import Engine, Settings
 from engine.demo import DEMO_USERS, seed
 from engine.people.access import ROLES
+from engine.records import submissions
 from engine.store.models import Instance, User
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -35,6 +36,27 @@ def test_seed_creates_users_and_cases_once(deployed: Engine, settings: Settings)
     npl_workplan = npl["workplan_in_force"]
     assert npl_workplan["version"] == 2 and npl_workplan["actions"][0]["target_value"] == 17.5
     assert cases["TUN"].data["workplan_in_force"]["version"] == 1  # its proposal was refused
+    # The reports after the revision give the revised workplan's rows (its new target).
+    with deployed.session() as s:
+        reports = submissions.listing(s, cases["NPL"].id, "submit_annual_progress_report")
+    assert reports[-1].data["indicator_values"][0]["target"] == 17.5
+    assert reports[0].data["indicator_values"][0]["target"] == 18.8
+    assert len(reports[-1].data["indicator_values"]) == len(npl_workplan["actions"])
+    # Every case began with the country's approach (the message start), and the Secretariat
+    # recorded the observer participation and each annual review decision on the GCG's behalf.
+    history = deployed.history(cases["NPL"].id)
+    [approach] = [e for e in history if e.kind == "message_received" and e.element_id]
+    assert (approach.element_id, approach.data["message"]) == (
+        "approach_received",
+        "country_approach",
+    )
+    recorded_by = {
+        users[e.actor].roles[0]
+        for e in history
+        if e.kind == "task_completed"
+        and e.element_id in ("record_observer_participation", "decide_annual_review")
+    }
+    assert recorded_by == {"secretariat"}
     mwi = cases["MWI"].data  # put on hold, documented nothing; the next good review reinstated
     assert (mwi["pathfinder_status"], mwi["reinstated_by"]) == ("pathfinder", "annual_review")
     assert "document_progress" not in {t.element_id for t in deployed.ready_tasks(cases["MWI"].id)}

@@ -63,7 +63,7 @@ def test_recurring_review_opens_blank_and_shows_what_is_reviewed(
 ) -> None:
     case = _review_case(make_case)
     task = task_of(deployed, case, "decide_annual_review")
-    page = login("gcg").html(f"/tasks/{task}")
+    page = login("secretariat").html(f"/tasks/{task}")
     assert "What you are reviewing" in page
     assert "Submit annual progress report" in page and "Prepare the annual review" in page
     assert 'value="true" checked' not in page and 'value="false" checked' not in page

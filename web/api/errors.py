@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from engine import EngineError, InvalidData, ValidationFailed
+from web.i18n import error_fields, error_text, error_title
 
 log = logging.getLogger("pathfinder.api")
 
@@ -130,7 +131,7 @@ def handle_engine_error(exc: EngineError) -> Response:
         k: v for k, v in exc.details.items() if _plain(v) and k not in PROBLEM_MEMBERS
     }
     if isinstance(exc, InvalidData):
-        extra["errors"] = dict(exc.errors)
+        extra["errors"] = error_fields(exc)
     if isinstance(exc, ValidationFailed):
         extra["errors"] = [
             {
@@ -145,7 +146,8 @@ def handle_engine_error(exc: EngineError) -> Response:
             for p in exc.problems
         ]
     kind = f"urn:pathfinder:problem:{_slug(type(exc).__name__)}"
-    return problem(exc.http_status, exc.title, exc.message, type_=kind, **extra)
+    # The message follows Accept-Language (the OpenAPI document itself stays English).
+    return problem(exc.http_status, error_title(exc), error_text(exc), type_=kind, **extra)
 
 
 def handle_unexpected(exc: BaseException) -> Response:

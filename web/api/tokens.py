@@ -12,6 +12,7 @@ from web.api.auth import allowed_read_only, current_caller, get_engine, public
 from web.api.blueprint import ID, ApiBlueprint
 from web.api.errors import ApiError, unauthorized
 from web.api.schemas import MeSchema, NewTokenSchema, TokenRequestSchema, TokenSchema
+from web.i18n import error_text, error_title
 
 blp = ApiBlueprint(
     "auth", __name__, url_prefix="/auth", tag="Auth", description="Tokens and the caller."
@@ -64,8 +65,8 @@ def issue_token(args: dict[str, Any]) -> dict[str, Any]:
     except TooManyAttempts as exc:
         raise ApiError(
             429,
-            exc.title,
-            exc.message,
+            error_title(exc),
+            error_text(exc),
             {"Retry-After": str(exc.details.get("retry_after", 1))},
         ) from exc
     if issued is None:

@@ -18,7 +18,16 @@ from engine.records import procedure as tracker
 from engine.records import queries
 from web import assets
 from web.i18n import element_filter
-from web.pages import admin, attachments, dashboard, errors, instances, procedure, tasks
+from web.pages import (
+    admin,
+    attachments,
+    dashboard,
+    errors,
+    instances,
+    procedure,
+    tasks,
+    values,
+)
 from web.pages.common import STAFF, actor, engine, now
 from web.pages.formrender import option_label
 
@@ -95,5 +104,7 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/favicon.ico", "favicon", _favicon)
     app.add_template_filter(pretty, "pretty")
     app.add_template_filter(stage_name, "stage_name")
+    app.add_template_filter(values.case_value, "case_value")
+    app.add_template_filter(values.variable_label, "variable_label")
     app.add_template_filter(human_size, "filesize")
     app.add_template_filter(lambda v: json.dumps(v, sort_keys=True), "tojson_sorted")

@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from engine import EngineError
+from web.i18n import error_text, error_title
 
 log = logging.getLogger("pathfinder.web")
 
@@ -68,9 +69,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def engine_error(err: EngineError):  # type: ignore[no-untyped-def]
         if _api():  # the API blueprint normally answers these itself, as problem+json
-            body = {"title": err.title, "status": err.http_status, "detail": err.message}
+            body = {"title": error_title(err), "status": err.http_status, "detail": error_text(err)}
             return body, err.http_status, {"Content-Type": "application/problem+json"}
-        return _page(err.http_status, err.message, err.title)
+        return _page(err.http_status, error_text(err), error_title(err))
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):  # type: ignore[no-untyped-def]

@@ -88,6 +88,10 @@ class Field:
     """For `file`: the `accept` attribute (`.pdf,.docx`)."""
     accept_label: str = ""
     max_label: str = ""
+    readonly: bool = False
+    """The value comes from the case (`readOnly`): shown, not editable; the server keeps it."""
+    fixed: bool = False
+    """For `rows`: the case gives the rows (`x-rows-from`), so none can be added or removed."""
 
     @property
     def id(self) -> str:
@@ -214,6 +218,7 @@ class _Builder:
             help=ui.get("ui:help") or schema.get("description"),
             placeholder=ui.get("ui:placeholder"),
             error=self.errors.get(name),
+            readonly=bool(schema.get("readOnly")),
         )
         widget = ui.get("ui:widget")
         choices = _choices(schema, ui)
@@ -261,7 +266,8 @@ class _Builder:
         if _types(items)[0] == "object":
             f.widget = "rows"
             f.row_title = str(items.get("title") or _("Row"))
-            f.extra = max(0, self.extra.get(f.name, 1))
+            f.fixed = "x-rows-from" in schema and bool(current)
+            f.extra = 0 if f.fixed else max(0, self.extra.get(f.name, 1))
             item_ui = ui.get("items") or {}
             total = len(current) + f.extra
             f.rows = [

@@ -17,6 +17,7 @@ from engine.people import permissions
 from engine.records import attachments, procedure, queries, submissions
 from engine.store.models import Instance, ProcessModel, ProcessVersion
 from web.auth import login_required
+from web.i18n import error_text
 from web.pages import submissionview
 from web.pages.common import (
     STAFF,
@@ -119,7 +120,9 @@ def show(instance_id: int) -> str:
             actionable=actionable,
             states=states,
             history=[e for e in engine().history(inst.id) if show_all or e.kind not in QUIET],
-            documents=attachments.listing(s, instance_id=inst.id),
+            documents=attachments.listing(
+                s, instance_id=inst.id, hidden_fields=attachments.hidden_fields(inst, me)
+            ),
             task_names={t.id: t.name for t in queries.completed_tasks(s, inst.id)},
             show_all=show_all,
             now=now(),
@@ -185,7 +188,7 @@ def start() -> str | BaseResponse | tuple[str, int]:
             except InvalidData as err:
                 errors = err.errors
             except Conflict as err:
-                message = err.message
+                message = error_text(err)
             else:
                 flash(_("Started: %(label)s.", label=inst.label), "success")
                 return redirect(url_for("instances.show", instance_id=inst.id))
@@ -242,7 +245,7 @@ def manage(instance_id: int, action: str) -> tuple[str, int] | BaseResponse:
         else:
             eng.retry(instance_id, me)
     except Conflict as err:
-        flash(err.message, "error")
+        flash(error_text(err), "error")
     else:
         flash(_("%(label)s: done for %(label2)s.", label=spec["label"], label2=label), "success")
     return redirect(url_for("instances.show", instance_id=instance_id))
@@ -276,7 +279,7 @@ def message(instance_id: int, name: str) -> str | BaseResponse:
     except EngineError as err:
         if isinstance(err, NotFound | Forbidden):
             raise
-        flash(err.message, "error")
+        flash(error_text(err), "error")
     else:
         flash(
             _("Recorded for %(label)s: %(name)s.", label=label, name=rule.element_name or name),

@@ -16,13 +16,11 @@ from flask_babel import gettext as _
 
 from engine import Actor, SubmissionInfo, file_rule
 from engine.records import submissions
-from web.i18n import translated_form
+from web.i18n import date_filter, datetime_filter, number_filter, translated_form
 from web.pages.formrender import _ordered, _types, choice_titles, option_label
 
 if TYPE_CHECKING:
     from engine.store.models import Instance
-
-DATE_FORMAT = "%d %b %Y"
 
 
 @dataclass
@@ -54,9 +52,12 @@ class Shown:
         return "text"
 
 
-def _date(value: str) -> str:
+def _date(value: str, fmt: str | None) -> str:
+    """An ISO date (or date and time) in the reader's language and format."""
+    if fmt == "date-time" and len(value) > 10:
+        return datetime_filter(value)
     try:
-        return date.fromisoformat(value[:10]).strftime(DATE_FORMAT) + value[10:].replace("T", " ")
+        return date_filter(date.fromisoformat(value[:10]))
     except ValueError:
         return value
 
@@ -74,10 +75,10 @@ def text_of(schema: Mapping[str, Any], ui: Mapping[str, Any], value: Any) -> str
         return titles.get(str(value), option_label(value))
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, int):
-        return f"{value:,}"
+    if isinstance(value, (int, float)):
+        return number_filter(value)
     if schema.get("format") in ("date", "date-time") and isinstance(value, str):
-        return _date(value)
+        return _date(value, schema.get("format"))
     return str(value)
 
 
@@ -199,7 +200,9 @@ def view_of(instance: Instance, sub: SubmissionInfo, actor: Actor) -> Submission
     """`sub` rendered from its own form, without the fields `actor` may not see."""
     form = submissions.form_of(instance, sub)
     if form is None:
-        return SubmissionView(sub, [Shown(k, option_label(k), str(v)) for k, v in sub.data.items()])
+        return SubmissionView(
+            sub, [Shown(k, option_label(k), text_of({}, {}, v)) for k, v in sub.data.items()]
+        )
     form = submissions.visible_schema(form, actor)
     data = submissions.visible_data(form, sub.data, actor)
     form = translated_form(instance.process_version.forms, form)  # labels in the reader's language

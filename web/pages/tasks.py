@@ -12,14 +12,20 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from engine import Conflict, InvalidData, SubmitAction, Upload
+from engine import Conflict, InvalidData, SubmitAction, Upload, with_given_rows
 from engine.bpmn.forms import FormDefinition, file_fields, load_form
 from engine.people import permissions
 from engine.records import attachments, procedure, queries, submissions
 from engine.runtime.tasks import held_since
 from engine.store.models import HumanTask, Instance, User
 from web.auth import login_required
-from web.i18n import element_filter, translate_errors, translated_form
+from web.i18n import (
+    element_filter,
+    error_fields,
+    error_text,
+    translate_errors,
+    translated_form,
+)
 from web.inputs import db_int
 from web.pages import formrender, submissionview
 from web.pages.common import STAFF, actor, engine, filter_options, now, page_number
@@ -153,6 +159,7 @@ def _render(
     opened = submissions.prefill(s, instance, ht)
     if values is None:
         values = opened.values
+    values = with_given_rows(form.schema, values, instance.data or {})
     reviewed = []
     for sub in submissions.under_review(s, instance, form):
         view = submissionview.view_of(instance, sub, me)
@@ -198,7 +205,9 @@ def _render(
             if (last := submissions.previous_round(s, instance, ht, form)) and not opened.previous
             else None
         ),
-        documents=attachments.listing(s, instance_id=instance.id),
+        documents=attachments.listing(
+            s, instance_id=instance.id, hidden_fields=attachments.hidden_fields(instance, me)
+        ),
         colleagues=_colleagues(s, ht) if permissions.may_act_for_others(me) else [],
         now=now(),
     )
@@ -238,7 +247,7 @@ def take_over(task_id: str) -> Response | tuple[str, int]:
         ht = engine().take_over(task_id, actor(), request.form.get("reason", ""))
     except InvalidData as err:
         with engine().session() as s:
-            return _held(s, _task(s, task_id), err.errors.get("reason"))
+            return _held(s, _task(s, task_id), error_fields(err).get("reason"))
     flash(_("You now hold '%(name)s'.", name=ht.name), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
@@ -289,7 +298,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
                 values=result.values,
                 errors=errors,
                 extra=extra,
-                conflict=result.conflict,
+                conflict=error_text(result.conflict) if result.conflict else None,
                 lock_version=lock_version,
                 status=status,
             )
@@ -316,7 +325,7 @@ def claim(task_id: str) -> Response:
     try:
         ht = engine().claim(task_id, actor(), assignee=assignee)
     except (Conflict, InvalidData) as err:
-        flash(err.message, "error")
+        flash(error_text(err), "error")
         return _back(task_id)
     who = "you" if ht.claimed_by == actor().username else ht.claimed_by
     flash(_("'%(name)s' is now assigned to %(who)s.", name=ht.name, who=who), "success")
@@ -331,7 +340,7 @@ def unclaim(task_id: str) -> Response:
     try:
         ht = engine().unclaim(task_id, actor())
     except Conflict as err:
-        flash(err.message, "error")
+        flash(error_text(err), "error")
         return _back(task_id)
     flash(_("'%(name)s' is released; anyone in its lane can take it.", name=ht.name), "success")
     return _back(task_id)

@@ -140,8 +140,8 @@ def test_every_event_kind_appears_with_the_right_actor_and_data(
         assert e.data["submitted"] and isinstance(e.data["submitted"], dict)
     decisions = [e for e in by_kind["task_completed"] if e.element_id == "decide_annual_review"]
     assert [(d.actor, d.data["submitted"]["substantial_progress"]) for d in decisions] == [
-        ("gus", False),
-        ("gus", True),
+        ("sam", False),
+        ("sam", True),
     ]
     assert decisions[0].data["submitted"] == sample("decide_annual_review", **SHORTFALL_UNJUSTIFIED)
     assert decisions[0].at == datetime(2028, 9, 15, 9, tzinfo=UTC)  # the engine's clock
@@ -162,7 +162,9 @@ def test_every_event_kind_appears_with_the_right_actor_and_data(
     [suspended] = by_kind["instance_suspended"]
     assert (suspended.actor, suspended.data["reason"]) == ("sam", "Elections: ministry not staffed")
     assert [e.actor for e in by_kind["instance_resumed"]] == ["sam"]
-    [message] = by_kind["message_received"]
+    # The approach that opened the case, and the withdrawal that closed it.
+    approach, message = by_kind["message_received"]
+    assert (approach.actor, approach.data["message"]) == ("sam", "country_approach")
     assert (message.actor, message.data["message"]) == ("sam", "withdrawal")
     assert {e.element_id for e in by_kind["task_cancelled"]} >= {"record_support_to_alliance"}
     [done] = by_kind["instance_completed"]
@@ -258,11 +260,8 @@ def test_timeline_filters_and_pages(engine: Engine, nepal: Pathfinder) -> None:
     assert everything.total == total and everything.pages == -(-total // 20)
     assert [x.event.seq for x in page3.items] == list(range(41, 61))
     assert {x.event.actor for x in by_gus.items} == {"gus"}
-    assert {x.event.element_id for x in by_gus.items} == {
-        "record_observer_participation",
-        "consider_country_report",
-        "decide_annual_review",
-    }
+    # The GCG's own step; the Secretariat records the others on the GCG's behalf.
+    assert {x.event.element_id for x in by_gus.items} == {"consider_country_report"}
     assert {x.event.actor for x in by_engine.items} == {None}
 
 
