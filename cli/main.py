@@ -131,16 +131,16 @@ def deploy(files: tuple[Path, ...], forms_dir: Path | None, bundled: bool, actor
         if bundled:
             results = engine.deploy_directory(settings.processes_dir, forms_dir, actor)
         elif files:
-            from engine.i18n import form_key, translation_files
+            from engine import i18n
 
             sources = {f.name: f.read_bytes() for f in files}
             # Translations beside the diagrams (processes/i18n/) and the forms (forms/i18n/);
             # the engine keeps those of this upload's forms and processes.
             referenced = _referenced_forms(sources, forms_dir)
-            stems = {form_key("fr", name).split("/")[-1] for name in referenced}
+            stems = {i18n.form_key("fr", name).split("/")[-1] for name in referenced}
             translations = {
                 name: data
-                for name, data in translation_files(files[0].parent, forms_dir).items()
+                for name, data in i18n.translation_files(files[0].parent, forms_dir).items()
                 if name.split("/")[-1] in stems or "/process." in name
             }
             forms = {**referenced, **translations}
@@ -183,12 +183,12 @@ def i18n() -> None:
 def i18n_check(root: Path, languages: tuple[str, ...], quiet: bool, show_stale: bool) -> None:
     """List what is not translated per language: product, forms, element names (exit 1 if any)."""
     from cli.i18n_check import check, report_stale
-    from engine.i18n import TRANSLATED
+    from engine import i18n
 
     if show_stale:
-        report_stale(root, languages or TRANSLATED, quiet)
+        report_stale(root, languages or i18n.TRANSLATED, quiet)
 
-    reports = check(root, languages or TRANSLATED)
+    reports = check(root, languages or i18n.TRANSLATED)
     for r in reports:
         click.echo(
             f"{r.lang}: {r.total} missing "
@@ -218,9 +218,9 @@ def i18n_check(root: Path, languages: tuple[str, ...], quiet: bool, show_stale: 
 def i18n_stamp(root: Path, languages: tuple[str, ...]) -> None:
     """Record the English each form and element translation was made from (after review)."""
     from cli.i18n_check import stamp
-    from engine.i18n import TRANSLATED
+    from engine import i18n
 
-    for lang in languages or TRANSLATED:
+    for lang in languages or i18n.TRANSLATED:
         for path in stamp(root, lang):
             click.echo(f"stamped {path}")
 
@@ -340,7 +340,7 @@ def _verify_checkpoint(path: Path, public_key: Path | None) -> None:
 
     document = _read_json(path, "a Pathfinder checkpoint")
     try:
-        report, chains = _engine().verify_checkpoint(document, public_key)
+        report, chains = _engine().checkpoints.verify(document, public_key)
     except EngineError as err:
         click.echo(f"error: {err.message}", err=True)
         sys.exit(2)
@@ -362,7 +362,7 @@ def audit_checkpoint() -> None:
     from engine import EngineError
 
     try:
-        path = _engine().write_checkpoint(actor="cli")
+        path = _engine().checkpoints.write(actor="cli")
     except EngineError as err:
         click.echo(f"error: {err.message}", err=True)
         sys.exit(1)

@@ -5,8 +5,9 @@ all drive it through these names.
 """
 
 import engine._startup  # noqa: F401  (first: keeps jsonschema's import cheap)
+from engine import i18n
 from engine.bpmn.deployments import DeployResult
-from engine.bpmn.forms import FormDefinition, field_errors, file_rule
+from engine.bpmn.forms import FormDefinition, field_errors, file_fields, file_rule
 from engine.bpmn.given_rows import read_only_fields, with_given_rows
 from engine.bpmn.messages import MessageRefused, MessageRule
 from engine.bpmn.parsing import Problem, ValidationFailed
@@ -36,10 +37,23 @@ from engine.mail.transports import mail_files
 from engine.people import permissions
 from engine.people.access import ROLES, SYSTEM, Actor
 from engine.people.handles import Person, TokenView
-from engine.records.attachments import AttachmentInfo
+from engine.records.attachments import AttachmentInfo, value_at
+from engine.records.audit import EventFilter
 from engine.records.filetypes import KINDS as FILE_KINDS
 from engine.records.filetypes import describe_accept, human_size
+from engine.records.handles import SearchResult, Submissions, Timeline, VersionRow
 from engine.records.history import verify_export
+from engine.records.paging import Page
+from engine.records.reads import (
+    CasePage,
+    Colleague,
+    InstanceDetail,
+    InstanceView,
+    ProcedureView,
+    TaskDetail,
+    TaskPage,
+    TaskView,
+)
 from engine.records.submissions import SubmissionInfo
 from engine.runtime.submission_flow import SubmitAction, SubmitResult, Upload
 from engine.runtime.worker import Worker
@@ -109,4 +123,21 @@ __all__ = [
     "ValidationFailed",
     "VirtualClock",
     "permissions",
+    "i18n",
+    "CasePage",
+    "Colleague",
+    "EventFilter",
+    "InstanceDetail",
+    "InstanceView",
+    "Page",
+    "ProcedureView",
+    "SearchResult",
+    "TaskDetail",
+    "TaskPage",
+    "TaskView",
+    "Timeline",
+    "VersionRow",
+    "Submissions",
+    "file_fields",
+    "value_at",
 ]

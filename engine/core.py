@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import event, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn import deployments
 from engine.bpmn.deployments import DeployResult
-from engine.bpmn.forms import FormDefinition, load_form
-from engine.bpmn.messages import MessageRule
 from engine.bpmn.parsing import ModelLimits
 from engine.bpmn.processes import Processes
 from engine.bpmn.sandbox import shared_pool
@@ -29,33 +24,27 @@ from engine.bpmn.scripting import make_script_engine
 from engine.bpmn.serialization import SpecCache
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.config import Settings
-from engine.errors import N_, Conflict, EngineError, NotFound
+from engine.errors import EngineError, NotFound
 from engine.i18n import translation_files
 from engine.mail import notifications
 from engine.mail.mailer import MailConfig
 from engine.mail.outbox import Outbox
 from engine.people.access import SYSTEM, Actor
 from engine.people.handles import AdminHandles, People, Tokens
-from engine.people.permissions import may_see_country
-from engine.records import attachments, checkpoints, history
+from engine.records import attachments, history
 from engine.records.attachments import AttachmentInfo, FileProblem
+from engine.records.checkpoint_handle import Checkpoints
+from engine.records.handles import Audit, Submissions
 from engine.records.history import ChainReport
-from engine.runtime import execution, instances, submission_flow, tasks, timers
-from engine.runtime.submission_flow import SubmitAction, SubmitResult, Upload
+from engine.records.reads import TaskView
+from engine.runtime import execution, timers
+from engine.runtime.instance_handle import Instances
+from engine.runtime.task_handle import Tasks
 from engine.states import REACHED_KINDS, TaskState
 from engine.store.db import check_writable, make_engine, make_session_factory
-from engine.store.db import transaction as _transaction
 from engine.store.models import AuditEvent, HumanTask, Instance
-
-
-def as_engine_error(exc: BaseException) -> EngineError | None:
-    """The engine error an exception stands for: itself, `Conflict` for a write that clashed
-    with a concurrent one at the database, or None for anything else (a bug)."""
-    if isinstance(exc, EngineError):
-        return exc
-    if isinstance(exc, IntegrityError | StaleDataError):
-        return Conflict("Another process changed the same data at the same moment.")
-    return None
+from engine.transactions import as_engine_error as as_engine_error
+from engine.transactions import transaction
 
 
 def upgrade_database(url: str, revision: str = "head") -> str | None:
@@ -84,18 +73,6 @@ EventSubscriber = Callable[[Session, Sequence[AuditEvent]], None]
 """Hears of the audit events a flush records, inside that flush (see `Engine.subscribers`)."""
 
 
-@contextmanager
-def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """A write transaction; a clash with a concurrent writer surfaces as `Conflict`."""
-    try:
-        with _transaction(sessions) as session:
-            yield session
-    except (IntegrityError, StaleDataError) as exc:
-        raise Conflict(
-            N_("Someone else changed this at the same moment. Reload and try again.")
-        ) from exc
-
-
 class Engine(AdminHandles):
     """Deploy, start, run and inspect process instances."""
 
@@ -113,7 +90,7 @@ class Engine(AdminHandles):
         and simulations); `wall_clock` is the real time that leases and credentials expire on;
         `subscribers` hear of every recorded audit event (default: the mail `Notifier`)."""
         self.sessions = sessions
-        self.settings = settings or Settings()
+        self._settings = settings or Settings()
         self.clock: Clock = clock or SystemClock()
         self.wall_clock: Clock = wall_clock or SystemClock()
         self.runtime = execution.Runtime(
@@ -164,12 +141,36 @@ class Engine(AdminHandles):
         """Queued e-mail and mail settings (`engine.outbox.Outbox`)."""
         self.processes = Processes(self)
         """Deployed process models (`engine.processes.Processes`)."""
+        # Handles on the runtime and the records: each gets only the collaborators it uses.
+        self.tasks = Tasks(self.sessions, self.runtime, self.clock, self.settings, self.files)
+        """Human tasks: inbox, task page, claim, drafts, uploads, completion (upload and draft
+        limits from the settings given now: assigning `settings` rebinds it)."""
+        self.instances = Instances(self.sessions, self.runtime, self.clock)
+        """Process instances: lists, case pages, start and management."""
+        self.audit = Audit(self.sessions)
+        """The audit trail: event pages, timeline, replay, checks, exports."""
+        self.submissions = Submissions(self.sessions)
+        """What each completed task submitted."""
+        self.checkpoints = Checkpoints(self.sessions, self.clock, self.settings)
+        """Signed checkpoints of every chain head."""
         self.retry_policy = timers.RetryPolicy(
             max_attempts=self.settings.timer_max_attempts,
             backoff_seconds=self.settings.timer_backoff_seconds,
             lease_seconds=self.settings.timer_lease_seconds,
             lease_clock=self.wall_clock,
         )
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the engine runs with."""
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        """Run with other settings: the handles that read limits from them are rebound."""
+        self._settings = value
+        self.tasks = Tasks(self.sessions, self.runtime, self.clock, value, self.files)
+        self.checkpoints = Checkpoints(self.sessions, self.clock, value)
 
     def _publish(self, session: Session, _context: Any, _instances: Any) -> None:
         events = [o for o in session.new if isinstance(o, AuditEvent)]
@@ -250,10 +251,8 @@ class Engine(AdminHandles):
         actor: Actor = SYSTEM,
         version: int | None = None,
     ) -> Instance:
-        """Start an instance of the newest (or given) version of a process as `actor`; it runs
-        until it waits for a person, a timer or a message."""
-        with transaction(self.sessions) as s:
-            return instances.start(s, self.runtime, process_key, data or {}, actor, version)
+        """`instances.start` (kept here: most callers start instances)."""
+        return self.instances.start(process_key, data, actor, version)
 
     def instance(self, instance_id: int) -> Instance:
         """The instance row (`NotFound` when there is none); no permission check."""
@@ -279,95 +278,11 @@ class Engine(AdminHandles):
         *,
         expected_version: int | None = None,
     ) -> Instance:
-        """Complete a ready task with form data as `actor` and run the instance on, in one
-        transaction (`engine.tasks.complete_task`); `expected_version` refuses a stale page
-        with `Conflict`."""
-        with transaction(self.sessions) as s:
-            return tasks.complete_task(
-                s,
-                self.runtime,
-                task_id,
-                data,
-                actor,
-                expected_version=expected_version,
-                max_upload_mb=self.settings.max_upload_mb,
-            )
-
-    def submit_task(
-        self,
-        task_id: str,
-        actor: Actor,
-        *,
-        parse: Callable[[FormDefinition], dict[str, Any]],
-        uploads: Sequence[Upload] = (),
-        action: SubmitAction = SubmitAction.COMPLETE,
-        expected_version: int | None = None,
-    ) -> SubmitResult:
-        """Handle one posted task form in one transaction: one permission check, one form
-        load, the files stored, then a draft saved or the task completed (see
-        `engine.submission_flow`). Refusals come back in the result, with the files kept."""
-        with transaction(self.sessions) as s:
-            return submission_flow.submit(
-                s,
-                self.runtime,
-                self.files,
-                actor,
-                task_id,
-                parse=parse,
-                uploads=uploads,
-                action=action,
-                expected_version=expected_version,
-                now=self.now(),
-                max_upload_mb=self.settings.max_upload_mb,
-                max_draft_kb=self.settings.max_draft_kb,
-            )
-
-    def complete_with_next(
-        self,
-        task_id: str,
-        data: Mapping[str, Any],
-        actor: Actor,
-        *,
-        expected_version: int | None = None,
-    ) -> tuple[Instance, list[HumanTask]]:
-        """`complete`, with the instance's open tasks afterwards (oldest first), so a caller
-        answering with the instance needs no second read."""
-        with transaction(self.sessions) as s:
-            return tasks.complete_task_and_next(
-                s,
-                self.runtime,
-                task_id,
-                data,
-                actor,
-                expected_version=expected_version,
-                max_upload_mb=self.settings.max_upload_mb,
-            )
+        """`tasks.complete`, answering with the instance row (kept here: most callers
+        complete tasks)."""
+        return self.tasks.complete(task_id, data, actor, expected_version=expected_version)[0]
 
     # -- attachments -------------------------------------------------------------------------
-
-    def upload(
-        self, task_id: str, field: str, filename: str, content: bytes, actor: Actor
-    ) -> AttachmentInfo:
-        """Check and store a file for a file field of an open task (before the form is
-        submitted); `InvalidData` keyed by the field says why a file was refused."""
-        with transaction(self.sessions) as s:
-            ht = tasks.open_task(s, actor, task_id)
-            instance = s.get(Instance, ht.instance_id)
-            assert instance is not None
-            version = instance.process_version
-            form = load_form(version.forms, ht.form_file, ht.ui_form_file)
-            return attachments.store_upload(
-                s,
-                self.files,
-                ht,
-                form,
-                field,
-                filename,
-                content,
-                actor,
-                now=self.now(),
-                max_mb=self.settings.max_upload_mb,
-            )
 
     def open_attachment(self, attachment_id: str, actor: Actor) -> tuple[AttachmentInfo, BinaryIO]:
         """An attachment the actor may see and its content for reading (the caller closes it);
@@ -397,69 +312,9 @@ class Engine(AdminHandles):
                 self.files.remove(sha)
         return len(shas)
 
-    def claim(self, task_id: str, actor: Actor, assignee: str | None = None) -> HumanTask:
-        """Take a task (or, for the Secretariat and admins, give it to `assignee`)."""
-        with transaction(self.sessions) as s:
-            return tasks.claim(s, task_id, actor, assignee, now=self.now())
-
-    def take_over(self, task_id: str, actor: Actor, reason: str) -> HumanTask:
-        """Move a task a colleague holds to `actor` (Secretariat, admins), audited with why."""
-        with transaction(self.sessions) as s:
-            return tasks.take_over(s, task_id, actor, reason, now=self.now())
-
-    def unclaim(self, task_id: str, actor: Actor) -> HumanTask:
-        """Release a task so anyone in its lane can take it."""
-        with transaction(self.sessions) as s:
-            return tasks.unclaim(s, task_id, actor, now=self.now())
-
-    def save_draft(self, task_id: str, data: Mapping[str, Any], actor: Actor) -> HumanTask:
-        """Keep unfinished form input on the task for later (not validated)."""
-        with transaction(self.sessions) as s:
-            return tasks.save_draft(
-                s,
-                task_id,
-                data,
-                actor,
-                max_kb=self.settings.max_draft_kb,
-                max_upload_mb=self.settings.max_upload_mb,
-            )
-
-    def suspend(self, instance_id: int, actor: Actor, reason: str = "") -> Instance:
-        """Pause a running instance (managers); its tasks and timers wait."""
-        with transaction(self.sessions) as s:
-            return instances.suspend(s, self.runtime, instance_id, actor, reason)
-
-    def resume(self, instance_id: int, actor: Actor) -> Instance:
-        """Resume a suspended instance (managers)."""
-        with transaction(self.sessions) as s:
-            return instances.resume(s, self.runtime, instance_id, actor)
-
-    def cancel(self, instance_id: int, actor: Actor, reason: str = "") -> Instance:
-        """End an instance for good, with a reason (managers)."""
-        with transaction(self.sessions) as s:
-            return instances.cancel(s, self.runtime, instance_id, actor, reason)
-
-    def retry(self, instance_id: int, actor: Actor) -> Instance:
-        """Run an instance stopped by an incident again (managers)."""
-        with transaction(self.sessions) as s:
-            return instances.retry(s, self.runtime, instance_id, actor)
-
-    def send_message(
-        self, instance_id: int, name: str, payload: Mapping[str, Any], actor: Actor
-    ) -> Instance:
-        """Deliver a BPMN message the instance waits for, if `actor` may send it."""
-        with transaction(self.sessions) as s:
-            return instances.send_message(s, self.runtime, instance_id, name, payload, actor)
-
-    def message_rules(self, instance_id: int, actor: Actor) -> list[MessageRule]:
-        """The messages the instance waits for that `actor` may send, each with the payload
-        fields its model declares. Raises `NotFound` for an instance the actor may not see."""
-        with self.sessions() as s:
-            row = s.get(Instance, instance_id)
-            if row is None or not may_see_country(actor, row.country):
-                raise NotFound(f"Instance {instance_id} does not exist.", instance_id=instance_id)
-            rules = instances.message_rules(s, self.runtime, instance_id)
-        return [rule for rule in rules if rule.may_send(actor)]
+    def claim(self, task_id: str, actor: Actor, assignee: str | None = None) -> TaskView:
+        """`tasks.claim` (kept here: many callers claim tasks)."""
+        return self.tasks.claim(task_id, actor, assignee)
 
     # -- timers ------------------------------------------------------------------------------
 
@@ -518,60 +373,3 @@ class Engine(AdminHandles):
             if instance_id is None:
                 return history.verify_all(s)
             return [history.verify_instance(s, instance_id)]
-
-    # -- checkpoints of the history ----------------------------------------------------------
-
-    def write_checkpoint(self, actor: str = "(worker)") -> Path:
-        """Sign every chain head into a new checkpoint file (and mail it to the auditors)."""
-        if self.settings.checkpoint_key is None:
-            raise EngineError(
-                "Checkpoints need a signing key: set PATHFINDER_CHECKPOINT_KEY to a file path "
-                "outside the database."
-            )
-        key = checkpoints.load_or_create_key(self.settings.checkpoint_key)
-        with transaction(self.sessions) as s:
-            return checkpoints.write(
-                s,
-                key,
-                self.settings.checkpoints_folder,
-                self.now(),
-                mailbox=self.settings.audit_mailbox,
-                mail_from_actor=actor,
-            )
-
-    def checkpoint_due(self) -> bool:
-        """Whether the worker should write a checkpoint now (a key is set and the interval
-        since the last one has passed)."""
-        if self.settings.checkpoint_key is None:
-            return False
-        with self.sessions() as s:
-            last = checkpoints.latest_written(s)
-        interval = timedelta(hours=self.settings.checkpoint_interval_hours)
-        return last is None or self.now() - last >= interval
-
-    def list_checkpoints(self) -> list[checkpoints.CheckpointFile]:
-        """The checkpoint files in the checkpoint folder, newest first."""
-        return checkpoints.listing(self.settings.checkpoints_folder)
-
-    def read_checkpoint(self, name: str) -> dict[str, Any]:
-        """A checkpoint of the folder by file name; `NotFound` for anything else."""
-        document = checkpoints.read(self.settings.checkpoints_folder, name)
-        if document is None:
-            raise NotFound(f"There is no checkpoint called {name}.")
-        return document
-
-    def verify_checkpoint(
-        self, document: Mapping[str, Any], public_key: Path | None = None
-    ) -> tuple[checkpoints.CheckpointReport, list[ChainReport]]:
-        """Verify every chain, and that the database extends every head `document` lists;
-        the signature is checked with `public_key` (default: this installation's key)."""
-        key_file = public_key or self.settings.checkpoint_key
-        if key_file is None or not key_file.exists():
-            raise EngineError(
-                "No key to check the checkpoint's signature with: set PATHFINDER_CHECKPOINT_KEY "
-                "or name the public key file."
-            )
-        public = checkpoints.load_public_key(key_file)
-        with self.sessions() as s:
-            reports = history.verify_all(s)
-            return checkpoints.verify(s, document, public, reports), reports

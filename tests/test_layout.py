@@ -15,11 +15,8 @@ PACKAGES = ("engine", "web", "cli")
 LIMIT = 400
 
 ALLOWED: dict[str, int] = {
-    "engine/core.py": 577,
     "engine/mail/notifications.py": 467,
     "engine/records/audit.py": 603,
-    "engine/records/history.py": 421,
-    "engine/records/queries.py": 425,
 }
 """Modules still over the limit, with their line count when they were listed (only shrinks)."""
 

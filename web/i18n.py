@@ -13,6 +13,7 @@ model (see forms/README.md and `web.content_i18n`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -316,7 +317,7 @@ def error_fields(err: InvalidData) -> dict[str, str]:
 # -- forms and element names of the deployed models ---------------------------------------------
 
 
-def translated_form(stored: dict[str, str], form: FormDefinition) -> FormDefinition:
+def translated_form(stored: Mapping[str, str], form: FormDefinition) -> FormDefinition:
     """The form in the reader's language (its overlay deployed with the version), or as is."""
     lang = current()
     if lang not in content.TRANSLATED or not form.file:

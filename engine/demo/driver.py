@@ -130,7 +130,7 @@ class _Driver:
         }
         secretariat = next(a for a in self.actors.values() if "secretariat" in a.roles)
         try:
-            self.engine.send_message(instance_id, "case_closure", payload, secretariat)
+            self.engine.instances.send_message(instance_id, "case_closure", payload, secretariat)
         except EngineError as err:
             yield f"  {c.iso}: could not close the stalled case: {err.message}"
 
@@ -143,7 +143,9 @@ class _Driver:
         }
         secretariat = next(a for a in self.actors.values() if "secretariat" in a.roles)
         try:
-            self.engine.send_message(instance_id, "gcg_meeting_rescheduled", payload, secretariat)
+            self.engine.instances.send_message(
+                instance_id, "gcg_meeting_rescheduled", payload, secretariat
+            )
         except EngineError as err:
             yield f"  {c.iso}: could not reschedule the GCG meeting: {err.message}"
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.serialization import Specs, dump_state, load_state
-from engine.core import Engine, transaction
+from engine.core import Engine
 from engine.errors import Conflict, Forbidden, NotExecutable
 from engine.people.access import Actor
 from engine.people.permissions import MODEL_OWNER_ROLES
@@ -31,6 +31,7 @@ from engine.records.history import Recorder
 from engine.runtime.context import ACTIVE, Loaded, element_name_of
 from engine.runtime.execution import lock_instance, save, specs_of, version_of
 from engine.store.models import HumanTask, Instance, ProcessVersion
+from engine.transactions import transaction
 
 MIGRATOR_ROLES = MODEL_OWNER_ROLES
 

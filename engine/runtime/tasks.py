@@ -92,39 +92,15 @@ def complete_task(
     expected_version: int | None = None,
     max_upload_mb: float = 20.0,
     opened: OpenedTask | None = None,
-) -> Instance:
-    """Complete a READY human task with validated form data and run the instance on.
+) -> tuple[Instance, list[HumanTask]]:
+    """Complete a READY human task with validated form data and run the instance on; returns
+    the instance and its open tasks afterwards (oldest first), known from what the completion
+    wrote rather than read again.
 
     Attachment ids in file fields must name files uploaded for this task and field; they are
     marked attached here and their hashes go into the `task_completed` event. `opened` is the
     task already checked and its form already loaded in this transaction (`open_with_form`).
-
     Nothing is flushed before `save`: the rows this writes go out together at its end."""
-    return complete_task_and_next(
-        session,
-        rt,
-        task_id,
-        data,
-        actor,
-        expected_version=expected_version,
-        max_upload_mb=max_upload_mb,
-        opened=opened,
-    )[0]
-
-
-def complete_task_and_next(
-    session: Session,
-    rt: Runtime,
-    task_id: str,
-    data: Mapping[str, Any],
-    actor: Actor,
-    *,
-    expected_version: int | None = None,
-    max_upload_mb: float = 20.0,
-    opened: OpenedTask | None = None,
-) -> tuple[Instance, list[HumanTask]]:
-    """`complete_task`, with the instance's open tasks afterwards (oldest first), known from
-    what the completion wrote rather than read again."""
     with session.no_autoflush:
         loaded = _complete_task(
             session,

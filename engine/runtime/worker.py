@@ -104,8 +104,8 @@ class Worker:
         """Write a checkpoint when one is due, remove uploads never attached, and purge old
         web sessions and sign-in attempts."""
         try:
-            if self.engine.checkpoint_due():
-                log.info("checkpoint written to %s", self.engine.write_checkpoint())
+            if self.engine.checkpoints.due():
+                log.info("checkpoint written to %s", self.engine.checkpoints.write())
             removed = self.engine.remove_stale_uploads()
             if removed:
                 log.info("removed %d upload(s) never attached to a submitted form", removed)

@@ -70,7 +70,9 @@ class Pathfinder:
         return row
 
     def withdraw(self, reason: str = "Change of government priorities") -> Instance:
-        row = self.engine.send_message(self.id, "withdrawal", {"reason": reason}, SECRETARIAT)
+        row = self.engine.instances.send_message(
+            self.id, "withdrawal", {"reason": reason}, SECRETARIAT
+        )
         self.check_round_trip()
         return row
 

@@ -515,13 +515,13 @@ def test_unjustified_justified_unjustified_asks_for_no_hold(pathfinder: Pathfind
 
 def test_a_postponed_gcg_meeting_gets_a_new_date(invited: Pathfinder) -> None:
     p = invited
-    rules = {r.name: r for r in p.engine.message_rules(p.id, LANE_ACTORS["Secretariat"])}
+    rules = {r.name: r for r in p.engine.instances.message_rules(p.id, LANE_ACTORS["Secretariat"])}
     assert set(rules["gcg_meeting_rescheduled"].fields) == {"gcg_meeting_date", "reason"}
     assert rules["gcg_meeting_rescheduled"].element_id == "gcg_meeting_rescheduled"
     assert "gcg_meeting_rescheduled" not in {
-        r.name for r in p.engine.message_rules(p.id, LANE_ACTORS["GCG"])
+        r.name for r in p.engine.instances.message_rules(p.id, LANE_ACTORS["GCG"])
     }
-    p.engine.send_message(
+    p.engine.instances.send_message(
         p.id,
         "gcg_meeting_rescheduled",
         {"gcg_meeting_date": "2027-03-20", "reason": "The GCG meeting was postponed."},
@@ -537,7 +537,7 @@ def test_a_postponed_gcg_meeting_gets_a_new_date(invited: Pathfinder) -> None:
     assert p.offered() == {"record_observer_participation": "Secretariat"}
     # Once the meeting took place there is nothing left to reschedule.
     assert "gcg_meeting_rescheduled" not in {
-        r.name for r in p.engine.message_rules(p.id, LANE_ACTORS["Secretariat"])
+        r.name for r in p.engine.instances.message_rules(p.id, LANE_ACTORS["Secretariat"])
     }
 
 
@@ -546,7 +546,7 @@ def test_a_new_meeting_date_that_is_not_a_date_is_refused_and_nothing_changes(
 ) -> None:
     p = invited
     with pytest.raises(MessageRefused, match="not recorded.*next spring"):
-        p.engine.send_message(
+        p.engine.instances.send_message(
             p.id,
             "gcg_meeting_rescheduled",
             {"gcg_meeting_date": "next spring", "reason": "Postponed"},
@@ -554,13 +554,15 @@ def test_a_new_meeting_date_that_is_not_a_date_is_refused_and_nothing_changes(
         )
     assert p.instance().status == "running"
     assert p.variables()["gcg_meeting_date"] == "2027-02-15"
-    assert "gcg_meeting_rescheduled" in {r.name for r in p.engine.message_rules(p.id, SECRETARIAT)}
+    assert "gcg_meeting_rescheduled" in {
+        r.name for r in p.engine.instances.message_rules(p.id, SECRETARIAT)
+    }
     p.wait_until("2027-02-15")
     assert p.offered() == {"record_observer_participation": "Secretariat"}
 
 
 def _close(p: Pathfinder, **payload: str) -> None:
-    p.engine.send_message(p.id, "case_closure", payload, SECRETARIAT)
+    p.engine.instances.send_message(p.id, "case_closure", payload, SECRETARIAT)
     p.check_round_trip()
 
 
@@ -592,9 +594,9 @@ def test_the_secretariat_closes_a_case_that_stalls_before_the_award(
         p.do(element)
     assert p.offered() == {stalled_at: "Country"}
     country = LANE_ACTORS["Country"]
-    assert "case_closure" not in {r.name for r in p.engine.message_rules(p.id, country)}
+    assert "case_closure" not in {r.name for r in p.engine.instances.message_rules(p.id, country)}
     with pytest.raises(Forbidden):
-        p.engine.send_message(p.id, "case_closure", {"reason": "x"}, country)
+        p.engine.instances.send_message(p.id, "case_closure", {"reason": "x"}, country)
     p.wait(days=400)  # nothing from the country for over a year
     _close(p, reason="No answer to three reminders since 2027.", letter_date="2028-06-01")
     v = p.variables()
@@ -608,10 +610,10 @@ def test_the_secretariat_closes_a_case_that_stalls_before_the_award(
 def test_a_case_cannot_be_closed_as_stalled_after_the_award(pathfinder: Pathfinder) -> None:
     p = pathfinder
     p.to_award()
-    names = {r.name for r in p.engine.message_rules(p.id, SECRETARIAT)}
+    names = {r.name for r in p.engine.instances.message_rules(p.id, SECRETARIAT)}
     assert "case_closure" not in names and "withdrawal" in names
     with pytest.raises(NotReady):
-        p.engine.send_message(p.id, "case_closure", {"reason": "x"}, SECRETARIAT)
+        p.engine.instances.send_message(p.id, "case_closure", {"reason": "x"}, SECRETARIAT)
     assert p.status() == "pathfinder"
 
 

@@ -29,7 +29,7 @@ def test_registering_an_approach_delivers_the_country_approach_message(
     assert received.data["payload"] == {"country": "NPL", "country_name": "Nepal"}
     # The case runs on from the approach: nothing waits for the message any more.
     assert p.offered() == {"register_approach": "Secretariat"}
-    waiting = {r.name for r in p.engine.message_rules(p.id, SECRETARIAT)}
+    waiting = {r.name for r in p.engine.instances.message_rules(p.id, SECRETARIAT)}
     assert "country_approach" not in waiting and "withdrawal" in waiting
     assert {"approach_received", "flow_start_procedure"} <= p.reached()
 

@@ -104,7 +104,7 @@ def test_error_pages_use_the_layout_and_show_no_trace(
 def test_unexpected_errors_show_a_500_page_without_a_trace(
     app, login: Callable[[str], Web], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from web.pages import dashboard
+    from engine.runtime.instance_handle import Instances
 
     app.config["PROPAGATE_EXCEPTIONS"] = False
     web = login("admin")
@@ -112,6 +112,6 @@ def test_unexpected_errors_show_a_500_page_without_a_trace(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(dashboard.queries, "dashboard", boom)
+    monkeypatch.setattr(Instances, "dashboard", boom)
     page = web.html("/dashboard", 500)
     assert "Something went wrong" in page and "secret internals" not in page

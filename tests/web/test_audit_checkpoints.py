@@ -36,7 +36,7 @@ def nepal_id(deployed: Engine, clock: VirtualClock, users: dict[str, Actor]) -> 
 
 def test_checkpoints_are_listed_and_verify(auditor: Web, deployed: Engine, nepal_id: int) -> None:
     assert 'id="no-checkpoints"' in auditor.html("/audit/checkpoints")
-    path = deployed.write_checkpoint(actor="cli")
+    path = deployed.checkpoints.write(actor="cli")
     page = auditor.html("/audit/checkpoints")
     assert f'data-name="{path.name}"' in page and "Verify against this checkpoint" in page
 
@@ -48,7 +48,7 @@ def test_checkpoints_are_listed_and_verify(auditor: Web, deployed: Engine, nepal
 def test_a_chain_rewritten_in_sql_is_named_against_the_checkpoint(
     auditor: Web, deployed: Engine, nepal_id: int
 ) -> None:
-    path = deployed.write_checkpoint(actor="cli")
+    path = deployed.checkpoints.write(actor="cli")
     rewrite_chain(deployed.sessions, nepal_id, {"approved": False})
     # The chain alone still looks intact ...
     assert "✓ intact" in auditor.html("/audit/verify")
@@ -60,7 +60,7 @@ def test_a_chain_rewritten_in_sql_is_named_against_the_checkpoint(
 
 
 def test_unknown_or_crafted_names_are_not_found(auditor: Web, deployed: Engine) -> None:
-    deployed.write_checkpoint(actor="cli")
+    deployed.checkpoints.write(actor="cli")
     auditor.html("/audit/checkpoints/checkpoint-20270101T000000Z-00000000.json", status=404)
     auditor.html("/audit/checkpoints/..%2F..%2Fetc%2Fpasswd", status=404)
 
@@ -80,9 +80,9 @@ def test_checkpoints_are_paged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(audit_views, "CHECKPOINTS_PER_PAGE", 1)
-    first = deployed.write_checkpoint(actor="cli")
+    first = deployed.checkpoints.write(actor="cli")
     clock.advance(timedelta(hours=1))
-    second = deployed.write_checkpoint(actor="cli")
+    second = deployed.checkpoints.write(actor="cli")
     page_one = auditor.html("/audit/checkpoints")
     assert f'data-name="{second.name}"' in page_one and first.name not in page_one
     assert "Page 1 of 2" in page_one

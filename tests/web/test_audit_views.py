@@ -112,6 +112,18 @@ def test_verify_integrity_says_intact(auditor: Web, nepal: Pathfinder) -> None:
     assert f"intact, {count} events" in page and 'data-intact="1"' in page
 
 
+def test_the_chain_head_is_shown_where_an_auditor_compares_it(
+    auditor: Web, nepal: Pathfinder
+) -> None:
+    head = nepal.instance().audit_head
+    assert head
+    assert f'title="{head}">{head[:16]}…' in auditor.html(f"/audit/instances/{nepal.id}")
+    assert f'<span class="hash">{head}</span>' in auditor.html(
+        f"/audit/instances/{nepal.id}/verify"
+    )
+    assert f'chain head <span class="hash">{head}</span>' in auditor.html("/audit/countries/NPL")
+
+
 def test_exports_of_one_instance(auditor: Web, nepal: Pathfinder, tmp_path) -> None:
     response = auditor.get(f"/audit/instances/{nepal.id}/export.json")
     assert response.status_code == 200

@@ -313,7 +313,7 @@ def test_every_page_template_renders_in_each_language_without_english_fallback(
     held = make_case("KEN", "submit_expression_of_interest")
     held_id = task_of(deployed, held, "submit_expression_of_interest")
     deployed.claim(held_id, users["kofi"])  # task_held.html for the Secretariat
-    checkpoint = deployed.write_checkpoint(actor="test")
+    checkpoint = deployed.checkpoints.write(actor="test")
     with transaction(deployed.sessions) as s:
         mapping_id = add_mapping(
             s,

@@ -237,9 +237,9 @@ def test_drafts_hold_only_this_tasks_files_and_a_bounded_size(
     nepal = make_case("NPL", "submit_expression_of_interest")
     nepal_task = task_of(deployed, nepal, "submit_expression_of_interest")
     with pytest.raises(InvalidData) as refused:
-        deployed.save_draft(nepal_task, {"letter_file": kenyan_file}, users["nima"])
+        deployed.tasks.save_draft(nepal_task, {"letter_file": kenyan_file}, users["nima"])
     assert "letter_file" in refused.value.errors
     with pytest.raises(InvalidData):
-        deployed.save_draft(nepal_task, {"minister_name": "x" * 300 * 1024}, users["nima"])
+        deployed.tasks.save_draft(nepal_task, {"minister_name": "x" * 300 * 1024}, users["nima"])
     page = login("nima").get(f"/tasks/{nepal_task}").get_data(as_text=True)
     assert "Kenya letter.pdf" not in page

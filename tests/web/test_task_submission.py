@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import Engine, core
+from engine import Engine
 from engine.bpmn import forms
-from engine.runtime import tasks
+from engine.runtime import task_handle, tasks
 from engine.store.models import Attachment, Instance
 from tests.fixtures import documents as docs
 from tests.web.conftest import Web, task_of
@@ -24,7 +24,7 @@ from tests.web.test_tasks import EOI, GOOD
 def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """How many write transactions, permission checks and form loads the engine did."""
     calls = {"transactions": 0, "checks": 0, "form loads": 0}
-    real_transaction = core.transaction
+    real_transaction = task_handle.transaction
     real_check = tasks.check_may_act
     real_load = forms.load_form
 
@@ -42,7 +42,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         calls["form loads"] += 1
         return real_load(*args)
 
-    monkeypatch.setattr(core, "transaction", transaction)
+    monkeypatch.setattr(task_handle, "transaction", transaction)
     monkeypatch.setattr(tasks, "check_may_act", check)
     monkeypatch.setattr(forms, "load_form", load)
     return calls

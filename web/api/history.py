@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.records import submissions
-from engine.records.history import event_to_dict, verify_instance
-from engine.records.queries import history_page
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import ID, ApiBlueprint
-from web.api.representations import visible_instance
+from web.api.representations import instance_or_404
 from web.api.schemas import EventPageSchema, PageQuerySchema, VerifySchema
 
 blp = ApiBlueprint(
@@ -27,20 +24,18 @@ blp = ApiBlueprint(
 def list_events(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
     """An instance's audit events, oldest first (paginated)"""
     page, per_page = args["page"], args["per_page"]
-    with get_engine().session() as session:
-        instance = visible_instance(session, current_actor(), instance_id)
-        hidden = submissions.hidden_for(instance, current_actor())
-        found = history_page(session, instance_id, page=page, per_page=per_page)
-        events = [event_to_dict(e) for e in found.items]
-        for event in events:
-            event["data"] = submissions.redact_event_data(event["kind"], event["data"], hidden)
-        return {
-            "items": events,
-            "page": found.page,
-            "per_page": found.per_page,
-            "total": found.total,
-            "pages": found.pages,
-        }
+    me = current_actor()
+    found = instance_or_404(
+        instance_id,
+        lambda: get_engine().audit.events(me, instance_id, page=page, per_page=per_page),
+    )
+    return {
+        "items": found.items,
+        "page": found.page,
+        "per_page": found.per_page,
+        "total": found.total,
+        "pages": found.pages,
+    }
 
 
 @blp.route("/verify")
@@ -48,9 +43,8 @@ def list_events(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
 @blp.alt_response(404, response="Problem404")
 def verify(instance_id: int) -> dict[str, Any]:
     """Check the instance's hash chain: `intact`, events checked, and the first broken event"""
-    with get_engine().session() as session:
-        visible_instance(session, current_actor(), instance_id)
-        report = verify_instance(session, instance_id)
+    me = current_actor()
+    report = instance_or_404(instance_id, lambda: get_engine().audit.verify_chain(me, instance_id))
     return {
         "chain": report.chain,
         "intact": report.intact,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine.records.queries import instance_query
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import ID, ApiBlueprint
-from web.api.representations import instance_detail, instance_summary, visible_instance
+from web.api.representations import instance_document, instance_or_404, instance_summary
 from web.api.schemas import (
     InstanceDetailSchema,
     InstancePageSchema,
@@ -18,9 +17,6 @@ from web.api.schemas import (
     StartInstanceSchema,
 )
 
-if TYPE_CHECKING:
-    from engine.store.models import Instance
-
 blp = ApiBlueprint(
     "instances", __name__, url_prefix="/instances", description="Process instances (cases)."
 )
@@ -28,14 +24,15 @@ blp = ApiBlueprint(
 
 def instance_response(instance_id: int) -> dict[str, Any]:
     """The instance as it is now (after an engine call, read back in a fresh session)."""
-    with get_engine().session() as session:
-        me = current_actor()
-        return instance_detail(session, visible_instance(session, me, instance_id), me)
+    me = current_actor()
+    return instance_document(
+        instance_or_404(instance_id, lambda: get_engine().instances.detail(me, instance_id))
+    )
 
 
 def _check_visible(instance_id: int) -> None:
-    with get_engine().session() as session:
-        visible_instance(session, current_actor(), instance_id)
+    me = current_actor()
+    instance_or_404(instance_id, lambda: get_engine().instances.visible(me, instance_id))
 
 
 @blp.route("")
@@ -46,15 +43,14 @@ def list_instances(args: dict[str, Any]) -> dict[str, Any]:
 
     Country users see their own country's instances only.
     """
-    with get_engine().session() as session:
-        page = instance_query(session, current_actor(), **args)
-        return {
-            "items": [instance_summary(row) for row in page.items],
-            "page": page.page,
-            "per_page": page.per_page,
-            "total": page.total,
-            "pages": page.pages,
-        }
+    page = get_engine().instances.listing(current_actor(), **args)
+    return {
+        "items": [instance_summary(row) for row in page.items],
+        "page": page.page,
+        "per_page": page.per_page,
+        "total": page.total,
+        "pages": page.pages,
+    }
 
 
 @blp.route("", methods=["POST"])
@@ -81,7 +77,7 @@ def get_instance(instance_id: int) -> dict[str, Any]:
     return instance_response(instance_id)
 
 
-def _manage(instance_id: int, action: Callable[..., Instance], *args: Any) -> dict[str, Any]:
+def _manage(instance_id: int, action: Callable[..., object], *args: Any) -> dict[str, Any]:
     _check_visible(instance_id)
     action(instance_id, current_actor(), *args)
     return instance_response(instance_id)
@@ -99,7 +95,7 @@ _MANAGE_DOC = (
 @blp.doc(description=_MANAGE_DOC)
 def suspend_instance(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
     """Suspend a running instance (timers and tasks wait)"""
-    return _manage(instance_id, get_engine().suspend, args["reason"])
+    return _manage(instance_id, get_engine().instances.suspend, args["reason"])
 
 
 @blp.route(f"/<{ID}:instance_id>/resume", methods=["POST"])
@@ -108,7 +104,7 @@ def suspend_instance(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
 @blp.doc(description=_MANAGE_DOC)
 def resume_instance(instance_id: int) -> dict[str, Any]:
     """Resume a suspended instance"""
-    return _manage(instance_id, get_engine().resume)
+    return _manage(instance_id, get_engine().instances.resume)
 
 
 @blp.route(f"/<{ID}:instance_id>/cancel", methods=["POST"])
@@ -118,7 +114,7 @@ def resume_instance(instance_id: int) -> dict[str, Any]:
 @blp.doc(description=_MANAGE_DOC)
 def cancel_instance(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
     """Cancel an instance for good"""
-    return _manage(instance_id, get_engine().cancel, args["reason"])
+    return _manage(instance_id, get_engine().instances.cancel, args["reason"])
 
 
 @blp.route(f"/<{ID}:instance_id>/retry", methods=["POST"])
@@ -127,7 +123,7 @@ def cancel_instance(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
 @blp.doc(description=_MANAGE_DOC)
 def retry_instance(instance_id: int) -> dict[str, Any]:
     """Retry an instance in error (after fixing its cause)"""
-    return _manage(instance_id, get_engine().retry)
+    return _manage(instance_id, get_engine().instances.retry)
 
 
 @blp.route(f"/<{ID}:instance_id>/messages", methods=["POST"])
@@ -137,5 +133,5 @@ def retry_instance(instance_id: int) -> dict[str, Any]:
 def send_message(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
     """Deliver a BPMN message the instance waits for (e.g. a withdrawal)"""
     _check_visible(instance_id)
-    get_engine().send_message(instance_id, args["name"], args["payload"], current_actor())
+    get_engine().instances.send_message(instance_id, args["name"], args["payload"], current_actor())
     return instance_response(instance_id)

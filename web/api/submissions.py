@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.records import submissions
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import ID, ApiBlueprint
-from web.api.representations import visible_instance
+from web.api.representations import instance_or_404
 from web.api.schemas import SubmissionListSchema, SubmissionQuerySchema
 
 blp = ApiBlueprint(
@@ -25,8 +24,8 @@ blp = ApiBlueprint(
 def list_submissions(args: dict[str, Any], instance_id: int) -> dict[str, Any]:
     """An instance's submissions in the order they were made (filter with `element`)"""
     actor = current_actor()
-    with get_engine().session() as session:
-        instance = visible_instance(session, actor, instance_id)
-        found = submissions.for_actor(session, instance, actor)
+    found = instance_or_404(
+        instance_id, lambda: get_engine().submissions.for_actor(actor, instance_id)
+    )
     element = args.get("element")
     return {"items": [s.to_dict() for s in found if not element or s.element_id == element]}

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from engine.records.queries import task_query
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import MULTIPART, ApiBlueprint
-from web.api.representations import TaskRenderer, instance_detail_of, visible_task
+from web.api.representations import instance_document, task_document, task_or_404
 from web.api.schemas import (
     AttachmentSchema,
     AttachmentUploadSchema,
@@ -27,15 +26,14 @@ TASK = "/<uuid:task_id>"
 
 
 def _task(task_id: UUID) -> dict[str, Any]:
-    with get_engine().session() as session:
-        return TaskRenderer(session)(visible_task(session, current_actor(), str(task_id)))
+    me, wanted = current_actor(), str(task_id)
+    return task_document(task_or_404(wanted, lambda: get_engine().tasks.detail(me, wanted)))
 
 
 def _check_visible(task_id: UUID) -> str:
     """The task id as stored, after a 404 for tasks of instances the caller may not see."""
-    with get_engine().session() as session:
-        visible_task(session, current_actor(), str(task_id))
-    return str(task_id)
+    me, wanted = current_actor(), str(task_id)
+    return task_or_404(wanted, lambda: get_engine().tasks.check_visible(me, wanted))
 
 
 @blp.route("")
@@ -52,17 +50,15 @@ def list_tasks(args: dict[str, Any]) -> dict[str, Any]:
     engine = get_engine()
     if args.get("claimed_by") == "me":
         args["claimed_by"] = actor.username
-    with engine.session() as session:
-        page = task_query(session, actor, now=engine.now(), **args)
-        render = TaskRenderer(session)
-        return {
-            "items": [render(task) for task in page.items],
-            "page": page.page,
-            "per_page": page.per_page,
-            "total": page.total,
-            "total_capped": page.total_capped,
-            "pages": page.pages,
-        }
+    page = engine.tasks.inbox(actor, **args)
+    return {
+        "items": [task_document(found) for found in engine.tasks.details(actor, page)],
+        "page": page.page,
+        "per_page": page.per_page,
+        "total": page.total,
+        "total_capped": page.total_capped,
+        "pages": page.pages,
+    }
 
 
 @blp.route(TASK)
@@ -82,7 +78,7 @@ def claim_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
 
     403 if the task's lane is not yours; 409 if someone else holds it or it is no longer open.
     """
-    get_engine().claim(_check_visible(task_id), current_actor(), args.get("assignee"))
+    get_engine().tasks.claim(_check_visible(task_id), current_actor(), args.get("assignee"))
     return _task(task_id)
 
 
@@ -91,7 +87,7 @@ def claim_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
 @blp.problems(403, 404, 409)
 def unclaim_task(task_id: UUID) -> dict[str, Any]:
     """Release your claim on a task (Secretariat and admins may release anyone's)"""
-    get_engine().unclaim(_check_visible(task_id), current_actor())
+    get_engine().tasks.unclaim(_check_visible(task_id), current_actor())
     return _task(task_id)
 
 
@@ -101,7 +97,7 @@ def unclaim_task(task_id: UUID) -> dict[str, Any]:
 @blp.problems(403, 404, 409)
 def save_draft(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
     """Keep unfinished form input on the task (not validated)"""
-    get_engine().save_draft(_check_visible(task_id), args["data"], current_actor())
+    get_engine().tasks.save_draft(_check_visible(task_id), args["data"], current_actor())
     return _task(task_id)
 
 
@@ -116,14 +112,13 @@ def complete_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
     else, or the instance changed since `expected_version`; 422 with `errors` keyed by field path
     (`actions.0.budget`) when the data does not match the form.
     """
-    actor = current_actor()
-    row, open_rows = get_engine().complete_with_next(
+    found = get_engine().tasks.complete_and_show(
         _check_visible(task_id),
         args["data"],
-        actor,
+        current_actor(),
         expected_version=args.get("expected_version"),
     )
-    return instance_detail_of(row, open_rows, actor)  # from memory: no second read
+    return instance_document(found)  # from memory: no second read
 
 
 @blp.route(f"{TASK}/attachments", methods=["POST"])
@@ -140,7 +135,7 @@ def upload_attachment(args: dict[str, Any], task_id: UUID) -> tuple[dict[str, An
     its SHA-256 in the history.
     """
     upload = args["file"]
-    info = get_engine().upload(
+    info = get_engine().tasks.upload(
         _check_visible(task_id),
         args["field"],
         upload.filename or "",

@@ -14,8 +14,6 @@ from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
 from engine import human_size
-from engine.records import procedure as tracker
-from engine.records import queries
 from web import assets
 from web.i18n import element_filter
 from web.pages import (
@@ -28,7 +26,7 @@ from web.pages import (
     tasks,
     values,
 )
-from web.pages.common import STAFF, actor, engine, now
+from web.pages.common import STAFF, actor, engine, lanes
 from web.pages.formrender import option_label
 
 log = logging.getLogger("pathfinder.web")
@@ -63,8 +61,7 @@ def _nav() -> dict[str, Any]:
         return {}
     me = actor()
     try:
-        with engine().session() as s:
-            counts = queries.task_counts(s, me, now())
+        counts = engine().tasks.counts(me, lanes=lanes())
     except Exception:  # noqa: BLE001 - an error page must render even when the database fails
         log.exception("Could not count tasks for the navigation")
         counts = {"open": 0, "overdue": 0, "mine": 0}
@@ -77,8 +74,7 @@ def stage_name(code: str | None) -> str:
         return "—"
     if "stage_titles" not in g:
         try:
-            with engine().session() as s:
-                g.stage_titles = tracker.stage_titles(s)
+            g.stage_titles = engine().instances.stage_titles()
         except Exception:  # noqa: BLE001 - a label must not break an (error) page
             log.exception("Could not read the stage titles")
             g.stage_titles = {}

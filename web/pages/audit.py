@@ -12,19 +12,15 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from engine.people import permissions
-from engine.records import audit, queries, submissions
-from engine.store.models import Instance, ProcessVersion
+from engine import EventFilter, NotFound, Page, permissions
 from web.auth import current_actor, login_required, roles_required, the_engine
 from web.inputs import db_int
 from web.pages import submissionview
-from web.pages.common import page_number, visible_instance
+from web.pages.common import page_number
 from web.served import stored_file
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -32,10 +28,6 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 AUDIT_ROLES = permissions.STAFF_ROLES
 """Roles that may search every instance, export search results and read country reports."""
 PER_PAGE = 50
-
-
-def _instance(session: Any, instance_id: int) -> Instance:
-    return visible_instance(session, instance_id)
 
 
 def _page() -> int:
@@ -57,7 +49,7 @@ def _date(name: str, errors: dict[str, str]) -> date | None:
     return day
 
 
-def _search_filter() -> tuple[audit.EventFilter, dict[str, str]]:
+def _search_filter() -> tuple[EventFilter, dict[str, str]]:
     """The search form's filter; bad dates are reported and left out."""
     errors: dict[str, str] = {}
     since, until = _date("since", errors), _date("until", errors)
@@ -65,7 +57,7 @@ def _search_filter() -> tuple[audit.EventFilter, dict[str, str]]:
     instance_id = request.args.get("instance", type=db_int)
     if instance and instance_id is None:
         errors["instance"] = _("Enter an instance number.")
-    flt = audit.EventFilter(
+    flt = EventFilter(
         country=request.args.get("country", "").strip().upper() or None,
         kinds=tuple(k for k in request.args.getlist("kind") if k),
         actor=request.args.get("actor", "").strip() or None,
@@ -86,16 +78,15 @@ def _download(body: str, mimetype: str, filename: str) -> Response:
 
 
 def _export(
-    flt: audit.EventFilter, fmt: str, stem: str, hidden: frozenset[str] = frozenset()
+    flt: EventFilter, fmt: str, stem: str, hidden: frozenset[str] = frozenset()
 ) -> Response:
     engine = the_engine()
-    with engine.session() as s:
-        if fmt == "csv":
-            body = audit.export_csv(s, flt, hidden)
-            return _download(body, "text/csv", f"{stem}-{_stamp()}.csv")
-        document = audit.export_document(
-            s, flt, exported_at=engine.now(), exported_by=current_actor().username, hidden=hidden
-        )
+    if fmt == "csv":
+        body = engine.audit.export_csv(flt, hidden)
+        return _download(body, "text/csv", f"{stem}-{_stamp()}.csv")
+    document = engine.audit.export_document(
+        flt, exported_at=engine.now(), exported_by=current_actor().username, hidden=hidden
+    )
     body = json.dumps(document, indent=1, ensure_ascii=False, sort_keys=False)
     return _download(body, "application/json", f"{stem}-{_stamp()}.json")
 
@@ -108,34 +99,21 @@ def _export(
 def history(instance_id: int) -> str:
     kinds = tuple(k for k in request.args.getlist("kind") if k)
     actor = request.args.get("actor", "").strip() or None
-    with the_engine().session() as s:
-        inst = _instance(s, instance_id)
-        entries = audit.timeline(
-            s, inst.id, kinds=kinds, actor=actor, page=_page(), per_page=PER_PAGE
-        )
-        hidden = submissions.hidden_for(inst, current_actor())
-        if hidden:  # country users: internal fields are left out of the submitted values
-            entries = dataclasses.replace(
-                entries,
-                items=[
-                    dataclasses.replace(
-                        e, changes=[c for c in e.changes if c.path.split(".")[0] not in hidden]
-                    )
-                    for e in entries.items
-                ],
-            )
-        return render_template(
-            "audit/history.html",
-            instance=inst,
-            entries=entries,
-            options=audit.choices(s, inst.id),
-            kinds=kinds,
-            actor=actor,
-            args={k: v for k, v in request.args.items(multi=True) if k != "page" and v},
-            filtered=bool(kinds or actor),
-            start=audit.replay(s, inst.id, inst.audit_count),
-            may_search=current_actor().has(*AUDIT_ROLES),
-        )
+    found = the_engine().audit.timeline(
+        current_actor(), instance_id, kinds=kinds, by=actor, page=_page(), per_page=PER_PAGE
+    )
+    return render_template(
+        "audit/history.html",
+        instance=found.instance,
+        entries=found.entries,
+        options=found.options,
+        kinds=kinds,
+        actor=actor,
+        args={k: v for k, v in request.args.items(multi=True) if k != "page" and v},
+        filtered=bool(kinds or actor),
+        start=found.start,
+        may_search=current_actor().has(*AUDIT_ROLES),
+    )
 
 
 @bp.get("/instances/<int:instance_id>/states")
@@ -143,11 +121,9 @@ def history(instance_id: int) -> str:
 def states(instance_id: int) -> Response:
     """The diagram highlights after event `seq` (JSON, for the replay slider)."""
     raw = request.args.get("seq", "")
-    with the_engine().session() as s:
-        inst = _instance(s, instance_id)
-        seq = int(raw) if raw.isdigit() else inst.audit_count
-        seq = max(0, min(seq, inst.audit_count))
-        body = audit.replay(s, inst.id, seq)
+    body = the_engine().audit.replay(
+        current_actor(), instance_id, int(raw) if raw.isdigit() else None
+    )
     return Response(json.dumps(body), mimetype="application/json")
 
 
@@ -161,9 +137,7 @@ def _wants_json() -> bool:
 def verify(instance_id: int) -> Response | str:
     """Recompute the instance's hash chain and its documents' SHA-256 (reads only; every role
     that sees the instance may ask)."""
-    with the_engine().session() as s:
-        inst = _instance(s, instance_id)
-        verdict = audit.verify_instance(s, inst.id)
+    inst, verdict = the_engine().audit.verdict(current_actor(), instance_id)
     files = the_engine().verify_attachments(inst.id)
     if _wants_json():
         body = {
@@ -178,32 +152,20 @@ def verify(instance_id: int) -> Response | str:
 @bp.get("/instances/<int:instance_id>/export.<any(csv, json):fmt>")
 @login_required
 def export_instance(instance_id: int, fmt: str) -> Response:
-    with the_engine().session() as s:
-        inst = _instance(s, instance_id)
-        hidden = frozenset(submissions.hidden_for(inst, current_actor()))
+    inst, hidden = the_engine().audit.hidden_for(current_actor(), instance_id)
     stem = f"audit-instance-{inst.id}-{(inst.country or 'na').lower()}"
-    return _export(audit.EventFilter(instance_id=inst.id), fmt, stem, hidden)
+    return _export(EventFilter(instance_id=inst.id), fmt, stem, hidden)
 
 
 @bp.get("/versions/<int:version_id>/diagram.bpmn")
 @login_required
 def version_diagram(version_id: int) -> Response:
     """The BPMN of a deployed version (the replay shows the version each event ran under)."""
-    with the_engine().session() as s:
-        pv = s.get(ProcessVersion, version_id)
-        if pv is None:
-            abort(404)
-        if not current_actor().has(*AUDIT_ROLES):
-            # Country users: only versions their own country's instances ran.
-            seen = s.execute(
-                select(Instance.id).where(
-                    Instance.process_version_id == version_id,
-                    Instance.country == current_actor().country,
-                )
-            ).first()
-            if current_actor().country is None or seen is None:
-                abort(404)
-        xml = pv.files.get(pv.main_file) or next(iter(pv.files.values()), "")
+    me = current_actor()
+    try:
+        xml = the_engine().audit.version_diagram(me, version_id, staff=me.has(*AUDIT_ROLES))
+    except NotFound:
+        abort(404)
     return stored_file(xml, "diagram.bpmn", download=False, cache="private, max-age=300")
 
 
@@ -214,21 +176,18 @@ def version_diagram(version_id: int) -> Response:
 @roles_required(*AUDIT_ROLES)
 def search() -> tuple[str, int]:
     flt, errors = _search_filter()
-    with the_engine().session() as s:
-        page = audit.search(s, flt, page=_page(), per_page=PER_PAGE)
-        versions = {pv.id: pv.version for pv in audit.versions(s)}
-        labels = {i: label for i, label in s.execute(select(Instance.id, Instance.label)).all()}
-        html = render_template(
-            "audit/search.html",
-            page=page,
-            flt=flt,
-            errors=errors,
-            options=audit.choices(s),
-            versions=versions,
-            labels=labels,
-            args={k: v for k, v in request.args.items(multi=True) if k != "page" and v},
-            searched=any(v for k, v in request.args.items() if k != "page"),
-        )
+    found = the_engine().audit.search(flt, page=_page(), per_page=PER_PAGE)
+    html = render_template(
+        "audit/search.html",
+        page=found.page,
+        flt=flt,
+        errors=errors,
+        options=found.options,
+        versions=found.versions,
+        labels=found.labels,
+        args={k: v for k, v in request.args.items(multi=True) if k != "page" and v},
+        searched=any(v for k, v in request.args.items() if k != "page"),
+    )
     return html, 422 if errors else 200
 
 
@@ -246,33 +205,28 @@ def export_search(fmt: str) -> Response | tuple[str, int]:
 def country_report(country: str) -> str:
     """A printable report of everything recorded for one country."""
     engine = the_engine()
-    with engine.session() as s:
-        report = audit.country_report(s, country)
-        if not report:
-            abort(404)
-        me = current_actor()
-        shown = {
-            r["instance"].id: [
-                submissionview.view_of(r["instance"], sub, me)
-                for sub in submissions.listing(s, r["instance"].id)
-            ]
-            for r in report
-        }
-        return render_template(
-            "audit/report.html",
-            submissions=shown,
-            country=country.upper(),
-            report=report,
-            generated_at=engine.now(),
-            generated_by=current_actor().username,
-        )
+    report = engine.audit.country_report(country)
+    if not report:
+        abort(404)
+    me = current_actor()
+    shown = {
+        r["instance"].id: [submissionview.view_of(r["forms"], sub, me) for sub in r["submissions"]]
+        for r in report
+    }
+    return render_template(
+        "audit/report.html",
+        submissions=shown,
+        country=country.upper(),
+        report=report,
+        generated_at=engine.now(),
+        generated_by=current_actor().username,
+    )
 
 
 @bp.get("/versions")
 @roles_required(*AUDIT_ROLES)
 def versions() -> str:
-    with the_engine().session() as s:
-        return render_template("audit/versions.html", versions=audit.versions(s))
+    return render_template("audit/versions.html", versions=the_engine().audit.versions())
 
 
 @bp.get("/verify")
@@ -299,10 +253,10 @@ CHECKPOINTS_PER_PAGE = 50
 def checkpoints() -> str:
     """The signed checkpoints of every chain head, newest first."""
     engine = the_engine()
-    every = engine.list_checkpoints()
+    every = engine.checkpoints.listing()
     number = min(page_number(), max(1, -(-len(every) // CHECKPOINTS_PER_PAGE)))
     start = (number - 1) * CHECKPOINTS_PER_PAGE
-    page = queries.Page(
+    page = Page(
         every[start : start + CHECKPOINTS_PER_PAGE], len(every), number, CHECKPOINTS_PER_PAGE
     )
     return render_template(
@@ -319,8 +273,8 @@ def checkpoints() -> str:
 def verify_checkpoint(name: str) -> str:
     """Verify the database against one checkpoint: every head it lists must still be extended."""
     engine = the_engine()
-    document = engine.read_checkpoint(name)
-    report, chains = engine.verify_checkpoint(document)
+    document = engine.checkpoints.read(name)
+    report, chains = engine.checkpoints.verify(document)
     return render_template(
         "audit/checkpoint_verify.html",
         name=name,

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, request
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from flask import abort, g, request
 
-from engine import Actor, Engine, InstanceStatus
-from engine.people import permissions
-from engine.records import procedure
-from engine.store.models import Instance, ProcessModel
+from engine import Actor, Engine, InstanceView, permissions
 from web.auth import current_actor, the_engine
 from web.inputs import db_int
 
@@ -41,10 +36,19 @@ def now() -> datetime:
     return the_engine().now()
 
 
-def visible_instance(session: Session, instance_id: int) -> Instance:
+def visible_instance(instance_id: int) -> InstanceView:
     """The instance, if this user may see it. Another country's case answers NotFound (404)
     exactly as a missing one does, so pages do not reveal which cases exist (as on the API)."""
-    return permissions.visible_instance(session, actor(), instance_id)
+    return the_engine().instances.visible(actor(), instance_id)
+
+
+def lanes() -> dict[frozenset[str], list[tuple[str, str]]]:
+    """This request's cache of the actor's lanes (the inbox and the navigation counts share
+    it; a new request starts empty, so a deployment is seen at once)."""
+    if "lanes" not in g:
+        g.lanes = {}
+    cache: dict[frozenset[str], list[tuple[str, str]]] = g.lanes
+    return cache
 
 
 def page_number() -> int:
@@ -62,21 +66,6 @@ def require_form_int(name: str) -> int | None:
         abort(400)
 
 
-def filter_options(session: Session) -> dict[str, list[tuple[str, str]]]:
+def filter_options() -> dict[str, list[tuple[str, str]]]:
     """Choices for the process / country / stage / status filters."""
-    processes = [
-        (m.key, m.name or m.key)
-        for m in session.execute(select(ProcessModel).order_by(ProcessModel.key)).scalars()
-    ]
-    countries = sorted(
-        {c for c in session.execute(select(Instance.country).distinct()).scalars() if c}
-    )
-    stages = sorted({s for s in session.execute(select(Instance.stage).distinct()).scalars() if s})
-    titles = procedure.stage_titles(session)
-    statuses = list(InstanceStatus)
-    return {
-        "processes": processes,
-        "countries": [(c, c) for c in countries],
-        "stages": [(s, titles.get(s) or s.replace("_", " ")) for s in stages],
-        "statuses": [(s, s) for s in statuses],
-    }
+    return the_engine().instances.filter_options()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from engine.records import procedure, queries
 from web.auth import roles_required
 from web.pages.common import STAFF, engine, now
 
@@ -14,7 +13,7 @@ bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 @bp.get("")
 @roles_required(*STAFF)
 def index() -> str:
-    with engine().session() as s:
-        figures = queries.dashboard(s, now())
-        titles = procedure.stage_titles(s)
-        return render_template("dashboard.html", figures=figures, now=now(), stage_titles=titles)
+    figures = engine().instances.dashboard()
+    return render_template(
+        "dashboard.html", figures=figures, now=now(), stage_titles=figures["stage_titles"]
+    )

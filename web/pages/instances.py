@@ -8,14 +8,17 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
-from engine import Conflict, EngineError, Forbidden, InvalidData, MessageRule, NotFound
-from engine.people import permissions
-from engine.records import attachments, procedure, queries, submissions
-from engine.store.models import Instance, ProcessModel, ProcessVersion
+from engine import (
+    Conflict,
+    EngineError,
+    Forbidden,
+    InvalidData,
+    MessageRule,
+    NotFound,
+    permissions,
+)
 from web.auth import login_required
 from web.i18n import error_text
 from web.pages import submissionview
@@ -68,36 +71,30 @@ QUIET = {"element_completed", "gateway_decision", "timer_scheduled"}
 """Engine-level events the timeline hides unless asked for all events."""
 
 
-def _visible(instance_id: int, s: Session) -> Instance:
-    return visible_instance(s, instance_id)
-
-
 @bp.get("")
 @login_required
 def index() -> str:
     me = actor()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    with engine().session() as s:
-        page = queries.instance_query(
-            s,
-            me,
-            status=args.get("status"),
-            stage=args.get("stage"),
-            country=args.get("country"),
-            process_key=args.get("process"),
-            page=page_number(),
-        )
-        options = filter_options(s)
-        if not me.has(*STAFF):
-            options["countries"] = [(me.country, me.country)] if me.country else []
-        return render_template(
-            "instances.html",
-            page=page,
-            args=args,
-            options=options,
-            filtered=bool(args),
-            may_start_any=bool(_startable(s)),
-        )
+    page = engine().instances.listing(
+        me,
+        status=args.get("status"),
+        stage=args.get("stage"),
+        country=args.get("country"),
+        process_key=args.get("process"),
+        page=page_number(),
+    )
+    options = filter_options()
+    if not me.has(*STAFF):
+        options["countries"] = [(me.country, me.country)] if me.country else []
+    return render_template(
+        "instances.html",
+        page=page,
+        args=args,
+        options=options,
+        filtered=bool(args),
+        may_start_any=bool(engine().instances.startable(me)),
+    )
 
 
 @bp.get("/<int:instance_id>")
@@ -105,67 +102,43 @@ def index() -> str:
 def show(instance_id: int) -> str:
     me = actor()
     show_all = request.args.get("events") == "all"
-    with engine().session() as s:
-        inst = _visible(instance_id, s)
-        model = s.get(ProcessModel, inst.process_key)
-        lane_roles = model.lane_roles if model else {}
-        tasks = queries.open_tasks(s, inst.id)
-        actionable = {t.id for t in tasks if permissions.may_act_in_lane(me, t.lane, lane_roles)}
-        states = queries.element_states(s, inst.id)
-        shown = [submissionview.view_of(inst, sub, me) for sub in submissions.listing(s, inst.id)]
-        return render_template(
-            "instance.html",
-            instance=inst,
-            tasks=tasks,
-            actionable=actionable,
-            states=states,
-            history=[e for e in engine().history(inst.id) if show_all or e.kind not in QUIET],
-            documents=attachments.listing(
-                s, instance_id=inst.id, hidden_fields=attachments.hidden_fields(inst, me)
-            ),
-            task_names={t.id: t.name for t in queries.completed_tasks(s, inst.id)},
-            show_all=show_all,
-            now=now(),
-            actions=ACTIONS,
-            may_manage=permissions.may_manage_instances(me),
-            messages=engine().message_rules(inst.id, me),
-            submissions=submissionview.by_step(shown),
-            submission_of={v.sub.task_id: v.sub.id for v in shown},
-            variables=submissions.visible_variables(inst, me),
-            sees_variables=permissions.sees_internal(me),
-            has_stages=bool(procedure.declared_stages(inst.process_version)),
-        )
+    case = engine().instances.page(me, instance_id)
+    inst = case.detail.instance
+    forms = case.detail.forms
+    shown = [submissionview.view_of(forms, sub, me) for sub in case.submissions]
+    return render_template(
+        "instance.html",
+        instance=inst,
+        tasks=case.detail.open_tasks,
+        actionable=case.actionable,
+        states=case.states,
+        history=[e for e in engine().history(inst.id) if show_all or e.kind not in QUIET],
+        documents=case.documents,
+        task_names=case.task_names,
+        show_all=show_all,
+        now=now(),
+        actions=ACTIONS,
+        may_manage=permissions.may_manage_instances(me),
+        messages=engine().instances.message_rules(inst.id, me),
+        submissions=submissionview.by_step(shown),
+        submission_of={v.sub.task_id: v.sub.id for v in shown},
+        variables=case.detail.variables,
+        sees_variables=permissions.sees_internal(me),
+        has_stages=case.has_stages,
+    )
 
 
 @bp.get("/<int:instance_id>/diagram.bpmn")
 @login_required
 def diagram(instance_id: int) -> Response:
-    with engine().session() as s:
-        inst = _visible(instance_id, s)
-        version = inst.process_version
-        xml = version.files.get(version.main_file) or next(iter(version.files.values()), "")
+    xml = engine().instances.diagram(actor(), instance_id)
     return stored_file(xml, "diagram.bpmn", download=False, cache="private, max-age=300")
-
-
-def _startable(s: Any) -> list[ProcessVersion]:
-    me = actor()
-    latest: dict[str, ProcessVersion] = {}
-    for pv in s.execute(select(ProcessVersion).order_by(ProcessVersion.version)).scalars():
-        latest[pv.process_key] = pv
-    models = {m.key: m for m in s.execute(select(ProcessModel)).scalars()}
-    return [
-        pv
-        for key, pv in sorted(latest.items())
-        if pv.executable
-        and permissions.may_start(me, models[key].start_roles if key in models else ())
-    ]
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def start() -> str | BaseResponse | tuple[str, int]:
-    with engine().session() as s:
-        choices = [(pv.process_key, pv.name or pv.process_key) for pv in _startable(s)]
+    choices = engine().instances.startable(actor())
     if not choices:
         abort(403)
     values = {k: request.form.get(k, "").strip() for k in ("process", "country", "country_name")}
@@ -211,9 +184,8 @@ def manage(instance_id: int, action: str) -> tuple[str, int] | BaseResponse:
     if not permissions.may_manage_instances(me):
         abort(403)
     spec = ACTIONS[action]
-    with engine().session() as s:
-        inst = _visible(instance_id, s)
-        label, status = inst.label, inst.status
+    inst = visible_instance(instance_id)
+    label, status = inst.label, inst.status
     name = label or f"#{instance_id}"
     reason = request.form.get("reason", "").strip()
     errors: dict[str, str] = {}
@@ -237,13 +209,13 @@ def manage(instance_id: int, action: str) -> tuple[str, int] | BaseResponse:
     eng = engine()
     try:
         if action == "suspend":
-            eng.suspend(instance_id, me, reason)
+            eng.instances.suspend(instance_id, me, reason)
         elif action == "cancel":
-            eng.cancel(instance_id, me, reason)
+            eng.instances.cancel(instance_id, me, reason)
         elif action == "resume":
-            eng.resume(instance_id, me)
+            eng.instances.resume(instance_id, me)
         else:
-            eng.retry(instance_id, me)
+            eng.instances.retry(instance_id, me)
     except Conflict as err:
         flash(error_text(err), "error")
     else:
@@ -252,7 +224,7 @@ def manage(instance_id: int, action: str) -> tuple[str, int] | BaseResponse:
 
 
 def _message_rule(instance_id: int, name: str) -> MessageRule:
-    rules = {rule.name: rule for rule in engine().message_rules(instance_id, actor())}
+    rules = {rule.name: rule for rule in engine().instances.message_rules(instance_id, actor())}
     if name not in rules:
         raise Forbidden(
             _("There is no message '%(name)s' that you may record for this case now.", name=name)
@@ -265,8 +237,7 @@ def _message_rule(instance_id: int, name: str) -> MessageRule:
 def message(instance_id: int, name: str) -> str | BaseResponse:
     """Record a message the case waits for (e.g. a country's withdrawal letter), behind a
     confirmation page; who may and which fields it carries come from the model."""
-    with engine().session() as s:
-        label = _visible(instance_id, s).label
+    label = visible_instance(instance_id).label
     rule = _message_rule(instance_id, name)
     fields = sorted(rule.fields)
     if request.method == "GET" or request.form.get("confirm") != "yes":
@@ -275,7 +246,7 @@ def message(instance_id: int, name: str) -> str | BaseResponse:
         )
     payload = {f: value for f in fields if (value := request.form.get(f, "").strip())}
     try:
-        engine().send_message(instance_id, name, payload, actor())
+        engine().instances.send_message(instance_id, name, payload, actor())
     except EngineError as err:
         if isinstance(err, NotFound | Forbidden):
             raise

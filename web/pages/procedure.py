@@ -11,10 +11,8 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import NotFound
-from engine.records import procedure
 from web.auth import login_required
-from web.pages.common import actor, engine, now
-from web.pages.instances import _visible
+from web.pages.common import actor, engine
 
 bp = Blueprint("procedure", __name__)
 
@@ -23,23 +21,22 @@ bp = Blueprint("procedure", __name__)
 @login_required
 def mine() -> str | Response:
     me = actor()
-    with engine().session() as s:
-        inst = procedure.country_case(s, me)
-        if inst is None:
-            if not me.country:
-                return redirect(url_for("instances.index"))
-            return render_template("procedure.html", tracker=None, instance=None, own=True)
-        tracker = procedure.build(s, inst, me, now())
-        return render_template("procedure.html", tracker=tracker, instance=inst, own=True)
+    found = engine().instances.procedure(me)
+    if found is None:
+        if not me.country:
+            return redirect(url_for("instances.index"))
+        return render_template("procedure.html", tracker=None, instance=None, own=True)
+    return render_template(
+        "procedure.html", tracker=found.tracker, instance=found.instance, own=True
+    )
 
 
 @bp.get("/instances/<int:instance_id>/procedure")
 @login_required
 def of_case(instance_id: int) -> str:
-    me = actor()
-    with engine().session() as s:
-        inst = _visible(instance_id, s)
-        tracker = procedure.build(s, inst, me, now())
-        if tracker is None:
-            raise NotFound(_("This case's process does not declare stages."))
-        return render_template("procedure.html", tracker=tracker, instance=inst, own=False)
+    found = engine().instances.procedure(actor(), instance_id)
+    if found is None or found.tracker is None:
+        raise NotFound(_("This case's process does not declare stages."))
+    return render_template(
+        "procedure.html", tracker=found.tracker, instance=found.instance, own=False
+    )

@@ -10,17 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask_babel import gettext as _
 
-from engine import Actor, SubmissionInfo, file_rule
-from engine.records import submissions
+from engine import Actor, SubmissionInfo, Submissions, file_rule
 from web.i18n import date_filter, datetime_filter, number_filter, translated_form
 from web.pages.formrender import _ordered, _types, choice_titles, option_label
-
-if TYPE_CHECKING:
-    from engine.store.models import Instance
 
 
 @dataclass
@@ -196,16 +192,15 @@ def compare(current: SubmissionView, previous: SubmissionView) -> SubmissionView
     return current
 
 
-def view_of(instance: Instance, sub: SubmissionInfo, actor: Actor) -> SubmissionView:
-    """`sub` rendered from its own form, without the fields `actor` may not see."""
-    form = submissions.form_of(instance, sub)
+def view_of(forms: Mapping[str, str], sub: SubmissionInfo, actor: Actor) -> SubmissionView:
+    """`sub` rendered from its own form (one of `forms`, its version's form files), without
+    the fields `actor` may not see."""
+    form, data = Submissions.visible(forms, sub, actor)
     if form is None:
         return SubmissionView(
-            sub, [Shown(k, option_label(k), text_of({}, {}, v)) for k, v in sub.data.items()]
+            sub, [Shown(k, option_label(k), text_of({}, {}, v)) for k, v in data.items()]
         )
-    form = submissions.visible_schema(form, actor)
-    data = submissions.visible_data(form, sub.data, actor)
-    form = translated_form(instance.process_version.forms, form)  # labels in the reader's language
+    form = translated_form(forms, form)  # labels in the reader's language
     files = {str(a.get("id")): a for a in sub.attachments}
     return SubmissionView(sub, shown(form.schema, form.ui_schema, data, files))
 

@@ -7,17 +7,21 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from engine import Conflict, InvalidData, SubmitAction, Upload, with_given_rows
-from engine.bpmn.forms import FormDefinition, file_fields, load_form
-from engine.people import permissions
-from engine.records import attachments, procedure, queries, submissions
-from engine.runtime.tasks import held_since
-from engine.store.models import HumanTask, Instance, User
+from engine import (
+    Conflict,
+    FormDefinition,
+    InvalidData,
+    SubmitAction,
+    TaskPage,
+    Upload,
+    file_fields,
+    permissions,
+    value_at,
+    with_given_rows,
+)
 from web.auth import login_required
 from web.i18n import (
     element_filter,
@@ -28,7 +32,7 @@ from web.i18n import (
 )
 from web.inputs import db_int
 from web.pages import formrender, submissionview
-from web.pages.common import STAFF, actor, engine, filter_options, now, page_number
+from web.pages.common import STAFF, actor, engine, filter_options, lanes, now, page_number
 
 bp = Blueprint("tasks", __name__)
 
@@ -45,23 +49,12 @@ SORTS = [
 DUE_WITHIN = [("7", "Within 7 days"), ("30", "Within 30 days"), ("90", "Within 90 days")]
 
 
-@bp.before_app_request
-def _cache_lanes() -> None:
-    """The inbox and the navigation counts share what the actor's lanes are (one request)."""
-    queries.cache_lanes(True)
-
-
-@bp.teardown_app_request
-def _forget_lanes(_exc: BaseException | None) -> None:
-    queries.cache_lanes(False)
-
-
 @bp.app_template_filter("task_count")
 def count_label(count: int, capped: bool = False) -> str:
     """`{{ n|task_count }}`: a task count, `1,000+` past the cap."""
     if not isinstance(count, int):  # no counts (an error page): show nothing
         return ""
-    return queries.count_label(count, capped)
+    return engine().tasks.count_label(count, capped)
 
 
 @bp.get("/")
@@ -76,65 +69,43 @@ def inbox() -> str | Response:
     me = actor()
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     due = request.args.get("due", type=db_int)
-    with engine().session() as s:
-        page = queries.task_query(
-            s,
-            me,
-            now=now(),
-            process_key=args.get("process"),
-            country=args.get("country"),
-            stage=args.get("stage"),
-            overdue=args.get("overdue") == "1",
-            due_within_days=None if due is None else min(due, MAX_DUE_DAYS),
-            claimed_by=me.username if args.get("mine") == "1" else None,
-            sort=args.get("sort", "due"),
-            page=page_number(),
-        )
-        # A focal point with nothing to do lands where their country stands instead.
-        idle = not page.total and not args and me.country and not me.has(*STAFF)
-        if idle and procedure.country_case(s, me) is not None:
-            return redirect(url_for("procedure.mine"))
-        labels = _instance_labels(s, {t.instance_id for t in page.items})
-        options = filter_options(s)
-        if not me.has(*STAFF):
-            options["countries"] = [(me.country, me.country)] if me.country else []
-        return render_template(
-            "inbox.html",
-            page=page,
-            labels=labels,
-            options=options,
-            args=args,
-            sorts=SORTS,
-            due_within=DUE_WITHIN,
-            now=now(),
-            filtered=bool(set(args) - {"sort"}),
-        )
+    page = engine().tasks.inbox(
+        me,
+        lanes=lanes(),
+        process_key=args.get("process"),
+        country=args.get("country"),
+        stage=args.get("stage"),
+        overdue=args.get("overdue") == "1",
+        due_within_days=None if due is None else min(due, MAX_DUE_DAYS),
+        claimed_by=me.username if args.get("mine") == "1" else None,
+        sort=args.get("sort", "due"),
+        page=page_number(),
+    )
+    # A focal point with nothing to do lands where their country stands instead.
+    idle = not page.total and not args and me.country and not me.has(*STAFF)
+    if idle and engine().instances.has_country_case(me):
+        return redirect(url_for("procedure.mine"))
+    options = filter_options()
+    if not me.has(*STAFF):
+        options["countries"] = [(me.country, me.country)] if me.country else []
+    return render_template(
+        "inbox.html",
+        page=page,
+        labels=engine().instances.labels({t.instance_id for t in page.items}),
+        options=options,
+        args=args,
+        sorts=SORTS,
+        due_within=DUE_WITHIN,
+        now=now(),
+        filtered=bool(set(args) - {"sort"}),
+    )
 
 
-def _instance_labels(s: Session, ids: set[int]) -> dict[int, Instance]:
-    if not ids:
-        return {}
-    return {i.id: i for i in s.execute(select(Instance).where(Instance.id.in_(ids))).scalars()}
-
-
-def _task(s: Session, task_id: str) -> HumanTask:
-    # Another country's task answers exactly as a missing one (no existence oracle).
-    ht = permissions.visible_task(s, actor(), task_id)
-    permissions.check_may_act(s, actor(), ht)
-    return ht
-
-
-def _form(instance: Instance, ht: HumanTask) -> FormDefinition:
+def _form(found: TaskPage) -> FormDefinition:
     """The task's form in the reader's language (validation uses the same rules in any)."""
-    form = load_form(instance.process_version.forms, ht.form_file, ht.ui_form_file)
-    if form is None:
+    if found.form is None:
         return FormDefinition(schema={"type": "object", "properties": {}}, ui_schema={})
-    return translated_form(instance.process_version.forms, form)
-
-
-def _colleagues(s: Session, ht: HumanTask) -> list[User]:
-    """Active users who may act in the task's lane (for the Secretariat's assign list)."""
-    return permissions.assignable_users(s, ht)
+    return translated_form(found.forms, found.form)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -142,8 +113,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _render(
-    s: Session,
-    ht: HumanTask,
+    found: TaskPage,
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
@@ -152,37 +122,31 @@ def _render(
     lock_version: int | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    instance = s.get(Instance, ht.instance_id)
-    assert instance is not None
-    form = _form(instance, ht)
+    ht, instance, forms = found.task, found.instance, found.forms
+    form = _form(found)
     me = actor()
-    opened = submissions.prefill(s, instance, ht)
+    opened = found.opened
     if values is None:
         values = opened.values
     values = with_given_rows(form.schema, values, instance.data or {})
     reviewed = []
-    for sub in submissions.under_review(s, instance, form):
-        view = submissionview.view_of(instance, sub, me)
-        rounds = submissions.listing(s, instance.id, sub.element_id)
-        earlier = [r for r in rounds if (r.submitted_at, r.id) < (sub.submitted_at, sub.id)]
+    for sub, earlier in found.under_review:
+        view = submissionview.view_of(forms, sub, me)
         if earlier:  # compare with the previous round: last year's report, or the sent-back one
-            view = submissionview.compare(view, submissionview.view_of(instance, earlier[-1], me))
+            view = submissionview.compare(view, submissionview.view_of(forms, earlier, me))
         reviewed.append(view)
     max_mb = engine().settings.max_upload_mb
-    ids = [
-        i
-        for path in file_fields(form.schema, max_mb)
-        for i in _as_list(attachments.value_at(values, path))
-    ]
+    ids = [i for path in file_fields(form.schema, max_mb) for i in _as_list(value_at(values, path))]
     fields = formrender.build(
         form.schema,
         form.ui_schema,
         values,
         errors,
         extra,
-        uploaded=attachments.by_ids(s, ids),
+        uploaded=engine().tasks.uploaded(ids),
         max_mb=max_mb,
     )
+    last = found.previous_round
     html = render_template(
         "task.html",
         task=ht,
@@ -193,22 +157,15 @@ def _render(
         labels=formrender.labels(fields),
         conflict=conflict,
         lock_version=instance.lock_version if lock_version is None else lock_version,
-        earlier=[
-            submissionview.view_of(instance, sub, me)
-            for sub in reversed(submissions.listing(s, instance.id))
-        ],
+        earlier=[submissionview.view_of(forms, sub, me) for sub in reversed(found.submissions)],
         opened=opened,
-        sent_back=submissionview.view_of(instance, opened.review, me) if opened.review else None,
+        sent_back=submissionview.view_of(forms, opened.review, me) if opened.review else None,
         reviewed=reviewed,
         reference=(
-            submissionview.view_of(instance, last, me)
-            if (last := submissions.previous_round(s, instance, ht, form)) and not opened.previous
-            else None
+            submissionview.view_of(forms, last, me) if last and not opened.previous else None
         ),
-        documents=attachments.listing(
-            s, instance_id=instance.id, hidden_fields=attachments.hidden_fields(instance, me)
-        ),
-        colleagues=_colleagues(s, ht) if permissions.may_act_for_others(me) else [],
+        documents=found.documents,
+        colleagues=found.colleagues,
         now=now(),
     )
     return html, status
@@ -217,23 +174,25 @@ def _render(
 @bp.get("/tasks/<task_id>")
 @login_required
 def show(task_id: str) -> tuple[str, int]:
-    with engine().session() as s:
-        ht = _task(s, task_id)
-        if ht.state == "ready" and ht.claimed_by not in (None, actor().username):
-            return _held(s, ht)
-        return _render(s, ht)
+    found = engine().tasks.page(actor(), task_id)
+    ht = found.task
+    if ht.state == "ready" and ht.claimed_by not in (None, actor().username):
+        return _held(found)
+    return _render(found)
 
 
-def _held(s: Session, ht: HumanTask, reason_error: str | None = None) -> tuple[str, int]:
+def _held(found: TaskPage, reason_error: str | None = None) -> tuple[str, int]:
     """A task a colleague holds: read-only, with who holds it since when, and take-over."""
+    ht = found.task
+    may_take_over = permissions.may_take_over(actor())
     html = render_template(
         "task_held.html",
         task=ht,
-        instance=s.get(Instance, ht.instance_id),
-        since=held_since(s, ht),
+        instance=found.instance,
+        since=found.held_since,
         draft=ht.draft if ht.draft_by == ht.claimed_by else None,
-        may_take_over=permissions.may_take_over(actor()),
-        colleagues=_colleagues(s, ht) if permissions.may_take_over(actor()) else [],
+        may_take_over=may_take_over,
+        colleagues=found.colleagues if may_take_over else [],
         reason_error=reason_error,
         now=now(),
     )
@@ -244,10 +203,9 @@ def _held(s: Session, ht: HumanTask, reason_error: str | None = None) -> tuple[s
 @login_required
 def take_over(task_id: str) -> Response | tuple[str, int]:
     try:
-        ht = engine().take_over(task_id, actor(), request.form.get("reason", ""))
+        ht = engine().tasks.take_over(task_id, actor(), request.form.get("reason", ""))
     except InvalidData as err:
-        with engine().session() as s:
-            return _held(s, _task(s, task_id), error_fields(err).get("reason"))
+        return _held(engine().tasks.page(actor(), task_id), error_fields(err).get("reason"))
     flash(_("You now hold '%(name)s'.", name=ht.name), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
@@ -265,7 +223,7 @@ def submit(task_id: str) -> Response | tuple[str, int]:
         action = SubmitAction.KEEP
     else:
         action = SubmitAction.SAVE_DRAFT if button == "save_draft" else SubmitAction.COMPLETE
-    result = engine().submit_task(
+    result = engine().tasks.submit(
         task_id,
         actor(),
         parse=lambda form: formrender.parse(form.schema, form.ui_schema, posted),
@@ -283,25 +241,21 @@ def submit(task_id: str) -> Response | tuple[str, int]:
             path = button.split(":", 1)[1]
             extra[path] = extra.get(path, 0) + 1
         status = 409 if result.conflict else 422 if result.errors else 200
-        with engine().session() as s:
-            ht = _task(s, task_id)
-            instance = s.get(Instance, ht.instance_id)
-            assert instance is not None
-            errors = (
-                translate_errors(_form(instance, ht), result.values, now().date(), result.errors)
-                if result.errors
-                else None
-            )
-            return _render(
-                s,
-                ht,
-                values=result.values,
-                errors=errors,
-                extra=extra,
-                conflict=error_text(result.conflict) if result.conflict else None,
-                lock_version=lock_version,
-                status=status,
-            )
+        found = engine().tasks.page(actor(), task_id)
+        errors = (
+            translate_errors(_form(found), result.values, now().date(), result.errors)
+            if result.errors
+            else None
+        )
+        return _render(
+            found,
+            values=result.values,
+            errors=errors,
+            extra=extra,
+            conflict=error_text(result.conflict) if result.conflict else None,
+            lock_version=lock_version,
+            status=status,
+        )
     if action == SubmitAction.SAVE_DRAFT:
         flash(_("Draft saved. You can come back to it at any time."), "success")
         return redirect(url_for("tasks.show", task_id=task_id))
@@ -320,10 +274,9 @@ def _back(task_id: str) -> Response:
 @login_required
 def claim(task_id: str) -> Response:
     assignee = request.form.get("assignee", "").strip() or None
-    with engine().session() as s:
-        _task(s, task_id)  # another country's task: 404, as on the task page
+    engine().tasks.check_may_act(actor(), task_id)  # another country's task: 404, as on its page
     try:
-        ht = engine().claim(task_id, actor(), assignee=assignee)
+        ht = engine().tasks.claim(task_id, actor(), assignee=assignee)
     except (Conflict, InvalidData) as err:
         flash(error_text(err), "error")
         return _back(task_id)
@@ -335,10 +288,9 @@ def claim(task_id: str) -> Response:
 @bp.post("/tasks/<task_id>/unclaim")
 @login_required
 def unclaim(task_id: str) -> Response:
-    with engine().session() as s:
-        _task(s, task_id)
+    engine().tasks.check_may_act(actor(), task_id)
     try:
-        ht = engine().unclaim(task_id, actor())
+        ht = engine().tasks.unclaim(task_id, actor())
     except Conflict as err:
         flash(error_text(err), "error")
         return _back(task_id)

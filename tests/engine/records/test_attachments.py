@@ -121,7 +121,7 @@ def test_upload_then_complete_records_the_file_in_the_history(
     deployed: Engine, nepal: Instance, people: dict[str, Actor]
 ) -> None:
     task = _eoi(deployed, nepal)
-    info = deployed.upload(task, "letter_file", "EOI letter.pdf", docs.PDF, people["nima"])
+    info = deployed.tasks.upload(task, "letter_file", "EOI letter.pdf", docs.PDF, people["nima"])
     assert info.state == "uploaded" and info.sha256 == hashlib.sha256(docs.PDF).hexdigest()
     deployed.complete(task, {**EOI_DATA, "letter_file": info.id}, people["nima"])
     with deployed.session() as s:
@@ -148,8 +148,8 @@ def test_same_content_uploaded_twice_is_stored_once(
     deployed: Engine, nepal: Instance, people: dict[str, Actor], settings: object
 ) -> None:
     task = _eoi(deployed, nepal)
-    first = deployed.upload(task, "letter_file", "a.pdf", docs.PDF, people["nima"])
-    second = deployed.upload(task, "letter_file", "b.pdf", docs.PDF, people["nima"])
+    first = deployed.tasks.upload(task, "letter_file", "a.pdf", docs.PDF, people["nima"])
+    second = deployed.tasks.upload(task, "letter_file", "b.pdf", docs.PDF, people["nima"])
     assert first.id != second.id and first.sha256 == second.sha256
     store = deployed.files
     assert isinstance(store, LocalStore)
@@ -162,22 +162,24 @@ def test_upload_is_refused_for_an_unknown_field_a_wrong_type_and_other_people(
 ) -> None:
     task = _eoi(deployed, nepal)
     with pytest.raises(InvalidData) as bad:
-        deployed.upload(task, "ministry", "a.pdf", docs.PDF, people["nima"])
+        deployed.tasks.upload(task, "ministry", "a.pdf", docs.PDF, people["nima"])
     assert "ministry" in bad.value.errors
     with pytest.raises(InvalidData) as wrong:
-        deployed.upload(task, "letter_file", "sheet.xlsx", docs.office("xlsx"), people["nima"])
+        deployed.tasks.upload(
+            task, "letter_file", "sheet.xlsx", docs.office("xlsx"), people["nima"]
+        )
     assert "this field takes" in wrong.value.errors["letter_file"]
     with pytest.raises(NotFound):  # another country's task: as if it did not exist
-        deployed.upload(task, "letter_file", "a.pdf", docs.PDF, people["kofi"])
+        deployed.tasks.upload(task, "letter_file", "a.pdf", docs.PDF, people["kofi"])
     with pytest.raises(Forbidden):  # auditors see it and never act
-        deployed.upload(task, "letter_file", "a.pdf", docs.PDF, people["aud"])
+        deployed.tasks.upload(task, "letter_file", "a.pdf", docs.PDF, people["aud"])
 
 
 def test_completion_refuses_a_file_uploaded_for_another_task(
     deployed: Engine, clock: VirtualClock, nepal: Instance, people: dict[str, Actor]
 ) -> None:
     kenya = _case(deployed, clock, people, "KEN")
-    theirs = deployed.upload(
+    theirs = deployed.tasks.upload(
         _eoi(deployed, kenya), "letter_file", "k.pdf", docs.PDF, people["kofi"]
     )
     with pytest.raises(InvalidData) as refused:
@@ -198,7 +200,7 @@ def test_download_follows_who_may_see_the_instance(
     deployed: Engine, nepal: Instance, people: dict[str, Actor]
 ) -> None:
     task = _eoi(deployed, nepal)
-    info = deployed.upload(task, "letter_file", "letter.pdf", docs.PDF, people["nima"])
+    info = deployed.tasks.upload(task, "letter_file", "letter.pdf", docs.PDF, people["nima"])
     with pytest.raises(NotFound):  # not submitted yet: only its uploader
         deployed.open_attachment(info.id, people["sam"])
     _, f = deployed.open_attachment(info.id, people["nima"])
@@ -220,7 +222,7 @@ def test_download_follows_who_may_see_the_instance(
 @pytest.fixture
 def attached(deployed: Engine, nepal: Instance, people: dict[str, Actor]) -> Path:
     task = _eoi(deployed, nepal)
-    info = deployed.upload(task, "letter_file", "letter.pdf", docs.PDF, people["nima"])
+    info = deployed.tasks.upload(task, "letter_file", "letter.pdf", docs.PDF, people["nima"])
     deployed.complete(task, {**EOI_DATA, "letter_file": info.id}, people["nima"])
     assert isinstance(deployed.files, LocalStore)
     return deployed.files.path(info.sha256)
@@ -259,7 +261,7 @@ def test_a_form_sent_back_keeps_its_letter_when_submitted_again(
     deployed: Engine, nepal: Instance, people: dict[str, Actor]
 ) -> None:
     task = _eoi(deployed, nepal)
-    info = deployed.upload(task, "letter_file", "letter.pdf", docs.PDF, people["nima"])
+    info = deployed.tasks.upload(task, "letter_file", "letter.pdf", docs.PDF, people["nima"])
     deployed.complete(task, {**EOI_DATA, "letter_file": info.id}, people["nima"])
     review = next(t.id for t in deployed.ready_tasks(nepal.id))
     deployed.complete(
@@ -282,9 +284,9 @@ def test_uploads_never_attached_are_removed_after_the_set_age(
     deployed: Engine, nepal: Instance, people: dict[str, Actor], clock: VirtualClock
 ) -> None:
     task = _eoi(deployed, nepal)
-    kept = deployed.upload(task, "letter_file", "letter.pdf", docs.PDF, people["nima"])
-    dropped = deployed.upload(task, "letter_file", "scan.png", docs.PNG, people["nima"])
-    deployed.save_draft(task, {"letter_file": kept.id}, people["nima"])
+    kept = deployed.tasks.upload(task, "letter_file", "letter.pdf", docs.PDF, people["nima"])
+    dropped = deployed.tasks.upload(task, "letter_file", "scan.png", docs.PNG, people["nima"])
+    deployed.tasks.save_draft(task, {"letter_file": kept.id}, people["nima"])
     store = deployed.files
     assert isinstance(store, LocalStore)
 

@@ -50,7 +50,7 @@ def country_with_two_reviews(
     p.do("submit_expression_of_interest")
     review = p.task("review_expression_of_interest")
     engine.claim(review.id, SECRETARIAT)
-    engine.unclaim(review.id, SECRETARIAT)
+    engine.tasks.unclaim(review.id, SECRETARIAT)
     _ensure_user(engine, SECRETARIAT)  # a task is assigned only to an existing user
     engine.claim(review.id, ADMIN, assignee=SECRETARIAT.username)
     for step in (
@@ -105,11 +105,11 @@ def test_every_event_kind_appears_with_the_right_actor_and_data(
     engine: Engine, nepal: Pathfinder
 ) -> None:
     p = nepal
-    engine.suspend(p.id, SECRETARIAT, "Elections: ministry not staffed")
-    engine.resume(p.id, SECRETARIAT)
+    engine.instances.suspend(p.id, SECRETARIAT, "Elections: ministry not staffed")
+    engine.instances.resume(p.id, SECRETARIAT)
     p.withdraw("Change of government priorities")
     kenya = engine.start("pathfinder", {"country": "KEN", "country_name": "Kenya"}, SECRETARIAT)
-    engine.cancel(kenya.id, ADMIN, "Duplicate case")
+    engine.instances.cancel(kenya.id, ADMIN, "Duplicate case")
 
     by_kind = _kinds(engine.history(p.id))
     expected = {

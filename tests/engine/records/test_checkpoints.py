@@ -36,28 +36,28 @@ def finished(signed: Engine, review_bundle, actors) -> int:
 
 
 def test_checkpoint_lists_every_head_and_verifies(signed: Engine, finished: int) -> None:
-    path = signed.write_checkpoint(actor="cli")
+    path = signed.checkpoints.write(actor="cli")
     document = json.loads(path.read_text())
     chains = {c["chain"]: c for c in document["chains"]}
     assert set(chains) == {"system", f"instance:{finished}"}
     assert chains[f"instance:{finished}"]["count"] == len(signed.history(finished))
     assert (signed.settings.checkpoint_key.stat().st_mode & 0o777) == 0o600
-    report, chain_reports = signed.verify_checkpoint(document)
+    report, chain_reports = signed.checkpoints.verify(document)
     assert report.intact, report.message
     assert all(r.intact for r in chain_reports)
     # More events after the checkpoint only extend it.
-    signed.write_checkpoint(actor="cli")
-    assert signed.verify_checkpoint(document)[0].intact
+    signed.checkpoints.write(actor="cli")
+    assert signed.checkpoints.verify(document)[0].intact
 
 
 def test_a_consistently_rewritten_chain_is_caught_by_the_checkpoint(
     signed: Engine, finished: int
 ) -> None:
-    document = json.loads(signed.write_checkpoint().read_text())
+    document = json.loads(signed.checkpoints.write().read_text())
     rewrite_chain(signed.sessions, finished, {"title": "Roadmap", "amount": 300})
 
     assert all(r.intact for r in signed.verify()), "the rewrite is consistent on its own"
-    report, _ = signed.verify_checkpoint(document)
+    report, _ = signed.checkpoints.verify(document)
     assert not report.intact
     [rewritten] = report.rewritten
     assert rewritten.chain == f"instance:{finished}"
@@ -65,14 +65,14 @@ def test_a_consistently_rewritten_chain_is_caught_by_the_checkpoint(
 
 
 def test_a_changed_checkpoint_file_is_refused(signed: Engine, finished: int) -> None:
-    document = json.loads(signed.write_checkpoint().read_text())
+    document = json.loads(signed.checkpoints.write().read_text())
     document["chains"][1]["head"] = "f" * 64
-    report, _ = signed.verify_checkpoint(document)
+    report, _ = signed.checkpoints.verify(document)
     assert not report.intact and "signature does not match" in (report.problem or "")
 
 
 def test_checkpoint_is_recorded_and_mailed_to_the_auditors(signed: Engine, finished: int) -> None:
-    path = signed.write_checkpoint(actor="cli")
+    path = signed.checkpoints.write(actor="cli")
     with signed.session() as s:
         [mail] = s.execute(
             select(OutboxMessage).where(OutboxMessage.kind == "checkpoint")
@@ -89,24 +89,24 @@ def test_worker_writes_a_checkpoint_each_interval(
 ) -> None:
     worker = Worker(signed, listen=False)
     worker.run_once()
-    assert len(signed.list_checkpoints()) == 1
+    assert len(signed.checkpoints.listing()) == 1
     clock.advance(timedelta(hours=23))
     worker._next_housekeeping = 0.0
     worker.run_once()
-    assert len(signed.list_checkpoints()) == 1
+    assert len(signed.checkpoints.listing()) == 1
     clock.advance(timedelta(hours=2))
     worker._next_housekeeping = 0.0
     worker.run_once()
-    assert len(signed.list_checkpoints()) == 2
+    assert len(signed.checkpoints.listing()) == 2
 
 
 def test_without_a_key_no_checkpoint_is_written(engine: Engine) -> None:
-    assert not engine.checkpoint_due()
+    assert not engine.checkpoints.due()
     with pytest.raises(EngineError, match="PATHFINDER_CHECKPOINT_KEY"):
-        engine.write_checkpoint()
+        engine.checkpoints.write()
 
 
 def test_checkpoints_after_a_day_use_their_own_file(signed: Engine, clock: VirtualClock) -> None:
-    first = signed.write_checkpoint()
+    first = signed.checkpoints.write()
     clock.advance(timedelta(days=1))
-    assert signed.write_checkpoint() != first
+    assert signed.checkpoints.write() != first

@@ -97,7 +97,7 @@ def test_a_draft_wins_over_everything(engine: Engine, clock: VirtualClock) -> No
     pf = Pathfinder(engine, clock)
     pf.to_expression_of_interest()
     task = pf.task("submit_expression_of_interest")
-    engine.save_draft(task.id, {"minister_name": "Draft"}, LANE_ACTORS[task.lane or ""])
+    engine.tasks.save_draft(task.id, {"minister_name": "Draft"}, LANE_ACTORS[task.lane or ""])
     opened = _prefill(engine, pf.id or 0, "submit_expression_of_interest")
     assert (opened.source, opened.values) == ("draft", {"minister_name": "Draft"})
 

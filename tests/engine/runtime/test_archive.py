@@ -210,7 +210,7 @@ def test_long_running_instance_through_the_engine(cycle: Engine) -> None:
     assert row.data["year"] == 40 and len(row.data["log"]) == 40
 
     # The interrupting boundary event on the subprocess still works after all that pruning.
-    cycle.send_message(inst.id, "withdrawal", {"reason": "asked"}, ADMIN)
+    cycle.instances.send_message(inst.id, "withdrawal", {"reason": "asked"}, ADMIN)
     done = cycle.instance(inst.id)
     assert done.status == "completed"
     assert cycle.ready_tasks(inst.id) == []

@@ -143,18 +143,18 @@ def test_suspend_resume_cancel(review: Engine, actors) -> None:
     inst = review.start("review", {"country": "NPL"}, actors["country"])
     [fill] = review.ready_tasks(inst.id)
     with pytest.raises(Forbidden):
-        review.suspend(inst.id, actors["country"])
-    review.suspend(inst.id, actors["secretariat"], reason="ministry reshuffle")
+        review.instances.suspend(inst.id, actors["country"])
+    review.instances.suspend(inst.id, actors["secretariat"], reason="ministry reshuffle")
     with pytest.raises(InstanceNotRunnable, match="suspended"):
         review.complete(fill.id, {"title": "a", "amount": 1}, actors["country"])
-    review.resume(inst.id, actors["secretariat"])
+    review.instances.resume(inst.id, actors["secretariat"])
     review.complete(fill.id, {"title": "a", "amount": 1}, actors["country"])
 
-    cancelled = review.cancel(inst.id, actors["admin"], reason="withdrew")
+    cancelled = review.instances.cancel(inst.id, actors["admin"], reason="withdrew")
     assert cancelled.status == "cancelled"
     assert review.ready_tasks(inst.id) == []
     with pytest.raises(InstanceNotRunnable):
-        review.resume(inst.id, actors["admin"])
+        review.instances.resume(inst.id, actors["admin"])
     kinds = [e.kind for e in review.history(inst.id)]
     for kind in ("instance_suspended", "instance_resumed", "instance_cancelled", "task_cancelled"):
         assert kind in kinds
@@ -174,7 +174,7 @@ def test_script_error_then_retry(engine: Engine, actors) -> None:
     assert "division by zero" in (inst.error_message or "")
     assert engine.ready_tasks(inst.id) == []
     with pytest.raises(InstanceNotRunnable, match="not suspended"):
-        engine.resume(inst.id, actors["admin"])
+        engine.instances.resume(inst.id, actors["admin"])
 
     # The cause is fixed (the data is corrected), then the instance is retried from the failed step.
     from engine.runtime.instances import load
@@ -186,7 +186,7 @@ def test_script_error_then_retry(engine: Engine, actors) -> None:
             if task.task_spec.name == "compute":
                 task.data["divisor"] = 5
         loaded.row.state = dump_state(loaded.version.dialect, loaded.wf)
-    retried = engine.retry(inst.id, actors["admin"])
+    retried = engine.instances.retry(inst.id, actors["admin"])
     assert retried.status == "running" and retried.error_message is None
     assert retried.data["ratio"] == 2
     assert [t.element_id for t in engine.ready_tasks(inst.id)] == ["check"]
@@ -203,7 +203,7 @@ def test_claim_unclaim_and_assign(review: Engine, actors) -> None:
         review.claim(fill.id, colleague)
     with pytest.raises(Conflict, match="claimed by nima"):
         review.complete(fill.id, {"title": "a", "amount": 1}, colleague)
-    review.unclaim(fill.id, actors["country"])
+    review.tasks.unclaim(fill.id, actors["country"])
     review.claim(fill.id, colleague)
     assert review.ready_tasks(inst.id)[0].claimed_by == "dawa"
 

@@ -59,7 +59,7 @@ def test_a_message_start_process_starts_with_the_start_data_as_its_message(
     assert received.data["message"] == "request_received"
     assert received.data["payload"] == {"country": "NPL", "country_name": "Nepal"}
     # Nothing is left waiting for the start message.
-    names = {r.name for r in engine.message_rules(inst.id, actors["secretariat"])}
+    names = {r.name for r in engine.instances.message_rules(inst.id, actors["secretariat"])}
     assert "request_received" not in names
     done = engine.complete(task.id, {}, actors["secretariat"])
     assert done.status == "completed"

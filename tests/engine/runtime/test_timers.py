@@ -50,10 +50,10 @@ def test_worker_fires_only_due_instances(engine: Engine, clock, actors) -> None:
 def test_suspended_instance_does_not_fire_until_resumed(engine: Engine, clock, actors) -> None:
     engine.deploy({"yearly.bpmn": YEARLY}, {}, "olu")
     inst = engine.start("yearly", {}, actors["admin"])
-    engine.suspend(inst.id, actors["admin"])
+    engine.instances.suspend(inst.id, actors["admin"])
     clock.advance(years=2)
     assert engine.fire_due_timers() == 0
-    engine.resume(inst.id, actors["admin"])
+    engine.instances.resume(inst.id, actors["admin"])
     assert [t.element_id for t in engine.ready_tasks(inst.id)] == ["anniversary"]
 
 

@@ -100,7 +100,7 @@ def test_failing_timer_backs_off_then_becomes_an_incident_that_an_admin_retries(
 
     # The cause is fixed; an admin retries: the timer fires once and the instance runs on.
     _bring_registry_back(engine, inst.id)
-    retried = engine.retry(inst.id, actors["admin"])
+    retried = engine.instances.retry(inst.id, actors["admin"])
     assert retried.status == "running"
     assert retried.error_message is None and retried.error_element_id is None
     assert retried.data["checked"] is True
@@ -126,13 +126,13 @@ def test_retry_before_the_fix_shows_the_model_error_at_once(
     assert engine.instance(inst.id).status == "error"
 
     # An admin retry runs in the admin's request: a failure shows at once, no new backoff.
-    again = engine.retry(inst.id, actors["admin"])
+    again = engine.instances.retry(inst.id, actors["admin"])
     assert again.status == "error"
     assert "partner registry offline" in (again.error_message or "")
     with pytest.raises(InstanceNotRunnable):
-        engine.resume(inst.id, actors["admin"])
+        engine.instances.resume(inst.id, actors["admin"])
     _bring_registry_back(engine, inst.id)
-    assert engine.retry(inst.id, actors["admin"]).status == "running"
+    assert engine.instances.retry(inst.id, actors["admin"]).status == "running"
     assert _kinds(engine, inst.id).count("timer_fired") == 1
 
 

@@ -62,9 +62,9 @@ def test_back_up_restore_into_a_fresh_database_and_verify_everything(
     people = {a.username: a for a in actors.values()}
     nepal = _case(live, clock, people, "NPL")
     task = _eoi(live, nepal)
-    letter = live.upload(task, "letter_file", "letter.pdf", docs.PDF, people["nima"])
+    letter = live.tasks.upload(task, "letter_file", "letter.pdf", docs.PDF, people["nima"])
     live.complete(task, {**EOI_DATA, "letter_file": letter.id}, people["nima"])
-    checkpoint = live.write_checkpoint(actor="cli")
+    checkpoint = live.checkpoints.write(actor="cli")
 
     # Back up: the database first, then the attachments, then the signing key (kept apart).
     backup = tmp_path / "backup"
@@ -93,6 +93,6 @@ def test_back_up_restore_into_a_fresh_database_and_verify_everything(
     assert sum(r.events for r in reports) == sum(r.events for r in live.verify())
     assert restored.verify_attachments() == []
     assert restored.verify_attachments(nepal.id) == [] and restored.history(nepal.id)
-    report, _ = restored.verify_checkpoint(json.loads((backup / checkpoint.name).read_text()))
+    report, _ = restored.checkpoints.verify(json.loads((backup / checkpoint.name).read_text()))
     assert report.intact, report.message
     restored.sessions.kw["bind"].dispose()
