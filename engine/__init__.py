@@ -7,7 +7,7 @@ all drive it through these names.
 import engine._startup  # noqa: F401  (first: keeps jsonschema's import cheap)
 from engine import i18n
 from engine.bpmn.deployments import DeployResult
-from engine.bpmn.forms import FormDefinition, file_fields, file_rule
+from engine.bpmn.forms import FormDefinition, field_errors, file_fields, file_rule
 from engine.bpmn.given_rows import read_only_fields, with_given_rows
 from engine.bpmn.messages import MessageRefused, MessageRule
 from engine.bpmn.parsing import Problem, ValidationFailed
@@ -35,7 +35,7 @@ from engine.errors import (
 from engine.mail.mailer import MailConfig
 from engine.mail.transports import mail_files
 from engine.people import permissions
-from engine.people.access import SYSTEM, Actor
+from engine.people.access import ROLES, SYSTEM, Actor
 from engine.people.handles import Person, TokenView
 from engine.records.attachments import AttachmentInfo, value_at
 from engine.records.audit import EventFilter
@@ -80,6 +80,7 @@ __all__ = [
     "OidcProvider",
     "SubmissionInfo",
     "describe_accept",
+    "field_errors",
     "file_rule",
     "read_only_fields",
     "with_given_rows",
@@ -90,6 +91,7 @@ __all__ = [
     "OutboxState",
     "TaskState",
     "TimerState",
+    "ROLES",
     "SYSTEM",
     "Actor",
     "Clock",

@@ -29,7 +29,7 @@ from engine.i18n import translation_files
 from engine.mail.mailer import MailConfig
 from engine.mail.outbox import Outbox
 from engine.people.access import SYSTEM, Actor
-from engine.people.handles import People, Tokens
+from engine.people.handles import AdminHandles, People, Tokens
 from engine.records import attachments, history
 from engine.records.attachments import AttachmentInfo, FileProblem
 from engine.records.checkpoint_handle import Checkpoints
@@ -72,7 +72,7 @@ EventSubscriber = Callable[[Session, Sequence[AuditEvent]], None]
 """Hears of the audit events a flush records, inside that flush (see `Engine.subscribers`)."""
 
 
-class Engine:
+class Engine(AdminHandles):
     """Deploy, start, run and inspect process instances."""
 
     def __init__(

@@ -14,13 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("engine", "web", "cli")
 LIMIT = 400
 
-ALLOWED: dict[str, int] = {
-    "cli/main.py": 463,
-    "web/api/schemas.py": 411,
-    "web/pages/admin.py": 455,
-    "web/pages/formrender.py": 402,
-    "web/pages/modeler.py": 570,
-}
+ALLOWED: dict[str, int] = {}
 """Modules still over the limit, with their line count when they were listed (only shrinks)."""
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -24,13 +23,10 @@ from flask_babel import Babel, format_date, format_datetime, format_decimal, get
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from engine import EngineError, InvalidData
+from engine import EngineError, FormDefinition, InvalidData, field_errors
 from engine import i18n as content
-from engine.bpmn.forms import FormDefinition, field_errors
-from engine.store.models import ProcessVersion
 
 log = logging.getLogger("pathfinder.web")
 
@@ -263,12 +259,9 @@ def choose() -> Response:
         return redirect(back)
     session["locale"] = code
     if current_user.is_authenticated:
-        from engine.store.db import transaction
-        from engine.store.models import User
         from web.auth import the_engine
 
-        with transaction(the_engine().sessions) as s:
-            s.get_one(User, cast(Any, current_user).user_id).locale = code
+        the_engine().users.set_locale(cast(Any, current_user).user_id, code)
     return redirect(back)
 
 
@@ -351,20 +344,6 @@ def translate_errors(
     return {path: ours.get(path, message) for path, message in errors.items()}
 
 
-@lru_cache(maxsize=64)
-def _version_names(
-    version_id: int, content_hash: str, lang: str
-) -> tuple[dict[str, str], dict[str, str]]:
-    """One version's names in `lang` (cached: a deployed version never changes)."""
-    from web.auth import the_engine
-
-    with the_engine().session() as s:
-        v = s.get(ProcessVersion, version_id)
-        if v is None:
-            return {}, {}
-        return content.names(v.forms or {}, v.files or {}, v.process_key, lang)
-
-
 def _name_maps() -> tuple[dict[str, str], dict[str, str]]:
     """(element id -> name, English name -> name) in the reader's language, from the newest
     version of each process that carries translations; one read per request."""
@@ -378,18 +357,7 @@ def _name_maps() -> tuple[dict[str, str], dict[str, str]]:
         from web.auth import the_engine
 
         try:
-            with the_engine().session() as s:
-                rows = s.execute(
-                    select(ProcessVersion.id, ProcessVersion.content_hash).order_by(
-                        ProcessVersion.id.desc()
-                    )
-                ).all()
-            for version_id, content_hash in rows:
-                ids, names = _version_names(version_id, content_hash, lang)
-                for key, name in ids.items():
-                    by_id.setdefault(key, name)
-                for key, name in names.items():
-                    by_name.setdefault(key, name)
+            by_id, by_name = the_engine().models.translated_names(lang)
         except Exception:  # noqa: BLE001 - a name must not break a page (an error page included)
             log.exception("Could not read the element names")
     g.element_names = (lang, by_id, by_name)

@@ -12,7 +12,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,7 +27,9 @@ from engine.store.db import transaction
 from engine.store.models import ApiToken, User
 
 if TYPE_CHECKING:
+    from engine.bpmn.handles import Models
     from engine.core import Engine
+    from engine.people.admin import Access, Users
 
 log = logging.getLogger("pathfinder.web")
 
@@ -358,3 +361,30 @@ class Tokens:
                 s.rollback()
         self._cache.put(token, person, expires_at)
         return person
+
+
+class AdminHandles:
+    """The admin and modelling handles of `Engine`, made on first use: `engine.users`
+    (`engine/people/admin.py`), `engine.access` (same) and `engine.models`
+    (`engine/bpmn/handles.py`)."""
+
+    @cached_property
+    def users(self) -> Users:
+        """Accounts and every user's API tokens, as admins manage them."""
+        from engine.people.admin import Users
+
+        return Users(cast("Engine", self))
+
+    @cached_property
+    def access(self) -> Access:
+        """The OpenID claim mappings that grant roles at sign-in."""
+        from engine.people.admin import Access
+
+        return Access(cast("Engine", self))
+
+    @cached_property
+    def models(self) -> Models:
+        """Process models to edit, check, compare, migrate and simulate; lane roles."""
+        from engine.bpmn.handles import Models
+
+        return Models(cast("Engine", self))

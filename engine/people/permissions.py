@@ -17,6 +17,10 @@ The rules, in one place:
 - **Assign** tasks to others and **take over** a colleague's task: `MANAGER_ROLES`.
 - **Manage** instances (suspend, resume, cancel, retry): `MANAGER_ROLES`.
 - **Internal** form fields (`x-visibility: internal`) are shown to staff only.
+- **Administer** people (accounts, API tokens of others, sign-in claim mappings, the outbox):
+  `ADMIN_ROLES`; an admin may not deactivate themselves nor drop their own admin role.
+- **Own models** (edit, deploy, compare, migrate instances, simulate, set lane roles):
+  `MODEL_OWNER_ROLES`.
 """
 
 from __future__ import annotations
@@ -40,6 +44,13 @@ and take over a task someone else holds."""
 
 TAKE_OVER_ROLES = MANAGER_ROLES
 """Roles that may take over a task someone else holds."""
+
+ADMIN_ROLES = ("admin",)
+"""Roles that manage accounts, every user's API tokens, sign-in claim mappings and the outbox."""
+
+MODEL_OWNER_ROLES = ("process_owner", "admin")
+"""Roles that edit, deploy, compare and simulate process models, migrate their instances and
+set who acts in each lane."""
 
 COUNTRY_WIDE_ROLES = ("admin", "secretariat", "chair", "gcg", "auditor")
 """Roles that lift a `country` user's restriction to their own country."""
@@ -181,3 +192,29 @@ def may_change_active(actor_username: str, username: str, active: bool) -> bool:
     """An admin may activate anyone and deactivate anyone but themselves (so one admin always
     remains able to sign in)."""
     return active or actor_username != username
+
+
+# -- administer --------------------------------------------------------------------------------
+
+
+def may_administer(actor: Actor) -> bool:
+    """Whether the actor manages accounts, others' API tokens, claim mappings and the outbox."""
+    return actor.has(*ADMIN_ROLES)
+
+
+def may_own_models(actor: Actor) -> bool:
+    """Whether the actor edits, deploys, migrates and simulates process models and sets lane
+    roles."""
+    return actor.has(*MODEL_OWNER_ROLES)
+
+
+def check_may_administer(actor: Actor) -> None:
+    """Refuse (`Forbidden`) unless the actor may administer people."""
+    if not may_administer(actor):
+        raise Forbidden("Only admins manage accounts, tokens and sign-in mappings.")
+
+
+def check_may_own_models(actor: Actor) -> None:
+    """Refuse (`Forbidden`) unless the actor owns process models."""
+    if not may_own_models(actor):
+        raise Forbidden("Only process owners and admins change process models.")

@@ -26,13 +26,14 @@ from engine.bpmn.serialization import Specs, dump_state, load_state
 from engine.core import Engine
 from engine.errors import Conflict, Forbidden, NotExecutable
 from engine.people.access import Actor
+from engine.people.permissions import MODEL_OWNER_ROLES
 from engine.records.history import Recorder
 from engine.runtime.context import ACTIVE, Loaded, element_name_of
 from engine.runtime.execution import lock_instance, save, specs_of, version_of
 from engine.store.models import HumanTask, Instance, ProcessVersion
 from engine.transactions import transaction
 
-MIGRATOR_ROLES = ("admin", "process_owner")
+MIGRATOR_ROLES = MODEL_OWNER_ROLES
 
 _OPEN: dict[int, str] = {
     TaskState.READY: "ready",

@@ -94,3 +94,30 @@ def test_admin_maps_a_group_and_deletes_it_after_confirming(
 
 def test_only_admins_edit_claim_mappings(login: Callable[[str], Web]) -> None:
     assert login("sam").get("/admin/claim-mappings").status_code == 403
+
+
+def test_claim_mappings_are_filtered_and_paged(
+    deployed: Engine, settings: Settings, clock: VirtualClock, users: object
+) -> None:
+    from engine import Actor
+
+    for i in range(55):
+        deployed.access.add_mapping(
+            provider="corp",
+            claim_value=f"group-{i:02d}",
+            role="country" if i % 2 else "gcg",
+            country="NPL" if i % 2 else "",
+            providers=["corp"],
+            actor=Actor("ada", ["admin"]),
+        )
+    web = _admin_web(deployed, settings, clock)
+    first = web.html("/admin/claim-mappings")
+    assert "Page 1 of 2" in first and "group-00" in first and "group-54" not in first
+    second = web.html("/admin/claim-mappings?page=2")
+    assert "group-54" in second and "group-00" not in second
+    found = web.html("/admin/claim-mappings?q=GROUP-07")
+    assert "group-07" in found and "group-08" not in found and "Page 1" not in found
+    gcg = web.html("/admin/claim-mappings?role=gcg")
+    assert "group-00" in gcg and "group-01" not in gcg
+    assert "No mapping matches" in web.html("/admin/claim-mappings?q=nothing-like-this")
+    assert web.html("/admin/claim-mappings?role=wizard&provider=nope&page=x")  # ignored

@@ -109,6 +109,8 @@ def test_lane_roles_can_be_changed_and_take_effect_in_the_inbox(
     }
     assert web.post("/admin/processes/pathfinder/lanes", chosen).status_code == 302
     assert "(set here)" in web.html("/admin/processes")
+    assert "(set here)" in web.html("/admin/processes?q=PATHF")
+    assert "No process model matches" in web.html("/admin/processes?q=nothing-like-this")
     assert "Check the expression of interest" in login("gcg").html("/inbox")
     assert login("secretariat").get(f"/tasks/{task}").status_code == 403
     bad = login("admin").post("/admin/processes/pathfinder/lanes", {"lane-0": "wizard"})

@@ -511,7 +511,7 @@ def test_validate_and_deploy_warn_when_two_tasks_write_one_variable_undeclared(
     login: Callable[[str], Web], deployed: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the fixture has no diagram layout or labels: leave bpmnlint's findings about that out
-    monkeypatch.setattr(modeler_views, "bpmnlint_problems", lambda xml, name: [])
+    monkeypatch.setattr(modeler_views.checks, "bpmnlint_problems", lambda xml, name: [])
     web = login("process_owner")
     result = validate(web, COLLIDING, forms=_two_forms(), file_name="colliding.bpmn")
     [warning] = [p for p in result["problems"] if p["code"] == "output-collision"]
