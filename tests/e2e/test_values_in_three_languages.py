@@ -20,9 +20,9 @@ LANGS = {
     "en": ("BGD", "sam", "hasina", "Pathfinder status: — → candidate", "Our procedure"),
     "fr": ("MDG", "sam_fr", "awa", "Statut de pays pionnier : — → candidat", "Notre procédure"),
     "es": (
-        "PER",
+        "BOL",
         "sam_es",
-        "rosa",
+        "lucia",
         "Condición de país pionero: — → candidato",
         "Nuestro procedimiento",
     ),
