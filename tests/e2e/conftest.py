@@ -175,7 +175,14 @@ def shot(page: Any, name: str, *, full_page: bool = True) -> Path:
     """Save a screenshot as test-output/screenshots/<name>.png and return its path."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name)}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    page.wait_for_load_state("load")
+    try:
+        page.screenshot(path=str(path), full_page=full_page)
+    except Exception as exc:  # noqa: BLE001 - Chromium's capture can fail mid-paint on a busy machine
+        if "Unable to capture screenshot" not in str(exc):
+            raise
+        page.wait_for_timeout(500)  # one retry: the screenshot is a record, not the assertion
+        page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
