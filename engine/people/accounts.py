@@ -76,7 +76,9 @@ def create_user(
     if errors:
         raise InvalidData("The user could not be created.", errors)
     if session.execute(select(User.id).where(User.username == username)).scalar() is not None:
-        raise Conflict(f"A user named '{username}' already exists.")
+        raise Conflict(
+            N_("A user named '%(username)s' already exists."), params={"username": username}
+        )
     user = User(
         username=username,
         password_hash=generate_password_hash(password),

@@ -35,6 +35,12 @@ def test_admin_adds_a_country_user_who_can_then_sign_in(
         "/admin/users/new", [("username", "ana"), ("password", "long-enough-1"), ("roles", "gcg")]
     )
     assert "already exists" in taken.get_data(as_text=True)
+    web.post("/language", {"language": "fr", "next": "/admin/users"})
+    again = web.post(
+        "/admin/users/new", [("username", "ana"), ("password", "long-enough-1"), ("roles", "gcg")]
+    )
+    assert "Un utilisateur nommé « ana » existe déjà." in again.get_data(as_text=True)
+    web.post("/language", {"language": "en", "next": "/admin/users"})
     web.logout()
     assert web.login("ana", "long-enough-1").status_code == 302
 

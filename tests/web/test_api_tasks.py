@@ -199,6 +199,29 @@ def test_field_errors_are_keyed_by_path(
     assert "data" in body["errors"]
 
 
+def test_field_errors_follow_accept_language(
+    api_client: FlaskClient, auth: Auth, problem: Problem, start_review: Start
+) -> None:
+    task_id = _task_of(start_review("NPL"))
+
+    def errors(lang: str) -> dict[str, str]:
+        body = problem(
+            api_client.post(
+                f"/api/v1/tasks/{task_id}/complete",
+                json={"data": {"amount": 0, "contact": "not-an-email"}},
+                headers=auth("country") | {"Accept-Language": lang},
+            ),
+            422,
+        )
+        return dict(body["errors"])
+
+    spanish = errors("es")
+    assert spanish["amount"] == "Amount debe ser al menos 1."  # the form has no Spanish titles
+    assert spanish["title"] == "Este campo es obligatorio."
+    assert set(spanish) == set(errors("en")) == {"title", "amount", "contact"}
+    assert errors("fr")["amount"].startswith("Amount doit")
+
+
 def test_stale_expected_version_is_409(
     api_client: FlaskClient, auth: Auth, problem: Problem, start_review: Start
 ) -> None:

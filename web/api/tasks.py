@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from engine import InvalidData
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import MULTIPART, ApiBlueprint
 from web.api.representations import instance_document, task_document, task_or_404
@@ -19,6 +20,7 @@ from web.api.schemas import (
     TaskQuerySchema,
     TaskSchema,
 )
+from web.i18n import DEFAULT, current, translate_errors, translated_form
 
 blp = ApiBlueprint("tasks", __name__, url_prefix="/tasks", description="Human tasks.")
 
@@ -113,13 +115,31 @@ def complete_task(args: dict[str, Any], task_id: UUID) -> dict[str, Any]:
     (`actions.0.budget`) when the data does not match the form.
     """
     wanted, me = str(task_id), current_actor()
-    found = task_or_404(  # the 404 for another country's task is checked in the transaction
-        wanted,
-        lambda: get_engine().tasks.complete_and_show(
-            wanted, args["data"], me, expected_version=args.get("expected_version")
-        ),
-    )
+    try:
+        found = task_or_404(  # the 404 for another country's task is checked in the transaction
+            wanted,
+            lambda: get_engine().tasks.complete_and_show(
+                wanted, args["data"], me, expected_version=args.get("expected_version")
+            ),
+        )
+    except InvalidData as exc:
+        raise _in_readers_language(exc, wanted, args["data"]) from None
     return instance_document(found)  # from memory: no second read
+
+
+def _in_readers_language(exc: InvalidData, task_id: str, data: Any) -> InvalidData:
+    """The form's own validation messages in the request's language (`Accept-Language`), as
+    the task page shows them: the engine's are English with the field titles filled in."""
+    if current() == DEFAULT or not exc.errors or not isinstance(data, dict):
+        return exc
+    page = get_engine().tasks.page(current_actor(), task_id)  # a refusal: one more read is fine
+    if page.form is None:
+        return exc
+    form = translated_form(page.forms, page.form)
+    today = get_engine().now().date()
+    return InvalidData(
+        exc.msgid, translate_errors(form, data, today, exc.errors), params=exc.params
+    )
 
 
 @blp.route(f"{TASK}/attachments", methods=["POST"])

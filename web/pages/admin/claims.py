@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from engine import ROLES, Conflict, InvalidData, NotFound, permissions
 from web.auth import roles_required
-from web.i18n import role_label
+from web.i18n import error_fields, error_text, role_label
 from web.pages.admin.lists import Page, bp, confirmed, list_filters
 from web.pages.common import actor, engine, page_number
 
@@ -58,9 +58,9 @@ def claim_mapping_new() -> Page:
             actor=actor(),
         )
     except InvalidData as err:
-        return _mappings_page(422, errors=err.errors, values=values)
+        return _mappings_page(422, errors=error_fields(err), values=values)
     except Conflict as err:
-        return _mappings_page(409, errors={"claim_value": err.message}, values=values)
+        return _mappings_page(409, errors={"claim_value": error_text(err)}, values=values)
     flash(
         _(
             "'%(claim_value)s' now grants the role %(role)s.",

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from engine import ROLES, Conflict, Forbidden, InvalidData, NotFound, Person, permissions
 from web.auth import roles_required
-from web.i18n import role_label
+from web.i18n import error_fields, error_text, role_label
 from web.pages.admin.lists import Page, bp, confirmed, list_filters
 from web.pages.common import actor, engine, page_number
 
@@ -89,9 +89,9 @@ def user_new() -> Page:
                     display_name=values["display_name"],
                 )
             except InvalidData as err:
-                errors = err.errors
+                errors = error_fields(err)
             except Conflict as err:
-                errors = {"username": err.message}
+                errors = {"username": error_text(err)}
             else:
                 flash(_("User %(username)s added.", username=values["username"]), "success")
                 return redirect(url_for("admin.users"))
@@ -127,7 +127,7 @@ def user_edit(user_id: int) -> Page:
                     display_name=values["display_name"],
                 )
             except InvalidData as err:
-                errors = err.errors
+                errors = error_fields(err)
             else:
                 flash(_("User %(username)s updated.", username=values["username"]), "success")
                 return redirect(url_for("admin.users"))
@@ -171,7 +171,7 @@ def user_password(user_id: int) -> Page:
             try:
                 engine().users.reset_password(user_id, password, actor=actor())
             except InvalidData as err:
-                errors = err.errors
+                errors = error_fields(err)
             else:
                 flash(
                     _(

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from engine import EngineError, ValidationFailed
 from web.auth import current_actor, the_engine
+from web.i18n import error_text
 from web.inputs import db_int
 from web.pages.modeler.base import (
     Page,
@@ -109,7 +110,7 @@ def upload() -> Page:
         outcome = {"refused": True, "problems": [problem_dict(p) for p in refused.problems]}
         return render_template("modeler/upload.html", outcome=outcome), 422
     except EngineError as error:
-        outcome = {"refused": True, "problems": [{"message": error.message}]}
+        outcome = {"refused": True, "problems": [{"message": error_text(error)}]}
         return render_template("modeler/upload.html", outcome=outcome), 422
     deployed = []
     for result in results:

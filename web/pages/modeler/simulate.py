@@ -8,8 +8,9 @@ from flask import jsonify, request
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from engine import EngineError, ValidationFailed
+from engine import EngineError, InvalidData, ValidationFailed
 from web.auth import current_actor, the_engine
+from web.i18n import error_fields, error_text
 from web.pages.modeler.base import bp, owners_only, problem_dict
 from web.pages.modeler.checks import posted
 
@@ -17,8 +18,9 @@ from web.pages.modeler.checks import posted
 def _engine_error(error: EngineError) -> tuple[Response, int]:
     if isinstance(error, ValidationFailed):
         problems = [problem_dict(p) for p in error.problems]
-        return jsonify({"message": error.message, "problems": problems}), 422
-    body = {"message": error.message, "errors": getattr(error, "errors", None)}
+        return jsonify({"message": error_text(error), "problems": problems}), 422
+    errors = error_fields(error) if isinstance(error, InvalidData) else None
+    body = {"message": error_text(error), "errors": errors}
     return jsonify(body), error.http_status if error.http_status != 403 else 422
 
 
