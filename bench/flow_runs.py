@@ -306,14 +306,14 @@ def _goals(
         )
         table.note(
             f"goal >= 20 instances/s, one client, SQLite (quiet machine): "
-            f"{one['instances/s']:.1f}, {met(one['instances/s'] >= 20)} (measured on a busy "
-            "shared machine: the same CPU per instance bounds it)"
+            f"{one['instances/s']:.1f}, {met(one['instances/s'] >= 20)} (bounded by the server CPU "
+            "per instance above; read the machine's load in the header)"
         )
     if one and four_two:
         ratio = four_two["instances/s"] / one["instances/s"]
         table.note(
             f"goal 4 clients on 2 processes >= 1.7 x one client: {ratio:.2f} x, "
-            f"{met(ratio >= 1.7)} (2 cores shared with other work; SQLite writers take turns)"
+            f"{met(ratio >= 1.7)} (the client runs on the same 2 cores; SQLite writers take turns)"
         )
     if one and pg_one:
         ratio = one["instances/s"] / pg_one["instances/s"]
