@@ -194,6 +194,7 @@ def sync_timers(loaded: Loaded) -> None:
             loaded.recorder.record(
                 "timer_cancelled",
                 element_id=element_id,
+                element_name=_spec_name(loaded, element_id),
                 data={"task_id": task_id, "due_at": due_at.isoformat()},
             )
     if gone and loaded.gone_timers is not None:
@@ -279,3 +280,14 @@ def _call_timer_hooks(session: Session) -> None:
 
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _spec_name(loaded: Loaded, element_id: str | None) -> str | None:
+    """The diagram's name of an element (the process's or one of its subprocesses'), if any."""
+    wf = loaded.wf
+    for spec in (wf.spec, *wf.subprocess_specs.values()):
+        task_spec = spec.task_specs.get(element_id) if element_id else None
+        if task_spec is not None:
+            name = getattr(task_spec, "bpmn_name", None)
+            return str(name) if name else None
+    return None

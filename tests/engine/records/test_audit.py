@@ -293,6 +293,17 @@ def test_replay_drops_a_timer_cancelled_with_its_task(engine: Engine, nepal: Pat
     assert then["states"]["waiting"] == ["review_anniversary_reached"]
 
 
+def test_a_cancelled_timer_is_named_as_the_diagram_names_it(
+    engine: Engine, nepal: Pathfinder
+) -> None:
+    """The timeline reads "Timer cancelled · <its name>", not a bare kind."""
+    cancelled = [e for e in engine.history(nepal.id) if e.kind == "timer_cancelled"]
+    assert cancelled, "the scenario cancels boundary timers when their task is done first"
+    assert all(e.element_name and e.element_name != e.element_id for e in cancelled), [
+        (e.element_id, e.element_name) for e in cancelled
+    ]
+
+
 def test_search_across_instances(engine: Engine, nepal: Pathfinder, clock: VirtualClock) -> None:
     kenya = engine.start("pathfinder", {"country": "KEN", "country_name": "Kenya"}, SECRETARIAT)
     reviews_2028 = audit.EventFilter(
