@@ -21,7 +21,7 @@ from engine.bpmn.xmlsafe import NSMAP, form_refs, safe_xml
 from engine.errors import NotFound
 from engine.people import permissions
 from engine.people.access import Actor, role_for_lane
-from engine.records.lists import contains, read_page
+from engine.records.paging import contains, read_page
 from engine.records.queries import Page
 from engine.store.db import transaction
 from engine.store.models import Instance, ProcessModel, ProcessVersion

@@ -21,7 +21,7 @@ from engine.people import accounts, identities, permissions
 from engine.people import tokens as token_rows
 from engine.people.access import ROLES, Actor
 from engine.people.handles import Person
-from engine.records.lists import contains, read_page
+from engine.records.paging import contains, read_page
 from engine.records.queries import Page
 from engine.store.db import transaction
 from engine.store.models import ApiToken, ClaimMapping, User

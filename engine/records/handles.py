@@ -136,14 +136,10 @@ class Audit:
             entries = audit.timeline(s, row.id, kinds=kinds, actor=by, page=page, per_page=per_page)
             hidden = submissions.hidden_for(row, actor)
             if hidden:
-                entries = dataclasses.replace(
-                    entries,
-                    items=[
-                        dataclasses.replace(
-                            e, changes=[c for c in e.changes if c.path.split(".")[0] not in hidden]
-                        )
-                        for e in entries.items
-                    ],
+                entries = entries.map(
+                    lambda e: dataclasses.replace(
+                        e, changes=[c for c in e.changes if c.path.split(".")[0] not in hidden]
+                    )
                 )
             return Timeline(
                 InstanceView.of(row),

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
+U = TypeVar("U")
 MAX_PER_PAGE = 100
 COUNT_CAP = 1000
 """Task totals and navigation counts stop counting here ("1,000+"): counting 50,000 open tasks
@@ -41,6 +43,16 @@ class Page(Generic[T]):
     def has_prev(self) -> bool:
         """Whether a previous page exists."""
         return self.page > 1
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same page with each item turned into `convert(item)` (rows into read types)."""
+        return Page(
+            [convert(x) for x in self.items],
+            self.total,
+            self.page,
+            self.per_page,
+            self.total_capped,
+        )
 
 
 def _count(session: Session, query: Select[Any], limit: int | None = None) -> int:
@@ -79,3 +91,17 @@ def _paginate(
 def paginate(session: Session, query: Select[Any], page: int, per_page: int = 50) -> Page[Any]:
     """One page of any list `query` (admin lists: the outbox, users)."""
     return _paginate(session, query, page, per_page)
+
+
+def contains(column: Any, needle: str) -> Any:
+    """`needle in column`, ignoring case (NULL counts as empty; `%` and `_` are literal)."""
+    return func.lower(func.coalesce(column, "")).contains(needle.lower(), autoescape=True)
+
+
+def read_page(
+    sessions: sessionmaker[Session], query: Select[Any], number: int, view: Callable[[Any], T]
+) -> Page[T]:
+    """Page `number` of `query` (an admin list), each row turned into its read type by `view`
+    inside the session, so no row leaves it."""
+    with sessions() as s:
+        return paginate(s, query, number).map(view)

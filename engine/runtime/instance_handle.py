@@ -23,7 +23,7 @@ from engine.records import attachments, overview, procedure, queries, submission
 from engine.records.paging import Page
 from engine.records.reads import CasePage, InstanceDetail, InstanceView, ProcedureView, TaskView
 from engine.runtime import execution, instances
-from engine.runtime.task_handle import instance_detail, page_of
+from engine.runtime.task_handle import instance_detail
 from engine.states import InstanceStatus
 from engine.store.models import Instance, ProcessModel, ProcessVersion
 from engine.transactions import transaction
@@ -46,7 +46,7 @@ class Instances:
         """Instances `actor` may see, newest activity first (the filters of
         `engine.records.queries.instance_query`)."""
         with self._sessions() as s:
-            return page_of(queries.instance_query(s, actor, **filters), InstanceView.of)
+            return queries.instance_query(s, actor, **filters).map(InstanceView.of)
 
     def visible(self, actor: Actor, instance_id: int) -> InstanceView:
         """The instance, if `actor` may see it; `NotFound` for a missing one and for another

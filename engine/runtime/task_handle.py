@@ -46,17 +46,6 @@ def instance_detail(row: Instance, open_tasks: Sequence[HumanTask], actor: Actor
     )
 
 
-def page_of(found: Page[Any], convert: Callable[[Any], Any]) -> Page[Any]:
-    """The same page with each row turned into its read type."""
-    return Page(
-        [convert(row) for row in found.items],
-        found.total,
-        found.page,
-        found.per_page,
-        found.total_capped,
-    )
-
-
 class Tasks:
     """Open tasks: the inbox, one task's page, claiming, drafts, uploads and completion."""
 
@@ -85,7 +74,7 @@ class Tasks:
         between the calls of one request."""
         with self._sessions() as s:
             found = queries.task_query(s, actor, now=self._clock.now(), lanes=lanes, **filters)
-            return page_of(found, TaskView.of)
+            return found.map(TaskView.of)
 
     def counts(self, actor: Actor, *, lanes: LaneCache | None = None) -> dict[str, int]:
         """Open, overdue and own-claimed task counts for the navigation (capped, see
