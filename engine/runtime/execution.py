@@ -9,10 +9,11 @@ state, and flushes. The optimistic lock on `Instance.lock_version` turns a concu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import inspect, select
+from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -37,6 +38,7 @@ from engine.runtime.context import Loaded, element_name_of
 from engine.runtime.context import Runtime as Runtime
 from engine.runtime.context import StepFailed as StepFailed
 from engine.runtime.rows import live_timers, ready_by_id, sync_tasks, sync_timers, timer_element
+from engine.runtime.writes import insert_tasks, update_instance
 from engine.store.models import HumanTask, Instance, ProcessVersion
 
 
@@ -121,12 +123,17 @@ def lock_instances(session: Session, instance_ids: Sequence[int]) -> dict[int, I
 def lock_instance_of_task(session: Session, task_id: str) -> Instance | None:
     """The instance row of a task, locked as `lock_instance` does, found by the task's id in one
     statement (None when there is no such task), so the task itself can be read after the lock."""
-    owner = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
-    query = select(Instance).where(Instance.id == owner).with_for_update()
-    found: Instance | None = session.execute(
-        query.execution_options(populate_existing=True)
-    ).scalar()
+    found: Instance | None = session.execute(_lock_by_task(), {"task_id": task_id}).scalar()
     return found
+
+
+@cache
+def _lock_by_task() -> Select[tuple[Instance]]:
+    """Built once: a statement object caches its own cache key, so running it again costs
+    neither the construction nor the key (measurable on the completion's hot path)."""
+    owner = select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id"))
+    query = select(Instance).where(Instance.id == owner.scalar_subquery()).with_for_update()
+    return query.execution_options(populate_existing=True)
 
 
 def load(session: Session, rt: Runtime, instance_id: int) -> Loaded:
@@ -165,12 +172,20 @@ def save(loaded: Loaded, *, flush: bool = True) -> None:
     row.state = dump_state(loaded.version.dialect, wf)
     row.updated_at = now
     if flush:
-        flush_rows(loaded.session, row.id)
+        flush_rows(loaded.session, row.id, loaded)
+    else:
+        loaded.session.add_all(loaded.added_rows)  # the caller's flush writes them together
 
 
-def flush_rows(session: Session, instance_id: int | None = None) -> None:
-    """Flush, turning a concurrent change into `Conflict`."""
+def flush_rows(
+    session: Session, instance_id: int | None = None, loaded: Loaded | None = None
+) -> None:
+    """Flush, turning a concurrent change into `Conflict`. With `loaded`, its new task rows
+    and its instance row are written first with Core statements (`engine.runtime.writes`)."""
     try:
+        if loaded is not None:
+            insert_tasks(session, loaded.added_rows)
+            update_instance(session, loaded.row)
         session.flush()
     except (StaleDataError, IntegrityError) as exc:
         # Stale version, or (PostgreSQL) the same next task row inserted by a concurrent writer.

@@ -120,8 +120,7 @@ def sync_tasks(loaded: Loaded) -> None:
             due_at=_due_at(loaded, task),
             created_at=now,
         )
-        session.add(ht)
-        loaded.added_rows.append(ht)
+        loaded.added_rows.append(ht)  # written by `save`
         loaded.recorder.record(
             "task_ready",
             element_id=ht.element_id,
