@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.forms import FormDefinition, load_form
@@ -95,7 +95,7 @@ _ROUND = (
     .scalar_subquery()
     + 1
 )
-_INSERT = insert(Submission.__table__).values(round=_ROUND)
+_INSERT = insert(cast(Table, Submission.__table__)).values(round=_ROUND)
 """One prebuilt statement (its SQL is compiled once) that counts the round as it inserts."""
 
 

@@ -128,7 +128,7 @@ def lock_instance_of_task(session: Session, task_id: str) -> Instance | None:
 
 
 @cache
-def _lock_by_task() -> Select[tuple[Instance]]:
+def _lock_by_task() -> Select[Instance]:
     """Built once: a statement object caches its own cache key, so running it again costs
     neither the construction nor the key (measurable on the completion's hot path)."""
     owner = select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id"))
