@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -199,7 +198,8 @@ def open_rows(loaded: Loaded) -> list[HumanTask]:
     """The instance's open task rows after `save`, oldest first, as `queries.open_tasks` reads
     them after commit: the rows added in memory, and only the ones that stayed open are read."""
     added = {ht.id: ht for ht in loaded.added_rows}
-    kept = set(ready_by_id(loaded.wf)) - added.keys()
+    ready = loaded.ready_saved if loaded.ready_saved is not None else ready_by_id(loaded.wf)
+    kept = set(ready) - added.keys()
     rows = list(added.values())
     if kept or loaded.ready_rows is None:
         query = select(HumanTask).where(
@@ -213,8 +213,11 @@ def _stage(loaded: Loaded) -> str | None:
     stage = loaded.row.data.get("stage")
     if isinstance(stage, str):
         return stage
-    ready = loaded.wf.get_tasks(state=TaskState.READY, manual=True)
-    return element_name_of(ready[0]) if ready else None
+    ready = loaded.ready_saved  # `save` set it just before
+    if ready is None:
+        ready = ready_by_id(loaded.wf)
+    first = next(iter(ready.values()), None)
+    return element_name_of(first) if first is not None else None
 
 
 def require_running(row: Instance) -> None:

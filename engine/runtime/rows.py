@@ -72,7 +72,7 @@ def _due_at(loaded: Loaded, task: Task) -> datetime | None:
 def sync_tasks(loaded: Loaded) -> None:
     """Write the task rows that changed: cancel rows of tasks no longer ready, add new ones."""
     session, row, now = loaded.session, loaded.row, loaded.rt.now()
-    ready = ready_by_id(loaded.wf)
+    ready = loaded.ready_saved = ready_by_id(loaded.wf)
     existing: dict[str, HumanTask]
     if loaded.ready_rows is None:
         existing = {

@@ -79,9 +79,9 @@ def insert_tasks(session: Session, tasks: Sequence[HumanTask]) -> None:
     if not new:
         return
     columns = _task_columns()
-    session.connection().execute(
-        _INSERT_TASKS, [{key: t.__dict__.get(key) for key in columns} for t in new]
-    )
+    rows = [{key: t.__dict__.get(key) for key in columns} for t in new]
+    # One row as a single execute: a list, even of one, takes the costlier executemany path.
+    session.connection().execute(_INSERT_TASKS, rows[0] if len(rows) == 1 else rows)
     for task in new:
         values = {key: task.__dict__.get(key) for key in (*columns, *_UNSET_JSON)}
         make_transient_to_detached(task)
