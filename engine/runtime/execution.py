@@ -37,8 +37,8 @@ from engine.runtime.context import Loaded, element_name_of
 from engine.runtime.context import Runtime as Runtime
 from engine.runtime.context import StepFailed as StepFailed
 from engine.runtime.rows import live_timers, ready_by_id, sync_tasks, sync_timers, timer_element
-from engine.runtime.writes import insert_tasks, update_instance
-from engine.store.models import HumanTask, Instance, ProcessVersion
+from engine.runtime.writes import insert_tasks, task_with_model, update_instance
+from engine.store.models import HumanTask, Instance, ProcessModel, ProcessVersion
 
 
 def version_of(session: Session, process_key: str, version: int | None) -> ProcessVersion:
@@ -124,6 +124,38 @@ def lock_instance_of_task(session: Session, task_id: str) -> Instance | None:
     statement (None when there is no such task), so the task itself can be read after the lock."""
     found: Instance | None = session.execute(_lock_by_task(), {"task_id": task_id}).scalar()
     return found
+
+
+def lock_task(
+    session: Session, task_id: str
+) -> tuple[Instance, HumanTask, ProcessModel | None] | None:
+    """A task's instance row, locked as `lock_instance_of_task` locks it, then the task with its
+    process model (the lane check reads the model's lane roles from the session while the caller
+    holds it); None when there is no such task.
+
+    On SQLite the three come in one statement: a write transaction holds the whole database from
+    its `BEGIN IMMEDIATE`, so what it reads is current. On PostgreSQL the lock comes first and the
+    task is read after it: a row read in the same statement as a lock that had to wait would be
+    the one from before the wait (only the locked row is re-read), possibly completed since."""
+    if session.get_bind().dialect.name == "sqlite":
+        found = session.execute(_task_and_instance(), {"task_id": task_id}).first()
+        return None if found is None else (found[0], found[1], found[2])
+    row = lock_instance_of_task(session, task_id)
+    if row is None:
+        return None
+    task = session.execute(task_with_model(), {"task_id": task_id}).first()
+    return None if task is None else (row, task[0], task[1])
+
+
+@cache
+def _task_and_instance() -> Select[Instance, HumanTask, ProcessModel]:
+    query = (
+        select(Instance, HumanTask, ProcessModel)
+        .join(HumanTask, HumanTask.instance_id == Instance.id)
+        .outerjoin(ProcessModel, ProcessModel.key == HumanTask.process_key)
+        .where(HumanTask.id == bindparam("task_id"))
+    )
+    return query.execution_options(populate_existing=True)
 
 
 @cache

@@ -31,14 +31,14 @@ from engine.runtime.context import Loaded, Runtime, data_objects, from_element, 
 from engine.runtime.execution import (
     load,
     lock_instance,
-    lock_instance_of_task,
+    lock_task,
     open_rows,
     require_running,
     restore,
     save,
 )
 from engine.runtime.steps import absorb, mark_error, run_engine
-from engine.runtime.writes import task_with_model, update_task
+from engine.runtime.writes import update_task
 from engine.store.models import AuditEvent, HumanTask, Instance, User
 
 
@@ -142,17 +142,13 @@ def _open_locked(
     session: Session, rt: Runtime, actor: Actor, task_id: str, *, visible_only: bool
 ) -> tuple[HumanTask, Loaded]:
     """The open task and its loaded instance, for a completion that did not open the task
-    before: the instance is locked first (found by the task's id), so the task read after it
-    is current without a second read, and it comes with its process model's lane roles.
-    `visible_only`: another country's task is `NotFound` as `may_see_instance` says (the API's
-    rule), checked here rather than in a read of its own."""
-    row = lock_instance_of_task(session, task_id)
-    if row is None or (visible_only and not may_see_instance(actor, row)):
+    before: the instance locked, the task read current, with its process model's lane roles
+    (`lock_task`). `visible_only`: another country's task is `NotFound` as `may_see_instance`
+    says (the API's rule), checked here rather than in a read of its own."""
+    found = lock_task(session, task_id)
+    if found is None or (visible_only and not may_see_instance(actor, found[0])):
         raise NotFound(N_("Task %(task_id)s does not exist."), params={"task_id": task_id})
-    found = session.execute(task_with_model(), {"task_id": task_id}).first()
-    if found is None:
-        raise NotFound(N_("Task %(task_id)s does not exist."), params={"task_id": task_id})
-    ht, _model = found  # the model stays referenced, so the lane check finds it in the session
+    row, ht, _model = found  # the model stays referenced: the lane check finds it in the session
     _check_open(session, actor, ht)
     _check_claim(actor, ht)
     return ht, restore(session, rt, row)
