@@ -83,11 +83,11 @@ def insert_tasks(session: Session, tasks: Sequence[HumanTask]) -> None:
     # One row as a single execute: a list, even of one, takes the costlier executemany path.
     session.connection().execute(_INSERT_TASKS, rows[0] if len(rows) == 1 else rows)
     for task in new:
-        values = {key: task.__dict__.get(key) for key in (*columns, *_UNSET_JSON)}
-        make_transient_to_detached(task)
+        unset = [key for key in (*columns, *_UNSET_JSON) if key not in task.__dict__]
+        make_transient_to_detached(task)  # what was set is committed, the rest expired...
         session.add(task)
-        for key, value in values.items():
-            set_committed_value(task, key, value)
+        for key in unset:
+            set_committed_value(task, key, None)  # ...and is None, as the row holds it
 
 
 def update_instance(session: Session, row: Instance) -> bool:
