@@ -5,8 +5,9 @@ Everything here filters in SQL on indexed columns; nothing reads serialized work
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -26,6 +27,16 @@ __all__ = [
     "element_states",
     "paginate",
 ]
+
+
+class InstanceFacts(NamedTuple):
+    """The few columns of an instance that a task read needs (not its state or data)."""
+
+    id: int
+    country: str | None
+    version_id: int
+    lock_version: int
+
 
 LaneCache = dict[frozenset[str], list[tuple[str, str]]]
 """Actionable lanes by role set, for one request: the inbox and the navigation counts read the
@@ -136,6 +147,7 @@ def task_query(
         per_page,
         COUNT_CAP,
         when_capped=in_index_order,
+        few=instance_id is not None,
     )
 
 
@@ -199,14 +211,29 @@ def instance_query(
     )
 
 
-def task_with_instance(session: Session, task_id: str) -> tuple[HumanTask, Instance] | None:
-    """A task row with its instance row, in one statement (every API task route starts here)."""
+def task_with_instance(session: Session, task_id: str) -> tuple[HumanTask, InstanceFacts] | None:
+    """A task row with what the API's task routes need of its instance (country, version and
+    lock version), in one statement that leaves the instance's state and data unread."""
     found = session.execute(
-        select(HumanTask, Instance)
+        select(HumanTask, Instance.country, Instance.process_version_id, Instance.lock_version)
         .join(Instance, Instance.id == HumanTask.instance_id)
         .where(HumanTask.id == task_id)
     ).first()
-    return (found[0], found[1]) if found is not None else None
+    if found is None:
+        return None
+    return found[0], InstanceFacts(found[0].instance_id, found[1], found[2], found[3])
+
+
+def instance_facts(session: Session, ids: Collection[int]) -> dict[int, InstanceFacts]:
+    """Country, version and lock version of each instance in `ids`, in one statement."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            Instance.id, Instance.country, Instance.process_version_id, Instance.lock_version
+        ).where(Instance.id.in_(sorted(ids)))
+    )
+    return {row[0]: InstanceFacts(row[0], row[1], row[2], row[3]) for row in rows}
 
 
 def open_tasks(session: Session, instance_id: int) -> list[HumanTask]:
