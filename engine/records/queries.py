@@ -5,7 +5,7 @@ Everything here filters in SQL on indexed columns; nothing reads serialized work
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -72,13 +72,32 @@ def _scope_country(query: Select[Any], column: Any, actor: Actor) -> Select[Any]
     return query
 
 
-def _actionable(session: Session, actor: Actor, lanes: LaneCache | None) -> Select[Any]:
-    query = select(HumanTask).where(HumanTask.state == "ready")
+def _actionable(
+    session: Session, actor: Actor, lanes: LaneCache | None, columns: Sequence[Any] = (HumanTask,)
+) -> Select[Any]:
+    query = select(*columns).where(HumanTask.state == "ready")
     pairs = actionable_lanes(session, actor, lanes)
     if pairs is not None:
         lane_match = tuple_(HumanTask.process_key, HumanTask.lane).in_(pairs) if pairs else false()
         query = query.where(or_(lane_match, HumanTask.lane.is_(None)))
     return _scope_country(query, HumanTask.country, actor)
+
+
+_ORDERS: dict[str, Callable[[], tuple[Any, ...]]] = {
+    "due": lambda: (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at),
+    "-due": lambda: (HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.created_at),
+    "created": lambda: (HumanTask.created_at,),
+    "-created": lambda: (HumanTask.created_at.desc(),),
+    "name": lambda: (HumanTask.name, HumanTask.created_at),
+}
+
+WITH_INSTANCE = (
+    *HumanTask.__table__.c,
+    Instance.process_version_id.label("instance_version_id"),
+    Instance.lock_version.label("instance_lock_version"),
+)
+"""Columns of `task_query(..., with_instance=True)`: the task's own (by attribute name, as
+`TaskView.of` reads them) and its instance's version and lock version."""
 
 
 def task_query(
@@ -98,12 +117,17 @@ def task_query(
     page: int = 1,
     per_page: int = 25,
     lanes: LaneCache | None = None,
-) -> Page[HumanTask]:
+    with_instance: bool = False,
+) -> Page[Any]:
     """The open tasks `actor` may act on, filtered, sorted (`due`, `-due`, `created`, `-created`,
     `name`) and paginated. The total is counted up to `COUNT_CAP` (or the end of the page):
     `Page.total_capped` says there are more. With `instance_id`, only that instance's tasks
-    (found by its index, without reading the inbox)."""
-    query = _actionable(session, actor, lanes)
+    (found by its index, without reading the inbox). Items are `HumanTask` rows, or with
+    `with_instance` plain rows of `WITH_INSTANCE` (no ORM objects; the instance joined)."""
+    joined = with_instance or bool(stage)
+    query = _actionable(session, actor, lanes, WITH_INSTANCE if with_instance else (HumanTask,))
+    if joined:
+        query = query.join(Instance, Instance.id == HumanTask.instance_id)
     if instance_id is not None:
         query = query.where(HumanTask.instance_id == instance_id)
     if process_key:
@@ -113,30 +137,22 @@ def task_query(
     if lane:
         query = query.where(HumanTask.lane == lane)
     if stage:
-        query = query.join(Instance, Instance.id == HumanTask.instance_id).where(
-            Instance.stage == stage
-        )
+        query = query.where(Instance.stage == stage)
     if overdue:
         query = query.where(HumanTask.due_at < now)
     if due_within_days is not None:
         query = query.where(HumanTask.due_at <= now + timedelta(days=due_within_days))
     if claimed_by:
         query = query.where(HumanTask.claimed_by == claimed_by)
-    due_first = (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
-    order = {
-        "due": due_first,
-        "-due": (HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.created_at),
-        "created": (HumanTask.created_at,),
-        "-created": (HumanTask.created_at.desc(),),
-        "name": (HumanTask.name, HumanTask.created_at),
-    }.get(sort, due_first)
+    due_first = sort not in _ORDERS or sort == "due"
+    order = _ORDERS["due" if due_first else sort]()
     # Soonest due first, undated last, in two spellings. With few matching tasks (a rare lane, a
     # filter) the database finds them through the selective indexes and sorts them; with more
     # than COUNT_CAP it reads `ix_human_tasks_inbox(_country)` in order and stops after the page:
     # `NULLS LAST` is that index's order on both databases (PostgreSQL's default; SQLite scans the
     # dated, then the undated entries), where `due_at IS NULL` makes it sort every matching row.
     in_index_order = None
-    if order is due_first:
+    if due_first and instance_id is None:
         in_index_order = query.order_by(
             HumanTask.due_at.asc().nulls_last(), HumanTask.created_at, HumanTask.id
         )
@@ -148,6 +164,7 @@ def task_query(
         COUNT_CAP,
         when_capped=in_index_order,
         few=instance_id is not None,
+        rows=with_instance,
     )
 
 
@@ -211,17 +228,24 @@ def instance_query(
     )
 
 
-def task_with_instance(session: Session, task_id: str) -> tuple[HumanTask, InstanceFacts] | None:
-    """A task row with what the API's task routes need of its instance (country, version and
-    lock version), in one statement that leaves the instance's state and data unread."""
+def task_with_instance(session: Session, task_id: str) -> tuple[Any, InstanceFacts] | None:
+    """A task (a plain row of its columns, as `TaskView.of` reads them) with what the API's task
+    routes need of its instance (country, version and lock version), in one statement that
+    leaves the instance's state and data unread."""
     found = session.execute(
-        select(HumanTask, Instance.country, Instance.process_version_id, Instance.lock_version)
+        select(*WITH_INSTANCE, Instance.country.label("instance_country"))
         .join(Instance, Instance.id == HumanTask.instance_id)
         .where(HumanTask.id == task_id)
     ).first()
     if found is None:
         return None
-    return found[0], InstanceFacts(found[0].instance_id, found[1], found[2], found[3])
+    facts = InstanceFacts(
+        found.instance_id,
+        found.instance_country,
+        found.instance_version_id,
+        found.instance_lock_version,
+    )
+    return found, facts
 
 
 def instance_facts(session: Session, ids: Collection[int]) -> dict[int, InstanceFacts]:

@@ -91,19 +91,32 @@ class Tasks:
         self, actor: Actor, *, lanes: LaneCache | None = None, **filters: Any
     ) -> Page[TaskDetail]:
         """`inbox`, each task with its form and its instance's version (the API's list), in one
-        session: the forms come from the version cache, the instances' lock versions from one
-        statement for the page."""
+        session; the forms come from the version cache. One instance's tasks (`instance_id`)
+        come in one statement with their instance's columns; a longer list reads the page's
+        instances in a second one, so the inbox keeps its plan."""
+        now = self._clock.now()
         with self._sessions() as s:
-            found = queries.task_query(s, actor, now=self._clock.now(), lanes=lanes, **filters)
+            if filters.get("instance_id") is not None:
+                rows = queries.task_query(
+                    s, actor, now=now, lanes=lanes, with_instance=True, **filters
+                )
+                return rows.map(
+                    lambda r: self._detail(s, r, r.instance_version_id, r.instance_lock_version)
+                )
+            found = queries.task_query(s, actor, now=now, lanes=lanes, **filters)
             facts = queries.instance_facts(s, {ht.instance_id for ht in found.items})
-            return found.map(lambda ht: self._detail(s, ht, facts[ht.instance_id]))
+            return found.map(
+                lambda ht: self._detail(
+                    s, ht, facts[ht.instance_id].version_id, facts[ht.instance_id].lock_version
+                )
+            )
 
     def detail(self, actor: Actor, task_id: str) -> TaskDetail:
         """A task with its form, if `actor` may see its instance (`NotFound` otherwise, alike
         for a missing task and another country's)."""
         with self._sessions() as s:
             ht, facts = _visible_by_instance(s, actor, task_id)
-            return self._detail(s, ht, facts)
+            return self._detail(s, ht, facts.version_id, facts.lock_version)
 
     def check_visible(self, actor: Actor, task_id: str) -> str:
         """The task id, after `NotFound` for a task of an instance `actor` may not see."""
@@ -111,11 +124,11 @@ class Tasks:
             _visible_by_instance(s, actor, task_id)
         return task_id
 
-    def _detail(self, s: Session, ht: HumanTask, facts: queries.InstanceFacts) -> TaskDetail:
+    def _detail(self, s: Session, task: Any, version_id: int, lock_version: int) -> TaskDetail:
         # A version's forms never change once deployed: read from the runtime's version cache.
-        version = execution.cached_version(s, self._runtime, facts.version_id)
-        form = load_form(version.forms, ht.form_file, ht.ui_form_file)
-        return TaskDetail(TaskView.of(ht), facts.lock_version, form)
+        forms = execution.cached_version(s, self._runtime, version_id).forms
+        form = load_form(forms, task.form_file, task.ui_form_file)
+        return TaskDetail(TaskView.of(task), lock_version, form)
 
     def check_may_act(self, actor: Actor, task_id: str) -> TaskView:
         """The task, if `actor` may act on it: `NotFound` for another country's task (as for a
@@ -262,7 +275,7 @@ class Tasks:
 
 def _visible_by_instance(
     s: Session, actor: Actor, task_id: str
-) -> tuple[HumanTask, queries.InstanceFacts]:
+) -> tuple[Any, queries.InstanceFacts]:
     found = queries.task_with_instance(s, task_id)
     if found is None or not permissions.may_see_instance_in(actor, found[1].country):
         raise NotFound(f"Task {task_id} does not exist.", task_id=task_id)
