@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, false, func, or_, select, tuple_
+from sqlalchemy import Select, bindparam, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from engine.people.access import Actor, role_for_lane
 from engine.people.permissions import STAFF_ROLES
 from engine.records.overview import dashboard, element_states
-from engine.records.paging import COUNT_CAP, Page, _count, paginate
+from engine.records.paging import COUNT_CAP, MAX_PER_PAGE, Page, _count, paginate
 from engine.records.paging import _paginate as _paginate
 from engine.store.models import AuditEvent, HumanTask, Instance, ProcessModel, ProcessVersion
 
@@ -124,6 +125,9 @@ def task_query(
     `Page.total_capped` says there are more. With `instance_id`, only that instance's tasks
     (found by its index, without reading the inbox). Items are `HumanTask` rows, or with
     `with_instance` plain rows of `WITH_INSTANCE` (no ORM objects; the instance joined)."""
+    narrowed = (process_key, country, stage, lane, overdue, due_within_days, claimed_by)
+    if with_instance and instance_id is not None and sort == "due" and not any(narrowed):
+        return _one_instance(session, actor, instance_id, page, per_page, lanes)
     joined = with_instance or bool(stage)
     query = _actionable(session, actor, lanes, WITH_INSTANCE if with_instance else (HumanTask,))
     if joined:
@@ -166,6 +170,43 @@ def task_query(
         few=instance_id is not None,
         rows=with_instance,
     )
+
+
+@cache
+def _instance_tasks() -> Select[Any]:
+    """One instance's open tasks with its columns, soonest due first: built (and its cache key
+    computed) once, since the API asks it after every step."""
+    return (
+        select(*WITH_INSTANCE)
+        .join(Instance, Instance.id == HumanTask.instance_id)
+        .where(HumanTask.state == "ready", HumanTask.instance_id == bindparam("instance_id"))
+        .order_by(*_ORDERS["due"](), HumanTask.id)
+    )
+
+
+def _one_instance(
+    session: Session,
+    actor: Actor,
+    instance_id: int,
+    page: int,
+    per_page: int,
+    lanes: LaneCache | None,
+) -> Page[Any]:
+    """`task_query(instance_id=…, with_instance=True)` without other filters: the instance's
+    few open tasks read by one prepared statement, then the actor's lanes and country applied
+    as `_actionable` applies them in SQL, and the page cut and counted as `_paginate` would."""
+    rows = session.execute(_instance_tasks(), {"instance_id": instance_id}).all()
+    pairs = actionable_lanes(session, actor, lanes)
+    if pairs is not None:
+        allowed = set(pairs)
+        rows = [r for r in rows if r.lane is None or (r.process_key, r.lane) in allowed]
+    if actor.has("country") and not actor.has(*STAFF_ROLES):
+        rows = [r for r in rows if actor.country and r.country == actor.country]
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, page)
+    known = max(COUNT_CAP, page * per_page)
+    items = list(rows[(page - 1) * per_page : page * per_page])
+    return Page(items, min(len(rows), known), page, per_page, len(rows) > known)
 
 
 def task_counts(
@@ -228,15 +269,20 @@ def instance_query(
     )
 
 
-def task_with_instance(session: Session, task_id: str) -> tuple[Any, InstanceFacts] | None:
-    """A task (a plain row of its columns, as `TaskView.of` reads them) with what the API's task
-    routes need of its instance (country, version and lock version), in one statement that
-    leaves the instance's state and data unread."""
-    found = session.execute(
+@cache
+def _task_with_instance() -> Select[Any]:
+    return (
         select(*WITH_INSTANCE, Instance.country.label("instance_country"))
         .join(Instance, Instance.id == HumanTask.instance_id)
-        .where(HumanTask.id == task_id)
-    ).first()
+        .where(HumanTask.id == bindparam("task_id"))
+    )
+
+
+def task_with_instance(session: Session, task_id: str) -> tuple[Any, InstanceFacts] | None:
+    """A task (a plain row of its columns, as `TaskView.of` reads them) with what the API's task
+    routes need of its instance (country, version and lock version), in one prepared statement
+    that leaves the instance's state and data unread."""
+    found = session.execute(_task_with_instance(), {"task_id": task_id}).first()
     if found is None:
         return None
     facts = InstanceFacts(
