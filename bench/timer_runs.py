@@ -202,8 +202,9 @@ def b4(quick: bool) -> Table:
         table.note(
             f"worker thread CPU per firing: {per * 1000:.1f} ms, i.e. ~{1 / per:,.0f} firings/s "
             "on a core of its own; on a busy machine the thread gets only part of a core. A "
-            "worker that keeps up wakes for each due time and fires few per pass, so this is "
-            "more than the drain's CPU per firing below. TIMED's one script (`fired = True`) "
+            "worker that keeps up wakes for each due time and fires few per pass, which costs "
+            "more per firing than the drain below; one that falls behind fires in big passes. "
+            "TIMED's one script (`fired = True`) "
             "is a literal assignment, applied without a sandbox process; other scripts add a "
             "round trip to one"
         )
