@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,8 @@ from sqlalchemy import Engine as SAEngine
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from engine.store.writelock import WriteLockedConnection
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -40,10 +43,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # Write transactions take the write lock up front, so two writers queue (busy_timeout)
-    # instead of the second failing on a stale snapshot when it first writes.
-    immediate = conn.get_execution_options().get("write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # Write transactions take the write lock up front, so two writers queue instead of the
+    # second failing on a stale snapshot when it first writes; they queue on the lock file
+    # (engine/store/writelock.py), which wakes the next one at once, rather than in SQLite's
+    # busy handler, which sleeps.
+    options = conn.get_execution_options()
+    if not options.get("write", False):
+        conn.exec_driver_sql("BEGIN")
+        return
+    raw = conn.connection.dbapi_connection
+    raw.lock_for_write(options.get("lock_timeout"))
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        raw.unlock()
+        raise
 
 
 def make_engine(url: str, **kwargs: Any) -> SAEngine:
@@ -52,14 +66,51 @@ def make_engine(url: str, **kwargs: Any) -> SAEngine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "factory": WriteLockedConnection}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = create_engine(url, **kwargs)
     event.listen(engine, "checkin", _idle_since)
     event.listen(engine, "checkout", _ping_if_idle)
+    if engine.dialect.driver == "psycopg":
+        event.listen(engine, "begin", _pg_begin)
+        event.listen(engine, "before_cursor_execute", _pg_before_execute)
     return engine
+
+
+_TRANSACTION_NEEDED = re.compile(
+    r"\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b|pg_advisory|nextval|setval",
+    re.IGNORECASE,
+)
+"""What makes a SELECT need the transaction it would otherwise run without: a row lock, an
+advisory lock or a sequence."""
+
+
+def _pg_begin(conn: Any) -> None:
+    # A write transaction (`transaction()`) opens a database transaction as usual; anything
+    # else starts without one (psycopg autocommit): a read sends no BEGIN and no ROLLBACK, and a
+    # ROLLBACK would also drop psycopg's prepared statements. See _pg_before_execute.
+    raw = conn.connection.dbapi_connection
+    if raw is not None and raw.info.transaction_status == 0:  # psycopg.pq.TransactionStatus.IDLE
+        raw.autocommit = not conn.get_execution_options().get("write", False)
+
+
+def _pg_before_execute(
+    _conn: Any, cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+) -> None:
+    # Outside a write transaction, the first statement that is not a plain SELECT (a write, a
+    # row or advisory lock, a SAVEPOINT, a server-side cursor) opens the transaction, which
+    # then runs to the session's commit or rollback as before. The plain SELECTs before it ran
+    # each on its own snapshot, as they do inside a READ COMMITTED transaction (PostgreSQL's
+    # default, used here), so a read sees what it saw before, two fewer round trips.
+    raw = cursor.connection
+    if raw.autocommit and (
+        getattr(cursor, "name", None)
+        or not statement.lstrip()[:6].upper() == "SELECT"
+        or _TRANSACTION_NEEDED.search(statement)
+    ):
+        raw.autocommit = False
 
 
 PING_AFTER_IDLE = 10.0
@@ -123,7 +174,8 @@ def check_writable(engine: SAEngine, timeout: float) -> None:
             assert raw is not None
             raw.execute(f"PRAGMA busy_timeout={millis}")
             try:
-                conn.execution_options(write=True).exec_driver_sql("SELECT 1")
+                probe = conn.execution_options(write=True, lock_timeout=timeout)
+                probe.exec_driver_sql("SELECT 1")
             finally:
                 conn.rollback()
                 raw.execute("PRAGMA busy_timeout=30000")
