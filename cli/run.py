@@ -36,6 +36,7 @@ def worker(once: bool, max_sleep: float, batch: int, name: str | None) -> None:
     from engine import Worker
 
     w = Worker(_engine(), max_sleep=max_sleep, batch=batch, name=name)
+    w.engine.warm_scripts()  # the first timer's script does not wait for the sandbox
     if once:
         click.echo(f"fired timers on {w.run_once()} instance(s)")
         return
@@ -76,6 +77,7 @@ def serve(host: str, port: int, no_worker: bool, simulate: bool, threads: int) -
     def build() -> Any:
         app = create_app(settings)
         engine = app.extensions["pathfinder_engine"]
+        engine.warm_scripts()  # the first script after start-up does not wait for the sandbox
         if not no_worker:
             worker_ = Worker(engine, max_sleep=1.0 if simulate else 5.0).attach()
             app.extensions["pathfinder_worker"] = worker_

@@ -197,6 +197,12 @@ class Engine(AdminHandles):
         """The engine clock's current time."""
         return self.clock.now()
 
+    def warm_scripts(self) -> int:
+        """Start the script sandbox's processes now, so that the first script after start-up
+        does not wait for them; returns how many are ready (0 when scripts run in-process)."""
+        pool = getattr(self.runtime.script_engine.environment, "pool", None)
+        return pool.warm() if pool is not None else 0
+
     def check_writable(self) -> None:
         """Raise unless the database accepts a write within `settings.readyz_timeout` seconds
         (for readiness checks; nothing is written)."""

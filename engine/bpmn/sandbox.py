@@ -32,6 +32,11 @@ log = logging.getLogger("pathfinder.sandbox")
 GRACE_SECONDS = 1.0
 """Extra wall time a worker gets past the script time limit before it is killed."""
 
+STARTUP_SECONDS = 30.0
+"""Wall time a new worker gets to start (fork, import, limits) before its first call. Kept apart
+from the script's own time limit: on a loaded machine a fresh worker can take seconds to start,
+and that is not the script's time."""
+
 
 class SandboxUnavailable(Exception):
     """The call could not be sent to a worker (its arguments cannot be pickled)."""
@@ -60,6 +65,7 @@ def _serve(conn: Connection, memory_mb: int) -> None:
     from engine.bpmn import scripting
 
     _limit_memory(memory_mb)
+    conn.send(("ready",))
     while True:
         try:
             request = conn.recv()
@@ -106,6 +112,17 @@ class _Worker:
         self.process = ctx.Process(target=_serve, args=(child, memory_mb), daemon=True)
         self.process.start()
         child.close()
+        self.ready = False
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait for the worker's "ready" message (sent once, before its first call)."""
+        if not self.ready:
+            try:
+                if self.conn.poll(timeout):
+                    self.ready = self.conn.recv() == ("ready",)
+            except (EOFError, OSError):
+                return False
+        return self.ready
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -165,6 +182,12 @@ class SandboxPool:
 
         request = (mode, source, context, external, now, time_limit)
         with self._worker() as worker:
+            if not worker.wait_ready(STARTUP_SECONDS):
+                worker.process.kill()  # not healthy: the context manager replaces it
+                raise scripting.ScriptTimeout(
+                    f"script not run: its sandbox process did not start within "
+                    f"{STARTUP_SECONDS:g} s"
+                )
             try:
                 worker.conn.send(request)
             except Exception as err:  # noqa: BLE001 - pickling failed: nothing was sent
@@ -181,6 +204,24 @@ class SandboxPool:
                     ) from None
             worker.process.kill()  # not healthy: the context manager replaces it
             raise scripting.ScriptTimeout(f"script stopped: it ran longer than {time_limit:g} s")
+
+    def warm(self) -> int:
+        """Start every worker now and wait until each is ready, so that the first script of a
+        fresh server does not pay for the start-up. Returns how many workers are ready."""
+        with self._lock:
+            while self._started < self.processes:
+                self._started += 1
+                self._idle.put(_Worker(self._ctx, self.memory_mb))
+        workers = []
+        while True:
+            try:
+                workers.append(self._idle.get_nowait())
+            except queue.Empty:
+                break
+        ready = sum(1 for w in workers if w.wait_ready(STARTUP_SECONDS))
+        for worker in workers:
+            self._idle.put(worker)
+        return ready
 
     def close(self) -> None:
         """Stop every worker (they are daemons, so they also end with this process)."""
