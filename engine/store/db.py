@@ -14,8 +14,6 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from engine.store.writelock import WriteLockedConnection
-
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -43,21 +41,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # Write transactions take the write lock up front, so two writers queue instead of the
-    # second failing on a stale snapshot when it first writes; they queue on the lock file
-    # (engine/store/writelock.py), which wakes the next one at once, rather than in SQLite's
-    # busy handler, which sleeps.
-    options = conn.get_execution_options()
-    if not options.get("write", False):
-        conn.exec_driver_sql("BEGIN")
-        return
-    raw = conn.connection.dbapi_connection
-    raw.lock_for_write(options.get("lock_timeout"))
-    try:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    except BaseException:
-        raw.unlock()
-        raise
+    # Write transactions take the write lock up front, so two writers queue (busy_timeout)
+    # instead of the second failing on a stale snapshot when it first writes.
+    immediate = conn.get_execution_options().get("write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> SAEngine:
@@ -66,7 +53,7 @@ def make_engine(url: str, **kwargs: Any) -> SAEngine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "factory": WriteLockedConnection}, **kwargs)
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -74,6 +61,7 @@ def make_engine(url: str, **kwargs: Any) -> SAEngine:
     event.listen(engine, "checkin", _idle_since)
     event.listen(engine, "checkout", _ping_if_idle)
     if engine.dialect.driver == "psycopg":
+        event.listen(engine, "connect", _pg_read_committed)
         event.listen(engine, "begin", _pg_begin)
         event.listen(engine, "before_cursor_execute", _pg_before_execute)
     return engine
@@ -87,13 +75,25 @@ _TRANSACTION_NEEDED = re.compile(
 advisory lock or a sequence."""
 
 
+def _pg_read_committed(dbapi_connection: Any, record: Any) -> None:
+    # Reads leave out the transaction only where it gives them nothing: under READ COMMITTED
+    # (PostgreSQL's default) each statement takes its own snapshot anyway. A server set to a
+    # stricter default keeps every read in a transaction, as before.
+    level = dbapi_connection.execute("SHOW default_transaction_isolation").fetchone()[0]
+    dbapi_connection.rollback()
+    record.info["pathfinder.reads_outside_transaction"] = level == "read committed"
+
+
 def _pg_begin(conn: Any) -> None:
     # A write transaction (`transaction()`) opens a database transaction as usual; anything
     # else starts without one (psycopg autocommit): a read sends no BEGIN and no ROLLBACK, and a
     # ROLLBACK would also drop psycopg's prepared statements. See _pg_before_execute.
-    raw = conn.connection.dbapi_connection
-    if raw is not None and raw.info.transaction_status == 0:  # psycopg.pq.TransactionStatus.IDLE
-        raw.autocommit = not conn.get_execution_options().get("write", False)
+    fairy = conn.connection
+    raw = fairy.dbapi_connection
+    if raw is None or raw.info.transaction_status != 0:  # psycopg.pq.TransactionStatus.IDLE
+        return
+    write = conn.get_execution_options().get("write", False)
+    raw.autocommit = not write and fairy.info.get("pathfinder.reads_outside_transaction", False)
 
 
 def _pg_before_execute(
@@ -107,7 +107,7 @@ def _pg_before_execute(
     raw = cursor.connection
     if raw.autocommit and (
         getattr(cursor, "name", None)
-        or not statement.lstrip()[:6].upper() == "SELECT"
+        or statement.lstrip()[:6].upper() != "SELECT"
         or _TRANSACTION_NEEDED.search(statement)
     ):
         raw.autocommit = False
@@ -174,8 +174,7 @@ def check_writable(engine: SAEngine, timeout: float) -> None:
             assert raw is not None
             raw.execute(f"PRAGMA busy_timeout={millis}")
             try:
-                probe = conn.execution_options(write=True, lock_timeout=timeout)
-                probe.exec_driver_sql("SELECT 1")
+                conn.execution_options(write=True).exec_driver_sql("SELECT 1")
             finally:
                 conn.rollback()
                 raw.execute("PRAGMA busy_timeout=30000")

@@ -95,3 +95,18 @@ def test_a_streamed_read_gets_the_transaction_its_cursor_needs(bind: SAEngine) -
             text("SELECT generate_series(1, 5) AS n")
         )
         assert [r.n for r in rows] == [1, 2, 3, 4, 5]
+
+
+def test_a_server_with_a_stricter_isolation_keeps_reads_in_a_transaction(
+    bind: SAEngine, database_url: str
+) -> None:
+    strict = make_engine(
+        database_url,
+        connect_args={"options": "-c default_transaction_isolation=repeatable\\ read"},
+    )
+    seen = _statuses(strict)
+    with make_session_factory(strict)() as s:
+        s.execute(text("SELECT 1"))
+        s.execute(text("SELECT 2"))
+    assert seen == [("SELECT", IN_TRANSACTION), ("SELECT", IN_TRANSACTION)]
+    strict.dispose()
