@@ -68,11 +68,12 @@ def make_engine(url: str, **kwargs: Any) -> SAEngine:
 
 
 _TRANSACTION_NEEDED = re.compile(
-    r"\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b|pg_advisory|nextval|setval",
+    r"\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b"
+    r"|pg_advisory|pg_notify|nextval|setval",
     re.IGNORECASE,
 )
 """What makes a SELECT need the transaction it would otherwise run without: a row lock, an
-advisory lock or a sequence."""
+advisory lock, a notification (delivered at commit, dropped on rollback) or a sequence."""
 
 
 def _pg_read_committed(dbapi_connection: Any, record: Any) -> None:

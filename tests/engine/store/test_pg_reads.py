@@ -75,6 +75,7 @@ def test_a_read_that_writes_commits_or_rolls_back_whole(bind: SAEngine) -> None:
         "SELECT n FROM tally FOR NO KEY UPDATE SKIP LOCKED",
         "SELECT n FROM tally FOR SHARE",
         "SELECT pg_advisory_xact_lock(42)",
+        "SELECT pg_notify('pathfinder_test', 'x')",
     ],
 )
 def test_a_locking_select_opens_the_transaction_that_keeps_the_lock(
