@@ -27,9 +27,11 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
 from engine import Actor, Engine, Person, TooManyAttempts
@@ -199,8 +201,25 @@ def logout() -> str | Response:
     return redirect(url_for("auth.login"))
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed session cookie, with its signing serializer made once per secret key:
+    Flask makes a new one on every request, cookie or not (an API call with a token too)."""
+
+    def __init__(self) -> None:
+        self._signing: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """The serializer for the app's current keys (made again when they change)."""
+        keys = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        signing = self._signing
+        if signing is None or signing[0] != keys:
+            signing = self._signing = (keys, super().get_signing_serializer(app))
+        return signing[1]
+
+
 def init_app(app: Flask) -> None:
     """Register sign-in, CSRF protection and the user loader on `app`."""
+    app.session_interface = CookieSessions()
     csrf = CSRFProtect(app)
     app.extensions["csrf"] = csrf
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)

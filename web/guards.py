@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from engine import InvalidData
 
 NUL = "\x00"
+FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 
 
 def _nul_fields(value: Any, path: str) -> Iterator[str]:
@@ -29,13 +30,14 @@ def _nul_fields(value: Any, path: str) -> Iterator[str]:
 def refuse_nul_characters() -> None:
     """Refuse NUL characters anywhere in the input: PostgreSQL cannot store them in text, and no
     legitimate form value contains one. Answered as a 422 naming the fields."""
-    fields = [*_nul_fields(request.args.to_dict(flat=False), "")]
+    fields = [*_nul_fields(request.args.to_dict(flat=False), "")] if request.args else []
     if request.mimetype == "application/json":
         fields += _nul_fields(request.get_json(silent=True), "")
-    elif request.form:
-        fields += _nul_fields(request.form.to_dict(flat=False), "")
-    names = [f.filename for f in request.files.values() if f.filename]
-    fields += [f"file:{name}" for name in names if NUL in name]
+    elif request.mimetype in FORM_TYPES:  # the only bodies werkzeug parses into form and files
+        if request.form:
+            fields += _nul_fields(request.form.to_dict(flat=False), "")
+        names = [f.filename for f in request.files.values() if f.filename]
+        fields += [f"file:{name}" for name in names if NUL in name]
     if fields:
         unique = sorted(set(fields))
         raise InvalidData(

@@ -80,11 +80,14 @@ def may_see_country(actor: Actor, country: str | None) -> bool:
 
 def may_see_instance(actor: Actor, instance: Instance) -> bool:
     """Staff see every instance; country users only their own country's (others: none)."""
+    return may_see_instance_in(actor, instance.country)
+
+
+def may_see_instance_in(actor: Actor, country: str | None) -> bool:
+    """`may_see_instance` for an instance of `country` (a read that did not load the row)."""
     if actor.has(*STAFF_ROLES):
         return True
-    return (
-        actor.has("country") and instance.country is not None and instance.country == actor.country
-    )
+    return actor.has("country") and country is not None and country == actor.country
 
 
 def sees_internal(actor: Actor) -> bool:

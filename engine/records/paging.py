@@ -70,12 +70,22 @@ def _paginate(
     per_page: int,
     cap: int | None = None,
     when_capped: Select[Any] | None = None,
+    few: bool = False,
+    rows: bool = False,
 ) -> Page[Any]:
     """One page of `query`. With `cap`, the total is counted only up to `cap` or to the end of
     this page, whichever is further (plus one row, to know whether there are more); past it the
-    page is read with `when_capped` (the same rows in the same order, written for another plan)."""
+    page is read with `when_capped` (the same rows in the same order, written for another plan).
+
+    `few`: the query matches few rows (one instance's tasks), so the page is read first and
+    counted only when it is full or empty past the first page; a shorter page ends the list,
+    which gives the total without a count. `rows`: items are whole result rows (a query of
+    several columns), not the first column's values."""
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     page = max(1, page)
+    items = _items(session, query, page, per_page, rows) if few else None
+    if items is not None and len(items) < per_page and (items or page == 1):
+        return Page(items, (page - 1) * per_page + len(items), page, per_page)
     if cap is None:
         total, capped = _count(session, query), False
     else:
@@ -83,9 +93,17 @@ def _paginate(
         total = _count(session, query, known + 1)
         total, capped = min(total, known), total > known
     if capped and when_capped is not None:
-        query = when_capped
-    items = list(session.execute(query.limit(per_page).offset((page - 1) * per_page)).scalars())
+        items = _items(session, when_capped, page, per_page, rows)
+    elif items is None:
+        items = _items(session, query, page, per_page, rows)
     return Page(items, total, page, per_page, capped)
+
+
+def _items(
+    session: Session, query: Select[Any], page: int, per_page: int, rows: bool = False
+) -> list[Any]:
+    found = session.execute(query.limit(per_page).offset((page - 1) * per_page))
+    return list(found.all() if rows else found.scalars())
 
 
 def paginate(session: Session, query: Select[Any], page: int, per_page: int = 50) -> Page[Any]:

@@ -5,16 +5,18 @@ Everything here filters in SQL on indexed columns; nothing reads serialized work
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, false, func, or_, select, tuple_
+from sqlalchemy import Select, bindparam, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from engine.people.access import Actor, role_for_lane
 from engine.people.permissions import STAFF_ROLES
 from engine.records.overview import dashboard, element_states
-from engine.records.paging import COUNT_CAP, Page, _count, paginate
+from engine.records.paging import COUNT_CAP, MAX_PER_PAGE, Page, _count, paginate
 from engine.records.paging import _paginate as _paginate
 from engine.store.models import AuditEvent, HumanTask, Instance, ProcessModel, ProcessVersion
 
@@ -26,6 +28,16 @@ __all__ = [
     "element_states",
     "paginate",
 ]
+
+
+class InstanceFacts(NamedTuple):
+    """The few columns of an instance that a task read needs (not its state or data)."""
+
+    id: int
+    country: str | None
+    version_id: int
+    lock_version: int
+
 
 LaneCache = dict[frozenset[str], list[tuple[str, str]]]
 """Actionable lanes by role set, for one request: the inbox and the navigation counts read the
@@ -61,13 +73,32 @@ def _scope_country(query: Select[Any], column: Any, actor: Actor) -> Select[Any]
     return query
 
 
-def _actionable(session: Session, actor: Actor, lanes: LaneCache | None) -> Select[Any]:
-    query = select(HumanTask).where(HumanTask.state == "ready")
+def _actionable(
+    session: Session, actor: Actor, lanes: LaneCache | None, columns: Sequence[Any] = (HumanTask,)
+) -> Select[Any]:
+    query = select(*columns).where(HumanTask.state == "ready")
     pairs = actionable_lanes(session, actor, lanes)
     if pairs is not None:
         lane_match = tuple_(HumanTask.process_key, HumanTask.lane).in_(pairs) if pairs else false()
         query = query.where(or_(lane_match, HumanTask.lane.is_(None)))
     return _scope_country(query, HumanTask.country, actor)
+
+
+_ORDERS: dict[str, Callable[[], tuple[Any, ...]]] = {
+    "due": lambda: (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at),
+    "-due": lambda: (HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.created_at),
+    "created": lambda: (HumanTask.created_at,),
+    "-created": lambda: (HumanTask.created_at.desc(),),
+    "name": lambda: (HumanTask.name, HumanTask.created_at),
+}
+
+WITH_INSTANCE = (
+    *HumanTask.__table__.c,
+    Instance.process_version_id.label("instance_version_id"),
+    Instance.lock_version.label("instance_lock_version"),
+)
+"""Columns of `task_query(..., with_instance=True)`: the task's own (by attribute name, as
+`TaskView.of` reads them) and its instance's version and lock version."""
 
 
 def task_query(
@@ -87,12 +118,20 @@ def task_query(
     page: int = 1,
     per_page: int = 25,
     lanes: LaneCache | None = None,
-) -> Page[HumanTask]:
+    with_instance: bool = False,
+) -> Page[Any]:
     """The open tasks `actor` may act on, filtered, sorted (`due`, `-due`, `created`, `-created`,
     `name`) and paginated. The total is counted up to `COUNT_CAP` (or the end of the page):
     `Page.total_capped` says there are more. With `instance_id`, only that instance's tasks
-    (found by its index, without reading the inbox)."""
-    query = _actionable(session, actor, lanes)
+    (found by its index, without reading the inbox). Items are `HumanTask` rows, or with
+    `with_instance` plain rows of `WITH_INSTANCE` (no ORM objects; the instance joined)."""
+    narrowed = (process_key, country, stage, lane, overdue, due_within_days, claimed_by)
+    if with_instance and instance_id is not None and sort == "due" and not any(narrowed):
+        return _one_instance(session, actor, instance_id, page, per_page, lanes)
+    joined = with_instance or bool(stage)
+    query = _actionable(session, actor, lanes, WITH_INSTANCE if with_instance else (HumanTask,))
+    if joined:
+        query = query.join(Instance, Instance.id == HumanTask.instance_id)
     if instance_id is not None:
         query = query.where(HumanTask.instance_id == instance_id)
     if process_key:
@@ -102,30 +141,22 @@ def task_query(
     if lane:
         query = query.where(HumanTask.lane == lane)
     if stage:
-        query = query.join(Instance, Instance.id == HumanTask.instance_id).where(
-            Instance.stage == stage
-        )
+        query = query.where(Instance.stage == stage)
     if overdue:
         query = query.where(HumanTask.due_at < now)
     if due_within_days is not None:
         query = query.where(HumanTask.due_at <= now + timedelta(days=due_within_days))
     if claimed_by:
         query = query.where(HumanTask.claimed_by == claimed_by)
-    due_first = (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
-    order = {
-        "due": due_first,
-        "-due": (HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.created_at),
-        "created": (HumanTask.created_at,),
-        "-created": (HumanTask.created_at.desc(),),
-        "name": (HumanTask.name, HumanTask.created_at),
-    }.get(sort, due_first)
+    due_first = sort not in _ORDERS or sort == "due"
+    order = _ORDERS["due" if due_first else sort]()
     # Soonest due first, undated last, in two spellings. With few matching tasks (a rare lane, a
     # filter) the database finds them through the selective indexes and sorts them; with more
     # than COUNT_CAP it reads `ix_human_tasks_inbox(_country)` in order and stops after the page:
     # `NULLS LAST` is that index's order on both databases (PostgreSQL's default; SQLite scans the
     # dated, then the undated entries), where `due_at IS NULL` makes it sort every matching row.
     in_index_order = None
-    if order is due_first:
+    if due_first and instance_id is None:
         in_index_order = query.order_by(
             HumanTask.due_at.asc().nulls_last(), HumanTask.created_at, HumanTask.id
         )
@@ -136,7 +167,46 @@ def task_query(
         per_page,
         COUNT_CAP,
         when_capped=in_index_order,
+        few=instance_id is not None,
+        rows=with_instance,
     )
+
+
+@cache
+def _instance_tasks() -> Select[Any]:
+    """One instance's open tasks with its columns, soonest due first: built (and its cache key
+    computed) once, since the API asks it after every step."""
+    return (
+        select(*WITH_INSTANCE)
+        .join(Instance, Instance.id == HumanTask.instance_id)
+        .where(HumanTask.state == "ready", HumanTask.instance_id == bindparam("instance_id"))
+        .order_by(*_ORDERS["due"](), HumanTask.id)
+    )
+
+
+def _one_instance(
+    session: Session,
+    actor: Actor,
+    instance_id: int,
+    page: int,
+    per_page: int,
+    lanes: LaneCache | None,
+) -> Page[Any]:
+    """`task_query(instance_id=…, with_instance=True)` without other filters: the instance's
+    few open tasks read by one prepared statement, then the actor's lanes and country applied
+    as `_actionable` applies them in SQL, and the page cut and counted as `_paginate` would."""
+    rows = session.execute(_instance_tasks(), {"instance_id": instance_id}).all()
+    pairs = actionable_lanes(session, actor, lanes)
+    if pairs is not None:
+        allowed = set(pairs)
+        rows = [r for r in rows if r.lane is None or (r.process_key, r.lane) in allowed]
+    if actor.has("country") and not actor.has(*STAFF_ROLES):
+        rows = [r for r in rows if actor.country and r.country == actor.country]
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, page)
+    known = max(COUNT_CAP, page * per_page)
+    items = list(rows[(page - 1) * per_page : page * per_page])
+    return Page(items, min(len(rows), known), page, per_page, len(rows) > known)
 
 
 def task_counts(
@@ -199,14 +269,41 @@ def instance_query(
     )
 
 
-def task_with_instance(session: Session, task_id: str) -> tuple[HumanTask, Instance] | None:
-    """A task row with its instance row, in one statement (every API task route starts here)."""
-    found = session.execute(
-        select(HumanTask, Instance)
+@cache
+def _task_with_instance() -> Select[Any]:
+    return (
+        select(*WITH_INSTANCE, Instance.country.label("instance_country"))
         .join(Instance, Instance.id == HumanTask.instance_id)
-        .where(HumanTask.id == task_id)
-    ).first()
-    return (found[0], found[1]) if found is not None else None
+        .where(HumanTask.id == bindparam("task_id"))
+    )
+
+
+def task_with_instance(session: Session, task_id: str) -> tuple[Any, InstanceFacts] | None:
+    """A task (a plain row of its columns, as `TaskView.of` reads them) with what the API's task
+    routes need of its instance (country, version and lock version), in one prepared statement
+    that leaves the instance's state and data unread."""
+    found = session.execute(_task_with_instance(), {"task_id": task_id}).first()
+    if found is None:
+        return None
+    facts = InstanceFacts(
+        found.instance_id,
+        found.instance_country,
+        found.instance_version_id,
+        found.instance_lock_version,
+    )
+    return found, facts
+
+
+def instance_facts(session: Session, ids: Collection[int]) -> dict[int, InstanceFacts]:
+    """Country, version and lock version of each instance in `ids`, in one statement."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            Instance.id, Instance.country, Instance.process_version_id, Instance.lock_version
+        ).where(Instance.id.in_(sorted(ids)))
+    )
+    return {row[0]: InstanceFacts(row[0], row[1], row[2], row[3]) for row in rows}
 
 
 def open_tasks(session: Session, instance_id: int) -> list[HumanTask]:

@@ -80,6 +80,16 @@ def version_by_id(session: Session, rt: Runtime, version_id: int) -> ProcessVers
     return session.merge(cached, load=False)
 
 
+def cached_version(session: Session, rt: Runtime, version_id: int) -> ProcessVersion:
+    """The detached copy of a process version's columns in `rt.versions` (read on a miss), for
+    reads that only look at it (its forms): nothing is merged into `session`."""
+    cached = rt.versions.get(version_id)
+    if cached is None:
+        remember_version(rt, session.get_one(ProcessVersion, version_id))
+        cached = rt.versions[version_id]
+    return cached
+
+
 def remember_version(rt: Runtime, pv: ProcessVersion) -> ProcessVersion:
     """Keep a detached copy of `pv`'s columns in `rt.versions`; returns `pv`."""
     if pv.id not in rt.versions:

@@ -196,6 +196,23 @@ class Instances:
         with transaction(self._sessions) as s:
             return instances.start(s, self._runtime, process_key, data or {}, actor, version)
 
+    def start_and_show(
+        self,
+        process_key: str,
+        data: Mapping[str, Any] | None = None,
+        actor: Actor = SYSTEM,
+        version: int | None = None,
+    ) -> tuple[int, InstanceDetail | None]:
+        """`start`; the new instance's id and the instance as it waits, as `detail` would read
+        it back (built from memory), or None when `actor` may not see what it started."""
+        with transaction(self._sessions) as s:
+            row, open_rows = instances.start_with_open(
+                s, self._runtime, process_key, data or {}, actor, version
+            )
+            if not permissions.may_see_instance(actor, row):
+                return row.id, None
+            return row.id, instance_detail(row, open_rows, actor)
+
     def suspend(self, instance_id: int, actor: Actor, reason: str = "") -> InstanceView:
         """Pause a running instance (managers); its tasks and timers wait."""
         with transaction(self._sessions) as s:

@@ -31,6 +31,7 @@ from engine.runtime import message_start
 from engine.runtime.context import ACTIVE, Loaded, Runtime, StepFailed, jsonable
 from engine.runtime.execution import (
     load,
+    open_rows,
     remember_version,
     require_running,
     require_visible,
@@ -40,7 +41,7 @@ from engine.runtime.execution import (
 )
 from engine.runtime.steps import run_engine
 from engine.states import InstanceStatus
-from engine.store.models import Instance, ProcessModel, TimerJob
+from engine.store.models import HumanTask, Instance, ProcessModel, TimerJob
 
 
 def start(
@@ -52,6 +53,31 @@ def start(
     version: int | None = None,
 ) -> Instance:
     """Start an instance of a process (latest version unless given) and run it until it waits."""
+    return _start(session, rt, process_key, data, actor, version).row
+
+
+def start_with_open(
+    session: Session,
+    rt: Runtime,
+    process_key: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    version: int | None = None,
+) -> tuple[Instance, list[HumanTask]]:
+    """`start`, with the new instance's open tasks (oldest first), known from what the start
+    wrote rather than read again."""
+    loaded = _start(session, rt, process_key, data, actor, version)
+    return loaded.row, open_rows(loaded)
+
+
+def _start(
+    session: Session,
+    rt: Runtime,
+    process_key: str,
+    data: Mapping[str, Any],
+    actor: Actor,
+    version: int | None,
+) -> Loaded:
     pv = remember_version(rt, version_of(session, process_key, version))
     model = session.get(ProcessModel, process_key)
     if not may_start(actor, model.start_roles if model else ()):
@@ -112,7 +138,7 @@ def start(
     run_engine(loaded)
     message_start.deliver(loaded, data, actor.username)  # a message start waits for the start data
     save(loaded)
-    return row
+    return loaded
 
 
 def _admin_load(session: Session, rt: Runtime, instance_id: int, actor: Actor) -> Loaded:

@@ -87,23 +87,48 @@ class Tasks:
         """A count for people: `1,000+` past the cap."""
         return queries.count_label(count, capped)
 
-    def details(self, actor: Actor, page: Page[TaskView]) -> list[TaskDetail]:
-        """Each task of a page with its form and its instance's version (the API's list)."""
+    def inbox_details(
+        self, actor: Actor, *, lanes: LaneCache | None = None, **filters: Any
+    ) -> Page[TaskDetail]:
+        """`inbox`, each task with its form and its instance's version (the API's list), in one
+        session; the forms come from the version cache. One instance's tasks (`instance_id`)
+        come in one statement with their instance's columns; a longer list reads the page's
+        instances in a second one, so the inbox keeps its plan."""
+        now = self._clock.now()
         with self._sessions() as s:
-            render = _Renderer(s)
-            return [render(t) for t in page.items]
+            if filters.get("instance_id") is not None:
+                rows = queries.task_query(
+                    s, actor, now=now, lanes=lanes, with_instance=True, **filters
+                )
+                return rows.map(
+                    lambda r: self._detail(s, r, r.instance_version_id, r.instance_lock_version)
+                )
+            found = queries.task_query(s, actor, now=now, lanes=lanes, **filters)
+            facts = queries.instance_facts(s, {ht.instance_id for ht in found.items})
+            return found.map(
+                lambda ht: self._detail(
+                    s, ht, facts[ht.instance_id].version_id, facts[ht.instance_id].lock_version
+                )
+            )
 
     def detail(self, actor: Actor, task_id: str) -> TaskDetail:
         """A task with its form, if `actor` may see its instance (`NotFound` otherwise, alike
         for a missing task and another country's)."""
         with self._sessions() as s:
-            return _Renderer(s)(TaskView.of(_visible_by_instance(s, actor, task_id)))
+            ht, facts = _visible_by_instance(s, actor, task_id)
+            return self._detail(s, ht, facts.version_id, facts.lock_version)
 
     def check_visible(self, actor: Actor, task_id: str) -> str:
         """The task id, after `NotFound` for a task of an instance `actor` may not see."""
         with self._sessions() as s:
             _visible_by_instance(s, actor, task_id)
         return task_id
+
+    def _detail(self, s: Session, task: Any, version_id: int, lock_version: int) -> TaskDetail:
+        # A version's forms never change once deployed: read from the runtime's version cache.
+        forms = execution.cached_version(s, self._runtime, version_id).forms
+        form = load_form(forms, task.form_file, task.ui_form_file)
+        return TaskDetail(TaskView.of(task), lock_version, form)
 
     def check_may_act(self, actor: Actor, task_id: str) -> TaskView:
         """The task, if `actor` may act on it: `NotFound` for another country's task (as for a
@@ -248,25 +273,13 @@ class Tasks:
             return TaskView.of(row)
 
 
-def _visible_by_instance(s: Session, actor: Actor, task_id: str) -> HumanTask:
+def _visible_by_instance(
+    s: Session, actor: Actor, task_id: str
+) -> tuple[Any, queries.InstanceFacts]:
     found = queries.task_with_instance(s, task_id)
-    if found is None or not permissions.may_see_instance(actor, found[1]):
+    if found is None or not permissions.may_see_instance_in(actor, found[1].country):
         raise NotFound(f"Task {task_id} does not exist.", task_id=task_id)
-    return found[0]
-
-
-class _Renderer:
-    """Tasks with their forms; reads each instance and version once per session."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def __call__(self, task: TaskView) -> TaskDetail:
-        instance = self.session.get(Instance, task.instance_id)
-        assert instance is not None  # a foreign key guarantees it
-        version = instance.process_version
-        form = load_form(version.forms, task.form_file, task.ui_form_file) if version else None
-        return TaskDetail(task, instance.lock_version, form)
+    return found
 
 
 def _task_page(s: Session, actor: Actor, ht: HumanTask, instance: Instance) -> TaskPage:

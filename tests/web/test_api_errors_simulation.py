@@ -59,7 +59,7 @@ def test_unexpected_failure_is_500_without_a_trace(
     def explode(*_: Any, **__: Any) -> None:
         raise RuntimeError("secret internals /srv/pathfinder/engine.py line 42")
 
-    monkeypatch.setattr(engine, "start", explode)
+    monkeypatch.setattr(engine.instances, "start_and_show", explode)  # what POST /instances calls
     with caplog.at_level(logging.ERROR, logger="pathfinder.api"):
         body = problem(
             api_client.post("/api/v1/instances", json={"process_key": "x"}, headers=auth("admin")),

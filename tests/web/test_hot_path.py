@@ -60,6 +60,44 @@ def test_one_api_task_completion(
     assert len(seen) <= limit, seen.report()
 
 
+READ_STATEMENTS = {"start": 9, "next": 1, "show": 1}
+"""Ceilings for the other requests of a client driving an instance (issue 18's flow: start, then
+per step next task, show, complete), as an admin (no lane or country reads). The
+start of a country's case answers from memory (no read-back: it was 12, including the
+check for the country's active case); the next task is one prepared statement
+with its instance's lock version joined (it was 4: a count, the tasks, the instance and its
+version row); a task is one statement (it was 3); the forms come from the version cache."""
+
+
+def test_the_flow_reads_in_few_statements(
+    api_client: FlaskClient,
+    auth: Callable[[str], dict[str, str]],
+    review_model: str,
+    count_statements: Counter,
+    is_postgres: bool,
+) -> None:
+    me = auth("admin")
+    body = {"process_key": review_model, "data": {"country": "IND"}}
+    api_client.post("/api/v1/instances", json=body, headers=me)  # warm caches
+    body["data"] = {"country": "NPL"}
+    with count_statements() as started:
+        answer = api_client.post("/api/v1/instances", json=body, headers=me)
+    assert answer.status_code == 201, answer.json
+    assert answer.json == api_client.get(f"/api/v1/instances/{answer.json['id']}", headers=me).json
+    with count_statements() as listed:
+        page = api_client.get(f"/api/v1/tasks?instance_id={answer.json['id']}", headers=me).json
+    [task] = page["items"]
+    assert task["name"] == "fill" and task["instance_version"] == answer.json["lock_version"]
+    assert task["form"]["schema"]["type"] == "object" and page["total"] == 1
+    with count_statements() as shown:
+        single = api_client.get(f"/api/v1/tasks/{task['id']}", headers=me)
+    assert single.json == task
+    if not is_postgres:  # PostgreSQL batches the start's audit INSERTs: fewer
+        assert len(started) <= READ_STATEMENTS["start"], started.report()
+    assert len(listed) <= READ_STATEMENTS["next"], listed.report()
+    assert len(shown) <= READ_STATEMENTS["show"], shown.report()
+
+
 def test_one_timer_firing(
     engine: Engine,
     clock: VirtualClock,

@@ -63,7 +63,11 @@ class ApiBlueprint(Blueprint):  # type: ignore[misc]
         return decorate
 
     def arguments(self, schema: Any, **kwargs: Any) -> Callable[[F], F]:
-        """Parse and validate the request's arguments with `schema` (flask-smorest)."""
+        """Parse and validate the request's arguments with `schema` (flask-smorest). A schema
+        class is instantiated once here: webargs would build (and deep-copy the fields of) a
+        new instance on every request. The OpenAPI document is the same either way."""
+        if isinstance(schema, type):
+            schema = schema()
         decorate: Callable[[F], F] = super().arguments(schema, **kwargs)
         return decorate
 

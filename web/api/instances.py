@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask_babel import gettext as _
+
 from web.api.auth import current_actor, get_engine
 from web.api.blueprint import ID, ApiBlueprint
+from web.api.errors import not_found
 from web.api.representations import instance_document, instance_or_404, instance_summary
 from web.api.schemas import (
     InstanceDetailSchema,
@@ -63,10 +66,12 @@ def start_instance(args: dict[str, Any]) -> dict[str, Any]:
     Who may start a process is set by the model (its start lane); country users only for their
     own country. 409 if the country already has an active instance of the process.
     """
-    row = get_engine().start(
+    instance_id, shown = get_engine().instances.start_and_show(
         args["process_key"], args["data"], current_actor(), args.get("version")
     )
-    return instance_response(row.id)
+    if shown is None:  # started, but not the caller's to see (as its read-back answered)
+        raise not_found(_("Instance %(instance_id)s does not exist.", instance_id=instance_id))
+    return instance_document(shown)  # from memory: no second read
 
 
 @blp.route(f"/<{ID}:instance_id>")

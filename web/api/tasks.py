@@ -52,9 +52,9 @@ def list_tasks(args: dict[str, Any]) -> dict[str, Any]:
     engine = get_engine()
     if args.get("claimed_by") == "me":
         args["claimed_by"] = actor.username
-    page = engine.tasks.inbox(actor, **args)
+    page = engine.tasks.inbox_details(actor, **args)
     return {
-        "items": [task_document(found) for found in engine.tasks.details(actor, page)],
+        "items": [task_document(found) for found in page.items],
         "page": page.page,
         "per_page": page.per_page,
         "total": page.total,
