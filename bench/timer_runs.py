@@ -143,7 +143,7 @@ def b4(quick: bool) -> Table:
     table = Table(
         "B4",
         f"{n:,} waiting timers due over {spread} s, one worker thread (SQLite)",
-        ["measure", "median", "p95", "p99", "max", "target p99 ≤ 1 s"],
+        ["measure", "median", "p95", "p99", "max", "target"],
     )
     with workdir() as folder:
         engine = sqlite_engine(folder)
@@ -171,6 +171,7 @@ def b4(quick: bool) -> Table:
         # CPU of the worker thread: the process's, less this (polling) thread's.
         worker_cpu = (time.process_time() - process0) - (time.thread_time() - main0)
         events = fired_events(engine)
+        drained, drain_seconds, drain_cpu = drain(engine, template, 300 if quick else 3000)
     late = [
         (at.replace(tzinfo=UTC) - datetime.fromisoformat(due)).total_seconds()
         for _, at, due in events
@@ -182,7 +183,16 @@ def b4(quick: bool) -> Table:
         st.p95,
         st.p99,
         max(late) if late else float("nan"),
-        met(st.p99 <= 1.0 if late else False),
+        f"p99 ≤ 1 s: {met(st.p99 <= 1.0 if late else False)}",
+    )
+    rate = drained / drain_seconds
+    table.add(
+        f"one worker firing {drained:,} due timers (firings/s)",
+        rate,
+        "-",
+        "-",
+        "-",
+        f"≥ 200/s: {met(rate >= 200)}",
     )
     table.note(f"fired {len(events):,} of {n:,}; lateness = audit `timer_fired.at` - due time")
     if early:
@@ -191,15 +201,37 @@ def b4(quick: bool) -> Table:
         per = worker_cpu / len(events)
         table.note(
             f"worker thread CPU per firing: {per * 1000:.1f} ms, i.e. ~{1 / per:,.0f} firings/s "
-            "on a core of its own (the script sandbox process's CPU comes on top); on a busy "
-            "machine the thread gets only part of a core"
+            "on a core of its own; on a busy machine the thread gets only part of a core. A "
+            "worker that keeps up wakes for each due time and fires few per pass, which costs "
+            "more per firing than the drain below; one that falls behind fires in big passes. "
+            "TIMED's one script (`fired = True`) "
+            "is a literal assignment, applied without a sandbox process; other scripts add a "
+            "round trip to one"
         )
+    per = drain_cpu / drained
+    table.note(
+        f"firing {drained:,} timers already due (`Worker.run_once` until nothing is left, mail "
+        f"pass included): {drain_seconds:.1f} s, {per * 1000:.2f} ms of CPU per firing, i.e. "
+        f"~{1 / per:,.0f} firings/s on a core of its own"
+    )
     if quick:
         table.note(f"quick mode: {n:,} timers over {spread} s (full: 10,000 over 60 s)")
     table.note(
         f"the worker needs {n / spread:,.0f} firings/s to keep up; lateness grows if it can't"
     )
     return table
+
+
+def drain(engine: Engine, template: Template, n: int) -> tuple[int, float, float]:
+    """One worker's firing rate: `n` timers already due, fired by `Worker.run_once` in this
+    thread until none is left; (fired, wall seconds, CPU seconds of this thread)."""
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    clone_waiting(engine, template, [past + timedelta(milliseconds=i) for i in range(n)])
+    worker = Worker(engine, name="b4-drain", listen=False)
+    fired, wall0, cpu0 = 0, time.perf_counter(), time.thread_time()
+    while got := worker.run_once():
+        fired += got
+    return fired, time.perf_counter() - wall0, time.thread_time() - cpu0
 
 
 def _rss_kb() -> int:

@@ -167,6 +167,32 @@ def _compile(source: str, mode: Literal["exec", "eval"]) -> CodeType:
     return result.code
 
 
+_LITERALS = (str, int, float, bool, type(None))
+
+
+@lru_cache(maxsize=512)
+def literal_assignments(source: str) -> tuple[tuple[str, Any], ...] | None:
+    """The `(name, value)` pairs, in order, of a script made only of `name = literal` lines
+    (a string, a number, True, False or None, e.g. `status = "candidate"`); None for any other
+    script. Applying the pairs is all that running such a script does, so nothing of it needs
+    to be run (`SandboxEnvironment.execute` skips the sandbox process for it)."""
+    try:
+        tree = ast.parse(source, SANDBOX_FILENAME, "exec")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    pairs: list[tuple[str, Any]] = []
+    for node in tree.body:
+        if not (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and type(node.value.value) in _LITERALS
+            and all(isinstance(target, ast.Name) for target in node.targets)
+        ):
+            return None
+        pairs.extend((cast(ast.Name, target).id, node.value.value) for target in node.targets)
+    return tuple(pairs) or None
+
+
 def _error_line(errors: Sequence[str]) -> int | None:
     """RestrictedPython formats errors as ``Line N: ...``."""
     head = errors[0].split(":", 1)[0].removeprefix("Line ").strip() if errors else ""

@@ -68,6 +68,7 @@ from engine.bpmn.restricted import (
     _inplacevar,
     _refuse_unstorable,
     _sandbox_builtins,
+    literal_assignments,
 )
 from engine.clock import Clock
 
@@ -274,6 +275,16 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
                 "task data hides the script function(s) "
                 f"{sorted(hidden)}; rename those fields or variables"
             )
+        pairs = literal_assignments(script) if self.pool is not None else None
+        if pairs and not any(
+            n in self.globals or n in external or n in _RUN_NAMES for n, _ in pairs
+        ):
+            # Only `name = literal` lines: no code to run, so no round trip to a sandbox process;
+            # the same compile-time refusals and storability check as a run.
+            _compile(script, "exec")
+            _refuse_unstorable({**context, **dict(pairs)})  # on a copy, as a pool run leaves it
+            context.update(pairs)
+            return True
         remote, value = self._remote("exec", script, context, external or None)
         if remote:
             context.clear()

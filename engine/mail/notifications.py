@@ -14,11 +14,11 @@ and, for country users, the task's country only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Row, and_, case, or_, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import add_duration
@@ -100,18 +100,24 @@ def queue_due(sessions: sessionmaker[Session], config: MailConfig) -> int:
                 )
             ).scalars()
             added += queue_events(session, config, list(events))
-            for iid, mailed, count in owed:
-                moved = session.execute(
-                    update(Instance)
-                    .where(Instance.id == iid, Instance.mailed_seq == mailed)
-                    .values(mailed_seq=count)
-                    .execution_options(synchronize_session=False)
-                )
-                if moved.rowcount != 1:  # type: ignore[attr-defined]
-                    raise Conflict("Another worker queued this mail first.")
+            _move_mailed(session, owed)
         if len(owed) < QUEUE_BATCH:
             break
     return added
+
+
+def _move_mailed(session: Session, owed: Sequence[Row[int, int, int]]) -> None:
+    """Move each instance's `mailed_seq` from what was read to its chain head as read, in one
+    UPDATE; `Conflict` (the caller's transaction rolls back) when another worker moved one of
+    them meanwhile."""
+    moved = session.execute(
+        update(Instance)
+        .where(tuple_(Instance.id, Instance.mailed_seq).in_([(i, m) for i, m, _ in owed]))
+        .values(mailed_seq=case({i: c for i, _, c in owed}, value=Instance.id))
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != len(owed):  # type: ignore[attr-defined]
+        raise Conflict("Another worker queued this mail first.")
 
 
 def mail_pass(

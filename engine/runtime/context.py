@@ -98,6 +98,10 @@ class Loaded:
     timer_rows: dict[str, tuple[str, datetime]] | None = None
     """The instance's timer job rows as loaded, task id -> (element id, due time); None:
     unknown, so `save` queries them."""
+    waiting: dict[str, tuple[Task, datetime]] | None = None
+    """The waiting timers as `run_engine` left them (its last scan of the task tree), for `save`
+    to reuse instead of scanning again; None when not known (each `run_engine` resets it first,
+    `save` uses it once)."""
     gone_timers: list[str] | None = None
     """None: `save` deletes the timer jobs that fired or were dropped itself. A list: `save`
     collects their task ids here instead, for a caller that deletes the jobs of several

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
 from engine.bpmn.serialization import dump_state, load_state
 from engine.errors import (
@@ -78,7 +79,9 @@ def version_by_id(session: Session, rt: Runtime, version_id: int) -> ProcessVers
     cached = rt.versions.get(version_id)
     if cached is None:
         return remember_version(rt, session.get_one(ProcessVersion, version_id))
-    return session.merge(cached, load=False)
+    # Already in this session (a group of timer firings of one model): no second merge.
+    present = session.identity_map.get(identity_key(ProcessVersion, version_id))
+    return present if isinstance(present, ProcessVersion) else session.merge(cached, load=False)
 
 
 def cached_version(session: Session, rt: Runtime, version_id: int) -> ProcessVersion:

@@ -42,8 +42,11 @@ def timer_element(task: Task) -> str:
 
 
 def live_timers(loaded: Loaded) -> dict[str, tuple[Task, datetime]]:
-    """The waiting timers that have job rows: those of running, suspended or failed instances."""
-    return waiting_timers(loaded.wf) if loaded.row.status in ACTIVE else {}
+    """The waiting timers that have job rows: those of running, suspended or failed instances
+    (as `run_engine` last saw them, when it ran just before)."""
+    if loaded.row.status not in ACTIVE:
+        return {}
+    return loaded.waiting if loaded.waiting is not None else waiting_timers(loaded.wf)
 
 
 def _due_at(loaded: Loaded, task: Task) -> datetime | None:
@@ -240,6 +243,7 @@ def sync_timers(loaded: Loaded) -> None:
     if written:
         announce_timer(session, loaded.rt, min(written))
     loaded.timer_rows = {tid: (timer_element(task), due) for tid, (task, due) in current.items()}
+    loaded.waiting = None
 
 
 _HOOKED = "pathfinder.timer_hook"

@@ -165,26 +165,37 @@ def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -
             )
 
     wf = loaded.wf
+    loaded.waiting = None
     try:
         with use_clock(rt.clock):
+            # The waiting timers are scanned once per round (a walk of the whole task tree) and
+            # again only when `_bound_cycles` moved a cycle on.
+            waiting = waiting_timers(wf)
             for _ in range(rounds):
                 if time.monotonic() > deadline:
                     raise out_of_time(None)
-                before = waiting_timers(wf)
-                _bound_cycles(loaded, before, fired)
-                before = waiting_timers(wf)
+                if _bound_cycles(loaded, waiting, fired):
+                    waiting = waiting_timers(wf)
+                before = waiting
                 cycles = {tid: _cycle_of(task) for tid, (task, _) in before.items()}
                 wf.do_engine_steps(
                     will_complete_task=will,
                     did_complete_task=lambda t: _after_engine_task(loaded, t),
                 )
-                fired_now = _record_fired(loaded, before, cycles)
+                waiting = waiting_timers(wf)
+                fired_now = _record_fired(loaded, before, waiting, cycles)
                 for tid, count in fired_now.items():
                     fired[tid] = fired.get(tid, 0) + count
                 automatic = any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY))
-                if not (fired_now or automatic):
-                    # A cycle scheduled in this run is checked now, not first when it fires.
-                    _bound_cycles(loaded, waiting_timers(wf), fired)
+                if automatic:
+                    continue
+                # A cycle scheduled in this run is checked now, not first when it fires.
+                if _bound_cycles(loaded, waiting, fired):
+                    waiting = waiting_timers(wf)
+                # After a firing another round runs only if a timer is due (a cycle still owing
+                # an occurrence): with nothing ready and nothing due it would change nothing.
+                if not fired_now or not _any_due(waiting, rt.now()):
+                    loaded.waiting = waiting
                     return
             raise EngineGuardError(
                 f"The engine ran {rounds} rounds of steps and timers on this instance without it "
@@ -200,23 +211,32 @@ def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -
         mark_error(loaded, exc)
 
 
+def _any_due(waiting: Mapping[str, tuple[Task, datetime]], now: datetime) -> bool:
+    return any(due <= now for _, due in waiting.values())
+
+
 def _bound_cycles(
     loaded: Loaded, waiting: dict[str, tuple[Task, datetime]], fired: Mapping[str, int]
-) -> None:
-    """`_bound_cycle` for every waiting cycle timer, given what each fired in this run."""
+) -> bool:
+    """`_bound_cycle` for every waiting cycle timer, given what each fired in this run; True
+    when one skipped occurrences (its due time moved)."""
+    moved = False
     for tid, (task, _) in waiting.items():
         if _cycle_of(task) is not None:
-            _bound_cycle(loaded, task, max(loaded.rt.max_timer_catch_up - fired.get(tid, 0), 0))
+            allowed = max(loaded.rt.max_timer_catch_up - fired.get(tid, 0), 0)
+            moved = _bound_cycle(loaded, task, allowed) or moved
+    return moved
 
 
-def _bound_cycle(loaded: Loaded, task: Task, allowed: int) -> None:
+def _bound_cycle(loaded: Loaded, task: Task, allowed: int) -> bool:
     """Stop a cycle that repeats faster than the minimum period (computed at run time); let a
     cycle owing occurrences fire at most `allowed` more of them in this run: the older rest are
-    skipped (recorded as `timer_skipped`) and it waits for its next future one."""
+    skipped (recorded as `timer_skipped`) and it waits for its next future one. True when
+    occurrences were skipped."""
     rt = loaded.rt
     cycle = _cycle_of(task)
     if cycle is None:
-        return
+        return False
     left, seconds = cycle
     if seconds < rt.min_timer_period:
         raise EngineGuardError(
@@ -228,14 +248,14 @@ def _bound_cycle(loaded: Loaded, task: Task, allowed: int) -> None:
     due_at = timer_due(task)
     now = rt.now()
     if due_at is None or due_at >= now:
-        return
+        return False
     step = timedelta(seconds=seconds)
     owed = int((now - due_at) / step) + 1
     if left >= 0:
         owed = min(owed, left)
     skipped = owed - allowed
     if skipped <= 0:
-        return
+        return False
     value = dict(task._get_internal_data("event_value"))
     value["next"] = (due_at + skipped * step).isoformat()
     if left >= 0:
@@ -255,21 +275,23 @@ def _bound_cycle(loaded: Loaded, task: Task, allowed: int) -> None:
             "are caught up in one run (setting PATHFINDER_MAX_TIMER_CATCH_UP).",
         },
     )
+    return True
 
 
 def _record_fired(
     loaded: Loaded,
     before: dict[str, tuple[Task, datetime]],
+    after: dict[str, tuple[Task, datetime]],
     cycles: Mapping[str, tuple[int, float] | None],
 ) -> dict[str, int]:
-    """Record a `timer_fired` event per occurrence that fired since `before`, in due order.
+    """Record a `timer_fired` event per occurrence that fired between the waiting timers
+    `before` and `after` a round of steps, in due order.
 
     SpiffWorkflow may advance a cycle timer several occurrences in one `do_engine_steps` (it
     updates waiting tasks more than once), so each owed occurrence is counted from the cycle's
     state before and after.
     """
     now = loaded.rt.now()
-    after = waiting_timers(loaded.wf)
     occurrences: list[tuple[datetime, str, Task]] = []
     for tid, (task, due_at) in before.items():
         moved_on = tid not in after or after[tid][1] != due_at

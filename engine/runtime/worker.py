@@ -29,6 +29,11 @@ log = logging.getLogger("pathfinder.worker")
 HOUSEKEEPING_SECONDS = 60.0
 """How often (real time) a worker checks whether a checkpoint or an upload clean-up is due."""
 
+MAIL_SECONDS = 1.0
+"""How often (real time) at most `run_forever` runs the mail pass while timers keep it busy: a
+worker firing timers as they fall due wakes many times a second, and mail a second later is as
+good (a worker that sleeps longer than that between passes runs it on every pass)."""
+
 IDLE_FLOOR = 0.2
 """Seconds slept at least after a pass that fired nothing although a timer was already due
 (a job that cannot run yet), so a stuck job cannot make the worker spin."""
@@ -63,6 +68,8 @@ class Worker:
         self._wake_at: datetime | None = None
         self._next_housekeeping = 0.0
         """`time.monotonic()` at which the next checkpoint and clean-up check is due."""
+        self._next_mail = 0.0
+        """`time.monotonic()` before which `run_forever` leaves the mail pass out."""
         self.listening = threading.Event()
         """Set while the notification listener is connected (tests wait for it)."""
 
@@ -77,9 +84,9 @@ class Worker:
         self.engine.runtime.on_timer_written = self.notice
         return self
 
-    def run_once(self) -> int:
-        """One pass: fire everything due now, then mail (reminders, digests, the outbox);
-        returns how many instances ran."""
+    def run_once(self, *, mail: bool = True) -> int:
+        """One pass: fire everything due now, then (with `mail`) the mail pass: the mail events
+        owe, reminders, digests, the outbox; returns how many instances ran."""
         fired = timers.fire_due_timers(
             self.engine.sessions,
             self.engine.runtime,
@@ -88,7 +95,8 @@ class Worker:
             policy=self.engine.retry_policy,
             should_stop=self._stop.is_set,
         )
-        if not self._stop.is_set():
+        if mail and not self._stop.is_set():
+            self._next_mail = time.monotonic() + MAIL_SECONDS
             try:
                 notifications.mail_pass(
                     self.engine.sessions, self.engine.mail, now=self.engine.now, owner=self.name
@@ -180,7 +188,7 @@ class Worker:
             started = self.engine.now()
             fired = 0
             try:
-                fired = self.run_once()
+                fired = self.run_once(mail=time.monotonic() >= self._next_mail)
                 if fired:
                     log.info("fired timers on %d instance(s)", fired)
             except Exception:  # noqa: BLE001 - a worker must survive a bad pass (e.g. DB restart)

@@ -2,8 +2,8 @@
 
 Counts are deterministic, so these tests pin them (times belong in `bench/`); a change that adds
 a statement fails here. Issue 18's goals are 8 per completion and 6 per timer firing; before it
-the same requests sent 27 and 17 (SQLite, BEGIN not counted); now 7 and 8 (PostgreSQL: 7 and 6). What is left, statement by
-statement, is in docs/benchmarks.md ("SQL statements per request").
+the same requests sent 27 and 17 (SQLite, BEGIN not counted); now 6 and 6 (PostgreSQL: 7 and 6).
+What is left, statement by statement, is in docs/benchmarks.md ("SQL statements per request").
 """
 
 from __future__ import annotations
@@ -25,22 +25,23 @@ pytest_plugins = ["tests.web.api_conftest"]
 Counter = Callable[[], AbstractContextManager[Statements]]
 REQUEST = {"title": "Workshop", "amount": 3, "contact": "fp@example.org"}
 
-COMPLETION_STATEMENTS = {"sqlite": 7, "postgresql": 7}
+COMPLETION_STATEMENTS = {"sqlite": 6, "postgresql": 7}
 """Ceiling for one API completion (goal 8, met): on SQLite the task, its instance and its process
 model (lane roles) in one SELECT (the write transaction already holds the database); on
 PostgreSQL the instance locked by the task's id first (the 404 for another country's task is
 checked on it), then the task with its model. Then the completed task's UPDATE, the submission
 (its round counted by the INSERT), the next task, the instance (Core statements,
-engine/runtime/writes.py), and the flush of the audit events (one INSERT per event on SQLite,
-batched on PostgreSQL). The token comes from the per-process cache; the mail is queued by the
-worker after commit; the answer is built from memory."""
-TIMER_STATEMENTS = {"sqlite": 8, "postgresql": 6}
-"""Ceiling for one timer firing (goal 6: met on PostgreSQL, missed on SQLite): lease (one
-UPDATE ... RETURNING), instance, then audit events (per event on SQLite), the next task, the
-instance, the job DELETE. Mail is queued by the worker's mail pass after commit."""
-GROUP_OF_FIVE_STATEMENTS = {"sqlite": 24, "postgresql": 10}
+engine/runtime/writes.py), and the flush of the audit events in one INSERT (SQLite too:
+`audit_events.insert_sentinel`). The token comes from the per-process cache; the mail is queued
+by the worker after commit; the answer is built from memory."""
+TIMER_STATEMENTS = {"sqlite": 6, "postgresql": 6}
+"""Ceiling for one timer firing (goal 6, met): lease (one UPDATE ... RETURNING), instance, then
+the audit events in one INSERT, the next task, the instance, the job DELETE. Mail is queued by
+the worker's mail pass after commit."""
+GROUP_OF_FIVE_STATEMENTS = {"sqlite": 10, "postgresql": 10}
 """Ceiling for five instances firing together: lease, lock and job DELETE once for the five,
-audit events (per event on SQLite), the five next tasks in one INSERT, an UPDATE per instance."""
+the audit events of the five in one INSERT, the five next tasks in one INSERT, an UPDATE per
+instance."""
 
 
 def test_one_api_task_completion(
@@ -62,11 +63,12 @@ def test_one_api_task_completion(
     assert len(seen) <= limit, seen.report()
 
 
-READ_STATEMENTS = {"start": 9, "next": 1, "show": 1}
+READ_STATEMENTS = {"start": 7, "next": 1, "show": 1}
 """Ceilings for the other requests of a client driving an instance (issue 18's flow: start, then
 per step next task, show, complete), as an admin (no lane or country reads). The
 start of a country's case answers from memory (no read-back: it was 12, including the
-check for the country's active case); the next task is one prepared statement
+check for the country's active case) and writes its audit events in one INSERT (9 on SQLite
+before `audit_events.insert_sentinel`); the next task is one prepared statement
 with its instance's lock version joined (it was 4: a count, the tasks, the instance and its
 version row); a task is one statement (it was 3); the forms come from the version cache."""
 
@@ -76,7 +78,6 @@ def test_the_flow_reads_in_few_statements(
     auth: Callable[[str], dict[str, str]],
     review_model: str,
     count_statements: Counter,
-    is_postgres: bool,
 ) -> None:
     me = auth("admin")
     body = {"process_key": review_model, "data": {"country": "IND"}}
@@ -94,8 +95,7 @@ def test_the_flow_reads_in_few_statements(
     with count_statements() as shown:
         single = api_client.get(f"/api/v1/tasks/{task['id']}", headers=me)
     assert single.json == task
-    if not is_postgres:  # PostgreSQL batches the start's audit INSERTs: fewer
-        assert len(started) <= READ_STATEMENTS["start"], started.report()
+    assert len(started) <= READ_STATEMENTS["start"], started.report()
     assert len(listed) <= READ_STATEMENTS["next"], listed.report()
     assert len(shown) <= READ_STATEMENTS["show"], shown.report()
 

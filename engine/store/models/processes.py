@@ -166,6 +166,22 @@ class TimerJob(Base):
     __table_args__ = (
         UniqueConstraint("instance_id", "task_id"),
         Index("ix_timer_jobs_due", "state", "due_at"),
+        # The worker reads the earliest retry time and lease expiry before every sleep; these
+        # partial indexes hold only the few jobs backing off or leased (migration 0012).
+        Index(
+            "ix_timer_jobs_retry",
+            "state",
+            "next_attempt_at",
+            sqlite_where=text("next_attempt_at IS NOT NULL"),
+            postgresql_where=text("next_attempt_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_timer_jobs_lease",
+            "state",
+            "lease_expires_at",
+            sqlite_where=text("lease_expires_at IS NOT NULL"),
+            postgresql_where=text("lease_expires_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

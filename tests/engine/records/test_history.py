@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from engine import Engine
 from engine.records import history
-from engine.records.history import verify_export
-from engine.store.models import AuditEvent
+from engine.records.history import Recorder, verify_export
+from engine.store.models import AuditEvent, Instance
+from tests.fixtures.statements import Statements
 
 
 @pytest.fixture
@@ -103,6 +107,31 @@ def test_inserted_event_is_named(engine: Engine, finished: int) -> None:
     [report] = engine.verify(finished)
     assert not report.intact
     assert report.first_broken["seq"] == forged_after.seq + 1
+
+
+def test_the_events_of_one_flush_go_in_one_insert_each_with_its_own_id(
+    engine: Engine,
+    finished: int,
+    count_statements: Callable[[], AbstractContextManager[Statements]],
+) -> None:
+    """The batched INSERT (matched by `audit_events.insert_sentinel`) gives every event object the
+    id of its own row, on SQLite as on PostgreSQL, and the chain still verifies."""
+    with engine.sessions.begin() as s:
+        recorder = Recorder(s, s.get_one(Instance, finished), datetime(2030, 1, 1, tzinfo=UTC))
+        kinds = [f"note_{n}" for n in range(7)]
+        events = [recorder.record(kind, data={"n": n}) for n, kind in enumerate(kinds)]
+        with count_statements() as seen:
+            s.flush()
+        inserts = [q for q in seen if q.startswith("INSERT INTO audit_events")]
+        assert len(inserts) == 1, seen.report()
+        columns = select(AuditEvent.id, AuditEvent.kind, AuditEvent.seq, AuditEvent.hash)
+        stored = {  # the rows as stored, not the objects in the session
+            row.id: (row.kind, row.seq, row.hash)
+            for row in s.execute(columns.where(AuditEvent.kind.in_(kinds)))
+        }
+        assert {e.id: (e.kind, e.seq, e.hash) for e in events} == stored
+    [report] = engine.verify(finished)
+    assert report.intact and report.events == len(engine.history(finished))
 
 
 def test_export_verifies_offline_and_detects_a_changed_byte(engine: Engine, finished: int) -> None:

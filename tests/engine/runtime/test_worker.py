@@ -160,3 +160,26 @@ def test_a_timer_written_by_another_process_wakes_the_worker_through_notify(
     waited = wait_for(lambda: fired_events(elsewhere), timeout=LONG_SLEEP / 3)
     assert waited < 5
     assert fired_events(elsewhere)[0].data["worker"] == worker.name
+
+
+def test_a_busy_worker_runs_the_mail_pass_at_most_every_mail_seconds(
+    real_time: Engine, running: Callable[[Worker], Worker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Waking many times a second (timers falling due), the loop leaves the mail pass out until
+    `MAIL_SECONDS` have passed since the last one; `run_once()` alone always runs it."""
+    from engine.runtime import worker as module
+
+    passes: list[bool] = []
+    mailed: list[float] = []
+    monkeypatch.setattr(module, "MAIL_SECONDS", 3600.0)
+    monkeypatch.setattr(module.notifications, "mail_pass", lambda *a, **k: mailed.append(1.0))
+
+    class Counting(Worker):
+        def run_once(self, *, mail: bool = True) -> int:
+            passes.append(mail)
+            return super().run_once(mail=mail)
+
+    worker = running(Counting(real_time, max_sleep=0.01, listen=False))
+    wait_for(lambda: len(passes) >= 5)
+    assert passes[0] and not any(passes[1:]) and len(mailed) == 1
+    assert worker.run_once() == 0 and len(mailed) == 2
