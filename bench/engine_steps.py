@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,6 @@ from bench.common import (
     ADMIN,
     Stats,
     Table,
-    complete_all,
     deploy,
     met,
     progress,
@@ -34,16 +34,20 @@ def _specs(engine: Engine, key: str) -> Any:
         return engine.runtime.specs.get(pv.id, pv.dialect, pv.spec_json)
 
 
-def _raw_steps(engine: Engine, n: int, persist: bool) -> list[float]:
-    """Per-step ms of raw SpiffWorkflow on FIVE: in memory, or JSON load/save around each step."""
+def _raw_steps(
+    engine: Engine, n: int, persist: bool, cpu: list[float] | None = None
+) -> list[float]:
+    """Per-step ms of raw SpiffWorkflow on FIVE: in memory, or JSON load/save around each step
+    (and each step's thread CPU ms appended to `cpu`)."""
     spec, subs = _specs(engine, "five")
     steps: list[float] = []
+    cpu = [] if cpu is None else cpu
     for _ in range(n):
         wf = BpmnWorkflow(spec, subs)
         wf.do_engine_steps()
         state = dump_state("spiff", wf) if persist else ""
         while True:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.thread_time()
             if persist:
                 wf = load_state("spiff", state, (spec, subs))
             ready = wf.get_tasks(state=TaskState.READY, manual=True)
@@ -54,6 +58,18 @@ def _raw_steps(engine: Engine, n: int, persist: bool) -> list[float]:
             if persist:
                 state = dump_state("spiff", wf)
             steps.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.thread_time() - start_cpu) * 1000)
+    return steps
+
+
+def _engine_steps(engine: Engine, instance_id: int, cpu: list[float]) -> list[float]:
+    """`complete_all` with each step's thread CPU ms appended to `cpu`."""
+    steps = []
+    while ready := engine.ready_tasks(instance_id):
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        engine.complete(ready[0].id, {}, ADMIN)
+        steps.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.thread_time() - start_cpu) * 1000)
     return steps
 
 
@@ -62,27 +78,47 @@ def b1(quick: bool) -> Table:
     table = Table(
         "B1",
         f"5-user-task process, {n} instances, per step (ms)",
-        ["mode", "steps", "median", "p95", "p99", "ratio to raw in-memory", "target ≤ 3×"],
+        [
+            "mode",
+            "steps",
+            "median",
+            "p95",
+            "p99",
+            "ratio to raw in-memory",
+            "ratio to raw + JSON",
+            "goal ≤ 5 × raw + JSON",
+        ],
     )
     with workdir() as folder:
         engine = sqlite_engine(folder)
         deploy(engine, "FIVE")
         raw_mem = Stats.of(_raw_steps(engine, n, persist=False))
-        raw_json = Stats.of(_raw_steps(engine, n, persist=True))
+        json_cpu: list[float] = []
+        raw_json = Stats.of(_raw_steps(engine, n, persist=True, cpu=json_cpu))
         steps: list[float] = []
         starts: list[float] = []
+        step_cpu: list[float] = []
         for i in range(n):
             ms, inst = timed(lambda: engine.start("five", {}, ADMIN))
             starts.append(ms)
-            steps += complete_all(engine, inst.id)
+            steps += _engine_steps(engine, inst.id, step_cpu)
             progress("B1 engine instances", i + 1, n)
         persisted = Stats.of(steps)
-    base = raw_mem.median
+    base, json_base = raw_mem.median, raw_json.median
     for label, st in (
         ("raw SpiffWorkflow, in memory", raw_mem),
         ("raw + JSON load/save", raw_json),
     ):
-        table.add(label, st.n, st.median, st.p95, st.p99, f"{st.median / base:.1f}×", "-")
+        table.add(
+            label,
+            st.n,
+            st.median,
+            st.p95,
+            st.p99,
+            f"{st.median / base:.1f}×",
+            f"{st.median / json_base:.1f}×",
+            "-",
+        )
     table.add(
         "engine.complete, SQLite file",
         persisted.n,
@@ -90,13 +126,24 @@ def b1(quick: bool) -> Table:
         persisted.p95,
         persisted.p99,
         f"{persisted.median / base:.1f}×",
-        met(persisted.median <= 3 * base),
+        f"{persisted.median / json_base:.1f}×",
+        met(persisted.median <= 5 * json_base),
     )
     st = Stats.of(starts)
-    table.add("engine.start (for reference)", st.n, st.median, st.p95, st.p99, "-", "-")
+    table.add("engine.start (for reference)", st.n, st.median, st.p95, st.p99, "-", "-", "-")
     table.note(
         f"throughput: {1000 / persisted.median:,.0f} persisted steps/s on one thread "
         f"(raw in memory {1000 / base:,.0f}/s)"
+    )
+    cpu_json, cpu_step = statistics.median(json_cpu), statistics.median(step_cpu)
+    table.note(
+        f"thread CPU per step (median; steadier than wall time on a shared machine): raw + JSON "
+        f"{cpu_json:.2f} ms, engine.complete {cpu_step:.2f} ms ({cpu_step / cpu_json:.1f}×)"
+    )
+    table.note(
+        "issue 18's goal: the persisted step at most 5 × raw SpiffWorkflow with the same JSON "
+        "load/save per step (engine.bpmn.serialization, as the engine stores it); both "
+        "medians from this run"
     )
     return table
 

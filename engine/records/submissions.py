@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from engine.bpmn.forms import FormDefinition, load_form
@@ -86,6 +86,19 @@ class SubmissionInfo:
         }
 
 
+_ROUND = (
+    select(func.count(Submission.id))
+    .where(
+        Submission.instance_id == bindparam("round_instance"),
+        Submission.element_id == bindparam("round_element"),
+    )
+    .scalar_subquery()
+    + 1
+)
+_INSERT = insert(cast(Table, Submission.__table__)).values(round=_ROUND)
+"""One prebuilt statement (its SQL is compiled once) that counts the round as it inserts."""
+
+
 def record(
     session: Session,
     ht: HumanTask,
@@ -94,31 +107,27 @@ def record(
     *,
     actor: str,
     now: datetime,
-) -> Submission:
+) -> None:
     """Keep what `ht` submitted (called inside the completion's transaction). Its round is
-    counted by the INSERT itself (the instance is locked, so no other round can slip in); the
-    attribute is read back only if someone asks for it."""
-    earlier = (
-        select(func.count(Submission.id))
-        .where(Submission.instance_id == ht.instance_id, Submission.element_id == ht.element_id)
-        .scalar_subquery()
+    counted by the INSERT itself (the instance is locked, so no other round can slip in)."""
+    session.connection().execute(
+        _INSERT,
+        {
+            "instance_id": ht.instance_id,
+            "element_id": ht.element_id,
+            "element_name": ht.name,
+            "task_id": ht.id,
+            "form_file": ht.form_file,
+            "ui_form_file": ht.ui_form_file,
+            "lane": ht.lane,
+            "submitted_by": actor,
+            "submitted_at": now,
+            "data": dict(data),
+            "attachments": [dict(f) for f in files],
+            "round_instance": ht.instance_id,
+            "round_element": ht.element_id,
+        },
     )
-    row = Submission(
-        instance_id=ht.instance_id,
-        element_id=ht.element_id,
-        element_name=ht.name,
-        task_id=ht.id,
-        round=earlier + 1,
-        form_file=ht.form_file,
-        ui_form_file=ht.ui_form_file,
-        lane=ht.lane,
-        submitted_by=actor,
-        submitted_at=now,
-        data=dict(data),
-        attachments=[dict(f) for f in files],
-    )
-    session.add(row)
-    return row
 
 
 def listing(

@@ -92,6 +92,9 @@ class Loaded:
     its last save); `save` writes only the difference. None: unknown, so `save` queries them."""
     added_rows: list[HumanTask] = field(default_factory=list)
     """Task rows `save` added (the tasks that became ready in this transaction)."""
+    ready_saved: dict[str, Task] | None = None
+    """The workflow's READY manual tasks by id as `save` last wrote them (None: not saved yet),
+    so what reads them after the save (the stage, the open task rows) does not walk the tree."""
     timer_rows: dict[str, tuple[str, datetime]] | None = None
     """The instance's timer job rows as loaded, task id -> (element id, due time); None:
     unknown, so `save` queries them."""

@@ -9,10 +9,10 @@ state, and flushes. The optimistic lock on `Instance.lock_version` turns a concu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import inspect, select
+from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -38,7 +38,8 @@ from engine.runtime.context import Loaded, element_name_of
 from engine.runtime.context import Runtime as Runtime
 from engine.runtime.context import StepFailed as StepFailed
 from engine.runtime.rows import live_timers, ready_by_id, sync_tasks, sync_timers, timer_element
-from engine.store.models import HumanTask, Instance, ProcessVersion
+from engine.runtime.writes import insert_tasks, task_with_model, update_instance
+from engine.store.models import HumanTask, Instance, ProcessModel, ProcessVersion
 
 
 def version_of(session: Session, process_key: str, version: int | None) -> ProcessVersion:
@@ -134,12 +135,49 @@ def lock_instances(session: Session, instance_ids: Sequence[int]) -> dict[int, I
 def lock_instance_of_task(session: Session, task_id: str) -> Instance | None:
     """The instance row of a task, locked as `lock_instance` does, found by the task's id in one
     statement (None when there is no such task), so the task itself can be read after the lock."""
-    owner = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
-    query = select(Instance).where(Instance.id == owner).with_for_update()
-    found: Instance | None = session.execute(
-        query.execution_options(populate_existing=True)
-    ).scalar()
+    found: Instance | None = session.execute(_lock_by_task(), {"task_id": task_id}).scalar()
     return found
+
+
+def lock_task(
+    session: Session, task_id: str
+) -> tuple[Instance, HumanTask, ProcessModel | None] | None:
+    """A task's instance row, locked as `lock_instance_of_task` locks it, then the task with its
+    process model (the lane check reads the model's lane roles from the session while the caller
+    holds it); None when there is no such task.
+
+    On SQLite the three come in one statement: a write transaction holds the whole database from
+    its `BEGIN IMMEDIATE`, so what it reads is current. On PostgreSQL the lock comes first and the
+    task is read after it: a row read in the same statement as a lock that had to wait would be
+    the one from before the wait (only the locked row is re-read), possibly completed since."""
+    if session.get_bind().dialect.name == "sqlite":
+        found = session.execute(_task_and_instance(), {"task_id": task_id}).first()
+        return None if found is None else (found[0], found[1], found[2])
+    row = lock_instance_of_task(session, task_id)
+    if row is None:
+        return None
+    task = session.execute(task_with_model(), {"task_id": task_id}).first()
+    return None if task is None else (row, task[0], task[1])
+
+
+@cache
+def _task_and_instance() -> Select[Instance, HumanTask, ProcessModel]:
+    query = (
+        select(Instance, HumanTask, ProcessModel)
+        .join(HumanTask, HumanTask.instance_id == Instance.id)
+        .outerjoin(ProcessModel, ProcessModel.key == HumanTask.process_key)
+        .where(HumanTask.id == bindparam("task_id"))
+    )
+    return query.execution_options(populate_existing=True)
+
+
+@cache
+def _lock_by_task() -> Select[Instance]:
+    """Built once: a statement object caches its own cache key, so running it again costs
+    neither the construction nor the key (measurable on the completion's hot path)."""
+    owner = select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id"))
+    query = select(Instance).where(Instance.id == owner.scalar_subquery()).with_for_update()
+    return query.execution_options(populate_existing=True)
 
 
 def load(session: Session, rt: Runtime, instance_id: int) -> Loaded:
@@ -178,12 +216,20 @@ def save(loaded: Loaded, *, flush: bool = True) -> None:
     row.state = dump_state(loaded.version.dialect, wf)
     row.updated_at = now
     if flush:
-        flush_rows(loaded.session, row.id)
+        flush_rows(loaded.session, row.id, loaded)
+    else:
+        loaded.session.add_all(loaded.added_rows)  # the caller's flush writes them together
 
 
-def flush_rows(session: Session, instance_id: int | None = None) -> None:
-    """Flush, turning a concurrent change into `Conflict`."""
+def flush_rows(
+    session: Session, instance_id: int | None = None, loaded: Loaded | None = None
+) -> None:
+    """Flush, turning a concurrent change into `Conflict`. With `loaded`, its new task rows
+    and its instance row are written first with Core statements (`engine.runtime.writes`)."""
     try:
+        if loaded is not None:
+            insert_tasks(session, loaded.added_rows)
+            update_instance(session, loaded.row)
         session.flush()
     except (StaleDataError, IntegrityError) as exc:
         # Stale version, or (PostgreSQL) the same next task row inserted by a concurrent writer.
@@ -197,7 +243,8 @@ def open_rows(loaded: Loaded) -> list[HumanTask]:
     """The instance's open task rows after `save`, oldest first, as `queries.open_tasks` reads
     them after commit: the rows added in memory, and only the ones that stayed open are read."""
     added = {ht.id: ht for ht in loaded.added_rows}
-    kept = set(ready_by_id(loaded.wf)) - added.keys()
+    ready = loaded.ready_saved if loaded.ready_saved is not None else ready_by_id(loaded.wf)
+    kept = set(ready) - added.keys()
     rows = list(added.values())
     if kept or loaded.ready_rows is None:
         query = select(HumanTask).where(
@@ -211,8 +258,11 @@ def _stage(loaded: Loaded) -> str | None:
     stage = loaded.row.data.get("stage")
     if isinstance(stage, str):
         return stage
-    ready = loaded.wf.get_tasks(state=TaskState.READY, manual=True)
-    return element_name_of(ready[0]) if ready else None
+    ready = loaded.ready_saved  # `save` set it just before
+    if ready is None:
+        ready = ready_by_id(loaded.wf)
+    first = next(iter(ready.values()), None)
+    return element_name_of(first) if first is not None else None
 
 
 def require_running(row: Instance) -> None:

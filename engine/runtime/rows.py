@@ -75,7 +75,7 @@ def _due_at(loaded: Loaded, task: Task) -> datetime | None:
 def sync_tasks(loaded: Loaded) -> None:
     """Write the task rows that changed: cancel rows of tasks no longer ready, add new ones."""
     session, row, now = loaded.session, loaded.row, loaded.rt.now()
-    ready = ready_by_id(loaded.wf)
+    ready = loaded.ready_saved = ready_by_id(loaded.wf)
     existing: dict[str, HumanTask]
     if loaded.ready_rows is None:
         existing = {
@@ -123,8 +123,7 @@ def sync_tasks(loaded: Loaded) -> None:
             due_at=_due_at(loaded, task),
             created_at=now,
         )
-        session.add(ht)
-        loaded.added_rows.append(ht)
+        loaded.added_rows.append(ht)  # written by `save`
         loaded.recorder.record(
             "task_ready",
             element_id=ht.element_id,

@@ -31,14 +31,15 @@ from engine.runtime.context import Loaded, Runtime, data_objects, from_element, 
 from engine.runtime.execution import (
     load,
     lock_instance,
-    lock_instance_of_task,
+    lock_task,
     open_rows,
     require_running,
     restore,
     save,
 )
 from engine.runtime.steps import absorb, mark_error, run_engine
-from engine.store.models import AuditEvent, HumanTask, Instance, ProcessModel, User
+from engine.runtime.writes import update_task
+from engine.store.models import AuditEvent, HumanTask, Instance, User
 
 
 def ready_task(session: Session, task_id: str) -> HumanTask:
@@ -111,7 +112,8 @@ def complete_task(
     Attachment ids in file fields must name files uploaded for this task and field; they are
     marked attached here and their hashes go into the `task_completed` event. `opened` is the
     task already checked and its form already loaded in this transaction (`open_with_form`).
-    Nothing is flushed before `save`: the rows this writes go out together at its end."""
+    The completed task's row and the submission are written as they happen, the rest by `save`
+    at the end (`engine.runtime.writes`)."""
     with session.no_autoflush:
         loaded = _complete_task(
             session,
@@ -140,21 +142,13 @@ def _open_locked(
     session: Session, rt: Runtime, actor: Actor, task_id: str, *, visible_only: bool
 ) -> tuple[HumanTask, Loaded]:
     """The open task and its loaded instance, for a completion that did not open the task
-    before: the instance is locked first (found by the task's id), so the task read after it
-    is current without a second read, and it comes with its process model's lane roles.
-    `visible_only`: another country's task is `NotFound` as `may_see_instance` says (the API's
-    rule), checked here rather than in a read of its own."""
-    row = lock_instance_of_task(session, task_id)
-    if row is None or (visible_only and not may_see_instance(actor, row)):
+    before: the instance locked, the task read current, with its process model's lane roles
+    (`lock_task`). `visible_only`: another country's task is `NotFound` as `may_see_instance`
+    says (the API's rule), checked here rather than in a read of its own."""
+    found = lock_task(session, task_id)
+    if found is None or (visible_only and not may_see_instance(actor, found[0])):
         raise NotFound(N_("Task %(task_id)s does not exist."), params={"task_id": task_id})
-    found = session.execute(
-        select(HumanTask, ProcessModel)
-        .outerjoin(ProcessModel, ProcessModel.key == HumanTask.process_key)
-        .where(HumanTask.id == task_id)
-    ).first()
-    if found is None:
-        raise NotFound(N_("Task %(task_id)s does not exist."), params={"task_id": task_id})
-    ht, _model = found  # the model stays referenced, so the lane check finds it in the session
+    row, ht, _model = found  # the model stays referenced: the lane check finds it in the session
     _check_open(session, actor, ht)
     _check_claim(actor, ht)
     return ht, restore(session, rt, row)
@@ -214,11 +208,10 @@ def _complete_task(
             task.run()
     except Exception as exc:  # noqa: BLE001 - a failing post-script becomes an incident
         mark_error(loaded, exc)
-    now = rt.now()
-    ht.state = "completed"
-    ht.completed_at = now
-    ht.completed_by = actor.username
-    ht.draft = None
+    done = {"state": "completed", "completed_at": rt.now(), "completed_by": actor.username}
+    if ht.draft is not None:
+        done["draft"] = None  # as the ORM wrote it: JSON null
+    update_task(session, ht, done)
     loaded.recorder.record(
         "task_completed",
         actor=actor.username,

@@ -1,0 +1,92 @@
+"""The rows a completion writes with Core statements (engine/runtime/writes.py) are the rows the
+ORM wrote, the objects stay usable after commit, and the optimistic lock still holds."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import Conflict, Engine
+from engine.runtime import tasks
+from engine.runtime.execution import lock_instance
+from engine.runtime.writes import update_instance
+from engine.store.db import transaction
+from engine.store.models import HumanTask, Instance, Submission
+
+
+@pytest.fixture
+def review(engine: Engine, review_bundle):
+    engine.deploy(*review_bundle, actor="olu")
+    return engine
+
+
+def test_a_completion_leaves_nothing_for_the_flush_and_its_objects_readable(
+    review: Engine, actors
+) -> None:
+    inst = review.start("review", {"country": "NPL"}, actors["country"])
+    [fill] = review.ready_tasks(inst.id)
+    review.tasks.save_draft(fill.id, {"title": "half"}, actors["country"])
+    with transaction(review.sessions) as s:
+        row, open_tasks = tasks.complete_task(
+            s, review.runtime, fill.id, {"title": "Workshop", "amount": 2}, actors["country"]
+        )
+        assert not s.dirty and not s.new  # all written, nothing left over for a flush
+        [decide] = open_tasks
+        assert s.get(HumanTask, decide.id) is decide  # in the identity map, as after a flush
+        done = s.get(HumanTask, fill.id)
+        assert done is not None and done.state == "completed"
+    # read after the session closed: every column loaded, none expired
+    assert (decide.state, decide.lane, decide.claimed_by, decide.draft) == (
+        "ready",
+        "Secretariat",
+        None,
+        None,
+    )
+    assert decide.completed_at is None and decide.reminder_sent_at is None
+    assert row.lock_version == inst.lock_version + 1  # one UPDATE (a draft does not move it)
+    with review.sessions() as s:
+        stored = s.get_one(Instance, inst.id)
+        assert (stored.stage, stored.lock_version, stored.audit_count) == (
+            row.stage,
+            row.lock_version,
+            row.audit_count,
+        )
+        assert stored.data == row.data and stored.data["title"] == "Workshop"
+        assert stored.state == row.state
+        new_row, old_row = (s.get_one(HumanTask, t) for t in (decide.id, fill.id))
+        assert (old_row.state, old_row.completed_by, old_row.draft) == ("completed", "nima", None)
+        assert new_row.draft is None and new_row.created_at == decide.created_at
+        # as the ORM left them: a new task's draft is SQL NULL, a cleared draft JSON null
+        drafts = dict(s.execute(text("SELECT id, draft IS NULL FROM human_tasks")).all())
+        assert drafts == {decide.id: True, fill.id: False}
+        [sub] = s.execute(select(Submission)).scalars()
+        assert (sub.task_id, sub.round, sub.submitted_by) == (fill.id, 1, "nima")
+
+
+def test_the_instance_update_checks_its_lock(review: Engine, actors) -> None:
+    inst = review.start("review", {"country": "NPL"}, actors["country"])
+    with transaction(review.sessions) as s:
+        row = lock_instance(s, inst.id)
+        s.connection().execute(  # as if another writer had moved it meanwhile
+            update(Instance.__table__)
+            .where(Instance.__table__.c.id == inst.id)
+            .values(lock_version=row.lock_version + 1)
+        )
+        row.stage = "elsewhere"
+        with pytest.raises(StaleDataError):
+            update_instance(s, row)
+        s.rollback()
+
+
+def test_a_stale_completion_is_a_conflict(review: Engine, actors) -> None:
+    inst = review.start("review", {"country": "NPL"}, actors["country"])
+    [fill] = review.ready_tasks(inst.id)
+    with pytest.raises(Conflict):
+        review.tasks.complete(
+            fill.id,
+            {"title": "Workshop", "amount": 2},
+            actors["country"],
+            expected_version=inst.lock_version - 1,
+        )
+    assert review.instance(inst.id).lock_version == inst.lock_version
