@@ -42,6 +42,9 @@ parameter None would be stored as the JSON text `null`."""
 
 @cache
 def _task_columns() -> tuple[str, ...]:
+    # Every column is written, unset ones as None: a column default would be overridden.
+    defaulted = [c.key for c in _TASKS.c if c.default is not None or c.server_default is not None]
+    assert not defaulted, f"insert_tasks writes None over the defaults of {defaulted}"
     return tuple(c.key for c in _TASKS.c if c.key not in _UNSET_JSON)
 
 
