@@ -273,7 +273,9 @@ def b5(quick: bool) -> Table:
                     add_users(engine)
                     if tag == "full":
                         _bulk_fill(engine, instances, tasks, events)
-                    with serve(Settings(database_url=url, secret_key="bench")) as base:
+                    # Plain HTTP on loopback: a Secure session cookie would never come back.
+                    bench = Settings(database_url=url, secret_key="bench", secure_cookies=False)
+                    with serve(bench) as base:
                         results[tag] = _measure(base, reps)
                     engine.sessions.kw["bind"].dispose()
                 for key, st in results["full"].items():

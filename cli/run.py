@@ -77,7 +77,9 @@ def serve(host: str, port: int, no_worker: bool, simulate: bool, threads: int) -
     def build() -> Any:
         app = create_app(settings)
         engine = app.extensions["pathfinder_engine"]
-        engine.warm_scripts()  # the first script after start-up does not wait for the sandbox
+        # The sandbox processes start beside the server, so the first script after start-up
+        # does not wait for them, and the server answers before they are up.
+        threading.Thread(target=engine.warm_scripts, name="warm-scripts", daemon=True).start()
         if not no_worker:
             worker_ = Worker(engine, max_sleep=1.0 if simulate else 5.0).attach()
             app.extensions["pathfinder_worker"] = worker_
