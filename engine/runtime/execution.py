@@ -243,8 +243,7 @@ def open_rows(loaded: Loaded) -> list[HumanTask]:
     """The instance's open task rows after `save`, oldest first, as `queries.open_tasks` reads
     them after commit: the rows added in memory, and only the ones that stayed open are read."""
     added = {ht.id: ht for ht in loaded.added_rows}
-    ready = loaded.ready_saved if loaded.ready_saved is not None else ready_by_id(loaded.wf)
-    kept = set(ready) - added.keys()
+    kept = set(_ready(loaded)) - added.keys()
     rows = list(added.values())
     if kept or loaded.ready_rows is None:
         query = select(HumanTask).where(
@@ -258,11 +257,13 @@ def _stage(loaded: Loaded) -> str | None:
     stage = loaded.row.data.get("stage")
     if isinstance(stage, str):
         return stage
-    ready = loaded.ready_saved  # `save` set it just before
-    if ready is None:
-        ready = ready_by_id(loaded.wf)
-    first = next(iter(ready.values()), None)
+    first = next(iter(_ready(loaded).values()), None)
     return element_name_of(first) if first is not None else None
+
+
+def _ready(loaded: Loaded) -> dict[str, Any]:
+    """The READY manual tasks by id, as `save` last found them (walked again if it did not)."""
+    return loaded.ready_saved if loaded.ready_saved is not None else ready_by_id(loaded.wf)
 
 
 def require_running(row: Instance) -> None:
