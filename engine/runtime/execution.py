@@ -39,6 +39,7 @@ from engine.runtime.context import Runtime as Runtime
 from engine.runtime.context import StepFailed as StepFailed
 from engine.runtime.rows import live_timers, ready_by_id, sync_tasks, sync_timers, timer_element
 from engine.runtime.writes import insert_tasks, task_with_model, update_instance
+from engine.store.db import drop_later, lock_for_writes, run_later
 from engine.store.models import HumanTask, Instance, ProcessModel, ProcessVersion
 
 
@@ -221,15 +222,34 @@ def save(loaded: Loaded, *, flush: bool = True) -> None:
         loaded.session.add_all(loaded.added_rows)  # the caller's flush writes them together
 
 
+class StaleRead(Exception):  # noqa: N818 - a signal to start again, not an error anyone sees
+    """What a `lock_late` transaction read changed before it took the write lock (the
+    instance's lock_version moved); nothing was written. The caller starts its work again,
+    now under the lock (`engine.runtime.tasks.complete_task`)."""
+
+
 def flush_rows(
     session: Session, instance_id: int | None = None, loaded: Loaded | None = None
 ) -> None:
-    """Flush, turning a concurrent change into `Conflict`. With `loaded`, its new task rows
-    and its instance row are written first with Core statements (`engine.runtime.writes`)."""
+    """Flush, turning a concurrent change into `Conflict`. With `loaded`, its instance row is
+    written first with a Core statement that checks its optimistic lock, then the writes kept
+    for the write lock (`write_later`) and its new task rows (`engine.runtime.writes`).
+
+    In a `lock_late` transaction (SQLite) this is where the write lock is taken; the instance
+    row's check then tells whether what the step read still holds, and `StaleRead` (nothing
+    written) when it does not."""
     try:
         if loaded is not None:
+            fresh = lock_for_writes(session)
+            try:
+                update_instance(session, loaded.row)
+            except StaleDataError:
+                if not fresh:
+                    raise
+                drop_later(session)
+                raise StaleRead(loaded.row.id) from None
+            run_later(session)
             insert_tasks(session, loaded.added_rows)
-            update_instance(session, loaded.row)
         session.flush()
     except (StaleDataError, IntegrityError) as exc:
         # Stale version, or (PostgreSQL) the same next task row inserted by a concurrent writer.

@@ -167,7 +167,7 @@ class Tasks:
         transaction (`engine.runtime.tasks.complete_task`); the instance row and its
         open tasks afterwards. `expected_version` refuses a stale page with `Conflict`;
         `visible_only` answers a task of an instance `actor` may not see as `NotFound`."""
-        with transaction(self._sessions) as s:
+        with transaction(self._sessions, lock_late=True) as s:
             return tasks.complete_task(
                 s,
                 self._runtime,

@@ -29,6 +29,7 @@ from engine.records import attachments, submissions
 from engine.records.history import Recorder
 from engine.runtime.context import Loaded, Runtime, data_objects, from_element, jsonable
 from engine.runtime.execution import (
+    StaleRead,
     load,
     lock_instance,
     lock_task,
@@ -113,19 +114,40 @@ def complete_task(
     marked attached here and their hashes go into the `task_completed` event. `opened` is the
     task already checked and its form already loaded in this transaction (`open_with_form`).
     The completed task's row and the submission are written as they happen, the rest by `save`
-    at the end (`engine.runtime.writes`)."""
+    at the end (`engine.runtime.writes`).
+
+    In a `lock_late` transaction (SQLite, `TaskHandle.complete`) all of this runs on a read
+    snapshot and the write lock is taken only to write the rows; when the instance changed in
+    between (its lock_version moved: `StaleRead`, nothing written) the completion runs once
+    more, now under the lock, and meets what changed as it would have from the start: the
+    task done by someone else is `NotReady`, a stale `expected_version` is `Conflict`."""
     with session.no_autoflush:
-        loaded = _complete_task(
-            session,
-            rt,
-            task_id,
-            data,
-            actor,
-            expected_version,
-            max_upload_mb=max_upload_mb,
-            opened=opened,
-            visible_only=visible_only,
-        )
+        try:
+            loaded = _complete_task(
+                session,
+                rt,
+                task_id,
+                data,
+                actor,
+                expected_version,
+                max_upload_mb=max_upload_mb,
+                opened=opened,
+                visible_only=visible_only,
+            )
+        except StaleRead:
+            if opened is not None:
+                raise  # not a lock_late caller: opened rows would be stale too
+            session.expunge_all()  # what the snapshot read and the step made in memory
+            loaded = _complete_task(
+                session,
+                rt,
+                task_id,
+                data,
+                actor,
+                expected_version,
+                max_upload_mb=max_upload_mb,
+                visible_only=visible_only,
+            )
         return loaded.row, open_rows(loaded)
 
 
