@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -204,7 +205,7 @@ def sync_timers(loaded: Loaded) -> None:
         loaded.gone_timers.extend(gone)
     elif gone:
         drop = delete(TimerJob).where(TimerJob.instance_id == row.id, TimerJob.task_id.in_(gone))
-        write_later(session, lambda: session.execute(drop))
+        write_later(session, partial(session.execute, drop))
     written: list[datetime] = []
     for task_id, (task, due) in current.items():
         existing = jobs.get(task_id)
@@ -234,7 +235,7 @@ def sync_timers(loaded: Loaded) -> None:
                 .where(TimerJob.instance_id == row.id, TimerJob.task_id == task_id)
                 .values(due_at=due)
             )
-            write_later(session, lambda move=move: session.execute(move))
+            write_later(session, partial(session.execute, move))
             loaded.recorder.record(
                 "timer_scheduled",
                 element_id=element_id_of(task),

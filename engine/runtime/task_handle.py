@@ -208,7 +208,7 @@ class Tasks:
         """Handle one posted task form in one transaction: one permission check, one form
         load, the files stored, then a draft saved or the task completed (see
         `engine.runtime.submission_flow`). Refusals come back in the result, files kept."""
-        with transaction(self._sessions) as s:
+        with transaction(self._sessions, lock_late=True) as s:
             return submission_flow.submit(
                 s,
                 self._runtime,

@@ -135,9 +135,9 @@ def complete_task(
                 visible_only=visible_only,
             )
         except StaleRead:
-            if opened is not None:
-                raise  # not a lock_late caller: opened rows would be stale too
-            session.expunge_all()  # what the snapshot read and the step made in memory
+            # Nothing was written: forget what the snapshot read and the step made in memory,
+            # and open the task again (a task opened by the caller is as stale).
+            session.expunge_all()
             loaded = _complete_task(
                 session,
                 rt,

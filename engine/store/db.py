@@ -174,7 +174,9 @@ def _sqlite_first_write(
         _relock(conn, raw)
 
 
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOI")
+"""Statements that take the lock first (a SAVEPOINT too: the ROLLBACK that ends the snapshot
+would drop it)."""
 
 
 def _relock(conn: Any, raw: SQLiteConnection) -> None:

@@ -123,7 +123,9 @@ def test_a_writer_of_this_process_waits_its_turn_in_the_queue(db_file: Path, end
     waiter.join(10)
     assert outcome == ["written"]
     with first.connect() as conn:
-        assert conn.execute(text("SELECT n FROM tally")).scalar() == (11 if ending == "commit" else 10)
+        assert conn.execute(text("SELECT n FROM tally")).scalar() == (
+            11 if ending == "commit" else 10
+        )
     first.dispose()
     second.dispose()
 
@@ -138,9 +140,10 @@ def test_a_second_write_transaction_in_the_same_thread_meets_sqlite_not_the_queu
     _impatient(inner)
     with transaction(make_session_factory(outer)) as s:
         s.execute(text("UPDATE tally SET n = n + 1"))
-        with pytest.raises(OperationalError, match="locked"), transaction(
-            make_session_factory(inner)
-        ) as t:
+        with (
+            pytest.raises(OperationalError, match="locked"),
+            transaction(make_session_factory(inner)) as t,
+        ):
             t.execute(text("UPDATE tally SET n = n + 100"))
     with outer.connect() as conn:
         assert conn.execute(text("SELECT n FROM tally")).scalar() == 1
