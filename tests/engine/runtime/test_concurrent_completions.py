@@ -180,3 +180,26 @@ def test_two_processes_complete_tasks_of_the_same_instances(
     for instance_id in ids:
         assert sorted(_open(engine, instance_id)) == ["sign"]
         assert all(r.intact for r in engine.verify(instance_id))
+
+
+@pytest.mark.usefixtures("sqlite_only")
+def test_the_same_task_form_posted_twice_completes_once(
+    engine: Engine, actors: dict[str, Actor], locks_taken: Callable[[int], None]
+) -> None:
+    # The web's posted form (no files): the loser is told someone else was first, as before.
+    engine.deploy({"pair.bpmn": PAIR}, {}, "olu")
+    admin = actors["admin"]
+    instance_id = engine.start("pair", {}, admin).id
+    left = _open(engine, instance_id)["left"]
+    locks_taken(2)
+
+    def post() -> object:
+        return engine.tasks.submit(left, admin, parse=lambda _form: {})
+
+    results = _side_by_side(post, post)
+    assert sorted(bool(getattr(r, "done", False)) for r in results) == [False, True], results
+    [lost] = [r for r in results if not getattr(r, "done", True)]
+    assert isinstance(getattr(lost, "conflict", None), NotReady)
+    kinds = [e.kind for e in engine.history(instance_id)]
+    assert kinds.count("task_completed") == 1
+    assert all(r.intact for r in engine.verify(instance_id))
