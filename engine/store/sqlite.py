@@ -131,7 +131,8 @@ class SQLiteConnection(sqlite3.Connection):
 
 
 def pragmas(dbapi_connection: Any, _record: Any, path: str | None = None) -> None:
-    # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin) instead of pysqlite's implicit one.
+    """On connect: WAL, foreign keys, the busy timeout, and the writer queue of `path`."""
+    # Let SQLAlchemy emit BEGIN itself (see `begin`) instead of pysqlite's implicit one.
     dbapi_connection.isolation_level = None
     if path and isinstance(dbapi_connection, SQLiteConnection):
         dbapi_connection.queue = writer_queue(path)
@@ -149,6 +150,7 @@ first write (or `lock_for_writes`) rather than at `BEGIN` (see `transaction`).""
 
 
 def begin(conn: Any) -> None:
+    """On a transaction's start: `BEGIN`, or `BEGIN IMMEDIATE` for a write transaction."""
     # Write transactions take the write lock up front, so two writers queue (busy_timeout)
     # instead of the second failing on a stale snapshot when it first writes; threads of this
     # process queue in Python first (WriterQueue). A LOCK_LATE transaction starts as a read.
@@ -166,6 +168,7 @@ def begin(conn: Any) -> None:
 def first_write(
     conn: Any, cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
 ) -> None:
+    """Before each statement: a LOCK_LATE transaction's first write takes the lock first."""
     # A LOCK_LATE transaction that writes before `lock_for_writes`: take the lock here, on a
     # fresh snapshot, rather than let SQLite upgrade a snapshot another writer may have made
     # stale (which fails at once, SQLITE_BUSY_SNAPSHOT). The caller's version check (the
