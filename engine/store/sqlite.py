@@ -174,7 +174,7 @@ def first_write(
     # stale (which fails at once, SQLITE_BUSY_SNAPSHOT). The caller's version check (the
     # instance's lock_version) then tells whether what it read still holds.
     raw = cursor.connection
-    if raw.lock_later and statement.lstrip()[:7].upper().startswith(_WRITES):
+    if getattr(raw, "lock_later", False) and statement.lstrip()[:7].upper().startswith(_WRITES):
         _relock(conn, raw)
 
 

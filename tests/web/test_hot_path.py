@@ -27,12 +27,13 @@ REQUEST = {"title": "Workshop", "amount": 3, "contact": "fp@example.org"}
 
 COMPLETION_STATEMENTS = {"sqlite": 6, "postgresql": 7}
 """Ceiling for one API completion (goal 8, met): on SQLite the task, its instance and its process
-model (lane roles) in one SELECT (the write transaction already holds the database); on
-PostgreSQL the instance locked by the task's id first (the 404 for another country's task is
-checked on it), then the task with its model. Then the completed task's UPDATE, the submission
-(its round counted by the INSERT), the next task, the instance (Core statements,
-engine/runtime/writes.py), and the flush of the audit events in one INSERT (SQLite too:
-`audit_events.insert_sentinel`). The token comes from the per-process cache; the mail is queued
+model (lane roles) in one SELECT, on a read snapshot; on PostgreSQL the instance locked by the
+task's id first (the 404 for another country's task is checked on it), then the task with its
+model. Then the instance's UPDATE (which checks its lock_version: on SQLite the write lock is
+taken just before it, the snapshot's end and the `BEGIN IMMEDIATE` being transaction control,
+uncounted like `BEGIN`), the completed task's UPDATE, the submission (its round counted by the
+INSERT), the next task (Core statements, engine/runtime/writes.py), and the flush of the audit
+events in one INSERT (SQLite too: `audit_events.insert_sentinel`). The token comes from the per-process cache; the mail is queued
 by the worker after commit; the answer is built from memory."""
 TIMER_STATEMENTS = {"sqlite": 6, "postgresql": 6}
 """Ceiling for one timer firing (goal 6, met): lease (one UPDATE ... RETURNING), instance, then
