@@ -231,25 +231,22 @@ class StaleRead(Exception):  # noqa: N818 - a signal to start again, not an erro
 def flush_rows(
     session: Session, instance_id: int | None = None, loaded: Loaded | None = None
 ) -> None:
-    """Flush, turning a concurrent change into `Conflict`. With `loaded`, its instance row is
-    written first with a Core statement that checks its optimistic lock, then the writes kept
-    for the write lock (`write_later`) and its new task rows (`engine.runtime.writes`).
+    """Flush, turning a concurrent change into `Conflict`. With `loaded`, its new task rows
+    and its instance row are written first with Core statements (`engine.runtime.writes`).
 
-    In a `lock_late` transaction (SQLite) this is where the write lock is taken; the instance
-    row's check then tells whether what the step read still holds, and `StaleRead` (nothing
-    written) when it does not."""
+    In a `lock_late` transaction (SQLite) this is where the write lock is taken: the instance's
+    UPDATE goes first, and its optimistic lock tells whether what the step read still holds
+    (`StaleRead`, nothing written, when it does not); then the writes kept for the lock
+    (`write_later`: the completed task, the submission, timer changes) and the rest."""
     try:
         if loaded is not None:
             fresh = lock_for_writes(session)
-            try:
-                update_instance(session, loaded.row)
-            except StaleDataError:
-                if not fresh:
-                    raise
-                drop_later(session)
-                raise StaleRead(loaded.row.id) from None
+            if fresh:
+                _check_first(session, loaded)
             run_later(session)
             insert_tasks(session, loaded.added_rows)
+            if not fresh:
+                update_instance(session, loaded.row)
         session.flush()
     except (StaleDataError, IntegrityError) as exc:
         # Stale version, or (PostgreSQL) the same next task row inserted by a concurrent writer.
@@ -257,6 +254,15 @@ def flush_rows(
             N_("This instance was changed by someone else in the meantime. Reload and try again."),
             instance_id=instance_id,
         ) from exc
+
+
+def _check_first(session: Session, loaded: Loaded) -> None:
+    """Write the instance row before anything else, or raise `StaleRead` (nothing written)."""
+    try:
+        update_instance(session, loaded.row)
+    except StaleDataError:
+        drop_later(session)
+        raise StaleRead(loaded.row.id) from None
 
 
 def open_rows(loaded: Loaded) -> list[HumanTask]:
