@@ -59,16 +59,31 @@ class WriterQueue:
         self._owner = None
         self._lock.release()
 
+    def forget(self) -> None:
+        """Start empty (in a child process just forked: whoever held the queue in the parent
+        is not there, and a server that forks its workers must not inherit a taken lock)."""
+        self._lock = threading.Lock()
+        self._owner = None
+
 
 _QUEUES: dict[str, WriterQueue] = {}
 _QUEUES_LOCK = threading.Lock()
 
 
+def _forget_queues() -> None:
+    global _QUEUES_LOCK  # noqa: PLW0603 - a forked child starts with fresh locks
+    _QUEUES_LOCK = threading.Lock()
+    for queue in _QUEUES.values():
+        queue.forget()
+
+
 def writer_queue(path: str) -> WriterQueue:
     """The process's one queue for the database file at `path` (engines on one file share it:
-    the write lock they wait for is the file's)."""
+    the write lock they wait for is the file's). A forked child starts with every queue free."""
     key = os.path.realpath(path)
     with _QUEUES_LOCK:
+        if not _QUEUES:
+            os.register_at_fork(after_in_child=_forget_queues)
         return _QUEUES.setdefault(key, WriterQueue())
 
 
