@@ -22,14 +22,19 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.store.db import PIPELINED
 from engine.store.models import HumanTask, Instance, ProcessModel
 
 _TASKS = cast(Table, HumanTask.__table__)
 _INSTANCES = cast(Table, Instance.__table__)
 
-_UPDATE_TASK = update(_TASKS).where(_TASKS.c.id == bindparam("task_pk"))
-"""SET takes the keys of the parameters given (cached per set of keys)."""
-_INSERT_TASKS = insert(_TASKS)
+_UPDATE_TASK = (
+    update(_TASKS).where(_TASKS.c.id == bindparam("task_pk")).execution_options(**{PIPELINED: True})
+)
+"""SET takes the keys of the parameters given (cached per set of keys). Its row count is not
+read (the task row is loaded, and locked with its instance), so on PostgreSQL it goes to the
+server with the statements after it (`PIPELINED`)."""
+_INSERT_TASKS = insert(_TASKS).inline().execution_options(**{PIPELINED: True})
 _UPDATE_INSTANCE = update(_INSTANCES).where(
     _INSTANCES.c.id == bindparam("instance_pk"),
     _INSTANCES.c.lock_version == bindparam("expected_version"),
