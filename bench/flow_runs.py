@@ -208,10 +208,10 @@ def _statements(bind: Any, seen: list[str]) -> None:
 def _round_trips(bind: Any, seen: list[str]) -> None:
     """One entry in `seen` per wait for the server. Outside a write transaction: a statement,
     and psycopg's BEGIN before the one that opens a transaction. In a write transaction
-    (pipelined, `engine.store.db.PIPELINED`): the statements waited for, each with everything
+    (pipelined, `engine.store.pg.PIPELINED`): the statements waited for, each with everything
     queued before it (its BEGIN too), and the COMMIT, sent with the Sync that leaves pipeline
     mode; a ROLLBACK after that Sync. COMMIT and ROLLBACK, where psycopg sends them."""
-    from engine.store.db import PIPELINED, pipelined
+    from engine.store.pg import PIPELINED, pipelined
 
     def before(conn: Any, cursor: Any, statement: str, *_a: Any) -> None:
         if pipelined(conn):

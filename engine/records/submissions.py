@@ -26,8 +26,8 @@ from engine.bpmn.forms import FormDefinition, load_form
 from engine.people.access import Actor
 from engine.people.permissions import sees_internal
 from engine.records import history
-from engine.store.db import PIPELINED
 from engine.store.models import HumanTask, Instance, Submission
+from engine.store.pg import PIPELINED
 
 INTERNAL = "internal"
 """`x-visibility` value of a field only staff see."""

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.store.db import PIPELINED
 from engine.store.models import HumanTask, Instance
+from engine.store.pg import PIPELINED
 
 _TASKS = cast(Table, HumanTask.__table__)
 _INSTANCES = cast(Table, Instance.__table__)

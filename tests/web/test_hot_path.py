@@ -35,7 +35,7 @@ too: `audit_events.insert_sentinel`). The token comes from the per-process cache
 queued by the worker after commit; the answer is built from memory."""
 COMPLETION_ROUND_TRIPS = 4
 """PostgreSQL: statements of one API completion that wait for the server's answer (the rest go
-with them, BEGIN included, `engine.store.db.PIPELINED`), and the COMMIT: the SELECT, the
+with them, BEGIN included, `engine.store.pg.PIPELINED`), and the COMMIT: the SELECT, the
 instance's UPDATE (its row count checks the optimistic lock; the task UPDATE, the submission and
 the next task go with it), the audit events' INSERT (it returns their ids), the COMMIT. It was 9:
 BEGIN, 7 statements, COMMIT."""

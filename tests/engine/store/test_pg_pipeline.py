@@ -14,7 +14,8 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.store.db import PIPELINED, make_engine, make_session_factory, pipelined, transaction
+from engine.store.db import make_engine, make_session_factory, transaction
+from engine.store.pg import PIPELINED, pipelined
 
 QUEUED = {PIPELINED: True}
 
