@@ -1,4 +1,6 @@
-"""`pathfinder serve` with PATHFINDER_WORKERS=2: two gunicorn worker processes answer requests."""
+"""`pathfinder serve` as a real subprocess on a free port (granian): it answers, keeps answering
+while a slow request holds a thread, finishes a request in flight when stopped, and with
+PATHFINDER_WORKERS=2 both web processes take connections."""
 
 from __future__ import annotations
 
@@ -9,12 +11,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import Message
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from cli.main import main
+from cli.served import without_process_environment
 from engine.store.migrate import upgrade
 
 
@@ -29,8 +35,15 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
-@pytest.mark.timeout(90)
-def test_two_web_processes_serve_requests(tmp_path: Path) -> None:
+def _get(port: int, path: str = "/healthz", timeout: float = 5) -> tuple[int, Message]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+        return r.status, r.headers
+
+
+@contextmanager
+def _serving(
+    tmp_path: Path, *args: str, workers: int = 1
+) -> Iterator[tuple[subprocess.Popen, int]]:  # type: ignore[type-arg]
     url = f"sqlite:///{tmp_path / 'pathfinder.db'}"
     upgrade(url)
     port = _free_port()
@@ -39,17 +52,12 @@ def test_two_web_processes_serve_requests(tmp_path: Path) -> None:
         "DATABASE_URL": url,
         "PATHFINDER_VAR_DIR": str(tmp_path),
         "PATHFINDER_SECRET_KEY": "k" * 32,
-        "PATHFINDER_WORKERS": "2",
+        "PATHFINDER_WORKERS": str(workers),
         "PATHFINDER_SCRIPT_PROCESSES": "0",
     }
+    exe = str(Path(sys.executable).parent / "pathfinder")
     server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "pathfinder"),
-            "serve",
-            "--port",
-            str(port),
-            "--no-worker",
-        ],
+        [exe, "serve", "--port", str(port), "--no-worker", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -58,19 +66,89 @@ def test_two_web_processes_serve_requests(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert r.status == 200
-                    break
+                assert _get(port, timeout=2)[0] == 200
+                break
             except OSError:
                 assert server.poll() is None, server.stdout.read() if server.stdout else ""
                 assert time.monotonic() < deadline, "the server did not come up"
-                time.sleep(0.3)
+                time.sleep(0.2)
+        yield server, port
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def _slow_upload(port: int) -> socket.socket:
+    """A sign-in form whose body arrives late: the request holds a server thread meanwhile."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+    conn.sendall(
+        b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 30\r\n\r\nusername="
+    )
+    time.sleep(0.5)  # the app is reading the body by now
+    return conn
+
+
+@pytest.mark.timeout(90)
+def test_one_slow_request_does_not_stall_the_others_and_sigterm_lets_it_finish(
+    tmp_path: Path,
+) -> None:
+    with _serving(tmp_path, "--threads", "2") as (server, port):
+        status, headers = _get(port)
+        assert status == 200 and headers["Server"] == "pathfinder"  # no software, no version
+        slow = _slow_upload(port)
+        started = time.monotonic()
+        assert _get(port, timeout=5)[0] == 200  # answered by the other thread
+        assert time.monotonic() - started < 3
+        server.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert server.poll() is None  # still finishing the upload in flight
+        slow.sendall(b"x" * 21)
+        answer = slow.recv(200)
+        slow.close()
+        assert answer.startswith(b"HTTP/1.1 400")  # the form arrived whole: no CSRF token
+        assert server.wait(timeout=20) == 0
+        with pytest.raises(OSError):
+            _get(port, timeout=2)
+
+
+def _established(port: int, pid: int) -> int:
+    """Accepted connections on `port` whose socket `pid` holds."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1].endswith(f":{port:04X}") and fields[3] == "01":
+            inodes.add(fields[9])
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        held += target.startswith("socket:[") and target[8:-1] in inodes
+    return held
+
+
+@pytest.mark.timeout(90)
+def test_two_web_processes_both_take_connections(tmp_path: Path) -> None:
+    with _serving(tmp_path, workers=2) as (server, port):
+        deadline = time.monotonic() + 30
         while len(_children(server.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert len(_children(server.pid)) == 2  # the gunicorn arbiter and its two workers
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=20)
+        processes = _children(server.pid)
+        assert len(processes) == 2  # granian's two worker processes under `pathfinder serve`
+        # Keep-alive connections stay with the process that accepted them; 16 of them are
+        # spread over both processes (all on one: 1 in 32,768).
+        import http.client
+
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=5) for _ in range(16)]
+        for conn in conns:
+            conn.request("GET", "/healthz")
+            assert conn.getresponse().read() == b'{"status":"ok"}\n'
+        assert all(_established(port, pid) > 0 for pid in processes)
+        for conn in conns:
+            conn.close()
 
 
 def test_workers_must_be_positive(tmp_path: Path) -> None:
@@ -81,3 +159,30 @@ def test_workers_must_be_positive(tmp_path: Path) -> None:
     }
     result = CliRunner().invoke(main, ["serve", "--port", "5999"], env=env)
     assert result.exit_code != 0 and "PATHFINDER_WORKERS must be 1 or more" in result.output
+
+
+def test_bad_settings_and_simulate_with_processes_are_refused(tmp_path: Path) -> None:
+    env = {"PATHFINDER_VAR_DIR": str(tmp_path), "PATHFINDER_SECRET_KEY": "s"}
+    result = CliRunner().invoke(main, ["serve"], env={**env, "PATHFINDER_WORKERS": "two"})
+    assert result.exit_code == 1 and "not valid" in result.output
+    assert "Traceback" not in result.output
+    result = CliRunner().invoke(
+        main, ["serve", "--simulate"], env={**env, "PATHFINDER_WORKERS": "2"}
+    )
+    assert result.exit_code == 1 and "--simulate keeps the virtual clock" in result.output
+
+
+def test_requests_do_not_carry_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATHFINDER_SECRET_KEY", "secret")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid")
+    seen: dict[str, object] = {}
+
+    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        seen.update(environ)
+        return []
+
+    # granian's environ: a copy of the process environment under the request's own keys.
+    environ = {**os.environ, "REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_HOST": "x"}
+    without_process_environment(app)(environ, None)
+    assert "PATHFINDER_SECRET_KEY" not in seen and "HTTP_PROXY" not in seen
+    assert seen["PATH_INFO"] == "/" and seen["HTTP_HOST"] == "x"
