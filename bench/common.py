@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
@@ -23,6 +24,27 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ADMIN = Actor("bench", roles=("admin",))
 SECRETARIAT = Actor("sam", roles=("secretariat",))
 COUNTRY = Actor("nima", roles=("country",), country="NPL")
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (live and reaped), from /proc: for
+    `pathfinder serve`, granian's main process and its worker processes."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime (fields 14-17; index from after the name)
+        total += sum(int(x) for x in fields[11:15]) / tick
+    return total
 
 
 def percentile(values: Sequence[float], q: float) -> float:

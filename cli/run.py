@@ -11,6 +11,10 @@ import click
 from cli.main import _engine, _settings
 from cli.served import STOP_SECONDS, TIMER_THREAD
 
+GRACE_SECONDS = 20
+"""How long a stopping web process may take over its requests in flight and its timer worker
+thread (which gets `STOP_SECONDS` of it) before it is killed."""
+
 
 @click.command()
 @click.option("--once", is_flag=True, help="Fire what is due now and exit.")
@@ -98,12 +102,15 @@ def _granian(host: str, port: int, processes: int, threads: int) -> None:
     threads, each building its own app after it started (its own database pool, script
     sandbox and timer worker thread; the timer workers share the due jobs through leases, as
     separate `pathfinder worker`s do). The first SIGTERM or SIGINT stops taking connections,
-    lets the requests in flight finish (at most `STOP_SECONDS` more) and exits 0."""
+    lets the requests in flight finish (a process still busy after `GRACE_SECONDS` is killed)
+    and exits 0."""
+    import gc
+
     from granian.constants import HTTPModes, Interfaces
     from granian.log import LogLevels
     from granian.server import Server
 
-    import web  # noqa: F401 - imported once here, shared by the forked worker processes
+    import web  # noqa: F401 - imported once here, before the worker processes are forked
 
     server = Server(
         "cli.served:app",
@@ -115,9 +122,12 @@ def _granian(host: str, port: int, processes: int, threads: int) -> None:
         blocking_threads=threads,
         http=HTTPModes.http1,
         log_level=LogLevels.warning,
-        workers_kill_timeout=int(STOP_SECONDS) + 5,
+        workers_kill_timeout=GRACE_SECONDS,
         respawn_failed_workers=True,
     )
+    # What is imported by now lives as long as the process: out of the collector's sight, the
+    # forked workers' collections neither copy its pages nor walk it again (B9: -0.05 s CPU).
+    gc.freeze()
     server.serve()
 
 
