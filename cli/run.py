@@ -9,7 +9,7 @@ import os
 import click
 
 from cli.main import _engine, _settings
-from cli.served import STOP_SECONDS, TIMER_THREAD
+from cli.served import TIMER_THREAD
 
 GRACE_SECONDS = 20
 """How long a stopping web process may take over its requests in flight and its timer worker
