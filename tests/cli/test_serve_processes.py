@@ -4,6 +4,7 @@ PATHFINDER_WORKERS=2 both web processes take connections."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -79,6 +80,25 @@ def _serving(
             server.wait(timeout=30)
 
 
+def _files_heads_and_limits(port: int) -> None:
+    """A file streams whole, HEAD answers its headers alone, and a body over the request
+    limit is refused before it is read."""
+    css = (Path(__file__).parents[2] / "web" / "static" / "app.css").read_bytes()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)  # one kept-alive connection
+    conn.request("GET", "/static/app.css")
+    answer = conn.getresponse()
+    assert answer.status == 200 and answer.read() == css
+    conn.request("HEAD", "/static/app.css")
+    answer = conn.getresponse()
+    assert answer.getheader("Content-Length") == str(len(css)) and answer.read() == b""
+    conn.putrequest("POST", "/login")
+    conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+    conn.putheader("Content-Length", str(1024**3))
+    conn.endheaders()
+    assert conn.getresponse().status == 413
+    conn.close()
+
+
 def _slow_upload(port: int) -> socket.socket:
     """A sign-in form whose body arrives late: the request holds a server thread meanwhile."""
     conn = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -97,6 +117,7 @@ def test_one_slow_request_does_not_stall_the_others_and_sigterm_lets_it_finish(
     with _serving(tmp_path, "--threads", "2") as (server, port):
         status, headers = _get(port)
         assert status == 200 and headers["Server"] == "pathfinder"  # no software, no version
+        _files_heads_and_limits(port)
         slow = _slow_upload(port)
         started = time.monotonic()
         assert _get(port, timeout=5)[0] == 200  # answered by the other thread
@@ -138,15 +159,16 @@ def test_two_web_processes_both_take_connections(tmp_path: Path) -> None:
             time.sleep(0.2)
         processes = _children(server.pid)
         assert len(processes) == 2  # granian's two worker processes under `pathfinder serve`
-        # Keep-alive connections stay with the process that accepted them; 16 of them are
-        # spread over both processes (all on one: 1 in 32,768).
-        import http.client
-
-        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=5) for _ in range(16)]
-        for conn in conns:
-            conn.request("GET", "/healthz")
-            assert conn.getresponse().read() == b'{"status":"ok"}\n'
-        assert all(_established(port, pid) > 0 for pid in processes)
+        # Keep-alive connections stay with the process that accepted them, and the kernel
+        # spreads new ones over the processes listening (a process still building its app
+        # takes none yet): open more until each process holds one.
+        conns: list[http.client.HTTPConnection] = []
+        while not all(_established(port, pid) > 0 for pid in processes):
+            assert time.monotonic() < deadline, "one process took no connection"
+            for _ in range(8):
+                conns.append(http.client.HTTPConnection("127.0.0.1", port, timeout=5))
+                conns[-1].request("GET", "/healthz")
+                assert conns[-1].getresponse().read() == b'{"status":"ok"}\n'
         for conn in conns:
             conn.close()
 
