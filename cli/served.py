@@ -16,6 +16,7 @@ The same factory serves an operator who runs granian by hand:
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from multiprocessing import util
 from typing import TYPE_CHECKING, Any
@@ -61,7 +62,7 @@ def app() -> Flask:
         # granian's worker processes are multiprocessing children: they leave through
         # multiprocessing's exit function, which runs these finalizers (atexit does not run).
         util.Finalize(worker, stop, exitpriority=10)
-    request_only = without_process_environment(flask_app.wsgi_app)
+    request_only = as_waitress_gave_it(flask_app.wsgi_app, flask_app.config["MAX_CONTENT_LENGTH"])
     flask_app.wsgi_app = request_only  # type: ignore[method-assign,assignment]
     return flask_app
 
@@ -85,19 +86,43 @@ CGI_KEYS = frozenset(
 """The request's own CGI variables, which granian sets from the request over any namesake."""
 
 
-def without_process_environment(wsgi_app: WSGIApp) -> WSGIApp:
-    """`wsgi_app`, called with the request's WSGI environ only.
+def as_waitress_gave_it(wsgi_app: WSGIApp, max_body: int) -> WSGIApp:
+    """`wsgi_app`, called with the request's WSGI environ only, and a chunked body read first.
 
     granian starts every request's environ from a copy of the process environment, as CGI
     did: `DATABASE_URL`, `PATHFINDER_SECRET_KEY` and the rest would ride along with each request
     (anything that logs or reports an environ would show them), and a variable such as
     `HTTP_PROXY` would read as a request header. The names are taken once, when the process
-    starts; removing them costs about a microsecond a request."""
+    starts; removing them costs about a microsecond a request.
+
+    A chunked body (no `Content-Length`) reaches the app as a stream that werkzeug cuts at the
+    request limit without a word for a plain `read()` (a form or JSON body). It is read here
+    first, up to one byte past `max_body` (in memory up to 1 MB, then a temporary file), and
+    given its length (the `Transfer-Encoding` goes), so one over the limit is refused with 413
+    like any other, as under waitress, which read every body before the app saw it."""
     extra = tuple(sorted(set(os.environ) - CGI_KEYS))
 
     def call(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         for key in extra:
             environ.pop(key, None)
+        if "HTTP_TRANSFER_ENCODING" in environ and "CONTENT_LENGTH" not in environ:
+            _read_whole(environ, max_body)
         return wsgi_app(environ, start_response)
 
     return call
+
+
+def _read_whole(environ: dict[str, Any], max_body: int) -> None:
+    body = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - the request's
+    stream, size = environ["wsgi.input"], 0
+    while size <= max_body:
+        chunk = stream.read(min(64 * 1024, max_body + 1 - size))
+        if not chunk:
+            break
+        body.write(chunk)
+        size += len(chunk)
+    body.seek(0)
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = body, str(size)
+    del environ[
+        "HTTP_TRANSFER_ENCODING"
+    ]  # the body is no longer chunked; werkzeug reads the length

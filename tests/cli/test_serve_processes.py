@@ -5,6 +5,7 @@ PATHFINDER_WORKERS=2 both web processes take connections."""
 from __future__ import annotations
 
 import http.client
+import io
 import os
 import signal
 import socket
@@ -21,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from cli.served import without_process_environment
+from cli.served import as_waitress_gave_it
 from engine.store.migrate import upgrade
 
 
@@ -55,6 +56,7 @@ def _serving(
         "PATHFINDER_SECRET_KEY": "k" * 32,
         "PATHFINDER_WORKERS": str(workers),
         "PATHFINDER_SCRIPT_PROCESSES": "0",
+        "PATHFINDER_MAX_UPLOAD_MB": "1",  # requests up to 25 MB
     }
     exe = str(Path(sys.executable).parent / "pathfinder")
     server = subprocess.Popen(
@@ -97,6 +99,19 @@ def _files_heads_and_limits(port: int) -> None:
     conn.endheaders()
     assert conn.getresponse().status == 413
     conn.close()
+    for size, status in [(10, 400), (26 * 1024 * 1024, 413)]:  # 400: no CSRF token
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.putrequest("POST", "/login")
+        conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        chunk = b"x" * (1024 * 1024)
+        for start in range(0, size, len(chunk)):
+            part = chunk[: size - start]
+            conn.send(b"%x\r\n%s\r\n" % (len(part), part))
+        conn.send(b"0\r\n\r\n")
+        assert conn.getresponse().status == status
+        conn.close()
 
 
 def _slow_upload(port: int) -> socket.socket:
@@ -205,6 +220,37 @@ def test_requests_do_not_carry_the_process_environment(monkeypatch: pytest.Monke
 
     # granian's environ: a copy of the process environment under the request's own keys.
     environ = {**os.environ, "REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_HOST": "x"}
-    without_process_environment(app)(environ, None)
+    as_waitress_gave_it(app, 1000)(environ, None)
     assert "PATHFINDER_SECRET_KEY" not in seen and "HTTP_PROXY" not in seen
     assert seen["PATH_INFO"] == "/" and seen["HTTP_HOST"] == "x"
+
+
+def test_a_chunked_body_over_the_limit_is_refused_not_cut() -> None:
+    from flask import Flask, request
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+
+    @app.post("/")
+    def form() -> str:
+        return str(len(request.form["a"]))
+
+    def post(size: int) -> tuple[str, bytes]:
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/",
+            "SERVER_NAME": "x",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b"a=" + b"x" * size),
+            "wsgi.input_terminated": True,  # as granian says
+            "wsgi.errors": io.StringIO(),
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+        }
+        status: list[str] = []
+        body = as_waitress_gave_it(app.wsgi_app, 1000)(environ, lambda s, h: status.append(s))
+        return status[0], b"".join(body)
+
+    assert post(900) == ("200 OK", b"900")
+    assert post(5000)[0].startswith("413")  # werkzeug alone would have read 998 of them
