@@ -49,7 +49,9 @@ def worker(once: bool, max_sleep: float, batch: int, name: str | None) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--no-worker", is_flag=True, help="Do not run a timer worker thread in this process.")
+@click.option(
+    "--no-worker", is_flag=True, help="Do not run a timer worker thread in each web process."
+)
 @click.option(
     "--simulate", is_flag=True, help="Run on a virtual clock that the simulation API advances."
 )
