@@ -60,7 +60,7 @@ def _serving(
     }
     exe = str(Path(sys.executable).parent / "pathfinder")
     server = subprocess.Popen(
-        [exe, "serve", "--port", str(port), "--no-worker", *args],
+        [exe, "serve", "--port", str(port), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -129,7 +129,7 @@ def _slow_upload(port: int) -> socket.socket:
 def test_one_slow_request_does_not_stall_the_others_and_sigterm_lets_it_finish(
     tmp_path: Path,
 ) -> None:
-    with _serving(tmp_path, "--threads", "2") as (server, port):
+    with _serving(tmp_path, "--threads", "2") as (server, port):  # and a timer worker thread
         status, headers = _get(port)
         assert status == 200 and headers["Server"] == "pathfinder"  # no software, no version
         _files_heads_and_limits(port)
@@ -145,6 +145,8 @@ def test_one_slow_request_does_not_stall_the_others_and_sigterm_lets_it_finish(
         slow.close()
         assert answer.startswith(b"HTTP/1.1 400")  # the form arrived whole: no CSRF token
         assert server.wait(timeout=20) == 0
+        log = server.stdout.read().decode() if server.stdout else ""
+        assert "pathfinder.worker: worker" in log and " stopped at " in log  # leases handed back
         with pytest.raises(OSError):
             _get(port, timeout=2)
 
@@ -168,7 +170,7 @@ def _established(port: int, pid: int) -> int:
 
 @pytest.mark.timeout(90)
 def test_two_web_processes_both_take_connections(tmp_path: Path) -> None:
-    with _serving(tmp_path, workers=2) as (server, port):
+    with _serving(tmp_path, "--no-worker", workers=2) as (server, port):
         deadline = time.monotonic() + 30
         while len(_children(server.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
