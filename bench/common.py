@@ -27,23 +27,29 @@ COUNTRY = Actor("nima", roles=("country",), country="NPL")
 
 
 def server_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (live and reaped), from /proc: for
-    `pathfinder serve`, granian's main process and its worker processes."""
+    """User + system CPU of a process and all its descendants (live ones, and the children each
+    has reaped), from /proc: for `pathfinder serve`, granian's main process, its worker
+    processes and their script sandboxes (whichever thread started them)."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    for p in pids:
+    pending, seen = [pid], set()
+    while pending:
+        p = pending.pop()
+        if p in seen:
+            continue
+        seen.add(p)
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            tasks = list(Path(f"/proc/{p}/task").iterdir())
         except OSError:
             continue
         # utime, stime, cutime, cstime (fields 14-17; index from after the name)
         total += sum(int(x) for x in fields[11:15]) / tick
+        for task in tasks:
+            try:
+                pending += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
     return total
 
 
