@@ -34,6 +34,7 @@ from bench.common import (
     fresh_pg_database,
     met,
     pg_available,
+    server_cpu_seconds,
     workdir,
 )
 from bench.http_runs import PASSWORD, add_users
@@ -58,26 +59,6 @@ def _prepare(url: str) -> None:
     engine = Engine.from_settings(Settings(database_url=url, secret_key="bench"))
     _deploy(engine)
     add_users(engine)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (live and reaped), from /proc."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # utime, stime, cutime, cstime (fields 14-17; index from after the name)
-        total += sum(int(x) for x in fields[11:15]) / tick
-    return total
 
 
 def _free_port() -> int:
@@ -159,13 +140,13 @@ def _run(base: str, pid: int, clients: int, n: int) -> dict[str, Any]:
                 merged[kind] += samples
         return merged
 
-    cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
+    cpu0, t0 = server_cpu_seconds(pid), time.perf_counter()
     samples: dict[str, list[float]] = {k: [] for k in KINDS}
     with ThreadPoolExecutor(clients) as pool:
         for part in pool.map(drive, [n // clients] * clients):
             for kind in KINDS:
                 samples[kind] += part[kind]
-    wall, cpu = time.perf_counter() - t0, _cpu_seconds(pid) - cpu0
+    wall, cpu = time.perf_counter() - t0, server_cpu_seconds(pid) - cpu0
     done = n // clients * clients
     return {
         "instances/s": done / wall,
@@ -185,8 +166,8 @@ def statements_per_request() -> dict[str, float]:
 
 
 def round_trips_per_request() -> dict[str, float]:
-    """PostgreSQL round trips per request kind on the flow: statements plus the BEGIN, COMMIT and
-    ROLLBACK psycopg sends (it sends none outside a transaction, nor to end one never begun)."""
+    """PostgreSQL round trips per request kind on the flow: the times the server process waits
+    for PostgreSQL's answer (see `_round_trips`)."""
     url = fresh_pg_database("pf_bench_b10_trips")
     engine = Engine.from_settings(Settings(database_url=url, secret_key="bench"))
     try:
@@ -206,20 +187,44 @@ def _statements(bind: Any, seen: list[str]) -> None:
 
 
 def _round_trips(bind: Any, seen: list[str]) -> None:
-    def before(_c: Any, cursor: Any, statement: str, *_a: Any) -> None:
+    """One entry in `seen` per wait for the server. Outside a write transaction: a statement,
+    and psycopg's BEGIN before the one that opens a transaction. In a write transaction
+    (pipelined, `engine.store.pg.PIPELINED`): the statements waited for, each with everything
+    queued before it (its BEGIN too), and the COMMIT, sent with the Sync that leaves pipeline
+    mode; a ROLLBACK after that Sync. COMMIT and ROLLBACK, where psycopg sends them."""
+    from engine.store.pg import PIPELINED, pipelined
+
+    def before(conn: Any, cursor: Any, statement: str, *_a: Any) -> None:
+        if pipelined(conn):
+            return
         raw = cursor.connection
         if not raw.autocommit and raw.info.transaction_status == 0:  # idle: BEGIN goes first
             seen.append("BEGIN")
         seen.append(statement)
 
+    def after(conn: Any, _cu: Any, statement: str, _p: Any, context: Any, _m: bool) -> None:
+        if pipelined(conn) and not context.execution_options.get(PIPELINED):
+            seen.append(statement)
+
+    def begin(conn: Any) -> None:
+        if pipelined(conn):  # the listeners of engine.store.db ran first
+            conn.info["bench.pipelined"] = True
+
     def ending(command: str) -> Any:
         def listener(conn: Any, *_a: Any) -> None:
+            if conn.info.pop("bench.pipelined", False):
+                # The COMMIT went with the Sync that ended pipeline mode; a ROLLBACK follows it.
+                seen.extend(["COMMIT"] if command == "COMMIT" else ["Sync"])
+                if command == "COMMIT":
+                    return
             if conn.connection.dbapi_connection.info.transaction_status != 0:
                 seen.append(command)
 
         return listener
 
+    event.listen(bind, "begin", begin)
     event.listen(bind, "before_cursor_execute", before)
+    event.listen(bind, "after_cursor_execute", after)
     event.listen(bind, "commit", ending("COMMIT"))
     event.listen(bind, "rollback", ending("ROLLBACK"))
 
