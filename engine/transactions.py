@@ -25,10 +25,11 @@ def as_engine_error(exc: BaseException) -> EngineError | None:
 
 
 @contextmanager
-def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """A write transaction; a clash with a concurrent writer surfaces as `Conflict`."""
+def transaction(sessions: sessionmaker[Session], *, lock_late: bool = False) -> Iterator[Session]:
+    """A write transaction; a clash with a concurrent writer surfaces as `Conflict`.
+    `lock_late`: SQLite's write lock is taken only to write (`engine.store.db.transaction`)."""
     try:
-        with _transaction(sessions) as session:
+        with _transaction(sessions, lock_late=lock_late) as session:
             yield session
     except (IntegrityError, StaleDataError) as exc:
         raise Conflict(

@@ -26,6 +26,7 @@ from engine.bpmn.forms import FormDefinition, load_form
 from engine.people.access import Actor
 from engine.people.permissions import sees_internal
 from engine.records import history
+from engine.store.db import write_later
 from engine.store.models import HumanTask, Instance, Submission
 from engine.store.pg import PIPELINED
 
@@ -117,25 +118,24 @@ def record(
     now: datetime,
 ) -> None:
     """Keep what `ht` submitted (called inside the completion's transaction). Its round is
-    counted by the INSERT itself (the instance is locked, so no other round can slip in)."""
-    session.connection().execute(
-        _INSERT,
-        {
-            "instance_id": ht.instance_id,
-            "element_id": ht.element_id,
-            "element_name": ht.name,
-            "task_id": ht.id,
-            "form_file": ht.form_file,
-            "ui_form_file": ht.ui_form_file,
-            "lane": ht.lane,
-            "submitted_by": actor,
-            "submitted_at": now,
-            "data": dict(data),
-            "attachments": [dict(f) for f in files],
-            "round_instance": ht.instance_id,
-            "round_element": ht.element_id,
-        },
-    )
+    counted by the INSERT itself, under the write lock (the instance's version is checked there,
+    so no other round can slip in); in a `lock_late` transaction it waits for it (`write_later`)."""
+    params = {
+        "instance_id": ht.instance_id,
+        "element_id": ht.element_id,
+        "element_name": ht.name,
+        "task_id": ht.id,
+        "form_file": ht.form_file,
+        "ui_form_file": ht.ui_form_file,
+        "lane": ht.lane,
+        "submitted_by": actor,
+        "submitted_at": now,
+        "data": dict(data),
+        "attachments": [dict(f) for f in files],
+        "round_instance": ht.instance_id,
+        "round_element": ht.element_id,
+    }
+    write_later(session, lambda: session.connection().execute(_INSERT, params))
 
 
 def listing(

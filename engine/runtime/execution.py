@@ -39,6 +39,7 @@ from engine.runtime.context import Runtime as Runtime
 from engine.runtime.context import StepFailed as StepFailed
 from engine.runtime.rows import live_timers, ready_by_id, sync_tasks, sync_timers, timer_element
 from engine.runtime.writes import insert_tasks, update_instance
+from engine.store.db import drop_later, lock_for_writes, run_later
 from engine.store.models import HumanTask, Instance, ProcessModel, ProcessVersion
 
 
@@ -204,15 +205,31 @@ def save(loaded: Loaded, *, flush: bool = True) -> None:
         loaded.session.add_all(loaded.added_rows)  # the caller's flush writes them together
 
 
+class StaleRead(Exception):  # noqa: N818 - a signal to start again, not an error anyone sees
+    """What a `lock_late` transaction read changed before it took the write lock (the
+    instance's lock_version moved); nothing was written. The caller starts its work again,
+    now under the lock (`engine.runtime.tasks.complete_task`)."""
+
+
 def flush_rows(
     session: Session, instance_id: int | None = None, loaded: Loaded | None = None
 ) -> None:
     """Flush, turning a concurrent change into `Conflict`. With `loaded`, its new task rows
-    and its instance row are written first with Core statements (`engine.runtime.writes`)."""
+    and its instance row are written first with Core statements (`engine.runtime.writes`).
+
+    In a `lock_late` transaction (SQLite) this is where the write lock is taken: the instance's
+    UPDATE goes first, and its optimistic lock tells whether what the step read still holds
+    (`StaleRead`, nothing written, when it does not); then the writes kept for the lock
+    (`write_later`: the completed task, the submission, timer changes) and the rest."""
     try:
         if loaded is not None:
+            fresh = lock_for_writes(session)
+            if fresh:
+                _check_first(session, loaded)
+            run_later(session)
             insert_tasks(session, loaded.added_rows)
-            update_instance(session, loaded.row)
+            if not fresh:
+                update_instance(session, loaded.row)
         session.flush()
     except (StaleDataError, IntegrityError) as exc:
         # Stale version, or (PostgreSQL) the same next task row inserted by a concurrent writer.
@@ -220,6 +237,15 @@ def flush_rows(
             N_("This instance was changed by someone else in the meantime. Reload and try again."),
             instance_id=instance_id,
         ) from exc
+
+
+def _check_first(session: Session, loaded: Loaded) -> None:
+    """Write the instance row before anything else, or raise `StaleRead` (nothing written)."""
+    try:
+        update_instance(session, loaded.row)
+    except StaleDataError:
+        drop_later(session)
+        raise StaleRead(loaded.row.id) from None
 
 
 def open_rows(loaded: Loaded) -> list[HumanTask]:

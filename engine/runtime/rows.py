@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -26,6 +27,7 @@ from engine.runtime.context import (
     element_name_of,
     properties,
 )
+from engine.store.db import write_later
 from engine.store.models import HumanTask, TimerJob
 
 log = logging.getLogger("pathfinder.execution")
@@ -202,9 +204,8 @@ def sync_timers(loaded: Loaded) -> None:
     if gone and loaded.gone_timers is not None:
         loaded.gone_timers.extend(gone)
     elif gone:
-        session.execute(
-            delete(TimerJob).where(TimerJob.instance_id == row.id, TimerJob.task_id.in_(gone))
-        )
+        drop = delete(TimerJob).where(TimerJob.instance_id == row.id, TimerJob.task_id.in_(gone))
+        write_later(session, partial(session.execute, drop))
     written: list[datetime] = []
     for task_id, (task, due) in current.items():
         existing = jobs.get(task_id)
@@ -229,11 +230,12 @@ def sync_timers(loaded: Loaded) -> None:
             )
         elif existing[1] != due:
             written.append(due)
-            session.execute(
+            move = (
                 update(TimerJob)
                 .where(TimerJob.instance_id == row.id, TimerJob.task_id == task_id)
                 .values(due_at=due)
             )
+            write_later(session, partial(session.execute, move))
             loaded.recorder.record(
                 "timer_scheduled",
                 element_id=element_id_of(task),

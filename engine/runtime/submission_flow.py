@@ -4,7 +4,9 @@ The task page posts the fields and files of a form together. `submit` checks the
 actor once, loads the form once, lets the caller turn the posted fields into data with that form,
 stores each file (a refused file is reported by field, the others are kept), then saves a draft or
 completes the task. A completion the form refuses, or that another writer beat, rolls back to a
-savepoint, so the uploads are still committed and the page can show them beside the errors.
+savepoint, so the uploads are still committed and the page can show them beside the errors (with
+no uploads, the whole transaction rolls back: the completion's step then runs before the write
+lock, as the API's does).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.bpmn.forms import FormDefinition, field_errors, file_fields
@@ -27,6 +29,7 @@ from engine.records.attachments import AttachmentInfo
 from engine.records.file_store import Store
 from engine.runtime import tasks
 from engine.runtime.context import Runtime
+from engine.store.db import drop_later
 
 STALE = N_("Someone else changed this at the same moment. Reload and try again.")
 
@@ -112,7 +115,10 @@ def submit(
     if refused:
         errors = {**field_errors(form.schema, values, now.date()), **refused}
         return SubmitResult(name, values, stored, errors=errors)
-    savepoint = session.begin_nested()
+    # Stored files stay whatever becomes of the completion; with none, nothing is written
+    # yet (the completion's step may run before the write lock, `transaction(lock_late=True)`)
+    # and a refusal rolls back the whole transaction.
+    savepoint = session.begin_nested() if stored else None
     try:
         if action == SubmitAction.SAVE_DRAFT:
             tasks.save_draft(
@@ -137,16 +143,27 @@ def submit(
             )
         session.flush()
     except InvalidData as err:
-        savepoint.rollback()
+        _undo(session, savepoint)
         return SubmitResult(name, values, stored, errors=dict(err.errors))
     except Conflict as err:
-        savepoint.rollback()
+        _undo(session, savepoint)
         return SubmitResult(name, values, stored, conflict=err)
     except StaleDataError:
-        savepoint.rollback()
+        _undo(session, savepoint)
         return SubmitResult(name, values, stored, conflict=Conflict(STALE))
-    savepoint.commit()
+    if savepoint is not None:
+        savepoint.commit()
     return SubmitResult(name, values, stored, done=True, element_id=opened.task.element_id)
+
+
+def _undo(session: Session, savepoint: SessionTransaction | None) -> None:
+    """Undo a refused draft or completion: back to the savepoint after the stored files, or
+    the whole transaction when nothing was stored (with the writes it kept for later)."""
+    if savepoint is not None:
+        savepoint.rollback()
+    else:
+        drop_later(session)
+        session.rollback()
 
 
 def _store(

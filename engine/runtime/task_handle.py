@@ -167,7 +167,7 @@ class Tasks:
         transaction (`engine.runtime.tasks.complete_task`); the instance row and its
         open tasks afterwards. `expected_version` refuses a stale page with `Conflict`;
         `visible_only` answers a task of an instance `actor` may not see as `NotFound`."""
-        with transaction(self._sessions) as s:
+        with transaction(self._sessions, lock_late=True) as s:
             return tasks.complete_task(
                 s,
                 self._runtime,
@@ -208,7 +208,7 @@ class Tasks:
         """Handle one posted task form in one transaction: one permission check, one form
         load, the files stored, then a draft saved or the task completed (see
         `engine.runtime.submission_flow`). Refusals come back in the result, files kept."""
-        with transaction(self._sessions) as s:
+        with transaction(self._sessions, lock_late=True) as s:
             return submission_flow.submit(
                 s,
                 self._runtime,

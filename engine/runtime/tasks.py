@@ -29,6 +29,7 @@ from engine.records import attachments, submissions
 from engine.records.history import Recorder
 from engine.runtime.context import Loaded, Runtime, data_objects, from_element, jsonable
 from engine.runtime.execution import (
+    StaleRead,
     load,
     lock_instance,
     lock_task,
@@ -112,20 +113,28 @@ def complete_task(
     Attachment ids in file fields must name files uploaded for this task and field; they are
     marked attached here and their hashes go into the `task_completed` event. `opened` is the
     task already checked and its form already loaded in this transaction (`open_with_form`).
-    The completed task's row and the submission are written as they happen, the rest by `save`
-    at the end (`engine.runtime.writes`)."""
+    Rows are written by `save` (`engine.runtime.writes`); in a `lock_late` transaction (SQLite)
+    all else runs on a read snapshot, and if the instance changed meanwhile (`StaleRead`) it runs
+    once more under the write lock, meeting the change as if it had waited (`NotReady`...)."""
     with session.no_autoflush:
-        loaded = _complete_task(
-            session,
-            rt,
-            task_id,
-            data,
-            actor,
-            expected_version,
-            max_upload_mb=max_upload_mb,
-            opened=opened,
-            visible_only=visible_only,
-        )
+        for again in (False, True):
+            try:
+                loaded = _complete_task(
+                    session,
+                    rt,
+                    task_id,
+                    data,
+                    actor,
+                    expected_version,
+                    max_upload_mb=max_upload_mb,
+                    opened=None if again else opened,  # the task is opened again, current
+                    visible_only=visible_only,
+                )
+                break
+            except StaleRead:
+                if again:  # cannot happen: the second run holds the lock
+                    raise
+                session.expunge_all()  # what the snapshot read, and the step's objects
         return loaded.row, open_rows(loaded)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.store.db import write_later
 from engine.store.models import HumanTask, Instance
 from engine.store.pg import PIPELINED
 
@@ -63,8 +64,10 @@ def _instance_columns() -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def update_task(session: Session, task: HumanTask, values: Mapping[str, Any]) -> None:
-    """Write `values` to a task row already in the session, and to the object, as committed."""
-    session.connection().execute(_UPDATE_TASK, {**values, "task_pk": task.id})
+    """Write `values` to a task row already in the session, and to the object, as committed
+    (the UPDATE waits for the write lock in a `lock_late` transaction: `write_later`)."""
+    params = {**values, "task_pk": task.id}
+    write_later(session, lambda: session.connection().execute(_UPDATE_TASK, params))
     for key, value in values.items():
         setattr(task, key, value)
     _written(session, task)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,9 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from engine.store import pg
+from engine.store import pg, sqlite
+from engine.store.sqlite import BUSY_TIMEOUT, LOCK_LATE, SQLiteConnection
+from engine.store.sqlite import lock_for_writes as lock_for_writes
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -30,33 +32,18 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy emit BEGIN itself (see _sqlite_begin) instead of pysqlite's implicit one.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def _sqlite_begin(conn: Any) -> None:
-    # Write transactions take the write lock up front, so two writers queue (busy_timeout)
-    # instead of the second failing on a stale snapshot when it first writes.
-    immediate = conn.get_execution_options().get("write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
 def make_engine(url: str, **kwargs: Any) -> SAEngine:
     """Create an engine; SQLite gets WAL mode, foreign keys and a busy timeout, and its folder."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        file = path if path and path != ":memory:" and "mode=memory" not in url else None
+        connect = {"check_same_thread": False, "factory": SQLiteConnection}
+        engine = create_engine(url, connect_args=connect, **kwargs)
+        event.listen(engine, "connect", lambda raw, rec: sqlite.pragmas(raw, rec, file))
+        event.listen(engine, "begin", sqlite.begin)
+        event.listen(engine, "before_cursor_execute", sqlite.first_write)
         return engine
     engine = create_engine(url, **kwargs)
     event.listen(engine, "checkin", _idle_since)
@@ -98,19 +85,54 @@ def make_session_factory(engine: SAEngine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+_LATER = "pathfinder.writes_later"
+
+
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work that writes: commit on success, roll back on any exception."""
+def transaction(factory: sessionmaker[Session], *, lock_late: bool = False) -> Iterator[Session]:
+    """One unit of work that writes: commit on success, roll back on any exception.
+
+    `lock_late` (SQLite; elsewhere ignored): the transaction reads a snapshot and takes the write
+    lock only when it writes or calls `lock_for_writes`, so other writers are not held up while
+    it works out what to write; writes handed to `write_later` wait for that moment. A caller
+    that reads, then writes, must check under the lock that what it read still holds."""
     session = factory()
-    session.connection(execution_options={"write": True})
+    session.connection(execution_options={"write": LOCK_LATE if lock_late else True})
+    if lock_late and session.get_bind().dialect.name == "sqlite":
+        session.info[_LATER] = []
     try:
         yield session
+        run_later(session)
         session.commit()
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+def write_later(session: Session, write: Callable[[], object]) -> None:
+    """Run `write` now, or, in a `transaction(lock_late=True)` on SQLite, when the transaction
+    writes its rows (`run_later`, after `lock_for_writes` and the caller's check)."""
+    later = session.info.get(_LATER)
+    if later is None:
+        write()
+    else:
+        later.append(write)
+
+
+def run_later(session: Session) -> None:
+    """Run the writes `write_later` kept, in order (from now on writes run at once)."""
+    later = session.info.pop(_LATER, None)
+    for write in later or ():
+        write()
+
+
+def drop_later(session: Session) -> None:
+    """Forget the writes `write_later` kept (the caller starts its work again); later writes
+    still wait for `run_later`."""
+    if _LATER in session.info:
+        session.info[_LATER] = []
 
 
 def check_writable(engine: SAEngine, timeout: float) -> None:
@@ -126,11 +148,15 @@ def check_writable(engine: SAEngine, timeout: float) -> None:
             raw = conn.connection.dbapi_connection
             assert raw is not None
             raw.execute(f"PRAGMA busy_timeout={millis}")
+            if isinstance(raw, SQLiteConnection):
+                raw.wait = timeout
             try:
                 conn.execution_options(write=True).exec_driver_sql("SELECT 1")
             finally:
                 conn.rollback()
-                raw.execute("PRAGMA busy_timeout=30000")
+                raw.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
+                if isinstance(raw, SQLiteConnection):
+                    raw.wait = BUSY_TIMEOUT
             return
         conn.exec_driver_sql(f"SET LOCAL statement_timeout = {millis}")
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = {millis}")

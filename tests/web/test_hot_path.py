@@ -29,11 +29,15 @@ REQUEST = {"title": "Workshop", "amount": 3, "contact": "fp@example.org"}
 COMPLETION_STATEMENTS = {"sqlite": 6, "postgresql": 6}
 """Ceiling for one API completion (goal 8, met): the task, its instance and its process model
 (lane roles) in one SELECT (on PostgreSQL it locks the instance and the task row, `FOR UPDATE
-OF`; the 404 for another country's task is checked on what it read). Then the completed task's
-UPDATE, the submission (its round counted by the INSERT), the next task, the instance (Core
-statements, engine/runtime/writes.py), and the flush of the audit events in one INSERT (SQLite
-too: `audit_events.insert_sentinel`). The token comes from the per-process cache; the mail is
-queued by the worker after commit; the answer is built from memory."""
+OF`; the 404 for another country's task is checked on what it read; on SQLite it reads a
+snapshot, the step runs without the write lock). Then the completed task's UPDATE, the
+submission (its round counted by the INSERT), the next task, the instance (Core statements,
+engine/runtime/writes.py), and the flush of the audit events in one INSERT (SQLite too:
+`audit_events.insert_sentinel`). On SQLite the instance's UPDATE goes first, its lock_version
+check deciding whether the step must run again, and the write lock is taken just before it (the
+snapshot's end and the `BEGIN IMMEDIATE` are transaction control, uncounted like `BEGIN`). The
+token comes from the per-process cache; the mail is queued by the worker after commit; the
+answer is built from memory."""
 COMPLETION_ROUND_TRIPS = 4
 """PostgreSQL: statements of one API completion that wait for the server's answer (the rest go
 with them, BEGIN included, `engine.store.pg.PIPELINED`), and the COMMIT: the SELECT, the

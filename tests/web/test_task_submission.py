@@ -29,9 +29,9 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     real_load = forms.load_form
 
     @contextmanager
-    def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    def transaction(sessions: sessionmaker[Session], **options: Any) -> Iterator[Session]:
         calls["transactions"] += 1
-        with real_transaction(sessions) as s:
+        with real_transaction(sessions, **options) as s:
             yield s
 
     def check(*args: Any) -> None:

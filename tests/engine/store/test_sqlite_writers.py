@@ -1,9 +1,11 @@
-"""SQLite writers take turns (`BEGIN IMMEDIATE`, then SQLite's busy handler): a second writer
-waits for the first to commit and writes on its result, and two server processes writing at once
-(`PATHFINDER_WORKERS=2`) lose no update and see no "database is locked"."""
+"""SQLite writers take turns (`BEGIN IMMEDIATE`; threads of one process in a Python queue first,
+other processes in SQLite's busy handler): a second writer waits for the first to commit and
+writes on its result, and two server processes writing at once (`PATHFINDER_WORKERS=2`) lose no
+update and see no "database is locked"."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 import time
@@ -11,7 +13,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine as SAEngine
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from engine.store.db import make_engine, make_session_factory, transaction
 
@@ -82,3 +85,67 @@ def test_two_processes_writing_at_once_lose_no_update(db_file: Path) -> None:
     with bind.connect() as conn:
         assert conn.execute(text("SELECT n FROM tally")).scalar() == 300
     bind.dispose()
+
+
+def _impatient(bind: SAEngine) -> None:
+    """Writers of `bind` give up at once when SQLite's write lock is taken (busy timeout 0)."""
+    event.listen(bind, "connect", lambda raw, _rec: raw.execute("PRAGMA busy_timeout=0"))
+
+
+@pytest.mark.parametrize("ending", ["commit", "rollback", "error"])
+def test_a_writer_of_this_process_waits_its_turn_in_the_queue(db_file: Path, ending: str) -> None:
+    # However short SQLite's busy timeout, a second writer of the same process is let in when
+    # the first ends its transaction (committed, rolled back or failed), never refused.
+    url = f"sqlite:///{db_file}"
+    first, second = _counter(url), make_engine(url)
+    _impatient(second)
+    inside, outcome = threading.Event(), []
+
+    def other() -> None:
+        inside.wait()
+        try:
+            with transaction(make_session_factory(second)) as s:
+                s.execute(text("UPDATE tally SET n = n + 10"))
+            outcome.append("written")
+        except OperationalError as exc:
+            outcome.append(str(exc.orig))
+
+    waiter = threading.Thread(target=other)
+    waiter.start()
+    with contextlib.suppress(ZeroDivisionError), transaction(make_session_factory(first)) as s:
+        s.execute(text("UPDATE tally SET n = n + 1"))
+        inside.set()
+        time.sleep(0.2)
+        if ending == "rollback":
+            s.rollback()
+        elif ending == "error":
+            _ = 1 / 0
+    waiter.join(10)
+    assert outcome == ["written"]
+    with first.connect() as conn:
+        assert conn.execute(text("SELECT n FROM tally")).scalar() == (
+            11 if ending == "commit" else 10
+        )
+    first.dispose()
+    second.dispose()
+
+
+def test_a_second_write_transaction_in_the_same_thread_meets_sqlite_not_the_queue(
+    db_file: Path,
+) -> None:
+    # The queue does not wait for the thread itself: the inner writer gets SQLite's own answer
+    # once its busy timeout is over (here at once), as before the queue, instead of hanging.
+    url = f"sqlite:///{db_file}"
+    outer, inner = _counter(url), make_engine(url)
+    _impatient(inner)
+    with transaction(make_session_factory(outer)) as s:
+        s.execute(text("UPDATE tally SET n = n + 1"))
+        with (
+            pytest.raises(OperationalError, match="locked"),
+            transaction(make_session_factory(inner)) as t,
+        ):
+            t.execute(text("UPDATE tally SET n = n + 100"))
+    with outer.connect() as conn:
+        assert conn.execute(text("SELECT n FROM tally")).scalar() == 1
+    outer.dispose()
+    inner.dispose()
