@@ -13,19 +13,20 @@ UPDATE carries the optimistic lock (`lock_version`) as the ORM's `version_id_col
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, insert, inspect, select, update
+from sqlalchemy import Insert, Select, Table, bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.store.models import HumanTask, Instance, ProcessModel
+from engine.store.models import AuditEvent, HumanTask, Instance, ProcessModel
 
 _TASKS = cast(Table, HumanTask.__table__)
 _INSTANCES = cast(Table, Instance.__table__)
+_EVENTS = cast(Table, AuditEvent.__table__)
 
 _UPDATE_TASK = update(_TASKS).where(_TASKS.c.id == bindparam("task_pk"))
 """SET takes the keys of the parameters given (cached per set of keys)."""
@@ -128,6 +129,67 @@ def update_instance(session: Session, row: Instance) -> bool:
     row.lock_version = version + 1
     _written(session, row)
     return True
+
+
+MAX_CORE_EVENTS = 16
+"""Audit events of one flush written by one prebuilt INSERT; more are left to the ORM."""
+
+
+def insert_events(
+    session: Session,
+    events: Sequence[AuditEvent],
+    publish: Callable[[Session, Sequence[AuditEvent]], None] | None = None,
+) -> list[AuditEvent]:
+    """INSERT the pending audit events of one chain (one instance's step) in one statement that
+    returns their ids; the objects then belong to the session as loaded rows, as after the ORM's
+    flush. Returns the events written (none when there are too many for one statement or they
+    are not all pending, for the ORM's flush to write as before). `publish` hears of them just
+    before the INSERT, as `Engine.subscribers` hear of the events a flush writes (the session's
+    flush no longer sees these).
+
+    The row is the one the ORM wrote: every hashed column as the event holds it, through the
+    same column types (`data` as JSON, `at` as UTC), `insert_sentinel` NULL as for a row
+    inserted alone. Ids are matched to events by `seq` (unique in a chain), since a multi-row
+    INSERT's RETURNING order is not guaranteed."""
+    if not events or len(events) > MAX_CORE_EVENTS:
+        return []
+    states = [inspect(e) for e in events]
+    if not all(st.pending for st in states) or len({e.chain for e in events}) != 1:
+        return []
+    columns = _event_columns()
+    params: dict[str, Any] = {}
+    for i, event in enumerate(events):
+        values = event.__dict__
+        if not all(key in values for key in columns):  # a default to apply: the ORM's job
+            return []
+        for key in columns:
+            params[f"{key}_{i}"] = values[key]
+    if publish is not None:
+        publish(session, events)
+    ids = dict(session.connection().execute(_insert_events(len(events)), params).all())
+    for event in events:
+        session.expunge(event)
+        event.id = ids[event.seq]
+        make_transient_to_detached(event)  # what was set is committed...
+        session.add(event)
+        set_committed_value(event, "_sentinel", None)  # ...and the sentinel is NULL, as stored
+    return list(events)
+
+
+@cache
+def _event_columns() -> tuple[str, ...]:
+    """The columns an event's INSERT writes: all but its id and the batch sentinel."""
+    return tuple(c.key for c in _EVENTS.c if c.key not in ("id", "insert_sentinel"))
+
+
+@cache
+def _insert_events(count: int) -> Insert:
+    """INSERT of `count` events (parameters `<column>_<i>`) returning (seq, id), built once."""
+    rows = [
+        {key: bindparam(f"{key}_{i}", type_=_EVENTS.c[key].type) for key in _event_columns()}
+        for i in range(count)
+    ]
+    return insert(_EVENTS).values(rows).returning(_EVENTS.c.seq, _EVENTS.c.id)
 
 
 def _written(session: Session, obj: object) -> None:
