@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Insert, Select, Table, bindparam, insert, inspect, select, update
+from sqlalchemy import Select, Table, TextClause, bindparam, insert, inspect, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -148,8 +148,8 @@ def insert_events(
     flush no longer sees these).
 
     The row is the one the ORM wrote: every hashed column as the event holds it, through the
-    same column types (`data` as JSON, `at` as UTC), `insert_sentinel` NULL as for a row
-    inserted alone. Ids are matched to events by `seq` (unique in a chain), since a multi-row
+    same column types (`data` as JSON, `at` as UTC), and `insert_sentinel` numbered as the
+    ORM numbers it (tests/engine/runtime/test_writes.py compares the rows). Ids are matched to events by `seq` (unique in a chain), since a multi-row
     INSERT's RETURNING order is not guaranteed."""
     if not events or len(events) > MAX_CORE_EVENTS:
         return []
@@ -164,16 +164,23 @@ def insert_events(
             return []
         for key in columns:
             params[f"{key}_{i}"] = values[key]
+        params[f"insert_sentinel_{i}"] = _sentinel(i, len(events))
     if publish is not None:
         publish(session, events)
     ids = dict(session.connection().execute(_insert_events(len(events)), params).all())
-    for event in events:
+    for i, event in enumerate(events):
         session.expunge(event)
         event.id = ids[event.seq]
         make_transient_to_detached(event)  # what was set is committed...
         session.add(event)
-        set_committed_value(event, "_sentinel", None)  # ...and the sentinel is NULL, as stored
+        set_committed_value(event, "_sentinel", _sentinel(i, len(events)))  # ...and this too
     return list(events)
+
+
+def _sentinel(index: int, count: int) -> int | None:
+    """The `insert_sentinel` the ORM's flush stores: the row's place in a multi-row INSERT,
+    NULL for a row inserted alone (kept the same so both write the same rows)."""
+    return index if count > 1 else None
 
 
 @cache
@@ -183,13 +190,22 @@ def _event_columns() -> tuple[str, ...]:
 
 
 @cache
-def _insert_events(count: int) -> Insert:
-    """INSERT of `count` events (parameters `<column>_<i>`) returning (seq, id), built once."""
-    rows = [
-        {key: bindparam(f"{key}_{i}", type_=_EVENTS.c[key].type) for key in _event_columns()}
+def _insert_events(count: int) -> TextClause:
+    """INSERT of `count` events (parameters `<column>_<i>`) returning (seq, id), built once.
+
+    As text with typed parameters: SQLAlchemy does not cache the compiled form of a multi-row
+    `insert().values([...])`, and compiling it on every step cost more than the ORM's flush."""
+    columns = (*_event_columns(), "insert_sentinel")
+    rows = ", ".join(
+        "(" + ", ".join(f":{key}_{i}" for key in columns) + ")" for i in range(count)
+    )
+    sql = f"INSERT INTO {_EVENTS.name} ({', '.join(columns)}) VALUES {rows} RETURNING seq, id"
+    params = [
+        bindparam(f"{key}_{i}", type_=_EVENTS.c[key].type)
         for i in range(count)
+        for key in columns
     ]
-    return insert(_EVENTS).values(rows).returning(_EVENTS.c.seq, _EVENTS.c.id)
+    return text(sql).bindparams(*params)
 
 
 def _written(session: Session, obj: object) -> None:
