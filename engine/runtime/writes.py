@@ -168,12 +168,12 @@ def insert_events(
     if publish is not None:
         publish(session, events)
     ids = dict(session.connection().execute(_insert_events(len(events)), params).all())
-    for i, event in enumerate(events):
-        session.expunge(event)
-        event.id = ids[event.seq]
-        make_transient_to_detached(event)  # what was set is committed...
-        session.add(event)
-        set_committed_value(event, "_sentinel", _sentinel(i, len(events)))  # ...and this too
+    for i, state in enumerate(states):
+        state.dict["id"] = ids[state.dict["seq"]]
+        state.dict["_sentinel"] = _sentinel(i, len(events))
+    # What the ORM's flush does with the objects it inserted: each gets its identity key and
+    # every attribute committed, and the transaction remembers it as new (a rollback expunges it).
+    session._register_persistent(set(states))
     return list(events)
 
 

@@ -4,7 +4,7 @@ ORM wrote, the objects stay usable after commit, and the optimistic lock still h
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import Conflict, Engine
@@ -138,3 +138,18 @@ def test_a_steps_events_are_readable_after_commit_and_heard_once(
     with review.sessions() as s:
         stored = {e.id: e.hash for e in s.execute(select(AuditEvent)).scalars()}
     assert {e.id: e.hash for e in events}.items() <= stored.items()  # ids matched to their rows
+
+
+def test_a_rolled_back_steps_events_leave_the_session(review: Engine, actors) -> None:
+    heard: list[AuditEvent] = []
+    review.subscribers = [lambda _s, events: heard.extend(events)]
+    inst = review.start("review", {"country": "NPL"}, actors["country"])
+    [fill] = review.ready_tasks(inst.id)
+    del heard[:]
+    with review.sessions() as s:
+        s.connection(execution_options={"write": True})
+        tasks.complete_task(s, review.runtime, fill.id, {"title": "W", "amount": 2}, actors["country"])
+        assert heard and all(inspect(e).persistent for e in heard)
+        s.rollback()
+        assert all(inspect(e).transient for e in heard)  # as after a flush rolled back
+    assert review.instance(inst.id).audit_count == inst.audit_count
