@@ -102,13 +102,17 @@ def update_instance(session: Session, row: Instance) -> bool:
     if not state.persistent:
         return False
     columns, relationships = _instance_columns()
-    if any(state.attrs[key].history.has_changes() for key in relationships):
+    # Only an attribute set since the row was loaded has an entry in `committed_state` (its
+    # loaded value), so the history of the others need not be worked out.
+    touched = state.committed_state.keys()
+    if any(state.attrs[key].history.has_changes() for key in relationships if key in touched):
         return False
     changed: dict[str, Any] = {}
     for key in columns:
-        added = state.attrs[key].history.added
-        if added:
-            changed[key] = added[0]
+        if key in touched:
+            added = state.attrs[key].history.added
+            if added:
+                changed[key] = added[0]
     if not changed:
         _written(session, row)  # e.g. a value set to what it was
         return True
