@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, TextClause, bindparam, insert, inspect, select, text, update
+from sqlalchemy import Select, Table, TextualSelect, bindparam, insert, inspect, select, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -194,7 +194,7 @@ def _event_columns() -> tuple[str, ...]:
 
 
 @cache
-def _insert_events(count: int) -> TextClause:
+def _insert_events(count: int) -> TextualSelect:
     """INSERT of `count` events (parameters `<column>_<i>`) returning (seq, id), built once.
 
     As text with typed parameters: SQLAlchemy does not cache the compiled form of a multi-row
@@ -209,7 +209,7 @@ def _insert_events(count: int) -> TextClause:
         for i in range(count)
         for key in columns
     ]
-    return text(sql).bindparams(*params)
+    return text(sql).bindparams(*params).columns(_EVENTS.c.seq, _EVENTS.c.id)
 
 
 def _written(session: Session, obj: object) -> None:
