@@ -17,7 +17,17 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, TextualSelect, bindparam, insert, inspect, select, text, update
+from sqlalchemy import (
+    Select,
+    Table,
+    TextualSelect,
+    bindparam,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -153,8 +163,9 @@ def insert_events(
 
     The row is the one the ORM wrote: every hashed column as the event holds it, through the
     same column types (`data` as JSON, `at` as UTC), and `insert_sentinel` numbered as the
-    ORM numbers it (tests/engine/runtime/test_writes.py compares the rows). Ids are matched to events by `seq` (unique in a chain), since a multi-row
-    INSERT's RETURNING order is not guaranteed."""
+    ORM numbers it (tests/engine/runtime/test_writes.py compares the rows). Ids are matched to
+    events by `seq` (unique in a chain), since a multi-row INSERT's RETURNING order is not
+    guaranteed."""
     if not events or len(events) > MAX_CORE_EVENTS:
         return []
     states = [inspect(e) for e in events]
@@ -171,7 +182,9 @@ def insert_events(
         params[f"insert_sentinel_{i}"] = _sentinel(i, len(events))
     if publish is not None:
         publish(session, events)
-    ids = dict(session.connection().execute(_insert_events(len(events)), params).all())
+    ids: dict[int, int] = dict(
+        session.connection().execute(_insert_events(len(events)), params).all()
+    )
     for i, state in enumerate(states):
         state.dict["id"] = ids[state.dict["seq"]]
         state.dict["_sentinel"] = _sentinel(i, len(events))
@@ -200,14 +213,11 @@ def _insert_events(count: int) -> TextualSelect:
     As text with typed parameters: SQLAlchemy does not cache the compiled form of a multi-row
     `insert().values([...])`, and compiling it on every step cost more than the ORM's flush."""
     columns = (*_event_columns(), "insert_sentinel")
-    rows = ", ".join(
-        "(" + ", ".join(f":{key}_{i}" for key in columns) + ")" for i in range(count)
-    )
-    sql = f"INSERT INTO {_EVENTS.name} ({', '.join(columns)}) VALUES {rows} RETURNING seq, id"
+    rows = ", ".join("(" + ", ".join(f":{key}_{i}" for key in columns) + ")" for i in range(count))
+    names = ", ".join(columns)  # the table's own column names, and numbered placeholders
+    sql = f"INSERT INTO {_EVENTS.name} ({names}) VALUES {rows} RETURNING seq, id"  # noqa: S608
     params = [
-        bindparam(f"{key}_{i}", type_=_EVENTS.c[key].type)
-        for i in range(count)
-        for key in columns
+        bindparam(f"{key}_{i}", type_=_EVENTS.c[key].type) for i in range(count) for key in columns
     ]
     return text(sql).bindparams(*params).columns(_EVENTS.c.seq, _EVENTS.c.id)
 

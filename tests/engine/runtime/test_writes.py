@@ -119,9 +119,7 @@ def test_the_audit_rows_of_a_step_are_the_rows_the_orm_wrote(
     assert report.intact and report.events == review.instance(inst.id).audit_count
 
 
-def test_a_steps_events_are_readable_after_commit_and_heard_once(
-    review: Engine, actors
-) -> None:
+def test_a_steps_events_are_readable_after_commit_and_heard_once(review: Engine, actors) -> None:
     heard: list[AuditEvent] = []
     review.subscribers = [lambda _s, events: heard.extend(events)]
     inst = review.start("review", {"country": "NPL"}, actors["country"])
@@ -148,7 +146,9 @@ def test_a_rolled_back_steps_events_leave_the_session(review: Engine, actors) ->
     del heard[:]
     with review.sessions() as s:
         s.connection(execution_options={"write": True})
-        tasks.complete_task(s, review.runtime, fill.id, {"title": "W", "amount": 2}, actors["country"])
+        tasks.complete_task(
+            s, review.runtime, fill.id, {"title": "W", "amount": 2}, actors["country"]
+        )
         assert heard and all(inspect(e).persistent for e in heard)
         s.rollback()
         assert all(inspect(e).transient for e in heard)  # as after a flush rolled back
