@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import manager_of_class
 
+from engine.store.db import new_row
 from engine.store.models import AuditEvent, Instance
 
 GENESIS = "0" * 64
@@ -221,19 +221,6 @@ def _internal_of(content_hash: str, forms: Mapping[str, str]) -> frozenset[str]:
     return found
 
 
-_EVENTS = manager_of_class(AuditEvent)
-
-
-def _new_event(columns: dict[str, Any]) -> AuditEvent:
-    """A new event holding `columns`, built as the ORM builds a row it loads (the values straight
-    into the object's dict) rather than through the constructor, which records each attribute's
-    change history: an event is only ever inserted, and an INSERT reads the values, not their
-    history (the constructor cost about ten times as much, for two or three events a step)."""
-    event: AuditEvent = _EVENTS.new_instance()
-    event.__dict__.update(columns)
-    return event
-
-
 class Recorder:
     """Appends events to one chain inside the caller's transaction."""
 
@@ -300,7 +287,7 @@ class Recorder:
             fields["data"] = commit(fields["data"], paths)
         fields["hash"] = event_hash(fields)
         fields["at"] = self.at
-        event = _new_event(fields)
+        event = new_row(AuditEvent, fields)  # inserted only, never updated
         self.session.add(event)
         self.events.append(event)
         self._prev = fields["hash"]
