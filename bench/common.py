@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
@@ -23,6 +24,33 @@ PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ADMIN = Actor("bench", roles=("admin",))
 SECRETARIAT = Actor("sam", roles=("secretariat",))
 COUNTRY = Actor("nima", roles=("country",), country="NPL")
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants (live ones, and the children each
+    has reaped), from /proc: for `pathfinder serve`, granian's main process, its worker
+    processes and their script sandboxes (whichever thread started them)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pending, seen = [pid], set()
+    while pending:
+        p = pending.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            tasks = list(Path(f"/proc/{p}/task").iterdir())
+        except OSError:
+            continue
+        # utime, stime, cutime, cstime (fields 14-17; index from after the name)
+        total += sum(int(x) for x in fields[11:15]) / tick
+        for task in tasks:
+            try:
+                pending += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+    return total
 
 
 def percentile(values: Sequence[float], q: float) -> float:

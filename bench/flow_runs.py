@@ -34,6 +34,7 @@ from bench.common import (
     fresh_pg_database,
     met,
     pg_available,
+    server_cpu_seconds,
     workdir,
 )
 from bench.http_runs import PASSWORD, add_users
@@ -58,26 +59,6 @@ def _prepare(url: str) -> None:
     engine = Engine.from_settings(Settings(database_url=url, secret_key="bench"))
     _deploy(engine)
     add_users(engine)
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children (live and reaped), from /proc."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # utime, stime, cutime, cstime (fields 14-17; index from after the name)
-        total += sum(int(x) for x in fields[11:15]) / tick
-    return total
 
 
 def _free_port() -> int:
@@ -159,13 +140,13 @@ def _run(base: str, pid: int, clients: int, n: int) -> dict[str, Any]:
                 merged[kind] += samples
         return merged
 
-    cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
+    cpu0, t0 = server_cpu_seconds(pid), time.perf_counter()
     samples: dict[str, list[float]] = {k: [] for k in KINDS}
     with ThreadPoolExecutor(clients) as pool:
         for part in pool.map(drive, [n // clients] * clients):
             for kind in KINDS:
                 samples[kind] += part[kind]
-    wall, cpu = time.perf_counter() - t0, _cpu_seconds(pid) - cpu0
+    wall, cpu = time.perf_counter() - t0, server_cpu_seconds(pid) - cpu0
     done = n // clients * clients
     return {
         "instances/s": done / wall,

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.common import Table, met, workdir
+from bench.common import Table, met, server_cpu_seconds, workdir
 
 BIN = Path(sys.executable).parent
 PATHFINDER = str(BIN / "pathfinder")
@@ -40,12 +40,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _proc_cpu(pid: int) -> float:
-    """CPU seconds a running process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _server_start(env: dict[str, str]) -> tuple[float, float]:
     """(seconds until /healthz answers, CPU seconds the server used by then)."""
     port = _free_port()
@@ -61,7 +55,7 @@ def _server_start(env: dict[str, str]) -> tuple[float, float]:
         while time.perf_counter() < deadline:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    return time.perf_counter() - started, _proc_cpu(proc.pid)
+                    return time.perf_counter() - started, server_cpu_seconds(proc.pid)
             except OSError:
                 time.sleep(0.02)
         raise RuntimeError("the server did not answer within 60 s")

@@ -146,8 +146,8 @@ class Settings:
     """`PATHFINDER_SCRIPT_MEMORY_MB`: address space limit of each sandbox process."""
 
     web_processes: int = 1
-    """`PATHFINDER_WORKERS`: web server processes `pathfinder serve` runs (1: one waitress
-    process; more: gunicorn with that many worker processes, so requests use every core)."""
+    """`PATHFINDER_WORKERS`: web server processes `pathfinder serve` runs (granian worker
+    processes, each with `--threads` request threads; more than one uses every core)."""
 
     readyz_timeout: float = 2.0
     """`PATHFINDER_READYZ_TIMEOUT`: seconds `/readyz` waits for the database's write lock."""

@@ -33,6 +33,8 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    # Names no server software or version (granian would say `granian`).
+    "Server": "pathfinder",
 }
 
 
