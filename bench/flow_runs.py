@@ -166,8 +166,8 @@ def statements_per_request() -> dict[str, float]:
 
 
 def round_trips_per_request() -> dict[str, float]:
-    """PostgreSQL round trips per request kind on the flow: statements plus the BEGIN, COMMIT and
-    ROLLBACK psycopg sends (it sends none outside a transaction, nor to end one never begun)."""
+    """PostgreSQL round trips per request kind on the flow: the times the server process waits
+    for PostgreSQL's answer (see `_round_trips`)."""
     url = fresh_pg_database("pf_bench_b10_trips")
     engine = Engine.from_settings(Settings(database_url=url, secret_key="bench"))
     try:
@@ -187,20 +187,44 @@ def _statements(bind: Any, seen: list[str]) -> None:
 
 
 def _round_trips(bind: Any, seen: list[str]) -> None:
-    def before(_c: Any, cursor: Any, statement: str, *_a: Any) -> None:
+    """One entry in `seen` per wait for the server. Outside a write transaction: a statement,
+    and psycopg's BEGIN before the one that opens a transaction. In a write transaction
+    (pipelined, `engine.store.pg.PIPELINED`): the statements waited for, each with everything
+    queued before it (its BEGIN too), and the COMMIT, sent with the Sync that leaves pipeline
+    mode; a ROLLBACK after that Sync. COMMIT and ROLLBACK, where psycopg sends them."""
+    from engine.store.pg import PIPELINED, pipelined
+
+    def before(conn: Any, cursor: Any, statement: str, *_a: Any) -> None:
+        if pipelined(conn):
+            return
         raw = cursor.connection
         if not raw.autocommit and raw.info.transaction_status == 0:  # idle: BEGIN goes first
             seen.append("BEGIN")
         seen.append(statement)
 
+    def after(conn: Any, _cu: Any, statement: str, _p: Any, context: Any, _m: bool) -> None:
+        if pipelined(conn) and not context.execution_options.get(PIPELINED):
+            seen.append(statement)
+
+    def begin(conn: Any) -> None:
+        if pipelined(conn):  # the listeners of engine.store.db ran first
+            conn.info["bench.pipelined"] = True
+
     def ending(command: str) -> Any:
         def listener(conn: Any, *_a: Any) -> None:
+            if conn.info.pop("bench.pipelined", False):
+                # The COMMIT went with the Sync that ended pipeline mode; a ROLLBACK follows it.
+                seen.extend(["COMMIT"] if command == "COMMIT" else ["Sync"])
+                if command == "COMMIT":
+                    return
             if conn.connection.dbapi_connection.info.transaction_status != 0:
                 seen.append(command)
 
         return listener
 
+    event.listen(bind, "begin", begin)
     event.listen(bind, "before_cursor_execute", before)
+    event.listen(bind, "after_cursor_execute", after)
     event.listen(bind, "commit", ending("COMMIT"))
     event.listen(bind, "rollback", ending("ROLLBACK"))
 

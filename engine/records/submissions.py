@@ -27,6 +27,7 @@ from engine.people.access import Actor
 from engine.people.permissions import sees_internal
 from engine.records import history
 from engine.store.models import HumanTask, Instance, Submission
+from engine.store.pg import PIPELINED
 
 INTERNAL = "internal"
 """`x-visibility` value of a field only staff see."""
@@ -95,8 +96,15 @@ _ROUND = (
     .scalar_subquery()
     + 1
 )
-_INSERT = insert(cast(Table, Submission.__table__)).values(round=_ROUND)
-"""One prebuilt statement (its SQL is compiled once) that counts the round as it inserts."""
+_INSERT = (
+    insert(cast(Table, Submission.__table__))
+    .values(round=_ROUND)
+    .inline()
+    .execution_options(**{PIPELINED: True})
+)
+"""One prebuilt statement (its SQL is compiled once) that counts the round as it inserts. No one
+reads the new row's id (`inline`: no RETURNING), so on PostgreSQL it goes to the server with
+the statements after it (`PIPELINED`)."""
 
 
 def record(

@@ -38,7 +38,7 @@ from engine.runtime.context import Loaded, element_name_of
 from engine.runtime.context import Runtime as Runtime
 from engine.runtime.context import StepFailed as StepFailed
 from engine.runtime.rows import live_timers, ready_by_id, sync_tasks, sync_timers, timer_element
-from engine.runtime.writes import insert_events, insert_tasks, task_with_model, update_instance
+from engine.runtime.writes import insert_events, insert_tasks, update_instance
 from engine.store.models import HumanTask, Instance, ProcessModel, ProcessVersion
 
 
@@ -132,51 +132,34 @@ def lock_instances(session: Session, instance_ids: Sequence[int]) -> dict[int, I
     return {row.id: row for row in rows}
 
 
-def lock_instance_of_task(session: Session, task_id: str) -> Instance | None:
-    """The instance row of a task, locked as `lock_instance` does, found by the task's id in one
-    statement (None when there is no such task), so the task itself can be read after the lock."""
-    found: Instance | None = session.execute(_lock_by_task(), {"task_id": task_id}).scalar()
-    return found
-
-
 def lock_task(
     session: Session, task_id: str
 ) -> tuple[Instance, HumanTask, ProcessModel | None] | None:
-    """A task's instance row, locked as `lock_instance_of_task` locks it, then the task with its
-    process model (the lane check reads the model's lane roles from the session while the caller
-    holds it); None when there is no such task.
+    """A task's instance row, locked as `lock_instance` locks it, with the task and its process
+    model (the lane check reads the model's lane roles from the session while the caller holds
+    it), in one statement; None when there is no such task.
 
-    On SQLite the three come in one statement: a write transaction holds the whole database from
-    its `BEGIN IMMEDIATE`, so what it reads is current. On PostgreSQL the lock comes first and the
-    task is read after it: a row read in the same statement as a lock that had to wait would be
-    the one from before the wait (only the locked row is re-read), possibly completed since."""
-    if session.get_bind().dialect.name == "sqlite":
-        found = session.execute(_task_and_instance(), {"task_id": task_id}).first()
-        return None if found is None else (found[0], found[1], found[2])
-    row = lock_instance_of_task(session, task_id)
-    if row is None:
-        return None
-    task = session.execute(task_with_model(), {"task_id": task_id}).first()
-    return None if task is None else (row, task[0], task[1])
+    On SQLite a write transaction holds the whole database from its `BEGIN IMMEDIATE`, so what
+    it reads is current. On PostgreSQL the statement locks the task row too (`FOR UPDATE OF`
+    both, the instance first): a lock that had to wait re-reads the newest version of each
+    locked row, so the task is never the one from before the wait (possibly completed since),
+    as it could be if only the instance were locked."""
+    found = session.execute(
+        _task_and_instance(session.get_bind().dialect.name), {"task_id": task_id}
+    ).first()
+    return None if found is None else (found[0], found[1], found[2])
 
 
 @cache
-def _task_and_instance() -> Select[Instance, HumanTask, ProcessModel]:
+def _task_and_instance(dialect: str) -> Select[Instance, HumanTask, ProcessModel]:
     query = (
         select(Instance, HumanTask, ProcessModel)
         .join(HumanTask, HumanTask.instance_id == Instance.id)
         .outerjoin(ProcessModel, ProcessModel.key == HumanTask.process_key)
         .where(HumanTask.id == bindparam("task_id"))
     )
-    return query.execution_options(populate_existing=True)
-
-
-@cache
-def _lock_by_task() -> Select[Instance]:
-    """Built once: a statement object caches its own cache key, so running it again costs
-    neither the construction nor the key (measurable on the completion's hot path)."""
-    owner = select(HumanTask.instance_id).where(HumanTask.id == bindparam("task_id"))
-    query = select(Instance).where(Instance.id == owner.scalar_subquery()).with_for_update()
+    if dialect != "sqlite":
+        query = query.with_for_update(of=[Instance.__table__, HumanTask.__table__])
     return query.execution_options(populate_existing=True)
 
 

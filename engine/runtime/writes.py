@@ -17,30 +17,25 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import (
-    Select,
-    Table,
-    TextualSelect,
-    bindparam,
-    insert,
-    inspect,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Table, TextualSelect, bindparam, insert, inspect, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.store.models import AuditEvent, HumanTask, Instance, ProcessModel
+from engine.store.models import AuditEvent, HumanTask, Instance
+from engine.store.pg import PIPELINED
 
 _TASKS = cast(Table, HumanTask.__table__)
 _INSTANCES = cast(Table, Instance.__table__)
 _EVENTS = cast(Table, AuditEvent.__table__)
 
-_UPDATE_TASK = update(_TASKS).where(_TASKS.c.id == bindparam("task_pk"))
-"""SET takes the keys of the parameters given (cached per set of keys)."""
-_INSERT_TASKS = insert(_TASKS)
+_UPDATE_TASK = (
+    update(_TASKS).where(_TASKS.c.id == bindparam("task_pk")).execution_options(**{PIPELINED: True})
+)
+"""SET takes the keys of the parameters given (cached per set of keys). Its row count is not
+read (the task row is loaded, and locked with its instance), so on PostgreSQL it goes to the
+server with the statements after it (`PIPELINED`)."""
+_INSERT_TASKS = insert(_TASKS).inline().execution_options(**{PIPELINED: True})
 _UPDATE_INSTANCE = update(_INSTANCES).where(
     _INSTANCES.c.id == bindparam("instance_pk"),
     _INSTANCES.c.lock_version == bindparam("expected_version"),
@@ -66,16 +61,6 @@ def _instance_columns() -> tuple[tuple[str, ...], tuple[str, ...]]:
     columns = tuple(a.key for a in mapper.column_attrs if a.key != "lock_version")
     assert all(key in _INSTANCES.c for key in columns), "attribute and column names differ"
     return columns, tuple(r.key for r in mapper.relationships)
-
-
-@cache
-def task_with_model() -> Select[HumanTask, ProcessModel]:
-    """A task row (`:task_id`) with its process model (for the lane check), built once."""
-    return (
-        select(HumanTask, ProcessModel)
-        .outerjoin(ProcessModel, ProcessModel.key == HumanTask.process_key)
-        .where(HumanTask.id == bindparam("task_id"))
-    )
 
 
 def update_task(session: Session, task: HumanTask, values: Mapping[str, Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,8 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.attributes import manager_of_class
+
+from engine.store import pg
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -76,57 +77,8 @@ def make_engine(url: str, **kwargs: Any) -> SAEngine:
     event.listen(engine, "checkin", _idle_since)
     event.listen(engine, "checkout", _ping_if_idle)
     if engine.dialect.driver == "psycopg":
-        event.listen(engine, "connect", _pg_read_committed)
-        event.listen(engine, "begin", _pg_begin)
-        event.listen(engine, "before_cursor_execute", _pg_before_execute)
+        pg.listen(engine)
     return engine
-
-
-_TRANSACTION_NEEDED = re.compile(
-    r"\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b"
-    r"|pg_advisory|pg_notify|nextval|setval",
-    re.IGNORECASE,
-)
-"""What makes a SELECT need the transaction it would otherwise run without: a row lock, an
-advisory lock, a notification (delivered at commit, dropped on rollback) or a sequence."""
-
-
-def _pg_read_committed(dbapi_connection: Any, record: Any) -> None:
-    # Reads leave out the transaction only where it gives them nothing: under READ COMMITTED
-    # (PostgreSQL's default) each statement takes its own snapshot anyway. A server set to a
-    # stricter default keeps every read in a transaction, as before.
-    level = dbapi_connection.execute("SHOW default_transaction_isolation").fetchone()[0]
-    dbapi_connection.rollback()
-    record.info["pathfinder.reads_outside_transaction"] = level == "read committed"
-
-
-def _pg_begin(conn: Any) -> None:
-    # A write transaction (`transaction()`) opens a database transaction as usual; anything
-    # else starts without one (psycopg autocommit): a read sends no BEGIN and no ROLLBACK, and a
-    # ROLLBACK would also drop psycopg's prepared statements. See _pg_before_execute.
-    fairy = conn.connection
-    raw = fairy.dbapi_connection
-    if raw is None or raw.info.transaction_status != 0:  # psycopg.pq.TransactionStatus.IDLE
-        return
-    write = conn.get_execution_options().get("write", False)
-    raw.autocommit = not write and fairy.info.get("pathfinder.reads_outside_transaction", False)
-
-
-def _pg_before_execute(
-    _conn: Any, cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
-) -> None:
-    # Outside a write transaction, the first statement that is not a plain SELECT (a write, a
-    # row or advisory lock, a SAVEPOINT, a server-side cursor) opens the transaction, which
-    # then runs to the session's commit or rollback as before. The plain SELECTs before it ran
-    # each on its own snapshot, as they do inside a READ COMMITTED transaction (PostgreSQL's
-    # default, used here), so a read sees what it saw before, two fewer round trips.
-    raw = cursor.connection
-    if raw.autocommit and (
-        getattr(cursor, "name", None)
-        or statement.lstrip()[:6].upper() != "SELECT"
-        or _TRANSACTION_NEEDED.search(statement)
-    ):
-        raw.autocommit = False
 
 
 PING_AFTER_IDLE = 10.0
