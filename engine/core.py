@@ -132,6 +132,14 @@ class Engine(AdminHandles):
                 method(session, context, instances)
 
         event.listen(self.sessions, "before_flush", _on_flush)
+        tell = weakref.WeakMethod(self._tell)
+
+        def _on_events(session: Session, events: Sequence[AuditEvent]) -> None:
+            method = tell()
+            if method is not None:
+                method(session, events)
+
+        self.runtime.on_events = _on_events
         self.people = People(self)
         """User accounts: look-ups and password sign-in (`engine.handles.People`)."""
         self.tokens = Tokens(self)
@@ -172,7 +180,9 @@ class Engine(AdminHandles):
         self.checkpoints = Checkpoints(self.sessions, self.clock, value)
 
     def _publish(self, session: Session, _context: Any, _instances: Any) -> None:
-        events = [o for o in session.new if isinstance(o, AuditEvent)]
+        self._tell(session, [o for o in session.new if isinstance(o, AuditEvent)])
+
+    def _tell(self, session: Session, events: Sequence[AuditEvent]) -> None:
         if events:
             for subscriber in self.subscribers:
                 subscriber(session, events)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine.store.db import new_row
 from engine.store.models import AuditEvent, Instance
 
 GENESIS = "0" * 64
@@ -285,7 +286,8 @@ class Recorder:
             paths = internal_paths(kind, fields["data"], self.internal())
             fields["data"] = commit(fields["data"], paths)
         fields["hash"] = event_hash(fields)
-        event = AuditEvent(**{**fields, "at": self.at})
+        fields["at"] = self.at
+        event = new_row(AuditEvent, fields)  # inserted only, never updated
         self.session.add(event)
         self.events.append(event)
         self._prev = fields["hash"]

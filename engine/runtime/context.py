@@ -4,7 +4,7 @@ errors a run raises, and how a SpiffWorkflow task names its BPMN element."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine.bpmn.serialization import SpecCache
 from engine.clock import Clock
 from engine.records.history import Recorder
-from engine.store.models import HumanTask, Instance, ProcessVersion
+from engine.store.models import AuditEvent, HumanTask, Instance, ProcessVersion
 
 ACTIVE = ("running", "suspended", "error")
 
@@ -67,6 +67,9 @@ class Runtime:
     on_timer_written: Callable[[datetime], None] | None = None
     """Called after the commit of a transaction that wrote a timer job, with the earliest due
     time written (an in-process worker uses it to wake up early). Must not block."""
+    on_events: Callable[[Session, Sequence[AuditEvent]], None] | None = None
+    """Hears of the audit events a step writes with its own INSERT (`writes.insert_events`),
+    which the session's flush, and so `Engine.subscribers`' flush hook, never sees."""
 
     def now(self) -> datetime:
         """The current time on the runtime's clock."""

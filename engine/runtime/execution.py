@@ -38,7 +38,7 @@ from engine.runtime.context import Loaded, element_name_of
 from engine.runtime.context import Runtime as Runtime
 from engine.runtime.context import StepFailed as StepFailed
 from engine.runtime.rows import live_timers, ready_by_id, sync_tasks, sync_timers, timer_element
-from engine.runtime.writes import insert_tasks, update_instance
+from engine.runtime.writes import insert_events, insert_tasks, update_instance
 from engine.store.db import drop_later, lock_for_writes, run_later
 from engine.store.models import HumanTask, Instance, ProcessModel, ProcessVersion
 
@@ -214,8 +214,9 @@ class StaleRead(Exception):  # noqa: N818 - a signal to start again, not an erro
 def flush_rows(
     session: Session, instance_id: int | None = None, loaded: Loaded | None = None
 ) -> None:
-    """Flush, turning a concurrent change into `Conflict`. With `loaded`, its new task rows
-    and its instance row are written first with Core statements (`engine.runtime.writes`).
+    """Flush, turning a concurrent change into `Conflict`. With `loaded`, its new task rows,
+    its instance row and its audit events are written first with Core statements
+    (`engine.runtime.writes`).
 
     In a `lock_late` transaction (SQLite) this is where the write lock is taken: the instance's
     UPDATE goes first, and its optimistic lock tells whether what the step read still holds
@@ -230,6 +231,7 @@ def flush_rows(
             insert_tasks(session, loaded.added_rows)
             if not fresh:
                 update_instance(session, loaded.row)
+            insert_events(session, loaded.recorder.events, loaded.rt.on_events)
         session.flush()
     except (StaleDataError, IntegrityError) as exc:
         # Stale version, or (PostgreSQL) the same next task row inserted by a concurrent writer.

@@ -27,7 +27,7 @@ from engine.runtime.context import (
     element_name_of,
     properties,
 )
-from engine.store.db import write_later
+from engine.store.db import new_row, write_later
 from engine.store.models import HumanTask, TimerJob
 
 log = logging.getLogger("pathfinder.execution")
@@ -110,21 +110,22 @@ def sync_tasks(loaded: Loaded) -> None:
             continue
         props = properties(task)
         ext = getattr(task.task_spec, "extensions", None) or {}
-        ht = HumanTask(
-            id=task_id,
-            instance_id=row.id,
-            process_key=row.process_key,
-            element_id=element_id_of(task) or task.task_spec.name,
-            name=element_name_of(task),
-            lane=getattr(task.task_spec, "lane", None),
-            country=row.country,
-            form_file=props.get("formJsonSchemaFilename"),
-            ui_form_file=props.get("formUiSchemaFilename"),
-            instructions=ext.get("instructionsForEndUser"),
-            state="ready",
-            due_at=_due_at(loaded, task),
-            created_at=now,
-        )
+        values = {
+            "id": task_id,
+            "instance_id": row.id,
+            "process_key": row.process_key,
+            "element_id": element_id_of(task) or task.task_spec.name,
+            "name": element_name_of(task),
+            "lane": getattr(task.task_spec, "lane", None),
+            "country": row.country,
+            "form_file": props.get("formJsonSchemaFilename"),
+            "ui_form_file": props.get("formUiSchemaFilename"),
+            "instructions": ext.get("instructionsForEndUser"),
+            "state": "ready",
+            "due_at": _due_at(loaded, task),
+            "created_at": now,
+        }
+        ht = new_row(HumanTask, values)  # to be inserted (`writes.insert_tasks` or the flush)
         loaded.added_rows.append(ht)  # written by `save`
         loaded.recorder.record(
             "task_ready",

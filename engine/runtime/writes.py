@@ -13,21 +13,22 @@ UPDATE carries the optimistic lock (`lock_version`) as the ORM's `version_id_col
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, inspect, update
+from sqlalchemy import Table, TextualSelect, bindparam, insert, inspect, text, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.store.db import write_later
-from engine.store.models import HumanTask, Instance
+from engine.store.models import AuditEvent, HumanTask, Instance
 from engine.store.pg import PIPELINED
 
 _TASKS = cast(Table, HumanTask.__table__)
 _INSTANCES = cast(Table, Instance.__table__)
+_EVENTS = cast(Table, AuditEvent.__table__)
 
 _UPDATE_TASK = (
     update(_TASKS).where(_TASKS.c.id == bindparam("task_pk")).execution_options(**{PIPELINED: True})
@@ -99,13 +100,17 @@ def update_instance(session: Session, row: Instance) -> bool:
     if not state.persistent:
         return False
     columns, relationships = _instance_columns()
-    if any(state.attrs[key].history.has_changes() for key in relationships):
+    # Only an attribute set since the row was loaded has an entry in `committed_state` (its
+    # loaded value), so the history of the others need not be worked out.
+    touched = state.committed_state.keys()
+    if any(state.attrs[key].history.has_changes() for key in relationships if key in touched):
         return False
     changed: dict[str, Any] = {}
     for key in columns:
-        added = state.attrs[key].history.added
-        if added:
-            changed[key] = added[0]
+        if key in touched:
+            added = state.attrs[key].history.added
+            if added:
+                changed[key] = added[0]
     if not changed:
         _written(session, row)  # e.g. a value set to what it was
         return True
@@ -126,6 +131,83 @@ def update_instance(session: Session, row: Instance) -> bool:
     row.lock_version = version + 1
     _written(session, row)
     return True
+
+
+MAX_CORE_EVENTS = 16
+"""Audit events of one flush written by one prebuilt INSERT; more are left to the ORM."""
+
+
+def insert_events(
+    session: Session,
+    events: Sequence[AuditEvent],
+    publish: Callable[[Session, Sequence[AuditEvent]], None] | None = None,
+) -> list[AuditEvent]:
+    """INSERT the pending audit events of one chain (one instance's step) in one statement that
+    returns their ids; the objects then belong to the session as loaded rows, as after the ORM's
+    flush. Returns the events written (none when there are too many for one statement or they
+    are not all pending, for the ORM's flush to write as before). `publish` hears of them just
+    before the INSERT, as `Engine.subscribers` hear of the events a flush writes (the session's
+    flush no longer sees these).
+
+    The row is the one the ORM wrote: every hashed column as the event holds it, through the
+    same column types (`data` as JSON, `at` as UTC), and `insert_sentinel` numbered as the
+    ORM numbers it (tests/engine/runtime/test_writes.py compares the rows). Ids are matched to
+    events by `seq` (unique in a chain), since a multi-row INSERT's RETURNING order is not
+    guaranteed."""
+    if not events or len(events) > MAX_CORE_EVENTS:
+        return []
+    states = [inspect(e) for e in events]
+    if not all(st.pending for st in states) or len({e.chain for e in events}) != 1:
+        return []
+    columns = _event_columns()
+    params: dict[str, Any] = {}
+    for i, event in enumerate(events):
+        values = event.__dict__
+        if not all(key in values for key in columns):  # a default to apply: the ORM's job
+            return []
+        for key in columns:
+            params[f"{key}_{i}"] = values[key]
+        params[f"insert_sentinel_{i}"] = _sentinel(i, len(events))
+    if publish is not None:
+        publish(session, events)
+    ids: dict[int, int] = dict(
+        session.connection().execute(_insert_events(len(events)), params).all()
+    )
+    for i, state in enumerate(states):
+        state.dict["id"] = ids[state.dict["seq"]]
+        state.dict["_sentinel"] = _sentinel(i, len(events))
+    # What the ORM's flush does with the objects it inserted: each gets its identity key and
+    # every attribute committed, and the transaction remembers it as new (a rollback expunges it).
+    session._register_persistent(set(states))
+    return list(events)
+
+
+def _sentinel(index: int, count: int) -> int | None:
+    """The `insert_sentinel` the ORM's flush stores: the row's place in a multi-row INSERT,
+    NULL for a row inserted alone (kept the same so both write the same rows)."""
+    return index if count > 1 else None
+
+
+@cache
+def _event_columns() -> tuple[str, ...]:
+    """The columns an event's INSERT writes: all but its id and the batch sentinel."""
+    return tuple(c.key for c in _EVENTS.c if c.key not in ("id", "insert_sentinel"))
+
+
+@cache
+def _insert_events(count: int) -> TextualSelect:
+    """INSERT of `count` events (parameters `<column>_<i>`) returning (seq, id), built once.
+
+    As text with typed parameters: SQLAlchemy does not cache the compiled form of a multi-row
+    `insert().values([...])`, and compiling it on every step cost more than the ORM's flush."""
+    columns = (*_event_columns(), "insert_sentinel")
+    rows = ", ".join("(" + ", ".join(f":{key}_{i}" for key in columns) + ")" for i in range(count))
+    names = ", ".join(columns)  # the table's own column names, and numbered placeholders
+    sql = f"INSERT INTO {_EVENTS.name} ({names}) VALUES {rows} RETURNING seq, id"  # noqa: S608
+    params = [
+        bindparam(f"{key}_{i}", type_=_EVENTS.c[key].type) for i in range(count) for key in columns
+    ]
+    return text(sql).bindparams(*params).columns(_EVENTS.c.seq, _EVENTS.c.id)
 
 
 def _written(session: Session, obj: object) -> None:

@@ -4,15 +4,15 @@ ORM wrote, the objects stay usable after commit, and the optimistic lock still h
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import Conflict, Engine
-from engine.runtime import tasks
+from engine.runtime import execution, tasks
 from engine.runtime.execution import lock_instance
 from engine.runtime.writes import update_instance
 from engine.store.db import transaction
-from engine.store.models import HumanTask, Instance, Submission
+from engine.store.models import AuditEvent, HumanTask, Instance, Submission
 
 
 @pytest.fixture
@@ -90,3 +90,66 @@ def test_a_stale_completion_is_a_conflict(review: Engine, actors) -> None:
             expected_version=inst.lock_version - 1,
         )
     assert review.instance(inst.id).lock_version == inst.lock_version
+
+
+def _complete_and_read_events(review: Engine, task_id: str, actor) -> list[tuple]:
+    """Complete the task, read back the audit rows (every column as stored but the id, which a
+    PostgreSQL sequence does not take back on rollback), roll back."""
+    with review.sessions() as s:
+        s.connection(execution_options={"write": True})
+        tasks.complete_task(s, review.runtime, task_id, {"title": "Workshop", "amount": 2}, actor)
+        rows = s.execute(text("SELECT * FROM audit_events ORDER BY seq")).all()
+        s.rollback()
+    return [tuple(r)[1:] for r in rows]
+
+
+def test_the_audit_rows_of_a_step_are_the_rows_the_orm_wrote(
+    review: Engine, actors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inst = review.start("review", {"country": "NPL"}, actors["country"])
+    [fill] = review.ready_tasks(inst.id)
+    core = _complete_and_read_events(review, fill.id, actors["country"])
+    monkeypatch.setattr(execution, "insert_events", lambda *_args: [])  # the ORM's flush
+    orm = _complete_and_read_events(review, fill.id, actors["country"])
+    assert len(core) == len(orm) > inst.audit_count  # the step added events...
+    assert core == orm  # ...byte for byte the same rows, hashes included
+    monkeypatch.undo()
+    review.tasks.complete(fill.id, {"title": "Workshop", "amount": 2}, actors["country"])
+    report = review.audit.verify_chain(actors["admin"], inst.id)
+    assert report.intact and report.events == review.instance(inst.id).audit_count
+
+
+def test_a_steps_events_are_readable_after_commit_and_heard_once(review: Engine, actors) -> None:
+    heard: list[AuditEvent] = []
+    review.subscribers = [lambda _s, events: heard.extend(events)]
+    inst = review.start("review", {"country": "NPL"}, actors["country"])
+    [fill] = review.ready_tasks(inst.id)
+    started = len(heard)
+    with transaction(review.sessions) as s:
+        tasks.complete_task(
+            s, review.runtime, fill.id, {"title": "Workshop", "amount": 2}, actors["country"]
+        )
+        events = heard[started:]
+        assert not s.new and all(s.get(AuditEvent, e.id) is e for e in events)  # as flushed
+    kinds = [e.kind for e in heard]
+    assert kinds.count("instance_started") == 1 and kinds.count("task_completed") == 1
+    with review.sessions() as s:
+        stored = {e.id: e.hash for e in s.execute(select(AuditEvent)).scalars()}
+    assert {e.id: e.hash for e in events}.items() <= stored.items()  # ids matched to their rows
+
+
+def test_a_rolled_back_steps_events_leave_the_session(review: Engine, actors) -> None:
+    heard: list[AuditEvent] = []
+    review.subscribers = [lambda _s, events: heard.extend(events)]
+    inst = review.start("review", {"country": "NPL"}, actors["country"])
+    [fill] = review.ready_tasks(inst.id)
+    del heard[:]
+    with review.sessions() as s:
+        s.connection(execution_options={"write": True})
+        tasks.complete_task(
+            s, review.runtime, fill.id, {"title": "W", "amount": 2}, actors["country"]
+        )
+        assert heard and all(inspect(e).persistent for e in heard)
+        s.rollback()
+        assert all(inspect(e).transient for e in heard)  # as after a flush rolled back
+    assert review.instance(inst.id).audit_count == inst.audit_count
