@@ -105,6 +105,9 @@ class Loaded:
     """The waiting timers as `run_engine` left them (its last scan of the task tree), for `save`
     to reuse instead of scanning again; None when not known (each `run_engine` resets it first,
     `save` uses it once)."""
+    ready_run: dict[str, Task] | None = None
+    """The READY manual tasks by id as `run_engine` left them (the same last scan as `waiting`),
+    for `save` to reuse once; None when not known."""
     gone_timers: list[str] | None = None
     """None: `save` deletes the timer jobs that fired or were dropped itself. A list: `save`
     collects their task ids here instead, for a caller that deletes the jobs of several

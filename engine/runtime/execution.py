@@ -31,13 +31,19 @@ from engine.errors import (
 from engine.people.access import Actor
 from engine.people.permissions import may_see_country
 from engine.records.history import Recorder
+from engine.runtime.context import ACTIVE, Loaded, element_name_of
 from engine.runtime.context import (
     TIMER_CHANNEL as TIMER_CHANNEL,  # timers, worker, core name these here
 )
-from engine.runtime.context import Loaded, element_name_of
 from engine.runtime.context import Runtime as Runtime
 from engine.runtime.context import StepFailed as StepFailed
-from engine.runtime.rows import live_timers, ready_by_id, sync_tasks, sync_timers, timer_element
+from engine.runtime.rows import (
+    ready_by_id,
+    scan,
+    sync_tasks,
+    sync_timers,
+    timer_element,
+)
 from engine.runtime.writes import insert_events, insert_tasks, update_instance
 from engine.store.db import drop_later, lock_for_writes, run_later
 from engine.store.models import HumanTask, Instance, ProcessModel, ProcessVersion
@@ -178,10 +184,10 @@ def restore(session: Session, rt: Runtime, row: Instance) -> Loaded:
     loaded = Loaded(session, rt, row, pv, wf, Recorder(session, row, rt.now()))
     # `save` keeps the task and timer rows equal to the workflow's READY manual tasks and
     # waiting timers, so the restored workflow says which rows exist without a query.
-    loaded.ready_rows = frozenset(ready_by_id(wf))
-    loaded.timer_rows = {
-        tid: (timer_element(task), due) for tid, (task, due) in live_timers(loaded).items()
-    }
+    ready, waiting, _ = scan(wf)
+    loaded.ready_rows = frozenset(ready)
+    live = waiting if row.status in ACTIVE else {}  # as `live_timers` says, in the same walk
+    loaded.timer_rows = {tid: (timer_element(task), due) for tid, (task, due) in live.items()}
     return loaded
 
 

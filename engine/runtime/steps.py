@@ -27,7 +27,7 @@ from engine.runtime.context import (
     from_element,
     jsonable,
 )
-from engine.runtime.rows import timer_due, waiting_timers
+from engine.runtime.rows import scan, timer_due, waiting_timers
 
 STATUS_KEYS = ("stage", "status")
 """Data keys whose changes are recorded as `status_changed` events (plus every `*_status`)."""
@@ -165,7 +165,7 @@ def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -
             )
 
     wf = loaded.wf
-    loaded.waiting = None
+    loaded.waiting = loaded.ready_run = None
     try:
         with use_clock(rt.clock):
             # The waiting timers are scanned once per round (a walk of the whole task tree) and
@@ -182,20 +182,20 @@ def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -
                     will_complete_task=will,
                     did_complete_task=lambda t: _after_engine_task(loaded, t),
                 )
-                waiting = waiting_timers(wf)
+                ready: dict[str, Task] | None
+                ready, waiting, automatic = scan(wf)  # one walk: the timers and READY tasks
                 fired_now = _record_fired(loaded, before, waiting, cycles)
                 for tid, count in fired_now.items():
                     fired[tid] = fired.get(tid, 0) + count
-                automatic = any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY))
                 if automatic:
                     continue
                 # A cycle scheduled in this run is checked now, not first when it fires.
                 if _bound_cycles(loaded, waiting, fired):
-                    waiting = waiting_timers(wf)
+                    waiting, ready = waiting_timers(wf), None
                 # After a firing another round runs only if a timer is due (a cycle still owing
                 # an occurrence): with nothing ready and nothing due it would change nothing.
                 if not fired_now or not _any_due(waiting, rt.now()):
-                    loaded.waiting = waiting
+                    loaded.waiting, loaded.ready_run = waiting, ready
                     return
             raise EngineGuardError(
                 f"The engine ran {rounds} rounds of steps and timers on this instance without it "
