@@ -146,11 +146,12 @@ def lock_task(
     model (the lane check reads the model's lane roles from the session while the caller holds
     it), in one statement; None when there is no such task.
 
-    On SQLite a write transaction holds the whole database from its `BEGIN IMMEDIATE`, so what
-    it reads is current. On PostgreSQL the statement locks the task row too (`FOR UPDATE OF`
-    both, the instance first): a lock that had to wait re-reads the newest version of each
-    locked row, so the task is never the one from before the wait (possibly completed since),
-    as it could be if only the instance were locked."""
+    On SQLite nothing is locked here: a write transaction holds the whole database from its
+    `BEGIN IMMEDIATE`, and a `lock_late` one (a completion) reads a snapshot whose instance
+    version `flush_rows` checks once it takes the lock. On PostgreSQL the statement locks the
+    task row too (`FOR UPDATE OF` both, the instance first): a lock that had to wait re-reads
+    the newest version of each locked row, so the task is never the one from before the wait
+    (possibly completed since), as it could be if only the instance were locked."""
     found = session.execute(
         _task_and_instance(session.get_bind().dialect.name), {"task_id": task_id}
     ).first()

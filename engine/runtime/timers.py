@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -339,30 +340,27 @@ def next_due(session: Session, lease_clock: Clock | None = None) -> datetime | N
         Instance.status == "running",
         or_(TimerJob.lease_expires_at.is_(None), TimerJob.lease_expires_at < lease_now),
     )
-    due = (
-        select(TimerJob.due_at)
-        .join(Instance, Instance.id == TimerJob.instance_id)
-        .where(
-            *free,
-            or_(TimerJob.next_attempt_at.is_(None), TimerJob.next_attempt_at <= TimerJob.due_at),
+
+    def earliest(column: Any, *where: Any) -> Any:
+        return (
+            select(column)
+            .join(Instance, Instance.id == TimerJob.instance_id)
+            .where(*free, *where)
+            .order_by(column)
+            .limit(1)
+            .scalar_subquery()
         )
-        .order_by(TimerJob.due_at)
-        .limit(1)
+
+    due = earliest(
+        TimerJob.due_at,
+        or_(TimerJob.next_attempt_at.is_(None), TimerJob.next_attempt_at <= TimerJob.due_at),
     )
-    retry = (
-        select(TimerJob.next_attempt_at)
-        .join(Instance, Instance.id == TimerJob.instance_id)
-        .where(
-            *free,
-            TimerJob.next_attempt_at.is_not(None),
-            TimerJob.next_attempt_at > TimerJob.due_at,
-        )
-        .order_by(TimerJob.next_attempt_at)
-        .limit(1)
+    retry = earliest(
+        TimerJob.next_attempt_at,
+        TimerJob.next_attempt_at.is_not(None),
+        TimerJob.next_attempt_at > TimerJob.due_at,
     )
-    first, backing_off = session.execute(
-        select(due.scalar_subquery(), retry.scalar_subquery())
-    ).one()
+    first, backing_off = session.execute(select(due, retry)).one()
     found = [_aware(v) for v in (first, backing_off) if v is not None]
     return min(found) if found else None  # type: ignore[type-var]
 
