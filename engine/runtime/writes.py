@@ -18,11 +18,11 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, TextualSelect, bindparam, insert, inspect, text, update
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.store.db import write_later
+from engine.store.db import attach_written, write_later
 from engine.store.models import AuditEvent, HumanTask, Instance
 from engine.store.pg import PIPELINED
 
@@ -85,11 +85,9 @@ def insert_tasks(session: Session, tasks: Sequence[HumanTask]) -> None:
     # One row as a single execute: a list, even of one, takes the costlier executemany path.
     session.connection().execute(_INSERT_TASKS, rows[0] if len(rows) == 1 else rows)
     for task in new:
-        unset = [key for key in (*columns, *_UNSET_JSON) if key not in task.__dict__]
-        make_transient_to_detached(task)  # what was set is committed, the rest expired...
-        session.add(task)
-        for key in unset:
-            set_committed_value(task, key, None)  # ...and is None, as the row holds it
+        for key in (*columns, *_UNSET_JSON):
+            task.__dict__.setdefault(key, None)  # None, as the row holds it
+        attach_written(session, task)
 
 
 def update_instance(session: Session, row: Instance) -> bool:
@@ -105,12 +103,7 @@ def update_instance(session: Session, row: Instance) -> bool:
     touched = state.committed_state.keys()
     if any(state.attrs[key].history.has_changes() for key in relationships if key in touched):
         return False
-    changed: dict[str, Any] = {}
-    for key in columns:
-        if key in touched:
-            added = state.attrs[key].history.added
-            if added:
-                changed[key] = added[0]
+    changed = _changed_columns(state, columns)
     if not changed:
         _written(session, row)  # e.g. a value set to what it was
         return True
@@ -131,6 +124,20 @@ def update_instance(session: Session, row: Instance) -> bool:
     row.lock_version = version + 1
     _written(session, row)
     return True
+
+
+def _changed_columns(state: Any, columns: tuple[str, ...]) -> dict[str, Any]:
+    """The column attributes whose value differs from the one loaded, with their new value:
+    `history.added` of each, as `AttributeState.history` works it out for a scalar attribute
+    (`History.from_scalar_attribute`), without building a `History` for every one."""
+    committed, values, manager = state.committed_state, state.dict, state.manager
+    changed: dict[str, Any] = {}
+    for key in columns:
+        if key in committed and key in values:
+            original, current = committed[key], values[key]
+            if original is NO_VALUE or manager[key].impl.is_equal(current, original) is not True:
+                changed[key] = current
+    return changed
 
 
 MAX_CORE_EVENTS = 16
