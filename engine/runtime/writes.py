@@ -25,6 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.store.db import attach_written, write_later
 from engine.store.models import AuditEvent, HumanTask, Instance
 from engine.store.pg import PIPELINED
+from engine.store.prepared import execute
 
 _TASKS = cast(Table, HumanTask.__table__)
 _INSTANCES = cast(Table, Instance.__table__)
@@ -68,7 +69,7 @@ def update_task(session: Session, task: HumanTask, values: Mapping[str, Any]) ->
     """Write `values` to a task row already in the session, and to the object, as committed
     (the UPDATE waits for the write lock in a `lock_late` transaction: `write_later`)."""
     params = {**values, "task_pk": task.id}
-    write_later(session, lambda: session.connection().execute(_UPDATE_TASK, params))
+    write_later(session, lambda: execute(session, _UPDATE_TASK, params))
     for key, value in values.items():
         setattr(task, key, value)
     _written(session, task)
@@ -83,7 +84,7 @@ def insert_tasks(session: Session, tasks: Sequence[HumanTask]) -> None:
     columns = _task_columns()
     rows = [{key: t.__dict__.get(key) for key in columns} for t in new]
     # One row as a single execute: a list, even of one, takes the costlier executemany path.
-    session.connection().execute(_INSERT_TASKS, rows[0] if len(rows) == 1 else rows)
+    execute(session, _INSERT_TASKS, rows[0] if len(rows) == 1 else rows)
     for task in new:
         for key in (*columns, *_UNSET_JSON):
             task.__dict__.setdefault(key, None)  # None, as the row holds it
@@ -108,7 +109,8 @@ def update_instance(session: Session, row: Instance) -> bool:
         _written(session, row)  # e.g. a value set to what it was
         return True
     version = row.lock_version
-    result = session.connection().execute(
+    result = execute(
+        session,
         _UPDATE_INSTANCE,
         {
             **changed,
@@ -177,9 +179,8 @@ def insert_events(
         params[f"insert_sentinel_{i}"] = _sentinel(i, len(events))
     if publish is not None:
         publish(session, events)
-    ids: dict[int, int] = dict(
-        session.connection().execute(_insert_events(len(events)), params).all()
-    )
+    rows = execute(session, _insert_events(len(events)), params).all()
+    ids = dict(cast(list[tuple[int, int]], rows))
     for i, state in enumerate(states):
         state.dict["id"] = ids[state.dict["seq"]]
         state.dict["_sentinel"] = _sentinel(i, len(events))
