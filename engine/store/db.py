@@ -16,6 +16,7 @@ from sqlalchemy.orm import (
     DeclarativeBase,
     Mapper,
     Session,
+    configure_mappers,
     make_transient_to_detached,
     sessionmaker,
 )
@@ -114,6 +115,9 @@ def _mapped(cls: type) -> tuple[Any, tuple[str, ...]]:
     """A mapped class's mapper and its primary key's attribute keys."""
     found = _MAPPED.get(cls)
     if found is None:
+        # As the ORM does before it loads: a new process may not have set up its attribute
+        # instrumentation yet (an attribute's implementation is made then).
+        configure_mappers()
         mapper: Mapper[Any] = sa_inspect(cls)
         keys = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
         found = _MAPPED[cls] = (mapper, keys)
