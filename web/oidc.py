@@ -10,6 +10,7 @@ does not carry them. Who the person is in Pathfinder, and their roles, is the en
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, cast
 
@@ -22,7 +23,7 @@ from flask_login import current_user
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
-from engine import OidcProvider
+from engine import OidcProvider, ProviderSession
 from web.auth import safe_next, sign_in, the_engine
 
 log = logging.getLogger("pathfinder.web.oidc")
@@ -36,7 +37,7 @@ def providers() -> dict[str, OidcProvider]:
     return cast(dict[str, OidcProvider], current_app.extensions.get("pathfinder_oidc", {}))
 
 
-def _client(name: str) -> tuple[OidcProvider, Any]:
+def client_for(name: str) -> tuple[OidcProvider, Any]:
     provider = providers().get(name)
     if provider is None:
         abort(404)
@@ -44,19 +45,19 @@ def _client(name: str) -> tuple[OidcProvider, Any]:
     return provider, oauth.create_client(name)
 
 
-class _Refused(Exception):
+class Refused(Exception):
     def __init__(self, reason: str, message: str, status: int = 400) -> None:
         super().__init__(reason)
         self.reason, self.message, self.status = reason, message, status
 
 
-def _metadata(provider: OidcProvider, client: Any) -> dict[str, Any]:
+def checked_metadata(provider: OidcProvider, client: Any) -> dict[str, Any]:
     """The provider's discovery document, checked to name the configured issuer."""
     try:
         metadata = cast(dict[str, Any], client.load_server_metadata())
     except (requests.RequestException, ValueError) as err:
         client.server_metadata = {}
-        raise _Refused(
+        raise Refused(
             f"discovery failed: {type(err).__name__}",
             _(
                 "%(button_label)s cannot be reached just now. Try again in a few minutes.",
@@ -66,7 +67,7 @@ def _metadata(provider: OidcProvider, client: Any) -> dict[str, Any]:
         ) from err
     if str(metadata.get("issuer", "")).rstrip("/") != provider.issuer:
         client.server_metadata = {}
-        raise _Refused(
+        raise Refused(
             f"discovery names issuer {metadata.get('issuer')!r}",
             _(
                 "%(button_label)s is not set up correctly (it names another "
@@ -78,7 +79,7 @@ def _metadata(provider: OidcProvider, client: Any) -> dict[str, Any]:
     return metadata
 
 
-def _refusal_page(provider: OidcProvider, refused: _Refused) -> tuple[str, int]:
+def _refusal_page(provider: OidcProvider, refused: Refused) -> tuple[str, int]:
     the_engine().people.refuse(
         f"oidc:{provider.name}", refused.reason, remote_addr=request.remote_addr
     )
@@ -91,10 +92,10 @@ def _refusal_page(provider: OidcProvider, refused: _Refused) -> tuple[str, int]:
 @bp.get("/login/oidc/<name>")
 def start(name: str) -> Page:
     """Send the browser to the provider's authorization endpoint."""
-    provider, client = _client(name)
+    provider, client = client_for(name)
     try:
-        _metadata(provider, client)
-    except _Refused as refused:
+        checked_metadata(provider, client)
+    except Refused as refused:
         return _refusal_page(provider, refused)
     session["oidc_next"] = safe_next(request.args.get("next"))
     redirect_uri = url_for("oidc.callback", name=name, _external=True)
@@ -104,10 +105,10 @@ def start(name: str) -> Page:
 @bp.get("/login/oidc/<name>/callback")
 def callback(name: str) -> Page:
     """The provider sends the browser back here with a code; exchange and verify it."""
-    provider, client = _client(name)
+    provider, client = client_for(name)
     try:
         claims, issuer = _verified_claims(provider, client)
-    except _Refused as refused:
+    except Refused as refused:
         return _refusal_page(provider, refused)
     user, refusal = the_engine().people.sign_in_external(
         provider=provider.name,
@@ -120,7 +121,10 @@ def callback(name: str) -> Page:
         page = render_template("oidc_refused.html", provider=provider, message=refusal)
         return page, 403
     target = session.pop("oidc_next", None) or url_for("tasks.inbox")
-    sign_in(user)
+    sid = claims.get("sid")
+    sign_in(
+        user, ProviderSession(issuer, str(claims["sub"]), sid if isinstance(sid, str) else None)
+    )
     session["oidc_provider"] = provider.name
     if not user.roles:
         return Response(status=302, headers={"Location": url_for("oidc.waiting")})
@@ -128,9 +132,9 @@ def callback(name: str) -> Page:
 
 
 def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any], str]:
-    """The ID token's claims (plus userinfo) and its issuer; `_Refused` for anything wrong."""
+    """The ID token's claims (plus userinfo) and its issuer; `Refused` for anything wrong."""
     if request.args.get("error"):
-        raise _Refused(
+        raise Refused(
             f"provider answered {request.args.get('error')}",
             _(
                 "%(button_label)s did not sign you in (%(error)s).",
@@ -138,7 +142,7 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
                 error=request.args.get("error_description") or request.args.get("error"),
             ),
         )
-    metadata = _metadata(provider, client)
+    metadata = checked_metadata(provider, client)
     try:
         token = client.authorize_access_token(
             claims_options={
@@ -148,7 +152,7 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
             leeway=provider.leeway_seconds,
         )
     except MismatchingStateError as err:
-        raise _Refused(
+        raise Refused(
             "state does not match",
             _(
                 "This sign-in was not started from this browser, or was "
@@ -156,7 +160,7 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
             ),
         ) from err
     except OAuthError as err:
-        raise _Refused(
+        raise Refused(
             f"token request refused: {err.error}",
             _(
                 "%(button_label)s refused to complete the sign-in. Please start again.",
@@ -164,7 +168,7 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
             ),
         ) from err
     except JoseError as err:
-        raise _Refused(
+        raise Refused(
             f"ID token rejected: {type(err).__name__}: {err}",
             _(
                 "The identity token from %(button_label)s could not be "
@@ -175,7 +179,7 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
             ),
         ) from err
     except requests.RequestException as err:
-        raise _Refused(
+        raise Refused(
             f"token request failed: {type(err).__name__}",
             _(
                 "%(button_label)s cannot be reached just now. Try again in a few minutes.",
@@ -185,14 +189,75 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
         ) from err
     claims = token.get("userinfo")
     if not claims or not claims.get("sub"):
-        raise _Refused(
+        raise Refused(
             "no ID token",
             _(
                 "%(button_label)s sent no identity token. Tell your administrator.",
                 button_label=provider.button_label,
             ),
         )
-    return _with_userinfo(provider, client, metadata, token, dict(claims)), metadata["issuer"]
+    claims = _with_userinfo(provider, client, metadata, token, dict(claims))
+    return _with_overage(provider, client, token, claims), metadata["issuer"]
+
+
+MAX_GROUPS_BYTES = 4 * 1024 * 1024
+"""Largest answer read from the groups URL (20,000 group ids are under 1 MB)."""
+
+
+def _with_overage(
+    provider: OidcProvider, client: Any, token: dict[str, Any], claims: dict[str, Any]
+) -> dict[str, Any]:
+    """The claims with the roles claim read from `groups_url` when the ID token says it did not
+    fit (`_claim_names` names it: Entra's groups overage). `Refused` when it cannot be read:
+    signing in without them would keep roles the person may have lost."""
+    names = claims.get("_claim_names")
+    if provider.roles_claim in claims or not (
+        isinstance(names, dict) and provider.roles_claim in names
+    ):
+        return claims
+    if not provider.groups_url:
+        raise Refused(
+            f"{provider.roles_claim} did not fit in the ID token and no groups URL is set",
+            _(
+                "Your account at %(button_label)s belongs to too many groups to fit in its "
+                "sign-in token, and Pathfinder is not set up to read them. Tell your "
+                "administrator.",
+                button_label=provider.button_label,
+            ),
+            403,
+        )
+    try:
+        answer = client.post(
+            provider.groups_url,
+            token=token,
+            json={"securityEnabledOnly": False},
+            timeout=15,
+            stream=True,
+        )
+        answer.raise_for_status()
+        body = answer.raw.read(MAX_GROUPS_BYTES + 1, decode_content=True)
+        if len(body) > MAX_GROUPS_BYTES:
+            raise ValueError(f"answer larger than {MAX_GROUPS_BYTES} bytes")
+        values = json.loads(body).get("value")
+        if not isinstance(values, list):
+            raise ValueError("answer has no 'value' list")
+    except (requests.RequestException, OAuthError, ValueError, AttributeError) as err:
+        raise Refused(
+            f"groups could not be read from {provider.groups_url}: {type(err).__name__}: {err}",
+            _(
+                "%(button_label)s signed you in, but your groups could not be read just now. "
+                "Try again in a few minutes; if it keeps happening, tell your administrator.",
+                button_label=provider.button_label,
+            ),
+            502,
+        ) from err
+    log.info(
+        "%s: read %d %s values from the groups URL (overage)",
+        provider.name,
+        len(values),
+        provider.roles_claim,
+    )
+    return {**claims, provider.roles_claim: values}
 
 
 def _explain(err: JoseError) -> str:
@@ -244,8 +309,8 @@ def end_session_url(name: str | None) -> str | None:
     oauth = cast(OAuth, current_app.extensions["pathfinder_oauth"])
     client = oauth.create_client(provider.name)
     try:
-        metadata = _metadata(provider, client)
-    except _Refused:
+        metadata = checked_metadata(provider, client)
+    except Refused:
         return None
     if not metadata.get("end_session_endpoint"):
         return None
@@ -276,3 +341,6 @@ def init_app(app: Flask, configured: tuple[OidcProvider, ...]) -> None:
     app.extensions["pathfinder_oauth"] = oauth
     app.extensions["pathfinder_oidc"] = {p.name: p for p in configured}
     app.register_blueprint(bp)
+    from web import oidc_logout
+
+    oidc_logout.init_app(app)

@@ -1,9 +1,8 @@
-"""Noun handles on `Engine`: `engine.people` and `engine.tokens` (and `engine.processes`,
-in `engine/processes.py`).
+"""Noun handles on `Engine`: `engine.people` and `engine.tokens`.
 
 Each handle is bound to the engine's sessions and clocks, opens its own transactions and returns
-frozen read types, so the web app and the CLI never hold a database session or a row. (The
-handles for tasks, instances and the rest follow the same shape as they move off the facade.)
+frozen read types, so the web app and the CLI never hold a database session or a row (as do
+the other handles: `engine.processes`, `engine.tasks`, `engine.instances`, `engine.audit`).
 """
 
 from __future__ import annotations
@@ -195,15 +194,26 @@ class People:
             max_age=timedelta(hours=settings.session_max_hours),
         )
 
-    def open_session(self, user_id: int) -> tuple[Person, str] | None:
-        """Open a server-side web session for an active account: the person and the session's
-        random token (for the cookie); None for a missing or deactivated account."""
+    def open_session(
+        self, user_id: int, provider: sessions.ProviderSession | None = None
+    ) -> tuple[Person, str] | None:
+        """Open a web session for an active account: the person and the cookie's token; None for
+        a missing or deactivated account (`provider`: for the provider's back-channel logout)."""
         with transaction(self._engine.sessions) as s:
             row = s.get(User, user_id)
             if row is None or not row.active:
                 return None
-            token = sessions.start(s, row, now=self._engine.wall_clock.now())
+            token = sessions.start(s, row, now=self._engine.wall_clock.now(), provider=provider)
             return Person.of(row), token
+
+    def end_provider_sessions(
+        self, provider: str, issuer: str, sub: str | None, sid: str | None
+    ) -> int:
+        """Back-channel logout: end the sessions `provider` opened with its session `sid` (else
+        for `subject`), each person's noted on the system chain. Returns how many ended."""
+        now, at = self._engine.wall_clock.now(), self._engine.now()
+        with transaction(self._engine.sessions) as s:
+            return identities.signed_out_by_provider(s, provider, issuer, sub, sid, now, at)
 
     def check_session(self, token: str) -> Person | None:
         """The person whose web session `token` is still open (idle and absolute timeouts),

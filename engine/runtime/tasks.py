@@ -218,9 +218,7 @@ def _complete_task(
     except Exception as exc:  # noqa: BLE001 - a failing post-script becomes an incident
         mark_error(loaded, exc)
     done = {"state": "completed", "completed_at": rt.now(), "completed_by": actor.username}
-    if ht.draft is not None:
-        done["draft"] = None  # as the ORM wrote it: JSON null
-    update_task(session, ht, done)
+    update_task(session, ht, {**done, "draft": None})  # even one saved after our snapshot
     loaded.recorder.record(
         "task_completed",
         actor=actor.username,
