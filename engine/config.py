@@ -98,6 +98,12 @@ class Settings:
     """`PATHFINDER_SECURE_COOKIES`: mark session cookies `Secure` (sent over HTTPS only). On by
     default; `make run` turns it off for http://127.0.0.1."""
 
+    trusted_proxies: int = 0
+    """`PATHFINDER_TRUSTED_PROXIES`: how many reverse proxies stand in front of the server. With
+    N > 0 the app takes the client's address and the scheme from the last N entries of the
+    `X-Forwarded-For` and `X-Forwarded-Proto` headers those proxies add (werkzeug's `ProxyFix`);
+    with 0 (the default) it reads no such header, since a client could write them itself."""
+
     session_idle_minutes: int = 60
     """`PATHFINDER_SESSION_IDLE_MINUTES`: a web session unused this long ends."""
 
@@ -227,6 +233,7 @@ class Settings:
             max_upload_mb=float(env.get("PATHFINDER_MAX_UPLOAD_MB", "20")),
             simulate=env.get("PATHFINDER_SIMULATE", "") in {"1", "true", "yes"},
             secure_cookies=env.get("PATHFINDER_SECURE_COOKIES", "1") not in {"0", "false", "no"},
+            trusted_proxies=_count(env, "PATHFINDER_TRUSTED_PROXIES", default=0),
             session_idle_minutes=int(env.get("PATHFINDER_SESSION_IDLE_MINUTES", "60")),
             session_max_hours=int(env.get("PATHFINDER_SESSION_MAX_HOURS", "12")),
             token_max_days=int(env.get("PATHFINDER_TOKEN_MAX_DAYS", "365")),
@@ -259,6 +266,16 @@ def _reliability_settings(env: dict[str, str]) -> dict[str, Any]:
         "upload_max_age_days": float(env.get("PATHFINDER_UPLOAD_MAX_AGE_DAYS", "7")),
         "session_retention_days": _retention_days(env.get("PATHFINDER_SESSION_RETENTION_DAYS")),
     }
+
+
+def _count(env: dict[str, str], name: str, *, default: int) -> int:
+    """A setting that counts something: a whole number, 0 or more (`default` when unset)."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number, 0 or more (got '{value}')")
+    return int(value)
 
 
 def _retention_days(value: str | None) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, InvalidData, NotFound
+from engine.people import sessions
 from engine.people.access import ROLES
 from engine.records.history import Recorder
 from engine.store.models import ClaimMapping, ExternalIdentity, User
@@ -53,6 +55,33 @@ def audit_sign_in(
         element_id=f"user:{username}",
         data={"username": username, "method": method, **data},
     )
+
+
+def signed_out_by_provider(
+    session: Session,
+    issuer: str,
+    *,
+    subject: str | None,
+    sid: str | None,
+    provider: str,
+    now: datetime,
+    recorded_at: datetime,
+) -> int:
+    """An OpenID provider's back-channel logout: end the web sessions it names
+    (`sessions.end_for_provider`, on the wall clock `now`) and record, per person, how many
+    ended (at the engine's `recorded_at`, as sign-ins are). Returns how many."""
+    ended = sessions.end_for_provider(session, issuer, subject=subject, sid=sid, now=now)
+    for user_id, count in sorted(Counter(ended).items()):
+        user = session.get(User, user_id)
+        if user is None:
+            continue
+        Recorder(session, None, recorded_at).record(
+            "user_signed_out_by_provider",
+            actor=f"oidc:{provider}",
+            element_id=f"user:{user.username}",
+            data={"username": user.username, "provider": provider, "sessions": count},
+        )
+    return len(ended)
 
 
 def audit_refusal(
