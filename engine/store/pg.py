@@ -88,10 +88,7 @@ def _pg_before_execute(
     if (
         raw.autocommit
         and raw.info.transaction_status == 0  # not in the BEGIN of a write transaction already
-        and (
-            getattr(cursor, "name", None)
-            or _needs_transaction(statement)
-        )
+        and (getattr(cursor, "name", None) or _needs_transaction(statement))
     ):
         raw.autocommit = False
 
