@@ -87,8 +87,10 @@ def _pg_before_execute(
     raw = cursor.connection
     if (
         raw.autocommit
-        and raw.info.transaction_status == 0  # not in the BEGIN of a write transaction already
         and (getattr(cursor, "name", None) or _needs_transaction(statement))
+        # not in the BEGIN of a write transaction already (libpq's status: `raw.info` would
+        # build an object to ask it)
+        and raw.pgconn.transaction_status == 0
     ):
         raw.autocommit = False
 
