@@ -327,10 +327,27 @@ class OidcProvider:
     leeway_seconds: int = 60
     """`_LEEWAY_SECONDS`: clock difference tolerated when checking ID-token times."""
 
+    groups_url: str = ""
+    """`_GROUPS_URL`: where to read the roles claim's values when they did not fit in the ID
+    token, which then names the claim in `_claim_names` instead (Microsoft Entra's "groups
+    overage", over 200 groups): Pathfinder POSTs `{"securityEnabledOnly": false}` there with the
+    sign-in's access token and reads the `value` list of the answer (Microsoft Graph's
+    `getMemberObjects`). Default: that Graph endpoint for an Entra issuer, else none (such a
+    sign-in is then refused with a message for the administrator)."""
+
     @property
     def button_label(self) -> str:
         """The sign-in button's text: the label, else the provider's name."""
         return self.label or self.name
+
+
+ENTRA_ISSUER = "https://login.microsoftonline.com/"
+GRAPH_MEMBER_OBJECTS = "https://graph.microsoft.com/v1.0/me/getMemberObjects"
+
+
+def _default_groups_url(issuer: str) -> str:
+    """Microsoft Graph's list of the signed-in person's groups, for an Entra issuer."""
+    return GRAPH_MEMBER_OBJECTS if issuer.startswith(ENTRA_ISSUER) else ""
 
 
 def oidc_providers_from_env(env: dict[str, str]) -> tuple[OidcProvider, ...]:
@@ -360,6 +377,9 @@ def oidc_providers_from_env(env: dict[str, str]) -> tuple[OidcProvider, ...]:
                 roles_claim=env.get(prefix + "ROLES_CLAIM", "groups"),
                 username_claim=env.get(prefix + "USERNAME_CLAIM", "preferred_username"),
                 leeway_seconds=int(env.get(prefix + "LEEWAY_SECONDS", "60")),
+                groups_url=env.get(
+                    prefix + "GROUPS_URL", _default_groups_url(env[prefix + "ISSUER"])
+                ),
             )
         )
     return tuple(out)

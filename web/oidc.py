@@ -201,7 +201,68 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
                 button_label=provider.button_label,
             ),
         )
-    return _with_userinfo(provider, client, metadata, token, dict(claims)), metadata["issuer"]
+    claims = _with_userinfo(provider, client, metadata, token, dict(claims))
+    return _with_overage(provider, client, token, claims), metadata["issuer"]
+
+
+MAX_GROUPS_BYTES = 4 * 1024 * 1024
+"""Largest answer read from the groups URL (20,000 group ids are under 1 MB)."""
+
+
+def _with_overage(
+    provider: OidcProvider, client: Any, token: dict[str, Any], claims: dict[str, Any]
+) -> dict[str, Any]:
+    """The claims with the roles claim read from `groups_url` when the ID token says it did not
+    fit (`_claim_names` names it: Entra's groups overage). `_Refused` when it cannot be read:
+    signing in without them would keep roles the person may have lost."""
+    names = claims.get("_claim_names")
+    if provider.roles_claim in claims or not (
+        isinstance(names, dict) and provider.roles_claim in names
+    ):
+        return claims
+    if not provider.groups_url:
+        raise _Refused(
+            f"{provider.roles_claim} did not fit in the ID token and no groups URL is set",
+            _(
+                "Your account at %(button_label)s belongs to too many groups to fit in its "
+                "sign-in token, and Pathfinder is not set up to read them. Tell your "
+                "administrator.",
+                button_label=provider.button_label,
+            ),
+            403,
+        )
+    try:
+        answer = client.post(
+            provider.groups_url,
+            token=token,
+            json={"securityEnabledOnly": False},
+            timeout=15,
+            stream=True,
+        )
+        answer.raise_for_status()
+        body = answer.raw.read(MAX_GROUPS_BYTES + 1, decode_content=True)
+        if len(body) > MAX_GROUPS_BYTES:
+            raise ValueError(f"answer larger than {MAX_GROUPS_BYTES} bytes")
+        values = json.loads(body).get("value")
+        if not isinstance(values, list):
+            raise ValueError("answer has no 'value' list")
+    except (requests.RequestException, OAuthError, ValueError, AttributeError) as err:
+        raise _Refused(
+            f"groups could not be read from {provider.groups_url}: {type(err).__name__}: {err}",
+            _(
+                "%(button_label)s signed you in, but your groups could not be read just now. "
+                "Try again in a few minutes; if it keeps happening, tell your administrator.",
+                button_label=provider.button_label,
+            ),
+            502,
+        ) from err
+    log.info(
+        "%s: read %d %s values from the groups URL (overage)",
+        provider.name,
+        len(values),
+        provider.roles_claim,
+    )
+    return {**claims, provider.roles_claim: values}
 
 
 def _explain(err: JoseError) -> str:

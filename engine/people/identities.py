@@ -100,18 +100,23 @@ def mapped_access(
     session: Session, provider: str, values: list[str]
 ) -> tuple[list[str], str | None] | None:
     """The roles and country the mappings of `provider` give for these claim values, or None
-    when none of them is mapped. With several mapped countries the first (by value) wins."""
+    when none of them is mapped. With several mapped countries the first (by value) wins.
+    (The provider's mappings are few, a person's groups may be thousands: the mappings are
+    read and matched here rather than sent as a list of values.)"""
     if not values:
         return None
+    have = set(values)
     rows = session.execute(
         select(ClaimMapping)
-        .where(ClaimMapping.provider == provider, ClaimMapping.claim_value.in_(values))
-        .order_by(ClaimMapping.claim_value)
+        .where(ClaimMapping.provider == provider)
+        .order_by(ClaimMapping.claim_value, ClaimMapping.id)
     ).scalars()
     roles: list[str] = []
     country = None
     found = False
     for row in rows:
+        if row.claim_value not in have:
+            continue
         found = True
         if row.role not in roles:
             roles.append(row.role)
@@ -121,13 +126,18 @@ def mapped_access(
     return sorted(roles, key=ROLES.index), country
 
 
+MAX_CLAIM_VALUES = 20_000
+"""Values of a roles claim read at most (an Entra user's groups, read after an overage, can
+number in the thousands)."""
+
+
 def claim_values(claims: Mapping[str, Any], claim: str) -> list[str]:
     """The values of a roles claim: a list of strings, or one string."""
     raw = claims.get(claim)
     if isinstance(raw, str):
         return [raw]
     if isinstance(raw, list):
-        return [v for v in raw if isinstance(v, str)][:500]
+        return [v for v in raw[:MAX_CLAIM_VALUES] if isinstance(v, str)]
     return []
 
 
