@@ -188,6 +188,8 @@ class Cursor(psycopg.Cursor[Any]):
 
     @property
     def description(self) -> Sequence[psycopg.Column] | None:  # type: ignore[override]
+        """The current result's columns (each made when first read); None when the statement
+        returned no rows (as psycopg's)."""
         res = self.pgresult
         if res and (res.nfields or res.status in _ROWS):
             return _Columns(self, res.nfields)
