@@ -29,6 +29,7 @@ from engine.records import history
 from engine.store.db import write_later
 from engine.store.models import HumanTask, Instance, Submission
 from engine.store.pg import PIPELINED
+from engine.store.prepared import execute
 
 INTERNAL = "internal"
 """`x-visibility` value of a field only staff see."""
@@ -135,7 +136,7 @@ def record(
         "round_instance": ht.instance_id,
         "round_element": ht.element_id,
     }
-    write_later(session, lambda: session.connection().execute(_INSERT, params))
+    write_later(session, lambda: execute(session, _INSERT, params))
 
 
 def listing(

@@ -4,6 +4,7 @@ and waiting timers; only what changed is written."""
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -165,6 +166,26 @@ def _has_timer(definition: Any) -> bool:
     return isinstance(definition, MultipleEventDefinition) and any(
         isinstance(d, TimerEventDefinition) for d in definition.event_definitions
     )
+
+
+_TIMED: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+"""Process spec -> whether any of its task specs is a timer event (parsed specs are cached
+per version and immutable, so this is worked out once per spec)."""
+
+
+def may_wait_on_timers(wf: BpmnWorkflow) -> bool:
+    """Whether the workflow's process or any process it calls has a timer event: when none
+    has, `waiting_timers` is empty whatever the state, and need not walk the task tree."""
+    return any(_timed(spec) for spec in (wf.spec, *getattr(wf, "subprocess_specs", {}).values()))
+
+
+def _timed(spec: Any) -> bool:
+    found = _TIMED.get(spec)
+    if found is None:
+        found = _TIMED[spec] = any(
+            _has_timer(getattr(ts, "event_definition", None)) for ts in spec.task_specs.values()
+        )
+    return found
 
 
 def waiting_timers(wf: BpmnWorkflow) -> dict[str, tuple[Task, datetime]]:

@@ -27,7 +27,7 @@ from engine.runtime.context import (
     from_element,
     jsonable,
 )
-from engine.runtime.rows import scan, timer_due, waiting_timers
+from engine.runtime.rows import may_wait_on_timers, scan, timer_due, waiting_timers
 
 STATUS_KEYS = ("stage", "status")
 """Data keys whose changes are recorded as `status_changed` events (plus every `*_status`)."""
@@ -169,8 +169,9 @@ def run_engine(loaded: Loaded, rounds: int = 1000, *, fail_fast: bool = False) -
     try:
         with use_clock(rt.clock):
             # The waiting timers are scanned once per round (a walk of the whole task tree) and
-            # again only when `_bound_cycles` moved a cycle on.
-            waiting = waiting_timers(wf)
+            # again only when `_bound_cycles` moved a cycle on; not at all before the first
+            # round when no process of the workflow has a timer event.
+            waiting = waiting_timers(wf) if may_wait_on_timers(wf) else {}
             for _ in range(rounds):
                 if time.monotonic() > deadline:
                     raise out_of_time(None)

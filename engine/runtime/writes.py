@@ -18,13 +18,14 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Table, TextualSelect, bindparam, insert, inspect, text, update
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import NO_VALUE
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.store.db import write_later
+from engine.store.db import attach_written, write_later
 from engine.store.models import AuditEvent, HumanTask, Instance
 from engine.store.pg import PIPELINED
+from engine.store.prepared import execute
 
 _TASKS = cast(Table, HumanTask.__table__)
 _INSTANCES = cast(Table, Instance.__table__)
@@ -67,7 +68,7 @@ def update_task(session: Session, task: HumanTask, values: Mapping[str, Any]) ->
     """Write `values` to a task row already in the session, and to the object, as committed
     (the UPDATE waits for the write lock in a `lock_late` transaction: `write_later`)."""
     params = {**values, "task_pk": task.id}
-    write_later(session, lambda: session.connection().execute(_UPDATE_TASK, params))
+    write_later(session, lambda: execute(session, _UPDATE_TASK, params))
     for key, value in values.items():
         setattr(task, key, value)
     _written(session, task)
@@ -82,13 +83,11 @@ def insert_tasks(session: Session, tasks: Sequence[HumanTask]) -> None:
     columns = _task_columns()
     rows = [{key: t.__dict__.get(key) for key in columns} for t in new]
     # One row as a single execute: a list, even of one, takes the costlier executemany path.
-    session.connection().execute(_INSERT_TASKS, rows[0] if len(rows) == 1 else rows)
+    execute(session, _INSERT_TASKS, rows[0] if len(rows) == 1 else rows)
     for task in new:
-        unset = [key for key in (*columns, *_UNSET_JSON) if key not in task.__dict__]
-        make_transient_to_detached(task)  # what was set is committed, the rest expired...
-        session.add(task)
-        for key in unset:
-            set_committed_value(task, key, None)  # ...and is None, as the row holds it
+        for key in (*columns, *_UNSET_JSON):
+            task.__dict__.setdefault(key, None)  # None, as the row holds it
+        attach_written(session, task)
 
 
 def update_instance(session: Session, row: Instance) -> bool:
@@ -104,17 +103,13 @@ def update_instance(session: Session, row: Instance) -> bool:
     touched = state.committed_state.keys()
     if any(state.attrs[key].history.has_changes() for key in relationships if key in touched):
         return False
-    changed: dict[str, Any] = {}
-    for key in columns:
-        if key in touched:
-            added = state.attrs[key].history.added
-            if added:
-                changed[key] = added[0]
+    changed = _changed_columns(state, columns)
     if not changed:
         _written(session, row)  # e.g. a value set to what it was
         return True
     version = row.lock_version
-    result = session.connection().execute(
+    result = execute(
+        session,
         _UPDATE_INSTANCE,
         {
             **changed,
@@ -130,6 +125,20 @@ def update_instance(session: Session, row: Instance) -> bool:
     row.lock_version = version + 1
     _written(session, row)
     return True
+
+
+def _changed_columns(state: Any, columns: tuple[str, ...]) -> dict[str, Any]:
+    """The column attributes whose value differs from the one loaded, with their new value:
+    `history.added` of each, as `AttributeState.history` works it out for a scalar attribute
+    (`History.from_scalar_attribute`), without building a `History` for every one."""
+    committed, values, manager = state.committed_state, state.dict, state.manager
+    changed: dict[str, Any] = {}
+    for key in columns:
+        if key in committed and key in values:
+            original, current = committed[key], values[key]
+            if original is NO_VALUE or manager[key].impl.is_equal(current, original) is not True:
+                changed[key] = current
+    return changed
 
 
 MAX_CORE_EVENTS = 16
@@ -169,9 +178,8 @@ def insert_events(
         params[f"insert_sentinel_{i}"] = _sentinel(i, len(events))
     if publish is not None:
         publish(session, events)
-    ids: dict[int, int] = dict(
-        session.connection().execute(_insert_events(len(events)), params).all()
-    )
+    rows = execute(session, _insert_events(len(events)), params).all()
+    ids = dict(cast(list[tuple[int, int]], rows))
     for i, state in enumerate(states):
         state.dict["id"] = ids[state.dict["seq"]]
         state.dict["_sentinel"] = _sentinel(i, len(events))

@@ -10,8 +10,16 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapper,
+    Session,
+    configure_mappers,
+    make_transient_to_detached,
+    sessionmaker,
+)
 from sqlalchemy.orm.attributes import manager_of_class
 
 from engine.store import pg, sqlite
@@ -45,6 +53,75 @@ def new_row(cls: type[_T], values: dict[str, Any]) -> _T:
     obj: _T = manager_of_class(cls).new_instance()
     obj.__dict__.update(values)
     return obj
+
+
+def loaded_row(session: Session, cls: type[_T], values: dict[str, Any]) -> _T:
+    """The object of a mapped class for a row read with a Core statement (`values`: every
+    column attribute), in `session` as the ORM's loading with `populate_existing` leaves it:
+    persistent, every attribute what the row holds, relationships not loaded (they load on
+    first use); the object the session already holds for that row gets the values instead.
+
+    The steps are those of the ORM's own loading (`sqlalchemy.orm.loading._instance`) for one
+    row, without what it sets up per query and per entity, which cost several times the
+    statement on a task completion's hot path (`session.add` of a detached object, the
+    public way, costs as much again: it cascades and checks what a loaded row need not).
+    tests/engine/store/test_loaded_rows.py compares such objects with ORM-loaded ones."""
+    mapper, keys = _mapped(cls)
+    key = (cls, tuple(values[k] for k in keys), None)  # identity token None: one database
+    present = session.identity_map.get(key)
+    if present is not None:
+        state = sa_inspect(present)
+        state.dict.update(values)
+        state._commit_all(state.dict, session.identity_map)  # as `populate_existing` does
+        return present
+    if mapper.class_manager.dispatch.load or session.dispatch.loaded_as_persistent:
+        obj = new_row(cls, values)  # someone listens for loads: let the ORM attach it
+        make_transient_to_detached(obj)
+        session.add(obj)
+        return obj
+    obj = mapper.class_manager.new_instance()
+    obj.__dict__.update(values)
+    _attach(session, sa_inspect(obj), key)
+    return obj
+
+
+def attach_written(session: Session, obj: object) -> None:
+    """Put a new object whose row was just INSERTed by a Core statement into `session` as a
+    loaded row (`loaded_row`): every column attribute must be set to what the row holds."""
+    _mapper, keys = _mapped(type(obj))
+    values, state = obj.__dict__, sa_inspect(obj)
+    key = (type(obj), tuple(values[k] for k in keys), None)
+    if key in session.identity_map:  # the ORM's way, which refuses a second object of a row
+        make_transient_to_detached(obj)
+        session.add(obj)
+        return
+    if state.committed_state or state.expired_attributes:  # set through attributes
+        state._commit_all(values)
+    _attach(session, state, key)
+
+
+def _attach(session: Session, state: Any, key: tuple[Any, ...]) -> None:
+    # What `loading._instance` does for a new row, and `_commit_all` for what it populated
+    # (nothing to clear on a state that was never in a session, or was only just built).
+    state.key = key
+    state.session_id = session.hash_key
+    session.identity_map._add_unpresent(state, key)
+
+
+_MAPPED: dict[type, tuple[Any, tuple[str, ...]]] = {}
+
+
+def _mapped(cls: type) -> tuple[Any, tuple[str, ...]]:
+    """A mapped class's mapper and its primary key's attribute keys."""
+    found = _MAPPED.get(cls)
+    if found is None:
+        # As the ORM does before it loads: a new process may not have set up its attribute
+        # instrumentation yet (an attribute's implementation is made then).
+        configure_mappers()
+        mapper: Mapper[Any] = sa_inspect(cls)
+        keys = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+        found = _MAPPED[cls] = (mapper, keys)
+    return found
 
 
 def make_engine(url: str, **kwargs: Any) -> SAEngine:
