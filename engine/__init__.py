@@ -37,6 +37,7 @@ from engine.mail.transports import mail_files
 from engine.people import permissions
 from engine.people.access import ROLES, SYSTEM, Actor
 from engine.people.handles import Person, TokenView
+from engine.people.sessions import ProviderSession
 from engine.records.attachments import AttachmentInfo, value_at
 from engine.records.audit import EventFilter
 from engine.records.filetypes import KINDS as FILE_KINDS
@@ -110,6 +111,7 @@ __all__ = [
     "MailConfig",
     "mail_files",
     "Person",
+    "ProviderSession",
     "ProcessInfo",
     "VersionInfo",
     "TokenView",

@@ -98,6 +98,12 @@ class Settings:
     """`PATHFINDER_SECURE_COOKIES`: mark session cookies `Secure` (sent over HTTPS only). On by
     default; `make run` turns it off for http://127.0.0.1."""
 
+    trusted_proxies: int = 0
+    """`PATHFINDER_TRUSTED_PROXIES`: how many reverse proxies stand in front of the server. With
+    N > 0 the app takes the client's address and the scheme from the last N entries of the
+    `X-Forwarded-For` and `X-Forwarded-Proto` headers those proxies add (werkzeug's `ProxyFix`);
+    with 0 (the default) it reads no such header, since a client could write them itself."""
+
     session_idle_minutes: int = 60
     """`PATHFINDER_SESSION_IDLE_MINUTES`: a web session unused this long ends."""
 
@@ -227,6 +233,7 @@ class Settings:
             max_upload_mb=float(env.get("PATHFINDER_MAX_UPLOAD_MB", "20")),
             simulate=env.get("PATHFINDER_SIMULATE", "") in {"1", "true", "yes"},
             secure_cookies=env.get("PATHFINDER_SECURE_COOKIES", "1") not in {"0", "false", "no"},
+            trusted_proxies=_count(env, "PATHFINDER_TRUSTED_PROXIES", default=0),
             session_idle_minutes=int(env.get("PATHFINDER_SESSION_IDLE_MINUTES", "60")),
             session_max_hours=int(env.get("PATHFINDER_SESSION_MAX_HOURS", "12")),
             token_max_days=int(env.get("PATHFINDER_TOKEN_MAX_DAYS", "365")),
@@ -259,6 +266,16 @@ def _reliability_settings(env: dict[str, str]) -> dict[str, Any]:
         "upload_max_age_days": float(env.get("PATHFINDER_UPLOAD_MAX_AGE_DAYS", "7")),
         "session_retention_days": _retention_days(env.get("PATHFINDER_SESSION_RETENTION_DAYS")),
     }
+
+
+def _count(env: dict[str, str], name: str, *, default: int) -> int:
+    """A setting that counts something: a whole number, 0 or more (`default` when unset)."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number, 0 or more (got '{value}')")
+    return int(value)
 
 
 def _retention_days(value: str | None) -> int:
@@ -310,10 +327,27 @@ class OidcProvider:
     leeway_seconds: int = 60
     """`_LEEWAY_SECONDS`: clock difference tolerated when checking ID-token times."""
 
+    groups_url: str = ""
+    """`_GROUPS_URL`: where to read the roles claim's values when they did not fit in the ID
+    token, which then names the claim in `_claim_names` instead (Microsoft Entra's "groups
+    overage", over 200 groups): Pathfinder POSTs `{"securityEnabledOnly": false}` there with the
+    sign-in's access token and reads the `value` list of the answer (Microsoft Graph's
+    `getMemberObjects`). Default: that Graph endpoint for an Entra issuer, else none (such a
+    sign-in is then refused with a message for the administrator)."""
+
     @property
     def button_label(self) -> str:
         """The sign-in button's text: the label, else the provider's name."""
         return self.label or self.name
+
+
+ENTRA_ISSUER = "https://login.microsoftonline.com/"
+GRAPH_MEMBER_OBJECTS = "https://graph.microsoft.com/v1.0/me/getMemberObjects"
+
+
+def _default_groups_url(issuer: str) -> str:
+    """Microsoft Graph's list of the signed-in person's groups, for an Entra issuer."""
+    return GRAPH_MEMBER_OBJECTS if issuer.startswith(ENTRA_ISSUER) else ""
 
 
 def oidc_providers_from_env(env: dict[str, str]) -> tuple[OidcProvider, ...]:
@@ -343,6 +377,9 @@ def oidc_providers_from_env(env: dict[str, str]) -> tuple[OidcProvider, ...]:
                 roles_claim=env.get(prefix + "ROLES_CLAIM", "groups"),
                 username_claim=env.get(prefix + "USERNAME_CLAIM", "preferred_username"),
                 leeway_seconds=int(env.get(prefix + "LEEWAY_SECONDS", "60")),
+                groups_url=env.get(
+                    prefix + "GROUPS_URL", _default_groups_url(env[prefix + "ISSUER"])
+                ),
             )
         )
     return tuple(out)

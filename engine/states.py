@@ -108,6 +108,7 @@ class EventKind(StrEnum):
     USER_ACTIVATED = "user_activated"
     USER_DEACTIVATED = "user_deactivated"
     USER_SIGNED_IN = "user_signed_in"
+    USER_SIGNED_OUT_BY_PROVIDER = "user_signed_out_by_provider"
     USER_ROLES_MAPPED = "user_roles_mapped"
     PASSWORD_RESET = "password_reset"  # noqa: S105 (an event kind, not a password)
     SIGN_IN_REFUSED = "sign_in_refused"

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine import Clock, Engine, Settings, SystemClock, VirtualClock
 
@@ -38,6 +39,15 @@ def create_app(
         PATHFINDER_SETTINGS=settings,
     )
     app.config.update(config or {})
+    if settings.trusted_proxies:
+        # Only the entries the trusted proxies appended are believed; anything a client wrote
+        # into the same headers before them is ignored. The host is the Host header the proxy
+        # passes on: X-Forwarded-Host is not read, as a proxy that does not set it would let a
+        # client's own value through.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0
+        )
     app.extensions["pathfinder_engine"] = engine
     app.extensions["pathfinder_settings"] = settings
 

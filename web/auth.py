@@ -34,7 +34,7 @@ from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
-from engine import Actor, Engine, Person, TooManyAttempts
+from engine import Actor, Engine, Person, ProviderSession, TooManyAttempts
 from web.i18n import error_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -87,10 +87,11 @@ def _load_user(user_id: str) -> WebUser | None:
     return None
 
 
-def sign_in(person: Person) -> None:
+def sign_in(person: Person, provider: ProviderSession | None = None) -> None:
     """Open a server-side session for `person` and sign them in: the one entry point every
-    sign-in method calls once it has established who the user is."""
-    opened = the_engine().people.open_session(person.id)
+    sign-in method calls once it has established who the user is (`provider`: who an OpenID
+    provider signed in, so that its back-channel logout can end the session)."""
+    opened = the_engine().people.open_session(person.id, provider)
     if opened is None:
         abort(403)
     fresh, token = opened

@@ -118,6 +118,7 @@ EVENT_LABELS = {
     "user_activated": _l("User activated"),
     "user_deactivated": _l("User deactivated"),
     "user_signed_in": _l("User signed in"),
+    "user_signed_out_by_provider": _l("User signed out by the identity provider"),
     "user_roles_mapped": _l("User roles mapped"),
     "password_reset": _l("Password reset"),
     "sign_in_refused": _l("Sign in refused"),

@@ -10,7 +10,10 @@ does not carry them. Who the person is in Pathfinder, and their roles, is the en
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+import time
 from typing import Any, cast
 
 import requests
@@ -19,10 +22,13 @@ from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, Flask, abort, current_app, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from joserfc.errors import JoseError
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import JWSRegistry
 from werkzeug.wrappers import Response
 
-from engine import OidcProvider
+from engine import OidcProvider, ProviderSession
 from web.auth import safe_next, sign_in, the_engine
 
 log = logging.getLogger("pathfinder.web.oidc")
@@ -120,7 +126,10 @@ def callback(name: str) -> Page:
         page = render_template("oidc_refused.html", provider=provider, message=refusal)
         return page, 403
     target = session.pop("oidc_next", None) or url_for("tasks.inbox")
-    sign_in(user)
+    sid = claims.get("sid")
+    sign_in(
+        user, ProviderSession(issuer, str(claims["sub"]), sid if isinstance(sid, str) else None)
+    )
     session["oidc_provider"] = provider.name
     if not user.roles:
         return Response(status=302, headers={"Location": url_for("oidc.waiting")})
@@ -192,7 +201,68 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
                 button_label=provider.button_label,
             ),
         )
-    return _with_userinfo(provider, client, metadata, token, dict(claims)), metadata["issuer"]
+    claims = _with_userinfo(provider, client, metadata, token, dict(claims))
+    return _with_overage(provider, client, token, claims), metadata["issuer"]
+
+
+MAX_GROUPS_BYTES = 4 * 1024 * 1024
+"""Largest answer read from the groups URL (20,000 group ids are under 1 MB)."""
+
+
+def _with_overage(
+    provider: OidcProvider, client: Any, token: dict[str, Any], claims: dict[str, Any]
+) -> dict[str, Any]:
+    """The claims with the roles claim read from `groups_url` when the ID token says it did not
+    fit (`_claim_names` names it: Entra's groups overage). `_Refused` when it cannot be read:
+    signing in without them would keep roles the person may have lost."""
+    names = claims.get("_claim_names")
+    if provider.roles_claim in claims or not (
+        isinstance(names, dict) and provider.roles_claim in names
+    ):
+        return claims
+    if not provider.groups_url:
+        raise _Refused(
+            f"{provider.roles_claim} did not fit in the ID token and no groups URL is set",
+            _(
+                "Your account at %(button_label)s belongs to too many groups to fit in its "
+                "sign-in token, and Pathfinder is not set up to read them. Tell your "
+                "administrator.",
+                button_label=provider.button_label,
+            ),
+            403,
+        )
+    try:
+        answer = client.post(
+            provider.groups_url,
+            token=token,
+            json={"securityEnabledOnly": False},
+            timeout=15,
+            stream=True,
+        )
+        answer.raise_for_status()
+        body = answer.raw.read(MAX_GROUPS_BYTES + 1, decode_content=True)
+        if len(body) > MAX_GROUPS_BYTES:
+            raise ValueError(f"answer larger than {MAX_GROUPS_BYTES} bytes")
+        values = json.loads(body).get("value")
+        if not isinstance(values, list):
+            raise ValueError("answer has no 'value' list")
+    except (requests.RequestException, OAuthError, ValueError, AttributeError) as err:
+        raise _Refused(
+            f"groups could not be read from {provider.groups_url}: {type(err).__name__}: {err}",
+            _(
+                "%(button_label)s signed you in, but your groups could not be read just now. "
+                "Try again in a few minutes; if it keeps happening, tell your administrator.",
+                button_label=provider.button_label,
+            ),
+            502,
+        ) from err
+    log.info(
+        "%s: read %d %s values from the groups URL (overage)",
+        provider.name,
+        len(values),
+        provider.roles_claim,
+    )
+    return {**claims, provider.roles_claim: values}
 
 
 def _explain(err: JoseError) -> str:
@@ -226,6 +296,102 @@ def _with_userinfo(
     if extra.get("sub") != claims["sub"]:
         return claims
     return {**extra, **claims}
+
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+MAX_LOGOUT_TOKEN = 16 * 1024
+"""Characters of a logout token we read at most (a real one is under 2,000)."""
+KEYS_REFETCH_SECONDS = 60.0
+"""A logout token naming a key we do not know makes us fetch the provider's keys again at
+most this often, so that tokens with made-up key ids cannot make us call the provider."""
+_refetched: dict[str, float] = {}
+_refetch_lock = threading.Lock()
+
+
+@bp.post("/login/oidc/<name>/backchannel-logout")
+def backchannel_logout(name: str) -> Response:
+    """OpenID Connect Back-Channel Logout 1.0: the provider tells us, server to server, that a
+    person signed out there; we end the sessions it opened for them. No cookie and no CSRF
+    token: the logout token's signature, issuer and audience are the proof."""
+    provider, client = _client(name)
+    try:
+        claims = _logout_claims(provider, client, request.form.get("logout_token", ""))
+    except _Refused as refused:
+        log.warning("back-channel logout from %s refused: %s", provider.name, refused.reason)
+        status = 503 if refused.status == 502 else 400
+        return _no_store(status, {"error": "invalid_request", "error_description": refused.reason})
+    ended = the_engine().people.end_provider_sessions(
+        provider.name, claims["iss"], subject=claims.get("sub"), sid=claims.get("sid")
+    )
+    log.info("back-channel logout from %s ended %d session(s)", provider.name, ended)
+    return _no_store(200, None)
+
+
+def _no_store(status: int, body: dict[str, str] | None) -> Response:
+    return Response(
+        json.dumps(body) if body is not None else "",
+        status=status,
+        mimetype="application/json" if body is not None else None,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _logout_claims(provider: OidcProvider, client: Any, raw: str) -> dict[str, Any]:
+    """The claims of a logout token, verified as the specification asks (section 2.6):
+    signature by the provider's keys, `iss`, `aud`, `iat`, the back-channel event, a `sid` or
+    a `sub`, and no `nonce`. `_Refused` with the reason for anything else."""
+    if not raw:
+        raise _Refused("no logout_token in the request", "")
+    if len(raw) > MAX_LOGOUT_TOKEN:
+        raise _Refused(f"logout_token longer than {MAX_LOGOUT_TOKEN} characters", "")
+    metadata = _metadata(provider, client)
+    registry = JWSRegistry(
+        algorithms=metadata.get("id_token_signing_alg_values_supported"),
+        strict_check_header=False,
+    )
+    try:
+        try:
+            token = jwt.decode(
+                raw, KeySet.import_key_set(client.fetch_jwk_set()), registry=registry
+            )
+        except InvalidKeyIdError:
+            if not _may_refetch(provider.name):
+                raise
+            keys = KeySet.import_key_set(client.fetch_jwk_set(force=True))
+            token = jwt.decode(raw, keys, registry=registry)
+        jwt.JWTClaimsRegistry(
+            leeway=provider.leeway_seconds,
+            iss={"essential": True, "value": metadata["issuer"]},
+            aud={"essential": True, "value": provider.client_id},
+            iat={"essential": True},
+        ).validate(token.claims)
+    except (JoseError, ValueError) as err:
+        raise _Refused(f"logout token rejected: {type(err).__name__}: {err}", "") from err
+    except requests.RequestException as err:
+        raise _Refused(
+            f"the provider's keys could not be read: {type(err).__name__}", "", 502
+        ) from err
+    claims = dict(token.claims)
+    events = claims.get("events")
+    if not isinstance(events, dict) or BACKCHANNEL_EVENT not in events:
+        raise _Refused("logout token without the back-channel logout event", "")
+    if "nonce" in claims:
+        raise _Refused("logout token carries a nonce", "")
+    for key in ("sub", "sid"):
+        if key in claims and not isinstance(claims[key], str):
+            raise _Refused(f"logout token's {key} is not a string", "")
+    if not claims.get("sub") and not claims.get("sid"):
+        raise _Refused("logout token names neither a sub nor a sid", "")
+    return claims
+
+
+def _may_refetch(name: str) -> bool:
+    with _refetch_lock:
+        now = time.monotonic()
+        if now - _refetched.get(name, -KEYS_REFETCH_SECONDS) < KEYS_REFETCH_SECONDS:
+            return False
+        _refetched[name] = now
+        return True
 
 
 @bp.get("/welcome")
@@ -276,3 +442,6 @@ def init_app(app: Flask, configured: tuple[OidcProvider, ...]) -> None:
     app.extensions["pathfinder_oauth"] = oauth
     app.extensions["pathfinder_oidc"] = {p.name: p for p in configured}
     app.register_blueprint(bp)
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:  # a provider's server posts the logout token: it has no CSRF token
+        csrf.exempt(backchannel_logout)

@@ -195,15 +195,36 @@ class People:
             max_age=timedelta(hours=settings.session_max_hours),
         )
 
-    def open_session(self, user_id: int) -> tuple[Person, str] | None:
+    def open_session(
+        self, user_id: int, provider: sessions.ProviderSession | None = None
+    ) -> tuple[Person, str] | None:
         """Open a server-side web session for an active account: the person and the session's
-        random token (for the cookie); None for a missing or deactivated account."""
+        random token (for the cookie); None for a missing or deactivated account. `provider`:
+        who the OpenID provider signed in, so its back-channel logout can end this session."""
         with transaction(self._engine.sessions) as s:
             row = s.get(User, user_id)
             if row is None or not row.active:
                 return None
-            token = sessions.start(s, row, now=self._engine.wall_clock.now())
+            token = sessions.start(s, row, now=self._engine.wall_clock.now(), provider=provider)
             return Person.of(row), token
+
+    def end_provider_sessions(
+        self, provider: str, issuer: str, *, subject: str | None, sid: str | None
+    ) -> int:
+        """An OpenID provider says the person signed out there (back-channel logout): end the
+        sessions it opened for them (by its session id `sid`, else by `subject`), each person's
+        noted on the system chain. Returns how many ended."""
+        engine = self._engine
+        with transaction(engine.sessions) as s:
+            return identities.signed_out_by_provider(
+                s,
+                issuer,
+                subject=subject,
+                sid=sid,
+                provider=provider,
+                now=engine.wall_clock.now(),
+                recorded_at=engine.now(),
+            )
 
     def check_session(self, token: str) -> Person | None:
         """The person whose web session `token` is still open (idle and absolute timeouts),

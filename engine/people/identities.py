@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, InvalidData, NotFound
+from engine.people import sessions
 from engine.people.access import ROLES
 from engine.records.history import Recorder
 from engine.store.models import ClaimMapping, ExternalIdentity, User
@@ -55,6 +57,33 @@ def audit_sign_in(
     )
 
 
+def signed_out_by_provider(
+    session: Session,
+    issuer: str,
+    *,
+    subject: str | None,
+    sid: str | None,
+    provider: str,
+    now: datetime,
+    recorded_at: datetime,
+) -> int:
+    """An OpenID provider's back-channel logout: end the web sessions it names
+    (`sessions.end_for_provider`, on the wall clock `now`) and record, per person, how many
+    ended (at the engine's `recorded_at`, as sign-ins are). Returns how many."""
+    ended = sessions.end_for_provider(session, issuer, subject=subject, sid=sid, now=now)
+    for user_id, count in sorted(Counter(ended).items()):
+        user = session.get(User, user_id)
+        if user is None:
+            continue
+        Recorder(session, None, recorded_at).record(
+            "user_signed_out_by_provider",
+            actor=f"oidc:{provider}",
+            element_id=f"user:{user.username}",
+            data={"username": user.username, "provider": provider, "sessions": count},
+        )
+    return len(ended)
+
+
 def audit_refusal(
     session: Session, now: datetime, method: str, reason: str, **data: object
 ) -> None:
@@ -71,18 +100,23 @@ def mapped_access(
     session: Session, provider: str, values: list[str]
 ) -> tuple[list[str], str | None] | None:
     """The roles and country the mappings of `provider` give for these claim values, or None
-    when none of them is mapped. With several mapped countries the first (by value) wins."""
+    when none of them is mapped. With several mapped countries the first (by value) wins.
+    (The provider's mappings are few, a person's groups may be thousands: the mappings are
+    read and matched here rather than sent as a list of values.)"""
     if not values:
         return None
+    have = set(values)
     rows = session.execute(
         select(ClaimMapping)
-        .where(ClaimMapping.provider == provider, ClaimMapping.claim_value.in_(values))
-        .order_by(ClaimMapping.claim_value)
+        .where(ClaimMapping.provider == provider)
+        .order_by(ClaimMapping.claim_value, ClaimMapping.id)
     ).scalars()
     roles: list[str] = []
     country = None
     found = False
     for row in rows:
+        if row.claim_value not in have:
+            continue
         found = True
         if row.role not in roles:
             roles.append(row.role)
@@ -92,13 +126,18 @@ def mapped_access(
     return sorted(roles, key=ROLES.index), country
 
 
+MAX_CLAIM_VALUES = 20_000
+"""Values of a roles claim read at most (an Entra user's groups, read after an overage, can
+number in the thousands)."""
+
+
 def claim_values(claims: Mapping[str, Any], claim: str) -> list[str]:
     """The values of a roles claim: a list of strings, or one string."""
     raw = claims.get(claim)
     if isinstance(raw, str):
         return [raw]
     if isinstance(raw, list):
-        return [v for v in raw if isinstance(v, str)][:500]
+        return [v for v in raw[:MAX_CLAIM_VALUES] if isinstance(v, str)]
     return []
 
 

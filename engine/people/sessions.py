@@ -37,10 +37,26 @@ def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def start(session: Session, user: User, *, now: datetime) -> str:
+@dataclass(frozen=True)
+class ProviderSession:
+    """Who an OpenID provider signed in: its issuer, the person's `sub` there, and the
+    provider's own session id (`sid`) when its ID token carries one."""
+
+    issuer: str
+    subject: str
+    sid: str | None = None
+
+
+def start(
+    session: Session, user: User, *, now: datetime, provider: ProviderSession | None = None
+) -> str:
     """Open a session for `user`; returns the token for the cookie (not stored anywhere)."""
     token = secrets.token_urlsafe(32)
-    session.add(WebSession(id=_digest(token), user_id=user.id, created_at=now, last_seen_at=now))
+    row = WebSession(id=_digest(token), user_id=user.id, created_at=now, last_seen_at=now)
+    if provider is not None:
+        row.oidc_issuer, row.oidc_subject = provider.issuer, provider.subject
+        row.oidc_sid = provider.sid
+    session.add(row)
     session.flush()
     return token
 
@@ -83,6 +99,27 @@ def end(session: Session, token: str, *, now: datetime, reason: str) -> None:
     row = session.get(WebSession, _digest(token))
     if row is not None and row.ended_at is None:
         row.ended_at, row.end_reason = now, reason
+
+
+def end_for_provider(
+    session: Session, issuer: str, *, subject: str | None, sid: str | None, now: datetime
+) -> list[int]:
+    """End the open sessions an OpenID provider's logout names: those opened with its session
+    `sid` if it gives one, else every one of the person `subject` opened through it. Returns
+    the users whose sessions ended (one entry per session)."""
+    where = [WebSession.oidc_issuer == issuer, WebSession.ended_at.is_(None)]
+    if sid is not None:
+        where.append(WebSession.oidc_sid == sid)
+        if subject is not None:
+            where.append(WebSession.oidc_subject == subject)
+    elif subject is not None:
+        where.append(WebSession.oidc_subject == subject)
+    else:
+        return []
+    rows = list(session.execute(select(WebSession).where(*where)).scalars())
+    for row in rows:
+        row.ended_at, row.end_reason = now, "provider_logout"
+    return [row.user_id for row in rows]
 
 
 def end_all(session: Session, user_id: int, *, now: datetime, reason: str) -> int:

@@ -43,8 +43,7 @@ _UPDATE_INSTANCE = update(_INSTANCES).where(
 )
 
 _UNSET_JSON = ("draft",)
-"""JSON columns a new task row leaves unset: the ORM omits them (SQL NULL), whereas a Core
-parameter None would be stored as the JSON text `null`."""
+"""JSON columns a new task row leaves out of its INSERT (a new task has no draft: SQL NULL)."""
 
 
 @cache

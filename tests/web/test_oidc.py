@@ -39,9 +39,10 @@ def _app(
     return Web(app.test_client())
 
 
-def _provider_login(authorize_url: str, login: str) -> str:
-    """Sign in at the provider's own pages and consent; the URL it sends the browser back to."""
-    browser = requests.Session()
+def _provider_login(authorize_url: str, login: str, browser: requests.Session | None = None) -> str:
+    """Sign in at the provider's own pages and consent; the URL it sends the browser back to
+    (`browser`: keep the provider's cookies there, to sign out at the provider later)."""
+    browser = browser or requests.Session()
     url = authorize_url
     for _ in range(12):
         response = browser.get(url, allow_redirects=False, timeout=10)

@@ -65,7 +65,11 @@ class WebSession(Base):
     id here, so logout, password resets, deactivation and timeouts can end it on the server."""
 
     __tablename__ = "web_sessions"
-    __table_args__ = (Index("ix_web_sessions_user_ended", "user_id", "ended_at"),)
+    __table_args__ = (
+        Index("ix_web_sessions_user_ended", "user_id", "ended_at"),
+        Index("ix_web_sessions_oidc_subject", "oidc_issuer", "oidc_subject"),
+        Index("ix_web_sessions_oidc_sid", "oidc_issuer", "oidc_sid"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     """Hex SHA-256 of the token in the cookie."""
@@ -74,7 +78,13 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(String(40))
-    """logout, idle, expired, password_reset, deactivated."""
+    """logout, idle, expired, password_reset, deactivated, provider_logout."""
+    oidc_issuer: Mapped[str | None] = mapped_column(String(500))
+    """For a session opened through an OpenID provider: its issuer, the person's `sub` there and
+    the provider's session id (`sid`, when the ID token carries one), so that the provider's
+    back-channel logout can end it. Null for a password sign-in."""
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+    oidc_sid: Mapped[str | None] = mapped_column(String(255))
 
 
 class LoginAttempt(Base):

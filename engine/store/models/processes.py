@@ -148,7 +148,8 @@ class HumanTask(Base):
     """ready | completed | cancelled"""
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(150))
-    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    """Unfinished form input (SQL NULL when there is none, from the ORM and from Core alike)."""
     draft_by: Mapped[str | None] = mapped_column(String(150))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from engine import Actor, Engine, NotReady
 from engine.config import Settings
@@ -203,3 +204,29 @@ def test_the_same_task_form_posted_twice_completes_once(
     kinds = [e.kind for e in engine.history(instance_id)]
     assert kinds.count("task_completed") == 1
     assert all(r.intact for r in engine.verify(instance_id))
+
+
+@pytest.mark.usefixtures("sqlite_only")
+def test_a_draft_saved_while_the_task_completes_does_not_stay_behind(
+    engine: Engine, actors: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine.deploy({"pair.bpmn": PAIR}, {}, "olu")
+    admin = actors["admin"]
+    instance_id = engine.start("pair", {}, admin).id
+    left = _open(engine, instance_id)["left"]
+    real = execution.lock_for_writes
+
+    def draft_first(session: Any) -> bool:
+        # Between the completion's snapshot and its write lock, someone saves a draft (a
+        # draft moves no lock version, so the completion does not run again).
+        monkeypatch.setattr(execution, "lock_for_writes", real)
+        engine.tasks.save_draft(left, {"note": "typed while it was being submitted"}, admin)
+        return real(session)
+
+    monkeypatch.setattr(execution, "lock_for_writes", draft_first)
+    engine.complete(left, {}, admin)
+    with engine.sessions() as s:
+        query = text("SELECT state, draft FROM human_tasks WHERE id = :id")
+        state, draft = s.execute(query, {"id": left}).one()
+    assert state == "completed"
+    assert draft is None  # SQL NULL: neither the draft nor the JSON text null
