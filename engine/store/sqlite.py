@@ -227,15 +227,6 @@ WRITE_LOCK_FILE = True
 BUSY_TIMEOUT = 30.0
 """Seconds a writer waits for SQLite's write lock before "database is locked"."""
 
-MMAP_SIZE = 256 * 1024 * 1024
-"""Bytes of the database file SQLite reads through a memory map (`PRAGMA mmap_size`) instead of
-`read()` calls into its own page cache. A connection drops that cache whenever another
-connection has written since its last transaction, as happens at nearly every transaction when
-two server processes write in turn; through the map, the pages it reads again are the
-operating system's, shared by all processes, without a system call and a copy each (B10, four
-clients on two processes: about a tenth less server CPU per instance). Address space only: the
-pages are the file's own cache."""
-
 
 class SQLiteConnection(sqlite3.Connection):
     """pysqlite's connection, leaving the writer queue as soon as its transaction ends."""
@@ -302,7 +293,6 @@ def pragmas(dbapi_connection: Any, _record: Any, path: str | None = None) -> Non
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA mmap_size={MMAP_SIZE}")
     cursor.close()
 
 
