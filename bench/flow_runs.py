@@ -1,7 +1,8 @@
 """B10: issue 18's flow against `pathfinder serve`, as a client sees it.
 
 Each instance: start it, then 5 x (find its next task with `GET /api/v1/tasks?instance_id=`,
-show it, submit its 2-field form). One and four sequential keep-alive clients; SQLite and
+show it, submit its 2-field form). One and four sequential keep-alive clients (one
+`http.client` connection each, spread evenly over the server's processes); SQLite and
 PostgreSQL; one and two server processes (`PATHFINDER_WORKERS`). The server runs as its own
 process tree, so its CPU time (`/proc`, the arbiter and its workers) is measured apart from the
 clients'. SQL statements per request are counted in-process on the same flow (Flask test client
@@ -490,7 +491,9 @@ def _goals(
             f"{met(ratio >= 1.7)} (the client runs on the same {cores} cores as the servers: "
             f"at the server + client CPU per instance of that row, {cores} cores busy all the "
             f"time would give at most {ceiling:.2f} x; the row kept "
-            f"{four_two['cores busy']:.2f} of them busy)"
+            f"{four_two['cores busy']:.2f} of them busy; connections per process "
+            f"{' + '.join(map(str, four_two['split']))}; what else limits it: the write lock, held "
+            "longest by starts, which write their instance first)"
         )
     if one and pg_one:
         ratio = one["instances/s"] / pg_one["instances/s"]
