@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from typing import Any, cast
 
 import requests
@@ -22,10 +20,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, Flask, abort, current_app, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
-from joserfc.jws import JWSRegistry
+from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
 from engine import OidcProvider, ProviderSession
@@ -42,7 +37,7 @@ def providers() -> dict[str, OidcProvider]:
     return cast(dict[str, OidcProvider], current_app.extensions.get("pathfinder_oidc", {}))
 
 
-def _client(name: str) -> tuple[OidcProvider, Any]:
+def client_for(name: str) -> tuple[OidcProvider, Any]:
     provider = providers().get(name)
     if provider is None:
         abort(404)
@@ -50,19 +45,19 @@ def _client(name: str) -> tuple[OidcProvider, Any]:
     return provider, oauth.create_client(name)
 
 
-class _Refused(Exception):
+class Refused(Exception):
     def __init__(self, reason: str, message: str, status: int = 400) -> None:
         super().__init__(reason)
         self.reason, self.message, self.status = reason, message, status
 
 
-def _metadata(provider: OidcProvider, client: Any) -> dict[str, Any]:
+def checked_metadata(provider: OidcProvider, client: Any) -> dict[str, Any]:
     """The provider's discovery document, checked to name the configured issuer."""
     try:
         metadata = cast(dict[str, Any], client.load_server_metadata())
     except (requests.RequestException, ValueError) as err:
         client.server_metadata = {}
-        raise _Refused(
+        raise Refused(
             f"discovery failed: {type(err).__name__}",
             _(
                 "%(button_label)s cannot be reached just now. Try again in a few minutes.",
@@ -72,7 +67,7 @@ def _metadata(provider: OidcProvider, client: Any) -> dict[str, Any]:
         ) from err
     if str(metadata.get("issuer", "")).rstrip("/") != provider.issuer:
         client.server_metadata = {}
-        raise _Refused(
+        raise Refused(
             f"discovery names issuer {metadata.get('issuer')!r}",
             _(
                 "%(button_label)s is not set up correctly (it names another "
@@ -84,7 +79,7 @@ def _metadata(provider: OidcProvider, client: Any) -> dict[str, Any]:
     return metadata
 
 
-def _refusal_page(provider: OidcProvider, refused: _Refused) -> tuple[str, int]:
+def _refusal_page(provider: OidcProvider, refused: Refused) -> tuple[str, int]:
     the_engine().people.refuse(
         f"oidc:{provider.name}", refused.reason, remote_addr=request.remote_addr
     )
@@ -97,10 +92,10 @@ def _refusal_page(provider: OidcProvider, refused: _Refused) -> tuple[str, int]:
 @bp.get("/login/oidc/<name>")
 def start(name: str) -> Page:
     """Send the browser to the provider's authorization endpoint."""
-    provider, client = _client(name)
+    provider, client = client_for(name)
     try:
-        _metadata(provider, client)
-    except _Refused as refused:
+        checked_metadata(provider, client)
+    except Refused as refused:
         return _refusal_page(provider, refused)
     session["oidc_next"] = safe_next(request.args.get("next"))
     redirect_uri = url_for("oidc.callback", name=name, _external=True)
@@ -110,10 +105,10 @@ def start(name: str) -> Page:
 @bp.get("/login/oidc/<name>/callback")
 def callback(name: str) -> Page:
     """The provider sends the browser back here with a code; exchange and verify it."""
-    provider, client = _client(name)
+    provider, client = client_for(name)
     try:
         claims, issuer = _verified_claims(provider, client)
-    except _Refused as refused:
+    except Refused as refused:
         return _refusal_page(provider, refused)
     user, refusal = the_engine().people.sign_in_external(
         provider=provider.name,
@@ -137,9 +132,9 @@ def callback(name: str) -> Page:
 
 
 def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any], str]:
-    """The ID token's claims (plus userinfo) and its issuer; `_Refused` for anything wrong."""
+    """The ID token's claims (plus userinfo) and its issuer; `Refused` for anything wrong."""
     if request.args.get("error"):
-        raise _Refused(
+        raise Refused(
             f"provider answered {request.args.get('error')}",
             _(
                 "%(button_label)s did not sign you in (%(error)s).",
@@ -147,7 +142,7 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
                 error=request.args.get("error_description") or request.args.get("error"),
             ),
         )
-    metadata = _metadata(provider, client)
+    metadata = checked_metadata(provider, client)
     try:
         token = client.authorize_access_token(
             claims_options={
@@ -157,7 +152,7 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
             leeway=provider.leeway_seconds,
         )
     except MismatchingStateError as err:
-        raise _Refused(
+        raise Refused(
             "state does not match",
             _(
                 "This sign-in was not started from this browser, or was "
@@ -165,7 +160,7 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
             ),
         ) from err
     except OAuthError as err:
-        raise _Refused(
+        raise Refused(
             f"token request refused: {err.error}",
             _(
                 "%(button_label)s refused to complete the sign-in. Please start again.",
@@ -173,7 +168,7 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
             ),
         ) from err
     except JoseError as err:
-        raise _Refused(
+        raise Refused(
             f"ID token rejected: {type(err).__name__}: {err}",
             _(
                 "The identity token from %(button_label)s could not be "
@@ -184,7 +179,7 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
             ),
         ) from err
     except requests.RequestException as err:
-        raise _Refused(
+        raise Refused(
             f"token request failed: {type(err).__name__}",
             _(
                 "%(button_label)s cannot be reached just now. Try again in a few minutes.",
@@ -194,7 +189,7 @@ def _verified_claims(provider: OidcProvider, client: Any) -> tuple[dict[str, Any
         ) from err
     claims = token.get("userinfo")
     if not claims or not claims.get("sub"):
-        raise _Refused(
+        raise Refused(
             "no ID token",
             _(
                 "%(button_label)s sent no identity token. Tell your administrator.",
@@ -213,7 +208,7 @@ def _with_overage(
     provider: OidcProvider, client: Any, token: dict[str, Any], claims: dict[str, Any]
 ) -> dict[str, Any]:
     """The claims with the roles claim read from `groups_url` when the ID token says it did not
-    fit (`_claim_names` names it: Entra's groups overage). `_Refused` when it cannot be read:
+    fit (`_claim_names` names it: Entra's groups overage). `Refused` when it cannot be read:
     signing in without them would keep roles the person may have lost."""
     names = claims.get("_claim_names")
     if provider.roles_claim in claims or not (
@@ -221,7 +216,7 @@ def _with_overage(
     ):
         return claims
     if not provider.groups_url:
-        raise _Refused(
+        raise Refused(
             f"{provider.roles_claim} did not fit in the ID token and no groups URL is set",
             _(
                 "Your account at %(button_label)s belongs to too many groups to fit in its "
@@ -247,7 +242,7 @@ def _with_overage(
         if not isinstance(values, list):
             raise ValueError("answer has no 'value' list")
     except (requests.RequestException, OAuthError, ValueError, AttributeError) as err:
-        raise _Refused(
+        raise Refused(
             f"groups could not be read from {provider.groups_url}: {type(err).__name__}: {err}",
             _(
                 "%(button_label)s signed you in, but your groups could not be read just now. "
@@ -298,102 +293,6 @@ def _with_userinfo(
     return {**extra, **claims}
 
 
-BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-MAX_LOGOUT_TOKEN = 16 * 1024
-"""Characters of a logout token we read at most (a real one is under 2,000)."""
-KEYS_REFETCH_SECONDS = 60.0
-"""A logout token naming a key we do not know makes us fetch the provider's keys again at
-most this often, so that tokens with made-up key ids cannot make us call the provider."""
-_refetched: dict[str, float] = {}
-_refetch_lock = threading.Lock()
-
-
-@bp.post("/login/oidc/<name>/backchannel-logout")
-def backchannel_logout(name: str) -> Response:
-    """OpenID Connect Back-Channel Logout 1.0: the provider tells us, server to server, that a
-    person signed out there; we end the sessions it opened for them. No cookie and no CSRF
-    token: the logout token's signature, issuer and audience are the proof."""
-    provider, client = _client(name)
-    try:
-        claims = _logout_claims(provider, client, request.form.get("logout_token", ""))
-    except _Refused as refused:
-        log.warning("back-channel logout from %s refused: %s", provider.name, refused.reason)
-        status = 503 if refused.status == 502 else 400
-        return _no_store(status, {"error": "invalid_request", "error_description": refused.reason})
-    ended = the_engine().people.end_provider_sessions(
-        provider.name, claims["iss"], subject=claims.get("sub"), sid=claims.get("sid")
-    )
-    log.info("back-channel logout from %s ended %d session(s)", provider.name, ended)
-    return _no_store(200, None)
-
-
-def _no_store(status: int, body: dict[str, str] | None) -> Response:
-    return Response(
-        json.dumps(body) if body is not None else "",
-        status=status,
-        mimetype="application/json" if body is not None else None,
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-def _logout_claims(provider: OidcProvider, client: Any, raw: str) -> dict[str, Any]:
-    """The claims of a logout token, verified as the specification asks (section 2.6):
-    signature by the provider's keys, `iss`, `aud`, `iat`, the back-channel event, a `sid` or
-    a `sub`, and no `nonce`. `_Refused` with the reason for anything else."""
-    if not raw:
-        raise _Refused("no logout_token in the request", "")
-    if len(raw) > MAX_LOGOUT_TOKEN:
-        raise _Refused(f"logout_token longer than {MAX_LOGOUT_TOKEN} characters", "")
-    metadata = _metadata(provider, client)
-    registry = JWSRegistry(
-        algorithms=metadata.get("id_token_signing_alg_values_supported"),
-        strict_check_header=False,
-    )
-    try:
-        try:
-            token = jwt.decode(
-                raw, KeySet.import_key_set(client.fetch_jwk_set()), registry=registry
-            )
-        except InvalidKeyIdError:
-            if not _may_refetch(provider.name):
-                raise
-            keys = KeySet.import_key_set(client.fetch_jwk_set(force=True))
-            token = jwt.decode(raw, keys, registry=registry)
-        jwt.JWTClaimsRegistry(
-            leeway=provider.leeway_seconds,
-            iss={"essential": True, "value": metadata["issuer"]},
-            aud={"essential": True, "value": provider.client_id},
-            iat={"essential": True},
-        ).validate(token.claims)
-    except (JoseError, ValueError) as err:
-        raise _Refused(f"logout token rejected: {type(err).__name__}: {err}", "") from err
-    except requests.RequestException as err:
-        raise _Refused(
-            f"the provider's keys could not be read: {type(err).__name__}", "", 502
-        ) from err
-    claims = dict(token.claims)
-    events = claims.get("events")
-    if not isinstance(events, dict) or BACKCHANNEL_EVENT not in events:
-        raise _Refused("logout token without the back-channel logout event", "")
-    if "nonce" in claims:
-        raise _Refused("logout token carries a nonce", "")
-    for key in ("sub", "sid"):
-        if key in claims and not isinstance(claims[key], str):
-            raise _Refused(f"logout token's {key} is not a string", "")
-    if not claims.get("sub") and not claims.get("sid"):
-        raise _Refused("logout token names neither a sub nor a sid", "")
-    return claims
-
-
-def _may_refetch(name: str) -> bool:
-    with _refetch_lock:
-        now = time.monotonic()
-        if now - _refetched.get(name, -KEYS_REFETCH_SECONDS) < KEYS_REFETCH_SECONDS:
-            return False
-        _refetched[name] = now
-        return True
-
-
 @bp.get("/welcome")
 def waiting() -> Page:
     """Shown after a first sign-in that gave no roles yet."""
@@ -410,8 +309,8 @@ def end_session_url(name: str | None) -> str | None:
     oauth = cast(OAuth, current_app.extensions["pathfinder_oauth"])
     client = oauth.create_client(provider.name)
     try:
-        metadata = _metadata(provider, client)
-    except _Refused:
+        metadata = checked_metadata(provider, client)
+    except Refused:
         return None
     if not metadata.get("end_session_endpoint"):
         return None
@@ -442,6 +341,6 @@ def init_app(app: Flask, configured: tuple[OidcProvider, ...]) -> None:
     app.extensions["pathfinder_oauth"] = oauth
     app.extensions["pathfinder_oidc"] = {p.name: p for p in configured}
     app.register_blueprint(bp)
-    csrf = app.extensions.get("csrf")
-    if csrf is not None:  # a provider's server posts the logout token: it has no CSRF token
-        csrf.exempt(backchannel_logout)
+    from web import oidc_logout
+
+    oidc_logout.init_app(app)

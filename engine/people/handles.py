@@ -1,9 +1,8 @@
-"""Noun handles on `Engine`: `engine.people` and `engine.tokens` (and `engine.processes`,
-in `engine/processes.py`).
+"""Noun handles on `Engine`: `engine.people` and `engine.tokens`.
 
 Each handle is bound to the engine's sessions and clocks, opens its own transactions and returns
-frozen read types, so the web app and the CLI never hold a database session or a row. (The
-handles for tasks, instances and the rest follow the same shape as they move off the facade.)
+frozen read types, so the web app and the CLI never hold a database session or a row (as do
+the other handles: `engine.processes`, `engine.tasks`, `engine.instances`, `engine.audit`).
 """
 
 from __future__ import annotations
@@ -198,9 +197,8 @@ class People:
     def open_session(
         self, user_id: int, provider: sessions.ProviderSession | None = None
     ) -> tuple[Person, str] | None:
-        """Open a server-side web session for an active account: the person and the session's
-        random token (for the cookie); None for a missing or deactivated account. `provider`:
-        who the OpenID provider signed in, so its back-channel logout can end this session."""
+        """Open a web session for an active account: the person and the cookie's token; None for
+        a missing or deactivated account (`provider`: for the provider's back-channel logout)."""
         with transaction(self._engine.sessions) as s:
             row = s.get(User, user_id)
             if row is None or not row.active:
@@ -209,22 +207,13 @@ class People:
             return Person.of(row), token
 
     def end_provider_sessions(
-        self, provider: str, issuer: str, *, subject: str | None, sid: str | None
+        self, provider: str, issuer: str, sub: str | None, sid: str | None
     ) -> int:
-        """An OpenID provider says the person signed out there (back-channel logout): end the
-        sessions it opened for them (by its session id `sid`, else by `subject`), each person's
-        noted on the system chain. Returns how many ended."""
-        engine = self._engine
-        with transaction(engine.sessions) as s:
-            return identities.signed_out_by_provider(
-                s,
-                issuer,
-                subject=subject,
-                sid=sid,
-                provider=provider,
-                now=engine.wall_clock.now(),
-                recorded_at=engine.now(),
-            )
+        """Back-channel logout: end the sessions `provider` opened with its session `sid` (else
+        for `subject`), each person's noted on the system chain. Returns how many ended."""
+        now, at = self._engine.wall_clock.now(), self._engine.now()
+        with transaction(self._engine.sessions) as s:
+            return identities.signed_out_by_provider(s, provider, issuer, sub, sid, now, at)
 
     def check_session(self, token: str) -> Person | None:
         """The person whose web session `token` is still open (idle and absolute timeouts),

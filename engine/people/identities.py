@@ -59,11 +59,10 @@ def audit_sign_in(
 
 def signed_out_by_provider(
     session: Session,
+    provider: str,
     issuer: str,
-    *,
     subject: str | None,
     sid: str | None,
-    provider: str,
     now: datetime,
     recorded_at: datetime,
 ) -> int:

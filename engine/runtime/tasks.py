@@ -217,15 +217,8 @@ def _complete_task(
             task.run()
     except Exception as exc:  # noqa: BLE001 - a failing post-script becomes an incident
         mark_error(loaded, exc)
-    # The draft is cleared whatever this session read: one saved after a completion's snapshot
-    # (which moves no lock version) must not stay on the completed task.
-    done = {
-        "state": "completed",
-        "completed_at": rt.now(),
-        "completed_by": actor.username,
-        "draft": None,
-    }
-    update_task(session, ht, done)
+    done = {"state": "completed", "completed_at": rt.now(), "completed_by": actor.username}
+    update_task(session, ht, {**done, "draft": None})  # even one saved after our snapshot
     loaded.recorder.record(
         "task_completed",
         actor=actor.username,

@@ -42,6 +42,8 @@ ALLOWED = {
     "account.api_token_new": "an auditor's own API token, as through the API",
     "account.api_token_revoke": "revoking a token only narrows the caller's own access",
     "i18n.choose": "the language one reads Pathfinder in is one's own profile setting",
+    "oidc_logout.backchannel_logout": "an OpenID provider's server-to-server call: a signed "
+    "logout token is its only authority, never the caller's session",
 }
 """Mutating endpoints an auditor may call, each with the reason. They are still called below and
 must leave cases, tasks, events, models and other users untouched."""
