@@ -2,14 +2,10 @@
 transaction can afford.
 
 SQLite lets one connection write at a time (`BEGIN IMMEDIATE` takes the lock for the whole write
-transaction). Three things here shorten the time writers spend waiting for it:
+transaction). Two things here shorten the time writers spend waiting for it:
 
 - `WriterQueue`: threads of one process queue for it in Python, woken the moment the holder
   commits or rolls back, instead of in SQLite's busy handler, which sleeps between tries.
-- `FileLock`: the one thread of each process at the head of its queue then takes an exclusive
-  `flock` on a file next to the database (`<database>-writelock`), so writers of different
-  processes (`PATHFINDER_WORKERS=2`) also wait in the kernel, woken when the holder lets go,
-  rather than in the busy handler. A crashed holder's lock goes with its process.
 - `LOCK_LATE` transactions (`engine.store.db.transaction(lock_late=True)`) read a snapshot and
   take the lock only to write (`lock_for_writes`, or their first write), so the work of deciding
   what to write (a task completion's engine step) holds nobody up; the caller checks under the
@@ -18,12 +14,9 @@ transaction). Three things here shorten the time writers spend waiting for it:
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,108 +26,6 @@ from sqlalchemy.orm import Session
 LOCKED = "database is locked"
 
 
-def _locked() -> OperationalError:
-    """What SQLite raises when its busy timeout is over."""
-    return OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(LOCKED))
-
-
-class FileLock:
-    """An exclusive `flock` on `<database>-writelock`, held by the writer of this process at the
-    head of its `WriterQueue` from before its `BEGIN IMMEDIATE` until its transaction ends.
-
-    Writers of other processes then wait for each other in the kernel, woken the moment the
-    holder lets go, where SQLite's busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries
-    (B10 with four clients on two server processes: a fifth to a third of the writes slept,
-    2-7 ms a write on average). It only ever orders writers that use it: SQLite's lock still
-    decides, and a writer that does not take the file lock (another program, an older server)
-    is met by the busy handler as before. The wait is bounded by the busy timeout; a file that
-    cannot be opened leaves the busy handler alone in charge.
-
-    `flock` locks belong to the open file, not to a thread: only the thread at the head of
-    this process's queue takes or releases it (one per process), and a forked child opens its
-    own (`forget`), so a parent's lock is never released by its child."""
-
-    def __init__(self, path: str) -> None:
-        self.path = f"{path}-writelock"
-        self._fd: int | None = None
-        self._mutex = threading.Lock()
-        self._stray = 0
-        """Waits given up at the timeout whose thread still waits for the lock: until they
-        end, taking the lock again could be undone by them (they release what they get)."""
-
-    def _file(self) -> int | None:
-        if self._fd is None:
-            try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            except OSError:
-                return None
-        return self._fd
-
-    def acquire(self, timeout: float) -> bool:
-        """Take the lock; True when taken (`release` it), False when this process cannot use
-        it now (the caller goes on without it: SQLite's busy handler decides). After `timeout`
-        seconds, "database is locked"."""
-        fd = self._file()
-        if fd is None or self._stray:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return self._wait(fd, timeout)
-        except OSError:
-            return False
-        return True
-
-    def _wait(self, fd: int, timeout: float) -> bool:
-        # A blocking flock has no timeout: it waits in a thread of its own, and this one waits
-        # for it at most `timeout` seconds (the GIL is free in both meanwhile).
-        done = threading.Event()
-        outcome: list[bool] = []
-        given_up: list[bool] = []
-
-        def wait() -> None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except OSError:
-                outcome.append(False)  # the busy handler decides
-            else:
-                with self._mutex:
-                    if not given_up:
-                        outcome.append(True)
-                        done.set()
-                        return
-                fcntl.flock(fd, fcntl.LOCK_UN)  # nobody waits for it any more
-            with self._mutex:
-                if given_up:
-                    self._stray -= 1
-                done.set()
-
-        threading.Thread(target=wait, name="sqlite-writelock", daemon=True).start()
-        if done.wait(timeout):
-            return outcome[0]
-        with self._mutex:
-            if done.is_set():
-                return outcome[0]
-            given_up.append(True)
-            self._stray += 1
-        raise _locked()
-
-    def release(self) -> None:
-        """Let the next process's writer in."""
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def forget(self) -> None:
-        """In a child process just forked: open a file of its own when next needed. (The
-        parent's descriptor is closed here, not unlocked: the lock is the parent's.)"""
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-        self._fd = None
-        self._mutex = threading.Lock()
-        self._stray = 0
-
-
 class WriterQueue:
     """The writers of one SQLite database in this process, taking its write lock in turn.
 
@@ -142,61 +33,37 @@ class WriterQueue:
     SQLite's busy handler, which sleeps (1, 2, 5, 10, ... 100 ms) between tries instead of waking
     when the lock is free, so threads of one process that write at once lost most of their time
     asleep. Here such a thread waits on a Python lock, released the moment the holder commits
-    or rolls back, and the thread at the head of the queue waits for the writers of other
-    processes on the database's `FileLock` (when `path` is given). A thread that already holds
-    the queue (a second write transaction inside its first) does not queue: it meets SQLite's
-    lock as before, and waiting is bounded by the busy timeout either way. The order is always
-    queue, file lock, SQLite's lock, and each is let go in the reverse order, so two writers
-    never wait for each other."""
+    or rolls back; the busy handler is left only to writers of other processes. A thread that
+    already holds the lock (a second write transaction inside its first) does not queue: it
+    meets SQLite's lock as before, and waiting is bounded by the busy timeout either way."""
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._owner: int | None = None
-        self.file = FileLock(path) if path else None
-        self._filed = False
-        """Whether the head of the queue holds the file lock."""
 
     def enter(self, timeout: float) -> bool:
-        """Wait for the other writers of this process, then of other processes; True when this
-        thread now holds the queue and must `leave` it, False when it held it already (a
-        nested write transaction: SQLite's lock and its busy timeout decide, as without the
-        queue). After `timeout` seconds, "database is locked", as SQLite says when its busy
-        timeout is over."""
+        """Wait for the other writers of this process; True when this thread now holds the
+        queue and must `leave` it, False when it held it already (a nested write transaction:
+        SQLite's lock and its busy timeout decide, as without the queue). After `timeout`
+        seconds, "database is locked", as SQLite says when its busy timeout is over."""
         me = threading.get_ident()
         if self._owner == me:
             return False
-        start = time.monotonic()
         if not self._lock.acquire(timeout=timeout):
-            raise _locked()
-        try:
-            if self.file is not None:
-                left = max(timeout - (time.monotonic() - start), 0.0)
-                self._filed = self.file.acquire(left)
-        except BaseException:
-            self._lock.release()
-            raise
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(LOCKED))
         self._owner = me
         return True
 
     def leave(self) -> None:
-        """Let the next writer in (of another process first, then of this one)."""
-        try:
-            if self._filed:
-                self._filed = False
-                assert self.file is not None
-                self.file.release()
-        finally:
-            self._owner = None
-            self._lock.release()
+        """Let the next writer in."""
+        self._owner = None
+        self._lock.release()
 
     def forget(self) -> None:
         """Start empty (in a child process just forked: whoever held the queue in the parent
         is not there, and a server that forks its workers must not inherit a taken lock)."""
         self._lock = threading.Lock()
         self._owner = None
-        self._filed = False
-        if self.file is not None:
-            self.file.forget()
 
 
 _QUEUES: dict[str, WriterQueue] = {}
@@ -217,13 +84,7 @@ def writer_queue(path: str) -> WriterQueue:
     with _QUEUES_LOCK:
         if not _QUEUES:
             os.register_at_fork(after_in_child=_forget_queues)
-        if key not in _QUEUES:
-            _QUEUES[key] = WriterQueue(key if WRITE_LOCK_FILE else None)
-        return _QUEUES[key]
-
-
-WRITE_LOCK_FILE = True
-"""Whether writers of different processes also queue on `<database>-writelock` (`FileLock`)."""
+        return _QUEUES.setdefault(key, WriterQueue())
 
 
 BUSY_TIMEOUT = 30.0

@@ -1,26 +1,22 @@
 """SQLite writers take turns (`BEGIN IMMEDIATE`; threads of one process in a Python queue first,
-then the processes on a lock file, `<database>-writelock`, with SQLite's busy handler behind
-both): a second writer waits for the first to commit and writes on its result, two server
-processes writing at once (`PATHFINDER_WORKERS=2`) lose no update and see no "database is
-locked", a writer of another process is let in when the holder ends (also when it crashed),
-and a wait longer than the timeout is "database is locked", never a hang."""
+other processes in SQLite's busy handler): a second writer waits for the first to commit and
+writes on its result, and two server processes writing at once (`PATHFINDER_WORKERS=2`) lose no
+update and see no "database is locked"."""
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
-from engine.store.db import check_writable, make_engine, make_session_factory, transaction
+from engine.store.db import make_engine, make_session_factory, transaction
 
 
 @pytest.fixture
@@ -153,76 +149,3 @@ def test_a_second_write_transaction_in_the_same_thread_meets_sqlite_not_the_queu
         assert conn.execute(text("SELECT n FROM tally")).scalar() == 1
     outer.dispose()
     inner.dispose()
-
-
-def _hold(url: str, inside: Any, release: Any, crash: bool) -> None:
-    """In another process: hold the write lock until `release` is set (or until killed)."""
-    with transaction(make_session_factory(make_engine(url))) as s:
-        s.execute(text("UPDATE tally SET n = n + 1"))
-        inside.set()
-        release.wait(30)
-        if crash:
-            os._exit(3)  # no commit, no rollback, no cleanup: the kernel lets go of the locks
-
-
-def _holder(url: str, crash: bool = False) -> tuple[Any, Any, Any]:
-    ctx = multiprocessing.get_context("spawn")
-    inside, release = ctx.Event(), ctx.Event()
-    proc = ctx.Process(target=_hold, args=(url, inside, release, crash))
-    proc.start()
-    assert inside.wait(60)
-    return proc, release, ctx
-
-
-@pytest.mark.parametrize("crash", [False, True], ids=["commits", "crashes"])
-def test_a_writer_of_another_process_waits_on_the_lock_file(db_file: Path, crash: bool) -> None:
-    # SQLite's busy timeout is 0 here: the writer is let in because it waited for the other
-    # process on the lock file, woken when the holder committed, or died holding the lock.
-    url = f"sqlite:///{db_file}"
-    _counter(url).dispose()
-    proc, release, _ = _holder(url, crash)
-    bind = make_engine(url)
-    _impatient(bind)
-    outcome: list[str] = []
-
-    def write() -> None:
-        with transaction(make_session_factory(bind)) as s:
-            s.execute(text("UPDATE tally SET n = n + 10"))
-        outcome.append("written")
-
-    waiter = threading.Thread(target=write)
-    waiter.start()
-    time.sleep(0.3)
-    assert outcome == []  # still waiting for the other process
-    release.set()
-    waiter.join(30)
-    proc.join(30)
-    assert outcome == ["written"]
-    assert proc.exitcode == (3 if crash else 0)
-    with bind.connect() as conn:
-        assert conn.execute(text("SELECT n FROM tally")).scalar() == (10 if crash else 11)
-    assert Path(f"{db_file}-writelock").exists()
-    bind.dispose()
-
-
-def test_a_wait_for_another_process_longer_than_the_timeout_is_database_is_locked(
-    db_file: Path,
-) -> None:
-    # The lock file's wait is bounded (here by the readiness check's 0.3 s), and after the
-    # holder ends the next writer of this process takes the lock file again.
-    url = f"sqlite:///{db_file}"
-    _counter(url).dispose()
-    proc, release, _ = _holder(url)
-    bind = make_engine(url)
-    started = time.monotonic()
-    with pytest.raises(OperationalError, match="locked"):
-        check_writable(bind, 0.3)
-    assert time.monotonic() - started < 5
-    release.set()
-    proc.join(30)
-    assert proc.exitcode == 0
-    with transaction(make_session_factory(bind)) as s:
-        s.execute(text("UPDATE tally SET n = n + 10"))
-    with bind.connect() as conn:
-        assert conn.execute(text("SELECT n FROM tally")).scalar() == 11
-    bind.dispose()
