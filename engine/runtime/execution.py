@@ -63,6 +63,28 @@ def version_of(session: Session, process_key: str, version: int | None) -> Proce
     return pv
 
 
+def version_to_start(
+    session: Session, rt: Runtime, process_key: str, version: int | None
+) -> tuple[ProcessVersion, ProcessModel]:
+    """`version_of` for a start, with the process model (its start roles), in one statement
+    that reads the version's id only: the version's columns (its BPMN text, files and forms)
+    come from `rt.versions`, which reads them once per process (`version_by_id`)."""
+    query = (
+        select(ProcessVersion.id, ProcessModel)
+        .join(ProcessModel, ProcessModel.key == ProcessVersion.process_key)
+        .where(ProcessVersion.process_key == process_key)
+    )
+    if version is not None:
+        query = query.where(ProcessVersion.version == version)
+    found = session.execute(query.order_by(ProcessVersion.version.desc()).limit(1)).first()
+    if found is None:
+        what = f"version {version} of " if version is not None else ""
+        raise NotFound(
+            f"No {what}process model '{process_key}' is deployed.", process_key=process_key
+        )
+    return version_by_id(session, rt, found[0]), found[1]
+
+
 def specs_of(rt: Runtime, pv: ProcessVersion) -> tuple[Any, dict[str, Any]]:
     """The parsed process and subprocess specs of an executable version (cached)."""
     if not pv.executable or pv.spec_json is None:

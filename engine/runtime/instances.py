@@ -32,16 +32,15 @@ from engine.runtime.context import ACTIVE, Loaded, Runtime, StepFailed, jsonable
 from engine.runtime.execution import (
     load,
     open_rows,
-    remember_version,
     require_running,
     require_visible,
     save,
     specs_of,
-    version_of,
+    version_to_start,
 )
 from engine.runtime.steps import run_engine
 from engine.states import InstanceStatus
-from engine.store.models import HumanTask, Instance, ProcessModel, TimerJob
+from engine.store.models import HumanTask, Instance, TimerJob
 
 
 def start(
@@ -78,9 +77,8 @@ def _start(
     actor: Actor,
     version: int | None,
 ) -> Loaded:
-    pv = remember_version(rt, version_of(session, process_key, version))
-    model = session.get(ProcessModel, process_key)
-    if not may_start(actor, model.start_roles if model else ()):
+    pv, model = version_to_start(session, rt, process_key, version)
+    if not may_start(actor, model.start_roles):
         raise Forbidden(
             f"Your roles do not allow starting '{process_key}'.", process_key=process_key
         )

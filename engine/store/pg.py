@@ -11,8 +11,13 @@ write whose result nobody reads (`PIPELINED`) with the next statement that is wa
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any, overload
 
+import psycopg
+from psycopg.pq import ExecStatus
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
 
@@ -38,6 +43,7 @@ advisory lock, a notification (delivered at commit, dropped on rollback) or a se
 
 
 def _pg_read_committed(dbapi_connection: Any, record: Any) -> None:
+    dbapi_connection.cursor_factory = Cursor
     # Reads leave out the transaction only where it gives them nothing: under READ COMMITTED
     # (PostgreSQL's default) each statement takes its own snapshot anyway. A server set to a
     # stricter default keeps every read in a transaction, as before.
@@ -81,14 +87,19 @@ def _pg_before_execute(
     raw = cursor.connection
     if (
         raw.autocommit
-        and raw.info.transaction_status == 0  # not in the BEGIN of a write transaction already
-        and (
-            getattr(cursor, "name", None)
-            or statement.lstrip()[:6].upper() != "SELECT"
-            or _TRANSACTION_NEEDED.search(statement)
-        )
+        and (getattr(cursor, "name", None) or _needs_transaction(statement))
+        # not in the BEGIN of a write transaction already (libpq's status: `raw.info` would
+        # build an object to ask it)
+        and raw.pgconn.transaction_status == 0
     ):
         raw.autocommit = False
+
+
+@lru_cache(maxsize=512)
+def _needs_transaction(statement: str) -> bool:
+    # Whether a statement is anything but a plain SELECT. SQLAlchemy hands over the same few
+    # compiled strings again and again (their hash is kept on the string): one search each.
+    return statement.lstrip()[:6].upper() != "SELECT" or bool(_TRANSACTION_NEEDED.search(statement))
 
 
 PIPELINED = "pathfinder.pipelined"
@@ -161,3 +172,62 @@ def _pg_checkin(_dbapi_connection: Any, record: Any, _reset_state: Any) -> None:
     # A connection back in the pool outside its transaction's commit or rollback (e.g. an
     # error while ending it): a read on it next runs outside pipeline mode.
     _end_pipeline(record.info, discard=True)
+
+
+_ROWS = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
+
+
+class Cursor(psycopg.Cursor[Any]):
+    """psycopg's cursor, with a `description` that describes a column only when asked.
+
+    psycopg builds a `Column` per column (its name decoded, its type looked up) each time
+    `description` is read; SQLAlchemy reads it once per statement but, for a statement it has
+    compiled and run before (the hot path's), only to see whether rows came back: it keeps the
+    result's columns with the compiled statement. Those objects were about a tenth of the CPU
+    a hot-path request spent in psycopg."""
+
+    @property
+    def description(self) -> Sequence[psycopg.Column] | None:  # type: ignore[override]
+        """The current result's columns (each made when first read); None when the statement
+        returned no rows (as psycopg's)."""
+        res = self.pgresult
+        if res and (res.nfields or res.status in _ROWS):
+            return _Columns(self, res.nfields)
+        return None
+
+
+class _Columns(Sequence[psycopg.Column]):
+    """`Cursor.description`: psycopg's columns of the result at hand when it was read, each
+    made when first read."""
+
+    __slots__ = ("_cursor", "_made", "_n")
+
+    def __init__(self, cursor: Cursor, n: int) -> None:
+        # What psycopg's Column reads of its cursor, kept: the cursor may run another statement
+        # before a column is read.
+        self._cursor = SimpleNamespace(
+            pgresult=cursor.pgresult, _encoding=cursor._encoding, adapters=cursor.adapters
+        )
+        self._n = n
+        self._made: dict[int, psycopg.Column] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, index: int) -> psycopg.Column: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[psycopg.Column]: ...
+
+    def __getitem__(self, index: int | slice) -> psycopg.Column | list[psycopg.Column]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(self._n)[index]]
+        if index < 0:
+            index += self._n
+        if not 0 <= index < self._n:
+            raise IndexError(index)
+        column = self._made.get(index)
+        if column is None:
+            column = self._made[index] = psycopg.Column(self._cursor, index)  # type: ignore[arg-type]
+        return column

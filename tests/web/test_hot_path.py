@@ -75,12 +75,14 @@ def test_one_api_task_completion(
         assert len(seen.waited) + 1 <= COMPLETION_ROUND_TRIPS, seen.report()
 
 
-READ_STATEMENTS = {"start": 7, "next": 1, "show": 1}
+READ_STATEMENTS = {"start": 6, "next": 1, "show": 1}
 """Ceilings for the other requests of a client driving an instance (issue 18's flow: start, then
 per step next task, show, complete), as an admin (no lane or country reads). The
 start of a country's case answers from memory (no read-back: it was 12, including the
-check for the country's active case) and writes its audit events in one INSERT (9 on SQLite
-before `audit_events.insert_sentinel`); the next task is one prepared statement
+check for the country's active case), writes its audit events in one INSERT (9 on SQLite
+before `audit_events.insert_sentinel`) and reads the id of the version to start with its
+process model in one statement, the version's columns from the version cache (it was 7: the
+whole version row, then the model); the next task is one prepared statement
 with its instance's lock version joined (it was 4: a count, the tasks, the instance and its
 version row); a task is one statement (it was 3); the forms come from the version cache."""
 
