@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sqlite3
 import subprocess
@@ -25,9 +26,15 @@ def machine() -> str:
     cores = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
     return (
         f"- cores (`nproc`): {cores}\n"
+        f"- load average at the start: {_load()}\n"
         f"- Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, PostgreSQL {pg}\n"
         f"- {platform.platform()}\n\n```\n{free.strip()}\n```\n"
     )
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} (1 min), {five:.1f} (5 min), {fifteen:.1f} (15 min)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             table = Table(ident, "failed", [])
             table.note(f"failed: {type(exc).__name__}: {exc}")
         table.seconds = time.monotonic() - t0
+        table.note(f"load average when it ended: {_load()}")
         text = table.markdown()
         print(text, flush=True)
         with out.open("a") as f:

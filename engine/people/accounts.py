@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
@@ -201,7 +202,32 @@ def _wait(failures: int, free: int, last: datetime | None, now: datetime) -> tim
     return max(timedelta(0), last + delay - now)
 
 
-def sign_in(
+@dataclass(frozen=True)
+class Attempt:
+    """A password sign-in between its two short transactions (`begin_sign_in`,
+    `finish_sign_in`): its password is checked in between, holding no database lock (a password
+    hash costs a tenth of a second of CPU, and on SQLite a write transaction holds every writer)."""
+
+    username: str
+    remote_addr: str | None
+    attempt_id: int
+    """The `LoginAttempt` row counted as a failure until the password proves right: guesses
+    sent side by side see each other's attempts, so the throttle stays as strict as when the
+    check ran inside the transaction."""
+    user_id: int | None
+    """The active user of that name, if any."""
+    password_hash: str | None
+
+    def password_matches(self, password: str) -> bool:
+        """Check `password` (no database). Unknown and inactive users cost a check too, so the
+        answer's timing does not tell which usernames exist."""
+        if self.password_hash is None:
+            check_password_hash(_dummy_hash(), password)
+            return False
+        return check_password_hash(self.password_hash, password)
+
+
+def begin_sign_in(
     session: Session,
     username: str,
     password: str,
@@ -209,16 +235,15 @@ def sign_in(
     now: datetime,
     remote_addr: str | None = None,
     method: str = "password",
-) -> User | None:
-    """Check credentials with throttling shared by every web process and the API.
+) -> Attempt | None:
+    """The first part of a password sign-in, throttled for every web process and the API.
 
-    Returns the user, or None for wrong credentials (the failure is recorded). Failures are
-    counted per username *and* client address, with a wait that doubles with each failure past
-    THROTTLE_FREE_FAILURES; someone guessing from elsewhere therefore never locks the owner out.
-    An address failing for many usernames waits too. Raises `TooManyAttempts` (with
-    `details["retry_after"]` in seconds) while a wait is due. Success and
-    failure are audited on the system chain with `method` (password, api-token-request).
-    """
+    Failures are counted per username *and* client address, with a wait that doubles with each
+    failure past THROTTLE_FREE_FAILURES; someone guessing from elsewhere therefore never locks
+    the owner out. An address failing for many usernames waits too. Raises `TooManyAttempts`
+    (with `details["retry_after"]` in seconds) while a wait is due. Otherwise records the
+    attempt (as a failure until `finish_sign_in` says otherwise) and returns it; None for a
+    username or password no account can have (refused and audited at once)."""
     username = username[:150]
     if "\x00" in username or "\x00" in password:
         audit_refusal(session, now, method, "invalid characters")
@@ -248,15 +273,37 @@ def sign_in(
             params={"user": username, "seconds": seconds},
             retry_after=seconds,
         )
-    user = authenticate(session, username, password)
-    if user is None:
-        session.add(LoginAttempt(username=username, remote_addr=remote_addr, at=now))
-        audit_refusal(session, now, method, "unknown username or wrong password", username=username)
-        session.flush()
+    attempt = LoginAttempt(username=username, remote_addr=remote_addr, at=now)
+    session.add(attempt)
+    session.flush()
+    user = session.execute(select(User).where(User.username == username)).scalar()
+    active = user is not None and user.active
+    return Attempt(
+        username=username,
+        remote_addr=remote_addr,
+        attempt_id=attempt.id,
+        user_id=user.id if user is not None and active else None,
+        password_hash=user.password_hash if user is not None and active else None,
+    )
+
+
+def finish_sign_in(
+    session: Session, attempt: Attempt, matched: bool, *, now: datetime, method: str
+) -> User | None:
+    """The second part: the user when the password matched and the account is still active
+    with the same password (else the recorded failure stays), audited either way."""
+    user = session.get(User, attempt.user_id) if matched and attempt.user_id else None
+    if user is None or not user.active or user.password_hash != attempt.password_hash:
+        audit_refusal(
+            session, now, method, "unknown username or wrong password", username=attempt.username
+        )
         return None
     session.execute(
         delete(LoginAttempt).where(
-            LoginAttempt.username == username, LoginAttempt.remote_addr == remote_addr
+            LoginAttempt.username == attempt.username,
+            LoginAttempt.remote_addr == attempt.remote_addr
+            if attempt.remote_addr is not None
+            else LoginAttempt.remote_addr.is_(None),
         )
     )
     audit_sign_in(session, now, user.username, method)

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.errors import TooManyAttempts
 from engine.people import accounts, identities, sessions
 from engine.people import tokens as token_rows
 from engine.people.access import Actor
+from engine.people.password_sign_in import password_checked
 from engine.people.token_cache import TokenCache
 from engine.store.db import transaction
 from engine.store.models import ApiToken, User
@@ -252,21 +252,10 @@ class People:
     def sign_in(
         self, username: str, password: str, *, remote_addr: str | None, method: str
     ) -> Person | None:
-        """Check a password with the shared throttling (`engine.accounts.sign_in`); None for
-        wrong credentials. `TooManyAttempts` is raised after the refusal is audited."""
-        engine = self._engine
-        try:
-            with transaction(engine.sessions) as s:
-                row = accounts.sign_in(
-                    s, username, password, now=engine.now(), remote_addr=remote_addr, method=method
-                )
-                return Person.of(row) if row is not None else None
-        except TooManyAttempts:
-            with transaction(engine.sessions) as s:
-                identities.audit_refusal(
-                    s, engine.now(), method, "too many attempts", username=username[:150]
-                )
-            raise
+        """Check a password with the shared throttling (`engine.accounts.begin_sign_in`); None
+        for wrong credentials. `TooManyAttempts` is raised after the refusal is audited."""
+        with password_checked(self._engine, username, password, remote_addr, method) as (_, row):
+            return Person.of(row) if row is not None else None
 
 
 class Tokens:
@@ -321,30 +310,20 @@ class Tokens:
     ) -> tuple[TokenView, str] | None:
         """Check a password (throttled, audited) and issue a token in the same transaction;
         None for wrong credentials, `TooManyAttempts` while a wait is due."""
-        engine = self._engine
+        token_rows.token_terms(name, lifetime_days, self.max_days)  # before any password check
         method = "api-token-request"
-        try:
-            with transaction(engine.sessions) as s:
-                user = accounts.sign_in(
-                    s, username, password, now=engine.now(), remote_addr=remote_addr, method=method
-                )
-                if user is None:
-                    return None
-                row, plain = token_rows.create_token(
-                    s,
-                    user,
-                    name,
-                    now=engine.wall_clock.now(),
-                    lifetime_days=lifetime_days,
-                    max_days=self.max_days,
-                )
-                return TokenView.of(row), plain
-        except TooManyAttempts:
-            with transaction(engine.sessions) as s:
-                identities.audit_refusal(
-                    s, engine.now(), method, "too many attempts", username=username[:150]
-                )
-            raise
+        with password_checked(self._engine, username, password, remote_addr, method) as (s, user):
+            if user is None:
+                return None
+            row, plain = token_rows.create_token(
+                s,
+                user,
+                name,
+                now=self._engine.wall_clock.now(),
+                lifetime_days=lifetime_days,
+                max_days=self.max_days,
+            )
+            return TokenView.of(row), plain
 
     def revoke(self, user_id: int, token_id: int) -> TokenView:
         """Revoke one of the user's own tokens; another user's answers `NotFound`."""

@@ -38,6 +38,22 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def token_terms(name: str, lifetime_days: int | None, max_days: int) -> tuple[str, int]:
+    """A token request's name and lifetime in days, checked (`InvalidData` says what is wrong):
+    `lifetime_days=None` gives the longest lifetime allowed, `max_days`."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidData("The token needs a name.", {"name": "1-200 characters."})
+    if lifetime_days is None:
+        lifetime_days = max_days
+    if not 1 <= lifetime_days <= max_days:
+        raise InvalidData(
+            "Invalid token lifetime.",
+            {"expires_in_days": f"Between 1 and {max_days} days."},
+        )
+    return name, lifetime_days
+
+
 def create_token(
     session: Session,
     user: User,
@@ -52,16 +68,7 @@ def create_token(
     Every token expires: `lifetime_days=None` gives the longest lifetime allowed, `max_days`
     (the `PATHFINDER_TOKEN_MAX_DAYS` setting).
     """
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise InvalidData("The token needs a name.", {"name": "1-200 characters."})
-    if lifetime_days is None:
-        lifetime_days = max_days
-    if not 1 <= lifetime_days <= max_days:
-        raise InvalidData(
-            "Invalid token lifetime.",
-            {"expires_in_days": f"Between 1 and {max_days} days."},
-        )
+    name, lifetime_days = token_terms(name, lifetime_days, max_days)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         user_id=user.id,
