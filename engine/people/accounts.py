@@ -202,6 +202,10 @@ def _wait(failures: int, free: int, last: datetime | None, now: datetime) -> tim
     return max(timedelta(0), last + delay - now)
 
 
+SIGN_IN_LOCK = 0x5046_5349_474E_494E  # "PFSIGNIN"
+"""PostgreSQL advisory lock key that queues the first part of password sign-ins."""
+
+
 @dataclass(frozen=True)
 class Attempt:
     """A password sign-in between its two short transactions (`begin_sign_in`,
@@ -248,6 +252,10 @@ def begin_sign_in(
     if "\x00" in username or "\x00" in password:
         audit_refusal(session, now, method, "invalid characters")
         return None  # no account can have one; PostgreSQL cannot even compare it
+    if session.get_bind().dialect.name == "postgresql":
+        # Count and record in turn, as SQLite's write lock makes them: under READ COMMITTED two
+        # guesses would each count failures without the other's (a few milliseconds each).
+        session.execute(select(func.pg_advisory_xact_lock(SIGN_IN_LOCK)))
     since = now - THROTTLE_WINDOW
     pair_failures, pair_last = session.execute(
         select(func.count(), func.max(LoginAttempt.at)).where(
