@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from engine.people import accounts, identities, sessions
 from engine.people import tokens as token_rows
@@ -288,16 +289,20 @@ class Tokens:
         """Issue a token for the user; the plain token is returned only now. `InvalidData`
         names a bad name or lifetime."""
         with transaction(self._engine.sessions) as s:
-            user = s.get_one(User, user_id)
-            row, plain = token_rows.create_token(
-                s,
-                user,
-                name,
-                now=self._engine.wall_clock.now(),
-                lifetime_days=lifetime_days,
-                max_days=self.max_days,
-            )
-            return TokenView.of(row), plain
+            return self._new_token(s, s.get_one(User, user_id), name, lifetime_days)
+
+    def _new_token(
+        self, s: Session, user: User, name: str, lifetime_days: int | None
+    ) -> tuple[TokenView, str]:
+        row, plain = token_rows.create_token(
+            s,
+            user,
+            name,
+            now=self._engine.wall_clock.now(),
+            lifetime_days=lifetime_days,
+            max_days=self.max_days,
+        )
+        return TokenView.of(row), plain
 
     def issue(
         self,
@@ -313,17 +318,7 @@ class Tokens:
         token_rows.token_terms(name, lifetime_days, self.max_days)  # before any password check
         method = "api-token-request"
         with password_checked(self._engine, username, password, remote_addr, method) as (s, user):
-            if user is None:
-                return None
-            row, plain = token_rows.create_token(
-                s,
-                user,
-                name,
-                now=self._engine.wall_clock.now(),
-                lifetime_days=lifetime_days,
-                max_days=self.max_days,
-            )
-            return TokenView.of(row), plain
+            return None if user is None else self._new_token(s, user, name, lifetime_days)
 
     def revoke(self, user_id: int, token_id: int) -> TokenView:
         """Revoke one of the user's own tokens; another user's answers `NotFound`."""

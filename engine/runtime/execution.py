@@ -56,11 +56,13 @@ def version_of(session: Session, process_key: str, version: int | None) -> Proce
         query = query.where(ProcessVersion.version == version)
     pv = session.execute(query.order_by(ProcessVersion.version.desc()).limit(1)).scalar()
     if pv is None:
-        what = f"version {version} of " if version is not None else ""
-        raise NotFound(
-            f"No {what}process model '{process_key}' is deployed.", process_key=process_key
-        )
+        raise _not_deployed(process_key, version)
     return pv
+
+
+def _not_deployed(process_key: str, version: int | None) -> NotFound:
+    what = f"version {version} of " if version is not None else ""
+    return NotFound(f"No {what}process model '{process_key}' is deployed.", process_key=process_key)
 
 
 def version_to_start(
@@ -78,10 +80,7 @@ def version_to_start(
         query = query.where(ProcessVersion.version == version)
     found = session.execute(query.order_by(ProcessVersion.version.desc()).limit(1)).first()
     if found is None:
-        what = f"version {version} of " if version is not None else ""
-        raise NotFound(
-            f"No {what}process model '{process_key}' is deployed.", process_key=process_key
-        )
+        raise _not_deployed(process_key, version)
     return version_by_id(session, rt, found[0]), found[1]
 
 
