@@ -492,13 +492,18 @@ def _goals(
             f"at the server + client CPU per instance of that row, {cores} cores busy all the "
             f"time would give at most {ceiling:.2f} x; the row kept "
             f"{four_two['cores busy']:.2f} of them busy; connections per process "
-            f"{' + '.join(map(str, four_two['split']))}; what else limits it: the write lock, held "
-            "longest by starts, which write their instance first)"
+            f"{' + '.join(map(str, four_two['split']))}; what else limits it: SQLite's one write "
+            "lock, held longest by starts, which write their instance first; what would fix it: "
+            "a start run on a snapshot before the write lock, as completions are, and a client "
+            "on cores of its own; the two rows are measured a minute apart, so re-run: the ratio "
+            "varies by run)"
         )
     if one and pg_one:
         ratio = one["instances/s"] / pg_one["instances/s"]
         table.note(
             f"goal PostgreSQL within 1.3 x of SQLite (1 client, 1 process): {ratio:.2f} x, "
-            f"{met(ratio <= 1.3)} (PostgreSQL costs more per statement: psycopg's client work, "
-            "the server's, a round trip each; reads send no BEGIN/ROLLBACK)"
+            f"{met(ratio <= 1.3)} (what limits it: psycopg's Python work per statement, the "
+            "PostgreSQL backend's CPU on the same cores, a round trip per statement read; what "
+            "would fix it: fewer statements per completion on PostgreSQL (the audit INSERT "
+            "pipelined); the rows are measured a minute apart, so re-run: the ratio varies by run)"
         )
