@@ -501,12 +501,16 @@ def _ratio_rounds(have_pg: bool) -> dict[str, list[float]]:
         return out
 
 
-def _rounds_text(ratios: list[float]) -> str:
-    ordered = sorted(ratios)
-    return (
-        f"median of {len(ratios)} paired rounds of {ROUND_INSTANCES} instances "
-        f"(each pair back to back): {median(ratios):.2f} x, rounds {ordered[0]:.2f}-"
-        f"{ordered[-1]:.2f} x; the table's rows alone give"
+def _ratio(rows_ratio: float, paired: list[float]) -> tuple[float, str]:
+    """A ratio goal's figure: the median of its paired rounds when there are any (the table's
+    rows are a minute apart), else the rows' ratio; and how it was measured, for the note."""
+    if not paired:
+        return rows_ratio, f"{rows_ratio:.2f} x (the table's rows)"
+    ordered = sorted(paired)
+    return median(paired), (
+        f"median of {len(paired)} paired rounds of {ROUND_INSTANCES} instances "
+        f"(each pair back to back): {median(paired):.2f} x, rounds {ordered[0]:.2f}-"
+        f"{ordered[-1]:.2f} x; the table's rows alone give {rows_ratio:.2f} x"
     )
 
 
@@ -539,13 +543,8 @@ def _goals(
             "per instance above; read the machine's load in the header)"
         )
     if one and four_two:
-        rows_ratio = four_two["instances/s"] / one["instances/s"]
-        paired = rounds.get("four") or []
-        ratio = median(paired) if paired else rows_ratio
-        measured = (
-            f"{_rounds_text(paired)} {rows_ratio:.2f} x"
-            if paired
-            else f"{rows_ratio:.2f} x (the table's rows)"
+        ratio, measured = _ratio(
+            four_two["instances/s"] / one["instances/s"], rounds.get("four", [])
         )
         cores = os.cpu_count() or 1
         ceiling = cores / (four_two["cpu"] + four_two["client cpu"]) / one["instances/s"]
@@ -561,14 +560,7 @@ def _goals(
             "on cores of its own)"
         )
     if one and pg_one:
-        rows_ratio = one["instances/s"] / pg_one["instances/s"]
-        paired = rounds.get("pg") or []
-        ratio = median(paired) if paired else rows_ratio
-        measured = (
-            f"{_rounds_text(paired)} {rows_ratio:.2f} x"
-            if paired
-            else f"{rows_ratio:.2f} x (the table's rows)"
-        )
+        ratio, measured = _ratio(one["instances/s"] / pg_one["instances/s"], rounds.get("pg", []))
         table.note(
             f"goal PostgreSQL within 1.3 x of SQLite (1 client, 1 process): {measured}, "
             f"{met(ratio <= 1.3)} (what limits it: psycopg's Python work per statement, the "
