@@ -107,15 +107,13 @@ def end_for_provider(
     """End the open sessions an OpenID provider's logout names: those opened with its session
     `sid` if it gives one, else every one of the person `subject` opened through it. Returns
     the users whose sessions ended (one entry per session)."""
+    if sid is None and subject is None:
+        return []
     where = [WebSession.oidc_issuer == issuer, WebSession.ended_at.is_(None)]
     if sid is not None:
         where.append(WebSession.oidc_sid == sid)
-        if subject is not None:
-            where.append(WebSession.oidc_subject == subject)
-    elif subject is not None:
+    if subject is not None:
         where.append(WebSession.oidc_subject == subject)
-    else:
-        return []
     rows = list(session.execute(select(WebSession).where(*where)).scalars())
     for row in rows:
         row.ended_at, row.end_reason = now, "provider_logout"
